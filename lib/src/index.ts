@@ -1,0 +1,13 @@
+/**
+ * mrl-retrieval: Matryoshka Representation Learning retrieval — inference, FAISS index/search, adaptive and
+ * funnel retrieval, metrics and figures. Notebooks and the CLI import everything from here.
+ */
+export * from "./errors";
+export * from "./matrix";
+export * from "./atomic";
+export * from "./npy";
+export * from "./csv";
+export * from "./naming";
+export * from "./progress";
+export * from "./notebooks";
+export * from "./faiss";

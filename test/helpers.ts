@@ -1,0 +1,36 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** The repository root (tests are compiled to build/test). */
+export const REPO = path.resolve(__dirname, "..", "..");
+
+/** A fresh temporary folder, removed when the process exits. */
+export function tempDir(prefix = "mrl-test-"): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Runs a Python snippet with Debian's python3 (numpy, pandas, faiss, torch); returns its stdout parsed as JSON. */
+export function python<T = unknown>(code: string, args: string[] = []): T {
+  const run = spawnSync("/usr/bin/python3", ["-c", code, ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  if (run.status !== 0) throw new Error(`python failed (${run.status}):\n${run.stderr}`);
+  const lines = run.stdout.trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]) as T;
+}
+
+/** Seeded pseudo-random floats in [-1, 1) (mulberry32), so tests are reproducible without fixtures. */
+export function seededFloats(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
