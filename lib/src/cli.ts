@@ -1,48 +1,99 @@
 #!/usr/bin/env node
 /**
  * Command line for the pipeline stages; each command calls the same lib functions as the notebooks.
- *   mrl pipeline [--force]      run every stage on the default data, then execute the notebooks into results/
- *   mrl notebook <in> <out>     execute one notebook headless with the tslab kernel
+ * Options: --preset paper|quick|test (default paper), --root DIR, --force (recompute up-to-date outputs).
  */
 import * as path from "node:path";
+import { loadConfig, PROJECT_ROOT, PRESETS, type RetrievalConfig } from "./config";
 import { MrlError } from "./errors";
 import { executeNotebook } from "./notebooks";
+import { runInferenceStage, runPipeline, runRetrievalExperiment } from "./pipeline";
 
-const REPO = path.resolve(__dirname, "..", "..");
+interface Options { config: RetrievalConfig; force: boolean; positional: string[] }
 
-type Command = (args: string[]) => Promise<void> | void;
+function parseOptions(args: string[]): Options {
+  let preset: keyof typeof PRESETS | undefined;
+  let root: string | undefined;
+  let force = false;
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--preset") preset = args[++i] as keyof typeof PRESETS;
+    else if (a === "--root") root = path.resolve(args[++i]);
+    else if (a === "--force") force = true;
+    else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}`);
+    else positional.push(a);
+  }
+  return { config: loadConfig(preset, root ? { root } : {}), force, positional };
+}
 
-const commands: Record<string, { usage: string; run: Command }> = {
+export const NOTEBOOKS = ["inference.ipynb", "faiss_nn.ipynb", "reranking.ipynb", "compute_metrics.ipynb"];
+
+function printTimings(results: Awaited<ReturnType<typeof runPipeline>>): void {
+  for (const r of results) {
+    const s = r.seconds;
+    console.error(`${r.spec.model}/${r.spec.indexType}: load ${s.load.toFixed(1)}s, faiss_nn ${s.search.toFixed(1)}s, ` +
+      `rerank ${s.rerank.toFixed(1)}s, metrics ${s.metrics.toFixed(1)}s -> ${path.relative(process.cwd(), r.metricsFile)}`);
+  }
+}
+
+const commands: Record<string, { usage: string; run: (o: Options) => Promise<void> | void }> = {
   pipeline: {
-    usage: "pipeline            run the whole pipeline on the default data (Fashion-MNIST)",
-    run: () => {
-      const results = path.join(REPO, "results");
-      for (const name of ["smoke.ipynb"]) {
-        const out = path.join(results, "notebooks", name);
+    usage: "pipeline   all stages on the default data (Fashion-MNIST), then the notebooks executed into results/",
+    run: async (o) => {
+      const results = await runPipeline(o.config, { force: o.force });
+      printTimings(results);
+      const out = path.join(PROJECT_ROOT, "results", "notebooks");
+      for (const name of NOTEBOOKS) {
         console.error(`pipeline: executing notebooks/${name}`);
-        executeNotebook(path.join(REPO, "notebooks", name), out, { html: true });
-        console.error(`pipeline: wrote ${path.relative(REPO, out)} and its .html`);
+        executeNotebook(path.join(PROJECT_ROOT, "notebooks", name), path.join(out, name), {
+          html: true, env: { MRL_PRESET: presetName(o), MRL_ROOT: o.config.root },
+        });
+      }
+      console.error(`pipeline: executed notebooks and HTML in ${path.relative(process.cwd(), out)}`);
+    },
+  },
+  infer: {
+    usage: "infer      stage 1: embed database and queries with the shipped models",
+    run: async (o) => {
+      for (const kind of o.config.models) {
+        const r = await runInferenceStage(o.config, kind, { force: o.force });
+        console.error(r.skipped ? `${kind}: up to date` : `${kind}: ${Object.values(r.files).join(", ")}`);
       }
     },
   },
+  retrieve: {
+    usage: "retrieve   stages 2-4: faiss_nn, reranking, compute_metrics for every model and index type",
+    run: (o) => {
+      const results = o.config.models.flatMap((m) => o.config.indexTypes.map((t) => runRetrievalExperiment(o.config, m, t, { force: o.force })));
+      printTimings(results);
+    },
+  },
   notebook: {
-    usage: "notebook IN OUT     execute a notebook headless (tslab kernel), writing the executed copy",
-    run: ([input, output]) => {
+    usage: "notebook IN OUT   execute a notebook headless (tslab kernel), writing OUT and OUT's .html",
+    run: (o) => {
+      const [input, output] = o.positional;
       if (!input || !output) throw new MrlError("usage: mrl notebook IN.ipynb OUT.ipynb");
-      executeNotebook(path.resolve(input), path.resolve(output), { html: output.endsWith(".ipynb") });
+      executeNotebook(path.resolve(input), path.resolve(output), { html: true });
     },
   },
 };
+
+let presetArg = "paper";
+const presetName = (_o: Options): string => presetArg;
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(`usage: mrl <command> [options]\n\n${Object.values(commands).map((c) => `  ${c.usage}`).join("\n")}`);
+    console.error(`usage: mrl <command> [--preset paper|quick|test] [--root DIR] [--force]\n\n` +
+      Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;
   }
-  await command.run(rest);
+  const i = rest.indexOf("--preset");
+  if (i >= 0) presetArg = rest[i + 1];
+  await command.run(parseOptions(rest));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

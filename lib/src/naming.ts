@@ -133,3 +133,8 @@ export function parseArtifactName(fileName: string): ParsedArtifact {
   }
   throw new MrlError("not an mrl-retrieval artifact name (expected an embeddings .npy, .index, or shortlist .csv name)", fileName);
 }
+
+/** `<root>/metrics/<model>/<DATASET>_<index>_metrics.csv` (and .json): the metrics table of one experiment. */
+export function metricsPath(spec: ArtifactSpec, ext: "csv" | "json" = "csv"): string {
+  return path.join(spec.root, "metrics", spec.model, `${spec.dataset}_${spec.indexType}_metrics.${ext}`);
+}

@@ -1,0 +1,160 @@
+/**
+ * Image sources for inference: Fashion-MNIST from Debian's IDX files, and ImageNet-style folders
+ * (one sub-folder per class, JPEG/PNG). Each source turns a range of items into the model's input tensor;
+ * which preprocessing applies is decided by the model's input shape (see ModelInput).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import sharp from "sharp";
+import { MrlError } from "./errors";
+
+/** What the model takes: NCHW float32 of channels x height x width, normalized with mean/std per channel. */
+export interface ModelInput {
+  channels: number;
+  height: number;
+  width: number;
+  mean: number[];
+  std: number[];
+  /** "imagenet": resize shorter side to 256, center crop 224 (the original MRL eval transform); "resize": straight to H x W. */
+  resize: "imagenet" | "resize";
+}
+
+export interface ImageSource {
+  /** Where the images come from, for messages. */
+  readonly location: string;
+  readonly size: number;
+  /** Class index per item (torchvision ImageFolder order: sorted class names). */
+  readonly labels: Int32Array;
+  readonly classes: string[];
+  /** Writes items [start, end) preprocessed for `input` into `out` (NCHW, (end-start) * C*H*W floats). */
+  loadBatch(start: number, end: number, input: ModelInput, out: Float32Array): Promise<void>;
+}
+
+export const FMNIST_DIR = "/usr/share/datasets/fashion-mnist";
+export const FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+/** Reads a (gzipped) IDX file: magic 0x0000 08 <ndim>, big-endian dims, then uint8 data. */
+export function readIdx(file: string): { shape: number[]; data: Uint8Array } {
+  if (!fs.existsSync(file)) {
+    throw new MrlError("file not found (Fashion-MNIST comes from the Debian package dataset-fashion-mnist; run `npm run setup`)", file);
+  }
+  let bytes: Buffer = fs.readFileSync(file);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = zlib.gunzipSync(bytes);
+    } catch (err) {
+      throw new MrlError(`corrupt gzip data: ${(err as Error).message}`, file);
+    }
+  }
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08) {
+    throw new MrlError("not a uint8 IDX file (bad magic number)", file);
+  }
+  const ndim = bytes[3];
+  const shape = Array.from({ length: ndim }, (_, i) => bytes.readUInt32BE(4 + 4 * i));
+  const count = shape.reduce((a, b) => a * b, 1);
+  const offset = 4 + 4 * ndim;
+  if (bytes.length - offset < count) throw new MrlError(`truncated IDX file: expected ${count} bytes of data, found ${bytes.length - offset}`, file);
+  return { shape, data: new Uint8Array(bytes.buffer, bytes.byteOffset + offset, count) };
+}
+
+/** Fashion-MNIST "train" (60k, the database) or "test" (10k, the queries) from the IDX files. */
+export function fashionMnist(split: "train" | "test", dir = FMNIST_DIR): ImageSource {
+  const prefix = split === "train" ? "train" : "t10k";
+  const images = readIdx(path.join(dir, `${prefix}-images-idx3-ubyte.gz`));
+  const labelsIdx = readIdx(path.join(dir, `${prefix}-labels-idx1-ubyte.gz`));
+  const [n, h, w] = images.shape;
+  if (images.shape.length !== 3 || labelsIdx.shape[0] !== n) {
+    throw new MrlError(`images (${images.shape.join("x")}) and labels (${labelsIdx.shape.join("x")}) do not match`, dir);
+  }
+  const labels = Int32Array.from(labelsIdx.data);
+  const location = path.join(dir, `${prefix}-images-idx3-ubyte.gz`);
+  return {
+    location, size: n, labels, classes: FMNIST_CLASSES,
+    async loadBatch(start, end, input, out) {
+      if (input.channels !== 1 || input.height !== h || input.width !== w) {
+        throw new MrlError(`the model expects ${input.channels}x${input.height}x${input.width} input, but Fashion-MNIST ` +
+          `images are 1x${h}x${w} grayscale; use a model exported for Fashion-MNIST (e.g. data/models/fmnist_mrl_cnn.onnx)`, location);
+      }
+      const pixels = h * w;
+      const scale = 1 / (255 * input.std[0]);
+      const shift = input.mean[0] / input.std[0];
+      for (let i = start; i < end; i++) {
+        const src = images.data.subarray(i * pixels, (i + 1) * pixels);
+        const dst = (i - start) * pixels;
+        for (let p = 0; p < pixels; p++) out[dst + p] = src[p] * scale - shift;
+      }
+    },
+  };
+}
+
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"]);
+
+/** An ImageNet-style folder: `dir/<class>/<image>`; classes sorted by name, files sorted within a class. */
+export function imageFolder(dir: string): ImageSource {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MrlError("image folder not found", dir);
+  const classes = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const files: string[] = [];
+  const labels: number[] = [];
+  classes.forEach((cls, label) => {
+    for (const name of fs.readdirSync(path.join(dir, cls)).sort()) {
+      if (IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())) {
+        files.push(path.join(dir, cls, name));
+        labels.push(label);
+      }
+    }
+  });
+  if (classes.length === 0) throw new MrlError("no class sub-folders (expected <dir>/<class>/<image>.jpg)", dir);
+  if (files.length === 0) throw new MrlError(`no images (.jpg/.jpeg/.png) in the ${classes.length} class folders`, dir);
+  return {
+    location: dir, size: files.length, labels: Int32Array.from(labels), classes,
+    async loadBatch(start, end, input, out) {
+      const plane = input.height * input.width;
+      const decoded = await Promise.all(files.slice(start, end).map((f) => decodeForModel(f, input)));
+      decoded.forEach((pixels, b) => {
+        const base = b * input.channels * plane;
+        for (let c = 0; c < input.channels; c++) {
+          const scale = 1 / (255 * input.std[c]);
+          const shift = input.mean[c] / input.std[c];
+          for (let p = 0; p < plane; p++) out[base + c * plane + p] = pixels[p * input.channels + c] * scale - shift;
+        }
+      });
+    },
+  };
+}
+
+/**
+ * Decodes one image to interleaved uint8 pixels (H x W x C) at the model's input size.
+ * "imagenet": shorter side to 256 (bilinear, like torchvision Resize(256)), then a center 224 crop.
+ */
+export async function decodeForModel(file: string, input: ModelInput): Promise<Uint8Array> {
+  try {
+    let img = sharp(file, { failOn: "error" }).rotate();
+    img = input.channels === 1 ? img.grayscale() : img.toColourspace("srgb").removeAlpha();
+    if (input.resize === "imagenet") {
+      const meta = await sharp(file).metadata();
+      const [w0, h0] = (meta.orientation ?? 1) >= 5 ? [meta.height!, meta.width!] : [meta.width!, meta.height!];
+      // torchvision Resize(256): the short side becomes 256, the long side int(256 * long / short).
+      const short = Math.round(256 * (input.height / 224));
+      const [w, h] = w0 <= h0 ? [short, Math.floor((short * h0) / w0)] : [Math.floor((short * w0) / h0), short];
+      img = img.resize(w, h, { kernel: "linear", fit: "fill" })
+        .extract({ left: Math.round((w - input.width) / 2), top: Math.round((h - input.height) / 2), width: input.width, height: input.height });
+    } else {
+      img = img.resize(input.width, input.height, { kernel: "linear", fit: "fill" });
+    }
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== input.channels) {
+      // grayscale JPEGs decode to 1 channel even after toColourspace in some builds: expand
+      if (info.channels === 1 && input.channels === 3) {
+        const rgb = new Uint8Array(data.length * 3);
+        for (let i = 0; i < data.length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = data[i];
+        return rgb;
+      }
+      throw new MrlError(`decoded to ${info.channels} channels, the model expects ${input.channels}`, file);
+    }
+    return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  } catch (err) {
+    if (err instanceof MrlError) throw err;
+    throw new MrlError(`image failed to decode: ${(err as Error).message}`, file);
+  }
+}

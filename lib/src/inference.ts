@@ -1,0 +1,167 @@
+/**
+ * Stage 1: embed a database (train split) and queries (val split) with an ONNX MRL model, writing
+ * `<DATASET>_{train,val}_<config>-{X,y}.npy` like the original `pytorch_inference.py --retrieval`.
+ * The only module that imports onnxruntime-node.
+ */
+import * as fs from "node:fs";
+import * as ort from "onnxruntime-node";
+import type { ImageSource, ModelInput } from "./datasets";
+import { MrlError } from "./errors";
+import { matrix, type Matrix } from "./matrix";
+import { arrayPath, type ModelKind } from "./naming";
+import { writeLabelsNpy, writeMatrixNpy } from "./npy";
+import { createProgress } from "./progress";
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+
+/** The optional model card written next to a model (`<model>.json`), e.g. by python/train_fmnist.py. */
+export interface ModelCard {
+  name?: string;
+  kind?: ModelKind;
+  nesting?: number[];
+  representation_dim?: number;
+  preprocessing?: { mean: number[]; std: number[] };
+  test_accuracy?: Record<string, number>;
+  [key: string]: unknown;
+}
+
+export interface EmbeddingModel {
+  file: string;
+  session: ort.InferenceSession;
+  inputName: string;
+  outputName: string;
+  input: ModelInput;
+  card?: ModelCard;
+}
+
+/**
+ * Loads an ONNX model that maps NCHW float32 images to (N, D) features and decides its preprocessing from
+ * the input shape: 3 x 224 x 224 gets the ImageNet eval transform and statistics (unless its card says
+ * otherwise); other shapes are resized straight to H x W and use the card's mean/std.
+ */
+export async function loadEmbeddingModel(file: string): Promise<EmbeddingModel> {
+  if (!fs.existsSync(file)) throw new MrlError("model file not found", file);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(file, { graphOptimizationLevel: "all" });
+  } catch (err) {
+    throw new MrlError(`cannot load ONNX model: ${(err as Error).message}`, file);
+  }
+  const cardFile = file.replace(/\.onnx$/, ".json");
+  const card = fs.existsSync(cardFile) ? (JSON.parse(fs.readFileSync(cardFile, "utf8")) as ModelCard) : undefined;
+  const meta = session.inputMetadata[0];
+  const outMeta = session.outputMetadata[0];
+  if (!meta?.isTensor || meta.shape.length !== 4) {
+    throw new MrlError(`expected one NCHW image input, got ${meta?.isTensor ? `shape [${meta.shape.join(", ")}]` : "a non-tensor input"}`, file);
+  }
+  if (outMeta?.isTensor && outMeta.shape.length !== 2) {
+    throw new MrlError(`expected a 2-D (batch, features) output, got shape [${outMeta.shape.join(", ")}]; export the pooled features, not a feature map`, file);
+  }
+  const [, c, h, w] = meta.shape;
+  if (typeof c !== "number" || typeof h !== "number" || typeof w !== "number") {
+    throw new MrlError(`input shape [${meta.shape.join(", ")}] must have fixed channels, height and width`, file);
+  }
+  const imagenet = c === 3 && h === 224 && w === 224;
+  const mean = card?.preprocessing?.mean ?? (c === 3 ? IMAGENET_MEAN : [0.5]);
+  const std = card?.preprocessing?.std ?? (c === 3 ? IMAGENET_STD : [0.5]);
+  if (mean.length !== c || std.length !== c) throw new MrlError(`card mean/std have ${mean.length} values, the model has ${c} channels`, cardFile);
+  return {
+    file, session, card, inputName: meta.name, outputName: outMeta.name,
+    input: { channels: c, height: h, width: w, mean, std, resize: imagenet ? "imagenet" : "resize" },
+  };
+}
+
+export interface EmbedOptions {
+  batchSize?: number;
+  /** Embed only the first `limit` items (quick runs and tests). */
+  limit?: number;
+  /** Label shown in the progress line. */
+  label?: string;
+  quiet?: boolean;
+}
+
+/** Runs the model over a source in batches; returns (N, D) features and the N labels. */
+export async function embed(model: EmbeddingModel, source: ImageSource, options: EmbedOptions = {}): Promise<{ vectors: Matrix; labels: Int32Array }> {
+  const n = Math.min(source.size, options.limit ?? source.size);
+  const batchSize = options.batchSize ?? 256;
+  const { channels, height, width } = model.input;
+  const perImage = channels * height * width;
+  const progress = createProgress(options.label ?? `embed ${source.location}`, n, { quiet: options.quiet });
+  let out: Float32Array | undefined;
+  let dim = 0;
+  const batch = new Float32Array(batchSize * perImage);
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const view = batch.subarray(0, (end - start) * perImage);
+    await source.loadBatch(start, end, model.input, view);
+    const feeds = { [model.inputName]: new ort.Tensor("float32", view, [end - start, channels, height, width]) };
+    const result = (await model.session.run(feeds))[model.outputName];
+    if (result.dims.length !== 2) {
+      throw new MrlError(`model output has shape [${result.dims.join(", ")}], expected (batch, features)`, model.file);
+    }
+    if (!out) {
+      dim = result.dims[1];
+      out = new Float32Array(n * dim);
+    }
+    out.set(result.data as Float32Array, start * dim);
+    progress.tick(end - start);
+  }
+  progress.done();
+  return { vectors: matrix(n, dim, out ?? new Float32Array(0)), labels: source.labels.slice(0, n) };
+}
+
+export interface RetrievalInferenceConfig {
+  modelFile: string;
+  /** "mrl" or "ff": picks the original's config string in the file names. */
+  modelKind: ModelKind;
+  /** Dataset tag used in file names, e.g. "FMNIST" or "1K". */
+  dataset: string;
+  database: ImageSource;
+  queries: ImageSource;
+  /** The retrieval array folder (the original's inference_array root). */
+  root: string;
+  batchSize?: number;
+  /** Limit items per split (quick configurations). */
+  limit?: number;
+  /** Recompute even when the four arrays exist and are newer than the model. */
+  force?: boolean;
+  quiet?: boolean;
+}
+
+export interface RetrievalInferenceResult {
+  files: { databaseX: string; databaseY: string; queriesX: string; queriesY: string };
+  /** Images per second per split, or undefined when the arrays were already up to date. */
+  imagesPerSecond?: { database: number; queries: number };
+  skipped: boolean;
+}
+
+/** Embeds database (train split) and queries (val split) and writes the four .npy arrays atomically. */
+export async function runRetrievalInference(config: RetrievalInferenceConfig): Promise<RetrievalInferenceResult> {
+  const files = {
+    databaseX: arrayPath(config.root, config.dataset, "train", config.modelKind, "X"),
+    databaseY: arrayPath(config.root, config.dataset, "train", config.modelKind, "y"),
+    queriesX: arrayPath(config.root, config.dataset, "val", config.modelKind, "X"),
+    queriesY: arrayPath(config.root, config.dataset, "val", config.modelKind, "y"),
+  };
+  if (!fs.existsSync(config.modelFile)) throw new MrlError("model file not found", config.modelFile);
+  const modelTime = fs.statSync(config.modelFile).mtimeMs;
+  const upToDate = Object.values(files).every((f) => fs.existsSync(f) && fs.statSync(f).mtimeMs >= modelTime);
+  if (upToDate && !config.force) return { files, skipped: true };
+
+  const model = await loadEmbeddingModel(config.modelFile);
+  const rates: number[] = [];
+  for (const [split, source, xFile, yFile] of [
+    ["train", config.database, files.databaseX, files.databaseY],
+    ["val", config.queries, files.queriesX, files.queriesY],
+  ] as const) {
+    const t0 = performance.now();
+    const { vectors, labels } = await embed(model, source, {
+      batchSize: config.batchSize, limit: config.limit, quiet: config.quiet, label: `${config.dataset} ${split}`,
+    });
+    rates.push(vectors.rows / ((performance.now() - t0) / 1000));
+    writeMatrixNpy(xFile, vectors);
+    writeLabelsNpy(yFile, labels);
+  }
+  return { files, imagesPerSecond: { database: rates[0], queries: rates[1] }, skipped: false };
+}

@@ -1,0 +1,98 @@
+/**
+ * The whole pipeline on one configuration: inference (stage 1) for each model kind, then faiss_nn,
+ * reranking and compute_metrics per model and index type. Every stage skips outputs that are already up to
+ * date, so re-running after an interruption continues where it stopped.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_ROOT, type RetrievalConfig } from "./config";
+import { fashionMnist, type ImageSource } from "./datasets";
+import { MrlError } from "./errors";
+import { evaluateExperiment, writeMetricsTable, type MetricsRow } from "./evaluate";
+import { runRetrievalInference, type RetrievalInferenceResult } from "./inference";
+import type { ArtifactSpec, FunnelSpec, IndexType, ModelKind } from "./naming";
+import { runRerankStage, type RerankStageResult } from "./rerank";
+import { loadRetrievalArrays, runIndexSearch, type DimResult } from "./search";
+
+/** The shipped Fashion-MNIST models (python/train_fmnist.py). */
+export function defaultModelFile(kind: ModelKind): string {
+  return path.join(PROJECT_ROOT, "data", "models", `fmnist_${kind}_cnn.onnx`);
+}
+
+/** Database / query sources of the default data. */
+export function defaultSources(): { database: ImageSource; queries: ImageSource } {
+  return { database: fashionMnist("train"), queries: fashionMnist("test") };
+}
+
+/** A source cut to its first `n` items (quick configurations). */
+export function firstItems(source: ImageSource, n: number): ImageSource {
+  if (n >= source.size) return source;
+  return { ...source, size: n, labels: source.labels.slice(0, n), loadBatch: source.loadBatch.bind(source) };
+}
+
+export interface StageOptions {
+  force?: boolean;
+  quiet?: boolean;
+}
+
+/** Stage 1 for one model kind on the default data (or given sources), honouring config.inferenceLimit. */
+export async function runInferenceStage(config: RetrievalConfig, kind: ModelKind, options: StageOptions & {
+  modelFile?: string; sources?: { database: ImageSource; queries: ImageSource };
+} = {}): Promise<RetrievalInferenceResult> {
+  const sources = options.sources ?? defaultSources();
+  const limit = config.inferenceLimit;
+  return runRetrievalInference({
+    modelFile: options.modelFile ?? defaultModelFile(kind), modelKind: kind, dataset: config.dataset, root: config.root,
+    database: limit ? firstItems(sources.database, limit.database) : sources.database,
+    queries: limit ? firstItems(sources.queries, limit.queries) : sources.queries,
+    force: options.force, quiet: options.quiet,
+  });
+}
+
+export interface ExperimentResult {
+  spec: ArtifactSpec;
+  search: DimResult[];
+  rerank: RerankStageResult[];
+  metrics: MetricsRow[];
+  metricsFile: string;
+  seconds: { load: number; search: number; rerank: number; metrics: number };
+}
+
+/** Funnel configurations of a config. */
+export function funnelSpecs(config: RetrievalConfig): FunnelSpec[] {
+  return config.funnel.shortlistSets.map((shortlists) => ({ retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists }));
+}
+
+/** Stages 2-4 for one model kind and index type. */
+export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind, indexType: IndexType, options: StageOptions = {}): ExperimentResult {
+  const spec: ArtifactSpec = { root: config.root, model, dataset: config.dataset, indexType };
+  const t0 = performance.now();
+  const arrays = loadRetrievalArrays(config.root, config.dataset, model);
+  const t1 = performance.now();
+  const search = runIndexSearch(spec, arrays, { k: config.k, nesting: config.nesting, efSearch: config.efSearch, ...options });
+  const t2 = performance.now();
+  const rerank = runRerankStage(spec, arrays, { k: config.k, adaptive: config.adaptive, funnels: funnelSpecs(config), ...options });
+  const t3 = performance.now();
+  const metrics = evaluateExperiment(spec, config, arrays);
+  const metricsFile = writeMetricsTable(spec, metrics);
+  const t4 = performance.now();
+  return { spec, search, rerank, metrics, metricsFile, seconds: { load: (t1 - t0) / 1000, search: (t2 - t1) / 1000, rerank: (t3 - t2) / 1000, metrics: (t4 - t3) / 1000 } };
+}
+
+/** Everything: inference for each model, then stages 2-4 for each model and index type. */
+export async function runPipeline(config: RetrievalConfig, options: StageOptions = {}): Promise<ExperimentResult[]> {
+  for (const kind of config.models) {
+    if (!fs.existsSync(defaultModelFile(kind))) throw new MrlError("model file not found", defaultModelFile(kind));
+    const log = options.quiet ? () => {} : (s: string) => console.error(s);
+    log(`inference: ${kind} (${defaultModelFile(kind)})`);
+    const r = await runInferenceStage(config, kind, options);
+    log(r.skipped ? "inference: arrays up to date" :
+      `inference: ${r.imagesPerSecond!.database.toFixed(0)} images/s (database), ${r.imagesPerSecond!.queries.toFixed(0)} images/s (queries)`);
+  }
+  const results: ExperimentResult[] = [];
+  for (const kind of config.models) {
+    for (const indexType of config.indexTypes) results.push(runRetrievalExperiment(config, kind, indexType, options));
+  }
+  return results;
+}
+

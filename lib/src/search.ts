@@ -1,0 +1,137 @@
+/**
+ * Stage 2 (faiss_nn): for each nesting dim d, take the first d dims of database and queries, L2-normalize
+ * the rows, build (or reuse) a FAISS index and write the k-NN shortlist CSV under the original names.
+ */
+import * as fs from "node:fs";
+import { MrlError } from "./errors";
+import { FaissIndex, type KnnResult } from "./faiss";
+import { intMatrix, l2NormalizeRows, prefixColumns, type IntMatrix, type Matrix } from "./matrix";
+import { arrayPath, indexPath, neighborsPath, type ArtifactSpec, type IndexType } from "./naming";
+import { readLabelsNpy, readMatrixNpy } from "./npy";
+import { createProgress } from "./progress";
+import { writeShortlistCsv } from "./csv";
+
+/** Database and query embeddings with labels, checked against each other. */
+export interface RetrievalArrays {
+  database: Matrix;
+  queries: Matrix;
+  databaseLabels: Int32Array;
+  queryLabels: Int32Array;
+  files: { databaseX: string; queriesX: string };
+}
+
+/** Loads `<DATASET>_{train,val}_<config>-{X,y}.npy` and checks that rows and dims agree. */
+export function loadRetrievalArrays(root: string, dataset: string, model: ArtifactSpec["model"]): RetrievalArrays {
+  const files = {
+    databaseX: arrayPath(root, dataset, "train", model, "X"), databaseY: arrayPath(root, dataset, "train", model, "y"),
+    queriesX: arrayPath(root, dataset, "val", model, "X"), queriesY: arrayPath(root, dataset, "val", model, "y"),
+  };
+  const database = readMatrixNpy(files.databaseX);
+  const queries = readMatrixNpy(files.queriesX);
+  const databaseLabels = readLabelsNpy(files.databaseY);
+  const queryLabels = readLabelsNpy(files.queriesY);
+  if (databaseLabels.length !== database.rows) {
+    throw new MrlError(`has ${databaseLabels.length} labels but ${files.databaseX} has ${database.rows} rows`, files.databaseY);
+  }
+  if (queryLabels.length !== queries.rows) {
+    throw new MrlError(`has ${queryLabels.length} labels but ${files.queriesX} has ${queries.rows} rows`, files.queriesY);
+  }
+  if (queries.cols !== database.cols) {
+    throw new MrlError(`queries are ${queries.cols}-d but the database ${files.databaseX} is ${database.cols}-d`, files.queriesX);
+  }
+  return { database, queries, databaseLabels, queryLabels, files };
+}
+
+/** The first `dim` columns, unit-normalized per row (faiss.normalize_L2 on the nested representation). */
+export function nestedNormalized(m: Matrix, dim: number, file?: string): Matrix {
+  return l2NormalizeRows(prefixColumns(m, dim, file), file);
+}
+
+/** Builds an index of `indexType` over the normalized database prefix. */
+export function buildIndex(indexType: IndexType, database: Matrix, label = "add", quiet = false): FaissIndex {
+  const index = FaissIndex.create(indexType, database.cols);
+  const progress = createProgress(label, database.rows, { quiet });
+  index.add(database, (n) => progress.tick(n), 16384);
+  progress.done();
+  return index;
+}
+
+/** Searches k neighbours for every query with progress. */
+export function searchIndex(index: FaissIndex, queries: Matrix, k: number, label = "search", quiet = false): KnnResult {
+  const progress = createProgress(label, queries.rows, { quiet });
+  const result = index.search(queries, k, (n) => progress.tick(n), Math.max(1, Math.min(1024, Math.floor(2_097_152 / k))));
+  progress.done();
+  return result;
+}
+
+export interface IndexSearchOptions {
+  k: number;
+  nesting: number[];
+  efSearch?: number;
+  /** Rebuild indexes and rewrite shortlists even when present. */
+  force?: boolean;
+  quiet?: boolean;
+}
+
+export interface DimResult {
+  dim: number;
+  indexFile: string;
+  neighborsFile: string;
+  /** What happened: built a new index, reused a cached one, or skipped (shortlist already up to date). */
+  action: "built" | "reused-index" | "skipped";
+  buildSeconds: number;
+  searchSeconds: number;
+}
+
+const isFresh = (file: string, inputs: string[]): boolean =>
+  fs.existsSync(file) && inputs.every((i) => fs.statSync(file).mtimeMs >= fs.statSync(i).mtimeMs);
+
+/**
+ * Runs faiss_nn for every nesting dim. Index files are cached like the original (reused when present and
+ * newer than the arrays); a shortlist that is newer than its index and arrays is left as it is.
+ */
+export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, options: IndexSearchOptions): DimResult[] {
+  const { database, queries, files } = arrays;
+  if (!Number.isInteger(options.k) || options.k <= 0) throw new MrlError(`k must be a positive integer, got ${options.k}`);
+  if (options.k > database.rows) {
+    throw new MrlError(`k=${options.k} is larger than the database (${database.rows} rows)`, files.databaseX);
+  }
+  for (const dim of options.nesting) {
+    if (dim > database.cols) throw new MrlError(`nesting dim ${dim} is larger than the array's ${database.cols} dims`, files.databaseX);
+  }
+  const inputs = [files.databaseX, files.queriesX];
+  const results: DimResult[] = [];
+  for (const dim of options.nesting) {
+    const indexFile = indexPath(spec, dim);
+    const neighborsFile = neighborsPath(spec, dim, options.k);
+    if (!options.force && isFresh(indexFile, inputs) && isFresh(neighborsFile, [indexFile, ...inputs])) {
+      results.push({ dim, indexFile, neighborsFile, action: "skipped", buildSeconds: 0, searchSeconds: 0 });
+      continue;
+    }
+    const t0 = performance.now();
+    let index: FaissIndex;
+    let action: DimResult["action"];
+    if (!options.force && isFresh(indexFile, inputs)) {
+      index = FaissIndex.read(indexFile);
+      if (index.dim !== dim || index.ntotal !== database.rows) {
+        throw new MrlError(`cached index has ${index.ntotal} x ${index.dim}-d vectors, expected ${database.rows} x ${dim}; delete it or use force`, indexFile);
+      }
+      action = "reused-index";
+    } else {
+      index = buildIndex(spec.indexType, nestedNormalized(database, dim, files.databaseX), `${spec.indexType} ${dim}d add`, options.quiet);
+      index.write(indexFile);
+      action = "built";
+    }
+    const t1 = performance.now();
+    if (options.efSearch !== undefined) index.setEfSearch(options.efSearch);
+    const knn = searchIndex(index, nestedNormalized(queries, dim, files.queriesX), options.k, `${spec.indexType} ${dim}d search`, options.quiet);
+    writeShortlistCsv(neighborsFile, knnLabels(knn));
+    results.push({ dim, indexFile, neighborsFile, action, buildSeconds: (t1 - t0) / 1000, searchSeconds: (performance.now() - t1) / 1000 });
+  }
+  return results;
+}
+
+/** The I array of a search as an IntMatrix. */
+export function knnLabels(knn: KnnResult): IntMatrix {
+  return intMatrix(knn.nq, knn.k, knn.labels);
+}
