@@ -50,3 +50,29 @@ test("a failing notebook surfaces the cell's readable error instead of writing a
   assert.equal(fs.existsSync(out), false);
   assert.ok(fs.existsSync(path.join(dir, "out", "bad.failed.ipynb")));
 });
+
+function htmlText(nb: Notebook): string {
+  return nb.cells.flatMap((c) => c.outputs ?? []).map((o) => {
+    const h = o.data?.["text/html"] as string[] | string | undefined;
+    return Array.isArray(h) ? h.join("") : h ?? "";
+  }).join("\n");
+}
+
+test("the four pipeline notebooks run headless in order on real data (test preset)", () => {
+  const env = { MRL_PRESET: "test", MRL_ROOT: tempDir() };
+  const inference = runNotebook("inference.ipynb", env);
+  assert.match(streamText(inference), /mrl: database 4000 x 2048, queries 400 x 2048/);
+  assert.match(htmlText(inference), /fmnist_mrl_cnn/);
+  const faissNn = runNotebook("faiss_nn.ipynb", env);
+  for (const dim of [8, 16, 64, 2048]) assert.match(htmlText(faissNn), new RegExp(`exactl2_${dim}dim_256shortlist_FMNIST\\.csv`));
+  assert.ok(fs.existsSync(path.join(env.MRL_ROOT, "index_files", "mrl", "FMNIST_2048dim_exactl2.index")));
+  const reranking = runNotebook("reranking.ipynb", env);
+  assert.match(htmlText(reranking), /16dim-reranked2048_200shortlist_FMNIST_exactl2\.csv/);
+  assert.match(htmlText(reranking), /8dim-cascade\[16,64,2048\]_shortlist\[200,50,10\]_FMNIST_exactl2\.csv/);
+  const metrics = runNotebook("compute_metrics.ipynb", env);
+  assert.match(streamText(metrics), /saved .*metrics\/mrl\/FMNIST_exactl2_metrics\.csv/);
+  assert.match(htmlText(metrics), /<th>mAP@10<\/th>/);
+  assert.match(htmlText(metrics), /16-&gt;2048 @200/);
+  // re-running a notebook from the top finds everything up to date
+  assert.match(htmlText(runNotebook("reranking.ipynb", env)), /up to date/);
+});
