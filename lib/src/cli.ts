@@ -4,12 +4,12 @@
  * Options: --preset paper|quick|test (default paper), --root DIR, --force (recompute up-to-date outputs).
  */
 import * as path from "node:path";
-import { loadConfig, PROJECT_ROOT, PRESETS, type RetrievalConfig } from "./config";
+import { loadConfig, PROJECT_ROOT, type PRESETS, type RetrievalConfig } from "./config";
 import { MrlError } from "./errors";
 import { executeNotebook } from "./notebooks";
 import { runInferenceStage, runPipeline, runRetrievalExperiment } from "./pipeline";
 
-interface Options { config: RetrievalConfig; force: boolean; positional: string[] }
+interface Options { config: RetrievalConfig; preset: string; force: boolean; positional: string[] }
 
 function parseOptions(args: string[]): Options {
   let preset: keyof typeof PRESETS | undefined;
@@ -24,7 +24,7 @@ function parseOptions(args: string[]): Options {
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}`);
     else positional.push(a);
   }
-  return { config: loadConfig(preset, root ? { root } : {}), force, positional };
+  return { config: loadConfig(preset ?? "paper", root ? { root } : {}), preset: preset ?? "paper", force, positional };
 }
 
 export const NOTEBOOKS = ["inference.ipynb", "faiss_nn.ipynb", "reranking.ipynb", "compute_metrics.ipynb"];
@@ -47,7 +47,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       for (const name of NOTEBOOKS) {
         console.error(`pipeline: executing notebooks/${name}`);
         executeNotebook(path.join(PROJECT_ROOT, "notebooks", name), path.join(out, name), {
-          html: true, env: { MRL_PRESET: presetName(o), MRL_ROOT: o.config.root },
+          html: true, env: { MRL_PRESET: o.preset, MRL_ROOT: o.config.root },
         });
       }
       console.error(`pipeline: executed notebooks and HTML in ${path.relative(process.cwd(), out)}`);
@@ -79,9 +79,6 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
 };
 
-let presetArg = "paper";
-const presetName = (_o: Options): string => presetArg;
-
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
@@ -91,8 +88,6 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;
   }
-  const i = rest.indexOf("--preset");
-  if (i >= 0) presetArg = rest[i + 1];
   await command.run(parseOptions(rest));
 }
 

@@ -124,6 +124,15 @@ export function imageFolder(dir: string): ImageSource {
 }
 
 /**
+ * Python's round(): halves go to the even neighbour. torchvision's CenterCrop offset is
+ * int(round((size - crop) / 2)), so e.g. 341 -> 224 starts at 58, where Math.round would give 59.
+ */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
  * Decodes one image to interleaved uint8 pixels (H x W x C) at the model's input size.
  * "imagenet": shorter side to 256 (bilinear, like torchvision Resize(256)), then a center 224 crop.
  */
@@ -138,7 +147,7 @@ export async function decodeForModel(file: string, input: ModelInput): Promise<U
       const short = Math.round(256 * (input.height / 224));
       const [w, h] = w0 <= h0 ? [short, Math.floor((short * h0) / w0)] : [Math.floor((short * w0) / h0), short];
       img = img.resize(w, h, { kernel: "linear", fit: "fill" })
-        .extract({ left: Math.round((w - input.width) / 2), top: Math.round((h - input.height) / 2), width: input.width, height: input.height });
+        .extract({ left: roundHalfEven((w - input.width) / 2), top: roundHalfEven((h - input.height) / 2), width: input.width, height: input.height });
     } else {
       img = img.resize(input.width, input.height, { kernel: "linear", fit: "fill" });
     }
