@@ -22,11 +22,10 @@ const onnxFile = path.join(dir, "models", "mrl_r50_random.onnx");
 const images = path.join(dir, "images");
 const PER_IMAGE = 3 * 224 * 224;
 
-/** Runs the export script; returns its exit status and stderr (stdout's last line parsed as JSON on success). */
-function exportTool(args: string[]): { status: number | null; stderr: string; json?: Record<string, unknown> } {
+/** Runs the export script; returns its exit status and stderr. */
+function exportTool(args: string[]): { status: number | null; stderr: string } {
   const run = spawnSync("/usr/bin/python3", [SCRIPT, ...args], { encoding: "utf8" });
-  const lines = run.stdout.trim().split("\n");
-  return { status: run.status, stderr: run.stderr, json: run.status === 0 ? JSON.parse(lines[lines.length - 1]) : undefined };
+  return { status: run.status, stderr: run.stderr };
 }
 
 /** Asserts that `promise` rejects with an MrlError whose message names `file` and matches `pattern`. */
@@ -93,6 +92,20 @@ test("export tool: writes the ONNX model and its card; loadEmbeddingModel picks 
   assert.equal(model.card?.kind, "mrl");
 });
 
+test("export tool: the plain torchvision layout (no BlurPool) with an MRL-E head exports too", async () => {
+  const plain = path.join(dir, "mrl_e_plain.pt"), plainOnnx = path.join(dir, "models", "mrl_e_plain.onnx");
+  let run = exportTool(["--make-random-checkpoint", plain, "--no-blurpool", "--efficient", "--nesting", "16,128,2048"]);
+  assert.equal(run.status, 0, run.stderr);
+  // An MRL-E head does not record its nesting sizes: the card takes them from --nesting.
+  run = exportTool([plain, plainOnnx, "--nesting", "16,128,2048"]);
+  assert.equal(run.status, 0, run.stderr);
+  const card = JSON.parse(fs.readFileSync(plainOnnx.replace(/\.onnx$/, ".json"), "utf8"));
+  assert.deepEqual([card.blurpool, card.efficient, card.config, card.nesting], [false, true, "mrl1_e1_ff2048", [16, 128, 2048]]);
+  const plainModel = await loadEmbeddingModel(plainOnnx);
+  const { vectors } = await embed(plainModel, imageFolder(images), { limit: 1, quiet: true });
+  assert.deepEqual([vectors.rows, vectors.cols], [1, 2048]);
+});
+
 test("export tool: clear errors for a missing checkpoint, foreign backbone keys and a nesting mismatch", () => {
   const missing = path.join(dir, "no-such.pt");
   let run = exportTool([missing, path.join(dir, "x.onnx")]);
@@ -115,7 +128,7 @@ print("{}")`, [checkpoint, bad]);
   assert.ok(!fs.existsSync(path.join(dir, "x.onnx")));
 });
 
-test("embed an image folder: labels follow sorted class names, 4 x 2048 features equal PyTorch's on the same input, preprocessing close to torchvision's", async () => {
+test("embed an image folder: labels follow sorted class names, 4 x 2048 features equal PyTorch's on the same input, preprocessing equal to torchvision's", async () => {
   const source = imageFolder(images);
   assert.deepEqual(source.classes, ["apple", "zebra"]);
   assert.deepEqual(Array.from(source.labels), [0, 0, 1, 1]);
@@ -135,6 +148,7 @@ import numpy as np, torch
 import torchvision.transforms as T
 from torchvision.datasets import ImageFolder
 repo, d, images, checkpoint = sys.argv[1:5]
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, repo + "/python")
 from export_resnet50 import load_backbone
 model, _ = load_backbone(checkpoint)
@@ -162,8 +176,11 @@ print(json.dumps({"classes": ds.classes, "targets": ds.targets}))`, [REPO, dir, 
   assert.ok(maxAbs > 0.1, "features should not be all zero");
   assert.ok(maxFeat <= 1e-4, `ONNX vs PyTorch max abs diff ${maxFeat}`);
 
-  // 2. The preprocessing: sharp (libvips) vs torchvision on PIL, in normalized units (1/255 of a pixel
-  // value is about 0.017 here). The two resamplers differ slightly, so this is a measured tolerance.
+  // 2. The preprocessing: sharp decoding + PIL-exact bilinear resize and center crop vs torchvision on PIL,
+  // in normalized units, where one pixel level is 1/(255 * std) ~ 0.017. Measured here: the pixels agree
+  // exactly (max 2.4e-7: float32 rounding of the normalization). The bounds leave room for a JPEG decoder
+  // build that differs by a level on a few pixels, not for a resampling or crop difference (those gave a
+  // mean of 0.02-0.06 on the upscaled images before the resampler matched PIL).
   const tv = readMatrixNpy(path.join(dir, "tv_input.npy"));
   assert.equal(tv.cols, PER_IMAGE);
   const perImage: string[] = [];
@@ -175,15 +192,15 @@ print(json.dumps({"classes": ds.classes, "targets": ds.targets}))`, [REPO, dir, 
       m = Math.max(m, d);
       s += d;
     }
-    perImage.push(`#${b} max ${m.toFixed(4)} mean ${(s / PER_IMAGE).toFixed(5)}`);
+    perImage.push(`#${b} max ${m.toExponential(1)} mean ${(s / PER_IMAGE).toExponential(1)}`);
     maxPre = Math.max(maxPre, m);
     sumPre += s;
   }
   const meanPre = sumPre / (n * PER_IMAGE);
-  const report = `preprocessing vs torchvision: max abs diff ${maxPre.toFixed(4)}, mean ${meanPre.toFixed(5)} (${perImage.join("; ")})`;
+  const report = `preprocessing vs torchvision: max abs diff ${maxPre.toExponential(2)}, mean ${meanPre.toExponential(2)} (${perImage.join("; ")})`;
   console.log(`# ${report}`);
-  assert.ok(meanPre < 0.02, report);
-  assert.ok(maxPre < 1, report);
+  assert.ok(meanPre < 1e-3, report);
+  assert.ok(maxPre < 0.1, report);
 });
 
 test("clear errors: missing model file, 4-D model output, undecodable image, empty folders, Fashion-MNIST into the 3x224x224 model", async () => {
@@ -198,6 +215,14 @@ torch.onnx.export(torch.nn.Conv2d(3, 8, 3).eval(), torch.zeros(1, 3, 224, 224), 
                   output_names=["features"], dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}}, opset_version=13)
 print("{}")`, [convFile]);
   await rejectsNaming(loadEmbeddingModel(convFile), convFile, /expected a 2-D \(batch, features\) output, got shape \[batch, 8, 222, 222\]/);
+  // A model not named *.onnx has no card (this used to parse the model itself as JSON), and a broken card is named.
+  const otherName = path.join(dir, "conv_map.model");
+  fs.copyFileSync(convFile, otherName);
+  await rejectsNaming(loadEmbeddingModel(otherName), otherName, /expected a 2-D \(batch, features\) output/);
+  const withCard = path.join(dir, "conv_card.onnx");
+  fs.copyFileSync(convFile, withCard);
+  fs.writeFileSync(path.join(dir, "conv_card.json"), "{ not json");
+  await rejectsNaming(loadEmbeddingModel(withCard), path.join(dir, "conv_card.json"), /cannot read the model card/);
 
   // Garbage bytes with a .jpg name next to a good image.
   const broken = path.join(dir, "broken", "cls", "b_broken.jpg");
@@ -216,4 +241,21 @@ print("{}")`, [convFile]);
   const fmnist = fashionMnist("test");
   await rejectsNaming(embed(model, fmnist, { limit: 2, quiet: true }), path.join(FMNIST_DIR, "t10k-images-idx3-ubyte.gz"),
     /the model expects 3x224x224 input, but Fashion-MNIST images are 1x28x28 grayscale/);
+});
+
+test("imageFolder: symlinked class folders count, as in torchvision's ImageFolder", () => {
+  const root = path.join(dir, "linked");
+  fs.mkdirSync(path.join(root, "b_real"), { recursive: true });
+  fs.copyFileSync(path.join(images, "apple", "2_large.png"), path.join(root, "b_real", "x.png"));
+  fs.symlinkSync(path.join(images, "zebra"), path.join(root, "a_link"));
+  fs.symlinkSync(path.join(images, "missing"), path.join(root, "c_dangling"));
+  const source = imageFolder(root);
+  const tv = python<{ classes: string[]; targets: number[] }>(`
+import json, sys
+from torchvision.datasets import ImageFolder
+ds = ImageFolder(sys.argv[1])
+print(json.dumps({"classes": ds.classes, "targets": ds.targets}))`, [root]);
+  assert.deepEqual(source.classes, ["a_link", "b_real"]);
+  assert.deepEqual(source.classes, tv.classes);
+  assert.deepEqual(Array.from(source.labels), tv.targets);
 });

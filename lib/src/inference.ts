@@ -48,8 +48,16 @@ export async function loadEmbeddingModel(file: string): Promise<EmbeddingModel> 
   } catch (err) {
     throw new MrlError(`cannot load ONNX model: ${(err as Error).message}`, file);
   }
-  const cardFile = file.replace(/\.onnx$/, ".json");
-  const card = fs.existsSync(cardFile) ? (JSON.parse(fs.readFileSync(cardFile, "utf8")) as ModelCard) : undefined;
+  // The card is <model>.json; a model not named *.onnx has none (replace() would return the model file itself).
+  const cardFile = file.replace(/\.onnx$/i, ".json");
+  let card: ModelCard | undefined;
+  if (cardFile !== file && fs.existsSync(cardFile)) {
+    try {
+      card = JSON.parse(fs.readFileSync(cardFile, "utf8")) as ModelCard;
+    } catch (err) {
+      throw new MrlError(`cannot read the model card: ${(err as Error).message}`, cardFile);
+    }
+  }
   const meta = session.inputMetadata[0];
   const outMeta = session.outputMetadata[0];
   if (!meta?.isTensor || meta.shape.length !== 4) {
@@ -100,6 +108,8 @@ export async function embed(model: EmbeddingModel, source: ImageSource, options:
     if (result.dims.length !== 2) {
       throw new MrlError(`model output has shape [${result.dims.join(", ")}], expected (batch, features)`, model.file);
     }
+    // Copying e.g. float16 data (a Uint16Array) into the Float32Array would silently give garbage.
+    if (result.type !== "float32") throw new MrlError(`model output is ${result.type}, expected float32`, model.file);
     if (!out) {
       dim = result.dims[1];
       out = new Float32Array(n * dim);
