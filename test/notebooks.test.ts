@@ -73,6 +73,8 @@ test("the four pipeline notebooks run headless in order on real data (test prese
   assert.match(streamText(metrics), /saved .*metrics\/mrl\/FMNIST_exactl2_metrics\.csv/);
   assert.match(htmlText(metrics), /<th>mAP@10<\/th>/);
   assert.match(htmlText(metrics), /16-&gt;2048 @200/);
+  assert.equal((htmlText(metrics).match(/Plotly\.newPlot\(/g) ?? []).length, 4, "four inline figures");
+  assert.match(htmlText(metrics), /MFLOPs per query \(log\)/);
   // re-running a notebook from the top finds everything up to date
   assert.match(htmlText(runNotebook("reranking.ipynb", env)), /up to date/);
 });

@@ -154,6 +154,19 @@ for (const model of config.models) {
 const summary = mrl.metricsDataFrame(rows, ["model", "index", "method", "config", "MFLOPs", "top1", "mAP@10", "precision@10", "recall@10", "top-10"]);
 tslab.display.html(mrl.htmlTable(summary));
 """),
+    ("md", """
+## Figures
+The paper's figures on this data: mAP@10 against the cost of a query (exact search at each dim, adaptive
+and funnel retrieval), and metrics against representation size for MRL vs FF. plotly.js is embedded from
+the package, so the figures render offline and in the exported HTML.
+"""),
+    ("ts", """
+tslab.display.html(mrl.figureHtml(mrl.metricVsMflopsFigure(rows, "mAP@10")));
+"""),
+    ("ts", """
+["mAP@10", "precision@10", "top-10"].forEach((metric, i) =>
+  tslab.display.html(mrl.figureHtml(mrl.metricVsDimFigure(rows, metric), { includePlotly: i === 0 })));
+"""),
     ("md", "## All metrics (danfojs DataFrame)"),
     ("ts", """
 const full = mrl.metricsDataFrame(rows);

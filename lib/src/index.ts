@@ -20,3 +20,4 @@ export * from "./metrics";
 export * from "./evaluate";
 export * from "./tables";
 export * from "./pipeline";
+export * from "./figures";
