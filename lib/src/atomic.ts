@@ -26,3 +26,10 @@ export function writeAtomically(target: string, write: (tempPath: string) => voi
 export function writeFileAtomic(target: string, data: string | NodeJS.ArrayBufferView): void {
   writeAtomically(target, (temp) => fs.writeFileSync(temp, data));
 }
+
+/** True when `output` exists and is at least as new as every input: the skip rule of every stage. */
+export function isUpToDate(output: string, inputs: string[]): boolean {
+  if (!fs.existsSync(output)) return false;
+  const made = fs.statSync(output).mtimeMs;
+  return inputs.every((input) => fs.existsSync(input) && made >= fs.statSync(input).mtimeMs);
+}

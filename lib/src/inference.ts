@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as ort from "onnxruntime-node";
+import { isUpToDate } from "./atomic";
 import type { ImageSource, ModelInput } from "./datasets";
 import { MrlError } from "./errors";
 import { matrix, type Matrix } from "./matrix";
@@ -155,8 +156,7 @@ export async function runRetrievalInference(config: RetrievalInferenceConfig): P
     queriesY: arrayPath(config.root, config.dataset, "val", config.modelKind, "y"),
   };
   if (!fs.existsSync(config.modelFile)) throw new MrlError("model file not found", config.modelFile);
-  const modelTime = fs.statSync(config.modelFile).mtimeMs;
-  const upToDate = Object.values(files).every((f) => fs.existsSync(f) && fs.statSync(f).mtimeMs >= modelTime);
+  const upToDate = Object.values(files).every((f) => isUpToDate(f, [config.modelFile]));
   if (upToDate && !config.force) return { files, skipped: true };
 
   const model = await loadEmbeddingModel(config.modelFile);

@@ -9,6 +9,7 @@
  * Ties keep the earlier candidate first (stable sort); numpy's argsort is not stable, so exact ties may differ.
  */
 import * as fs from "node:fs";
+import { isUpToDate } from "./atomic";
 import { readShortlistCsv, writeShortlistCsv } from "./csv";
 import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec, type RerankSpec } from "./naming";
 import { createProgress } from "./progress";
@@ -121,8 +122,6 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
       },
     };
   };
-  const fresh = (out: string, input: string): boolean => !options.force && fs.existsSync(out) && fs.existsSync(input) &&
-    fs.statSync(out).mtimeMs >= fs.statSync(input).mtimeMs;
   const jobs = [
     ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
       run: (c: IntMatrix) => rerank(arrays.database, arrays.queries, c, a.rerankDim, a.shortlist),
@@ -135,7 +134,7 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
   const results: RerankStageResult[] = [];
   for (const job of jobs) {
     const input = shortlistAt(job.retrievalDim);
-    if (fresh(job.out, input.file)) {
+    if (!options.force && isUpToDate(job.out, [input.file])) {
       results.push({ file: job.out, kind: job.kind, seconds: 0, skipped: true });
     } else {
       const candidates = input.load();

@@ -2,7 +2,7 @@
  * Stage 2 (faiss_nn): for each nesting dim d, take the first d dims of database and queries, L2-normalize
  * the rows, build (or reuse) a FAISS index and write the k-NN shortlist CSV under the original names.
  */
-import * as fs from "node:fs";
+import { isUpToDate } from "./atomic";
 import { MrlError } from "./errors";
 import { FaissIndex, type KnnResult } from "./faiss";
 import { intMatrix, l2NormalizeRows, prefixColumns, type IntMatrix, type Matrix } from "./matrix";
@@ -83,9 +83,6 @@ export interface DimResult {
   searchSeconds: number;
 }
 
-const isFresh = (file: string, inputs: string[]): boolean =>
-  fs.existsSync(file) && inputs.every((i) => fs.statSync(file).mtimeMs >= fs.statSync(i).mtimeMs);
-
 /**
  * Runs faiss_nn for every nesting dim. Index files are cached like the original (reused when present and
  * newer than the arrays); a shortlist that is newer than its index and arrays is left as it is.
@@ -104,14 +101,14 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
   for (const dim of options.nesting) {
     const indexFile = indexPath(spec, dim);
     const neighborsFile = neighborsPath(spec, dim, options.k);
-    if (!options.force && isFresh(indexFile, inputs) && isFresh(neighborsFile, [indexFile, ...inputs])) {
+    if (!options.force && isUpToDate(indexFile, inputs) && isUpToDate(neighborsFile, [indexFile, ...inputs])) {
       results.push({ dim, indexFile, neighborsFile, action: "skipped", buildSeconds: 0, searchSeconds: 0 });
       continue;
     }
     const t0 = performance.now();
     let index: FaissIndex;
     let action: DimResult["action"];
-    if (!options.force && isFresh(indexFile, inputs)) {
+    if (!options.force && isUpToDate(indexFile, inputs)) {
       index = FaissIndex.read(indexFile);
       if (index.dim !== dim || index.ntotal !== database.rows) {
         throw new MrlError(`cached index has ${index.ntotal} x ${index.dim}-d vectors, expected ${database.rows} x ${dim}; delete it or use force`, indexFile);
