@@ -5,11 +5,10 @@
 import * as fs from "node:fs";
 import { writeFileAtomic } from "./atomic";
 import type { RetrievalConfig } from "./config";
-import { readShortlistCsv } from "./csv";
 import { MrlError } from "./errors";
 import { computeMetrics, mflops, type RetrievalMetrics } from "./metrics";
 import { findFunnelFile, funnelPath, metricsPath, neighborsPath, rerankedPath, type ArtifactSpec, type FunnelSpec } from "./naming";
-import { checkShortlist } from "./rerank";
+import { loadShortlist } from "./rerank";
 import type { RetrievalArrays } from "./search";
 
 /** One row of the metrics table: a retrieval configuration and its metrics (flat, table/CSV friendly). */
@@ -45,8 +44,7 @@ export function evaluateExperiment(spec: ArtifactSpec, config: RetrievalConfig, 
   const n = arrays.database.rows;
   const rows: MetricsRow[] = [];
   const evaluate = (file: string, base: Omit<MetricsRow, "top1">): void => {
-    if (!fs.existsSync(file)) throw new MrlError("shortlist not found; run the earlier stages first", file);
-    const neighbors = checkShortlist(readShortlistCsv(file), arrays.queries.rows, n, file);
+    const neighbors = loadShortlist(file, arrays, "run the earlier stages first");
     const ks = config.metricKs.filter((k) => k <= neighbors.cols);
     const metrics = computeMetrics(neighbors, arrays.queryLabels, arrays.databaseLabels, ks, config.recallDenominator);
     rows.push({ ...base, ...metricColumns(metrics) } as MetricsRow);

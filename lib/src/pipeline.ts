@@ -3,16 +3,14 @@
  * reranking and compute_metrics per model and index type. Every stage skips outputs that are already up to
  * date, so re-running after an interruption continues where it stopped.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT, type RetrievalConfig } from "./config";
 import { fashionMnist, type ImageSource } from "./datasets";
-import { MrlError } from "./errors";
 import { evaluateExperiment, writeMetricsTable, type MetricsRow } from "./evaluate";
 import { runRetrievalInference, type RetrievalInferenceResult } from "./inference";
 import type { ArtifactSpec, FunnelSpec, IndexType, ModelKind } from "./naming";
 import { runRerankStage, type RerankStageResult } from "./rerank";
-import { loadRetrievalArrays, runIndexSearch, type DimResult } from "./search";
+import { loadRetrievalArrays, runIndexSearch, type DimResult, type RetrievalArrays } from "./search";
 
 /** The shipped Fashion-MNIST models (python/train_fmnist.py). */
 export function defaultModelFile(kind: ModelKind): string {
@@ -63,11 +61,12 @@ export function funnelSpecs(config: RetrievalConfig): FunnelSpec[] {
   return config.funnel.shortlistSets.map((shortlists) => ({ retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists }));
 }
 
-/** Stages 2-4 for one model kind and index type. */
-export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind, indexType: IndexType, options: StageOptions = {}): ExperimentResult {
+/** Stages 2-4 for one model kind and index type; pass `arrays` to reuse arrays already loaded for the model. */
+export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind, indexType: IndexType, options: StageOptions = {},
+  loaded?: RetrievalArrays): ExperimentResult {
   const spec: ArtifactSpec = { root: config.root, model, dataset: config.dataset, indexType };
   const t0 = performance.now();
-  const arrays = loadRetrievalArrays(config.root, config.dataset, model);
+  const arrays = loaded ?? loadRetrievalArrays(config.root, config.dataset, model);
   const t1 = performance.now();
   const search = runIndexSearch(spec, arrays, { k: config.k, nesting: config.nesting, efSearch: config.efSearch, ...options });
   const t2 = performance.now();
@@ -81,9 +80,8 @@ export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind
 
 /** Everything: inference for each model, then stages 2-4 for each model and index type. */
 export async function runPipeline(config: RetrievalConfig, options: StageOptions = {}): Promise<ExperimentResult[]> {
+  const log = options.quiet ? () => {} : (s: string) => console.error(s);
   for (const kind of config.models) {
-    if (!fs.existsSync(defaultModelFile(kind))) throw new MrlError("model file not found", defaultModelFile(kind));
-    const log = options.quiet ? () => {} : (s: string) => console.error(s);
     log(`inference: ${kind} (${defaultModelFile(kind)})`);
     const r = await runInferenceStage(config, kind, options);
     log(r.skipped ? "inference: arrays up to date" :
@@ -91,7 +89,9 @@ export async function runPipeline(config: RetrievalConfig, options: StageOptions
   }
   const results: ExperimentResult[] = [];
   for (const kind of config.models) {
-    for (const indexType of config.indexTypes) results.push(runRetrievalExperiment(config, kind, indexType, options));
+    // One load per model, shared by its index types.
+    const arrays = loadRetrievalArrays(config.root, config.dataset, kind);
+    for (const indexType of config.indexTypes) results.push(runRetrievalExperiment(config, kind, indexType, options, arrays));
   }
   return results;
 }

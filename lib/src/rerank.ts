@@ -103,6 +103,12 @@ export function checkShortlist(neighbors: IntMatrix, queries: number, databaseRo
   return neighbors;
 }
 
+/** Reads a shortlist CSV and checks it against the arrays; `missingHint` says which stage makes the file. */
+export function loadShortlist(file: string, arrays: RetrievalArrays, missingHint: string): IntMatrix {
+  if (!fs.existsSync(file)) throw new MrlError(`shortlist not found; ${missingHint}`, file);
+  return checkShortlist(readShortlistCsv(file), arrays.queries.rows, arrays.database.rows, file);
+}
+
 /**
  * Adaptive and funnel retrieval from the D_r shortlist files written by faiss_nn; writes the reranked
  * shortlists (skipping those newer than their input unless `force`).
@@ -114,10 +120,7 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
     return {
       file,
       load: () => {
-        if (!cache.has(dim)) {
-          if (!fs.existsSync(file)) throw new MrlError(`shortlist not found; run the faiss_nn stage for dim ${dim} with k=${options.k} first`, file);
-          cache.set(dim, checkShortlist(readShortlistCsv(file), arrays.queries.rows, arrays.database.rows, file));
-        }
+        if (!cache.has(dim)) cache.set(dim, loadShortlist(file, arrays, `run the faiss_nn stage for dim ${dim} with k=${options.k} first`));
         return cache.get(dim)!;
       },
     };
