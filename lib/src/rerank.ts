@@ -17,6 +17,7 @@ import type { RetrievalArrays } from "./search";
 import { check, MrlError } from "./errors";
 import { intMatrix, type IntMatrix, type Matrix } from "./matrix";
 import type { FunnelSpec } from "./naming";
+import { funnelRange, rerankRange, type RerankArrays } from "./rerankKernel";
 
 /**
  * Reorders each query's first `shortlist` candidates by L2 distance between the unit-normalized `dim`-prefixes
@@ -24,52 +25,37 @@ import type { FunnelSpec } from "./naming";
  */
 export function rerank(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
   check(Number.isInteger(dim) && dim > 0 && dim <= database.cols, `rerank dim ${dim} is outside the database's 1..${database.cols} dims`);
+  checkRerankInputs(database, queries, candidates, shortlist);
+  const out = new Int32Array(queries.rows * shortlist);
+  rerankRange(rerankArrays(database, queries, candidates), dim, shortlist, 0, queries.rows, out, 0);
+  return intMatrix(queries.rows, shortlist, out);
+}
+
+/** Shape checks shared by rerank and funnelRerank (and their threaded versions). */
+export function checkRerankInputs(database: Matrix, queries: Matrix, candidates: IntMatrix, shortlist: number): void {
   check(queries.cols === database.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   check(candidates.rows === queries.rows, `the shortlist has ${candidates.rows} rows for ${queries.rows} queries`);
   check(Number.isInteger(shortlist) && shortlist > 0, `shortlist must be a positive integer, got ${shortlist}`);
   check(shortlist <= candidates.cols, `cannot rerank ${shortlist} candidates: the shortlist has only ${candidates.cols} per query`);
-  const out = new Int32Array(queries.rows * shortlist);
-  const dist = new Float64Array(shortlist);
-  const order = new Int32Array(shortlist);
-  const n = database.rows, stride = database.cols;
-  const db = database.data, q = queries.data, ids = candidates.data;
-  for (let i = 0; i < queries.rows; i++) {
-    const qo = i * stride;
-    let qq = 0;
-    for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
-    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
-    const row = i * candidates.cols;
-    for (let j = 0; j < shortlist; j++) {
-      const id = ids[row + j];
-      if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
-      const o = id * stride;
-      let dot = 0, cc = 0;
-      for (let c = 0; c < dim; c++) {
-        const v = db[o + c];
-        dot += v * q[qo + c];
-        cc += v * v;
-      }
-      // squared distance between unit vectors: 2 - 2 cos
-      dist[j] = cc > 0 ? 2 - 2 * dot * qInv / Math.sqrt(cc) : 4;
-      order[j] = j;
-    }
-    order.sort((a, b) => dist[a] - dist[b] || a - b);
-    const outRow = i * shortlist;
-    for (let j = 0; j < shortlist; j++) out[outRow + j] = ids[row + order[j]];
-  }
-  return intMatrix(queries.rows, shortlist, out);
 }
 
 /** Funnel retrieval: rerank at dims[0] keeping shortlists[0], then dims[1] keeping shortlists[1], ... */
 export function funnelRerank(database: Matrix, queries: Matrix, candidates: IntMatrix, funnel: Pick<FunnelSpec, "dims" | "shortlists">): IntMatrix {
   check(funnel.dims.length === funnel.shortlists.length && funnel.dims.length > 0,
     `funnel dims [${funnel.dims}] and shortlists [${funnel.shortlists}] must be non-empty lists of the same length`);
-  let current = candidates;
   funnel.dims.forEach((dim, i) => {
     check(i === 0 || funnel.shortlists[i] < funnel.shortlists[i - 1], `funnel shortlists [${funnel.shortlists}] must be strictly decreasing`);
-    current = rerank(database, queries, current, dim, funnel.shortlists[i]);
+    check(Number.isInteger(dim) && dim > 0 && dim <= database.cols, `funnel dim ${dim} is outside the database's 1..${database.cols} dims`);
   });
-  return current;
+  checkRerankInputs(database, queries, candidates, funnel.shortlists[0]);
+  const last = funnel.shortlists[funnel.shortlists.length - 1];
+  const out = new Int32Array(queries.rows * last);
+  funnelRange(rerankArrays(database, queries, candidates), funnel.dims, funnel.shortlists, 0, queries.rows, out, 0);
+  return intMatrix(queries.rows, last, out);
+}
+
+function rerankArrays(database: Matrix, queries: Matrix, candidates: IntMatrix): RerankArrays {
+  return { database: database.data, stride: database.cols, queries: queries.data, candidates: candidates.data, candidateCols: candidates.cols };
 }
 
 // ---- stage runner (IO at the edge) ------------------------------------------------------------------------

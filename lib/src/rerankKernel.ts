@@ -1,0 +1,166 @@
+/**
+ * The inner loop of adaptive and funnel reranking over raw typed arrays, shared by the single-thread path
+ * (rerank.ts) and the worker threads (rerankWorker.ts). Pure: no IO, no allocation per query.
+ *
+ * Results are bit-identical to the straightforward loop (one candidate at a time, float64 sums in dimension
+ * order, ties by shortlist position): every candidate keeps its own accumulators summed in the same order;
+ * only the loop over candidates is unrolled by eight, so the CPU overlaps eight independent add chains instead
+ * of waiting on one (the straightforward loop is bound by add latency, not by arithmetic).
+ */
+import { MrlError } from "./errors";
+
+/** A query-range job: rows first..last-1 of `queries` against their `candidates` rows. */
+export interface RerankArrays {
+  /** n x stride database, row-major. */
+  database: Float32Array;
+  stride: number;
+  /** nq x stride queries, same stride as the database. */
+  queries: Float32Array;
+  /** Neighbour ids, candidateCols per row; query i reads row i - candidateBase. */
+  candidates: Int32Array;
+  candidateCols: number;
+  /** First query index covered by `candidates` (0 when it holds every query). */
+  candidateBase?: number;
+}
+
+/** Reusable per-thread scratch, sized for the longest shortlist, with squared row norms cached per dim. */
+export interface RerankScratch {
+  dist: Float64Array;
+  order: Int32Array;
+  tmp: Int32Array;
+  /** dim -> squared norm of each database row's dim-prefix, -1 until first needed. */
+  norms: Map<number, Float64Array>;
+}
+
+export function rerankScratch(shortlist: number): RerankScratch {
+  return { dist: new Float64Array(shortlist), order: new Int32Array(shortlist), tmp: new Int32Array(shortlist), norms: new Map() };
+}
+
+function normsFor(scratch: RerankScratch, dim: number, rows: number): Float64Array {
+  let norms = scratch.norms.get(dim);
+  if (norms === undefined) {
+    norms = new Float64Array(rows).fill(-1);
+    scratch.norms.set(dim, norms);
+  }
+  return norms;
+}
+
+/**
+ * Orders each query's first `shortlist` candidates by squared L2 distance between the unit-normalized
+ * `dim`-prefixes, for queries [first, last); writes ids to out[(i - outBase) * shortlist + j].
+ * Row norms are computed once per row (a row is a candidate of many queries), the dot products eight
+ * candidates at a time.
+ */
+export function rerankRange(a: RerankArrays, dim: number, shortlist: number, first: number, last: number,
+  out: Int32Array, outBase: number, scratch: RerankScratch = rerankScratch(shortlist)): void {
+  const db = a.database, q = a.queries, ids = a.candidates, stride = a.stride, cols = a.candidateCols;
+  const n = (db.length / stride) | 0;
+  const base = a.candidateBase ?? 0;
+  const { dist, order, tmp } = scratch;
+  const norms = normsFor(scratch, dim, n);
+  for (let i = first; i < last; i++) {
+    const qo = i * stride;
+    let qq = 0;
+    for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
+    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
+    const row = (i - base) * cols;
+    for (let j = 0; j < shortlist; j++) {
+      const id = ids[row + j];
+      if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
+      if (norms[id] < 0) {
+        const o = id * stride;
+        let cc = 0;
+        for (let c = 0; c < dim; c++) cc += db[o + c] * db[o + c];
+        norms[id] = cc;
+      }
+    }
+    let j = 0;
+    for (; j + 8 <= shortlist; j += 8) {
+      const o0 = ids[row + j] * stride, o1 = ids[row + j + 1] * stride, o2 = ids[row + j + 2] * stride, o3 = ids[row + j + 3] * stride;
+      const o4 = ids[row + j + 4] * stride, o5 = ids[row + j + 5] * stride, o6 = ids[row + j + 6] * stride, o7 = ids[row + j + 7] * stride;
+      let d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
+      for (let c = 0; c < dim; c++) {
+        const x = q[qo + c];
+        d0 += db[o0 + c] * x; d1 += db[o1 + c] * x; d2 += db[o2 + c] * x; d3 += db[o3 + c] * x;
+        d4 += db[o4 + c] * x; d5 += db[o5 + c] * x; d6 += db[o6 + c] * x; d7 += db[o7 + c] * x;
+      }
+      dist[j] = d0; dist[j + 1] = d1; dist[j + 2] = d2; dist[j + 3] = d3;
+      dist[j + 4] = d4; dist[j + 5] = d5; dist[j + 6] = d6; dist[j + 7] = d7;
+    }
+    for (; j < shortlist; j++) {
+      const o = ids[row + j] * stride;
+      let dot = 0;
+      for (let c = 0; c < dim; c++) dot += db[o + c] * q[qo + c];
+      dist[j] = dot;
+    }
+    for (let p = 0; p < shortlist; p++) {
+      // squared distance between unit vectors: 2 - 2 cos
+      const cc = norms[ids[row + p]];
+      dist[p] = cc > 0 ? 2 - 2 * dist[p] * qInv / Math.sqrt(cc) : 4;
+      order[p] = p;
+    }
+    sortByDistance(order, tmp, dist, shortlist);
+    const outRow = (i - outBase) * shortlist;
+    for (let p = 0; p < shortlist; p++) out[outRow + p] = ids[row + order[p]];
+  }
+}
+
+/** a before b: smaller distance, then earlier position (the order of a stable sort by distance). */
+function before(dist: Float64Array, a: number, b: number): boolean {
+  const da = dist[a], db = dist[b];
+  return da < db || (da === db && a < b);
+}
+
+/**
+ * Sorts positions 0..n-1 (given in `order`) by (distance, position): insertion sort on short runs, then
+ * bottom-up merges. A total order, so the result equals any correct sort's, without a comparator call per
+ * comparison as Array.prototype.sort needs.
+ */
+export function sortByDistance(order: Int32Array, tmp: Int32Array, dist: Float64Array, n: number): void {
+  const RUN = 16;
+  for (let s = 0; s < n; s += RUN) {
+    const e = Math.min(n, s + RUN);
+    for (let i = s + 1; i < e; i++) {
+      const v = order[i];
+      let k = i - 1;
+      while (k >= s && before(dist, v, order[k])) {
+        order[k + 1] = order[k];
+        k--;
+      }
+      order[k + 1] = v;
+    }
+  }
+  let src = order, dst = tmp;
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(n, lo + width), hi = Math.min(n, lo + 2 * width);
+      let a = lo, b = mid, k = lo;
+      while (a < mid && b < hi) dst[k++] = before(dist, src[b], src[a]) ? src[b++] : src[a++];
+      while (a < mid) dst[k++] = src[a++];
+      while (b < hi) dst[k++] = src[b++];
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src !== order) order.set(src.subarray(0, n));
+}
+
+/**
+ * A funnel over queries [first, last): rerank at dims[0] keeping shortlists[0], then at dims[1] keeping
+ * shortlists[1], ...; writes the final shortlists to out rows i - outBase. Scratch buffers are reused.
+ */
+export function funnelRange(a: RerankArrays, dims: number[], shortlists: number[], first: number, last: number,
+  out: Int32Array, outBase: number): void {
+  const scratch = rerankScratch(shortlists[0]);
+  let current = a;
+  for (let s = 0; s < dims.length; s++) {
+    if (s === dims.length - 1) {
+      rerankRange(current, dims[s], shortlists[s], first, last, out, outBase, scratch);
+    } else {
+      const step = new Int32Array((last - first) * shortlists[s]);
+      rerankRange(current, dims[s], shortlists[s], first, last, step, first, scratch);
+      current = { ...a, candidates: step, candidateCols: shortlists[s], candidateBase: first };
+    }
+  }
+}
