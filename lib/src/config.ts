@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import { check, checkOneOf, MrlError } from "./errors";
-import { INDEX_TYPES, MODEL_KINDS, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec } from "./naming";
+import { INDEX_TYPES, MODEL_KINDS, SHORTLIST_FORMATS, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec, type ShortlistFormat } from "./naming";
 
 export interface RetrievalConfig {
   /** Folder with the embedding arrays; index_files/ and neighbors/ go below it. */
@@ -29,6 +29,8 @@ export interface RetrievalConfig {
   recallDenominator: "class-count" | number;
   /** HNSW efSearch (FAISS default 16; searches with k > efSearch use k). */
   efSearch?: number;
+  /** Shortlist files: "csv" (default; the original's headerless CSV) or "npy" (binary int32, much faster). */
+  shortlistFormat?: ShortlistFormat;
   /** Embed only the first N database / query images (quick runs and tests); all when absent. */
   inferenceLimit?: { database: number; queries: number };
 }
@@ -68,6 +70,7 @@ export const PRESETS: Record<"paper" | "quick" | "test", RetrievalConfig> = {
 export function validateConfig(config: RetrievalConfig): RetrievalConfig {
   config.models.forEach((m) => checkOneOf(m, MODEL_KINDS, "model"));
   config.indexTypes.forEach((t) => checkOneOf(t, INDEX_TYPES, "index type"));
+  if (config.shortlistFormat !== undefined) checkOneOf(config.shortlistFormat, SHORTLIST_FORMATS, "shortlist format");
   const positive = (v: number, what: string): void => check(Number.isInteger(v) && v > 0, `${what} must be a positive integer, got ${v}`);
   positive(config.k, "k");
   config.nesting.forEach((d) => positive(d, "nesting dim"));

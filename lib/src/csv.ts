@@ -8,29 +8,73 @@ import { writeAtomically } from "./atomic";
 import { MrlError } from "./errors";
 import { intMatrix, type IntMatrix } from "./matrix";
 
-/** Writes an integer matrix as a headerless CSV, atomically. Builds ~8 MB chunks to keep writes few and big. */
+/**
+ * Writes an integer matrix as a headerless CSV, atomically. Digits are formatted straight into a byte buffer
+ * (no per-row strings) that is flushed every ~8 MB.
+ */
 export function writeShortlistCsv(file: string, m: IntMatrix): void {
   writeAtomically(file, (temp) => {
     const fd = fs.openSync(temp, "w");
     try {
       const { data, rows, cols } = m;
-      let parts: string[] = [];
-      let pending = 0;
+      const capacity = 8 * 1024 * 1024;
+      const buf = Buffer.allocUnsafe(capacity + 16 * Math.max(1, cols));
+      let pos = 0;
       for (let r = 0; r < rows; r++) {
-        const line = data.subarray(r * cols, (r + 1) * cols).join(",");
-        parts.push(line);
-        pending += line.length;
-        if (pending > 8_000_000) {
-          fs.writeSync(fd, parts.join("\n") + "\n");
-          parts = [];
-          pending = 0;
+        const base = r * cols;
+        for (let c = 0; c < cols; c++) {
+          pos = writeInt(buf, pos, data[base + c]);
+          buf[pos++] = c === cols - 1 ? NL : COMMA;
+        }
+        if (pos >= capacity) {
+          writeAll(fd, buf, pos);
+          pos = 0;
         }
       }
-      if (parts.length > 0) fs.writeSync(fd, parts.join("\n") + "\n");
+      if (pos > 0) writeAll(fd, buf, pos);
     } finally {
       fs.closeSync(fd);
     }
   });
+}
+
+function writeAll(fd: number, buf: Buffer, length: number): void {
+  let done = 0;
+  while (done < length) done += fs.writeSync(fd, buf, done, length - done);
+}
+
+/** Two ASCII digits per value 0..99, so formatting does half the divisions. */
+const PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")).join(""), "latin1");
+const INT32_MIN = Buffer.from("-2147483648", "latin1");
+
+/** Writes the decimal digits of an int32 at `pos`; returns the position after them. */
+function writeInt(buf: Buffer, pos: number, value: number): number {
+  if (value === -2147483648) {
+    INT32_MIN.copy(buf, pos);
+    return pos + INT32_MIN.length;
+  }
+  let v = value;
+  if (v < 0) {
+    buf[pos++] = MINUS;
+    v = -v;
+  }
+  const digits = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6
+    : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+  let end = pos + digits;
+  while (v >= 100) {
+    const q = (v / 100) | 0;
+    const r = (v - q * 100) * 2;
+    buf[--end] = PAIRS[r + 1];
+    buf[--end] = PAIRS[r];
+    v = q;
+  }
+  if (v >= 10) {
+    buf[--end] = PAIRS[v * 2 + 1];
+    buf[--end] = PAIRS[v * 2];
+  } else {
+    buf[--end] = ZERO + v;
+  }
+  return pos + digits;
 }
 
 const COMMA = 44, NL = 10, CR = 13, MINUS = 45, ZERO = 48, NINE = 57, SPACE = 32;
@@ -78,7 +122,7 @@ export function readShortlistCsv(file: string): IntMatrix {
     if (b >= ZERO && b <= NINE) {
       value = value * 10 + (b - ZERO);
       digits++;
-      if (value > 2147483647) throw fieldError("does not fit in int32");
+      if (value > (negative ? 2147483648 : 2147483647)) throw fieldError("does not fit in int32");
     } else if (b === COMMA) {
       finishField();
     } else if (b === NL) {

@@ -21,3 +21,7 @@ export * from "./evaluate";
 export * from "./tables";
 export * from "./pipeline";
 export * from "./figures";
+export * from "./parallel";
+export * from "./rerankKernel";
+export * from "./npystream";
+export * from "./shortlist";

@@ -8,6 +8,9 @@
  *   <root>/neighbors/reranked/<model>/<Dr>dim-reranked<Ds>_<L>shortlist_<DATASET>_<index>.csv
  *   <root>/neighbors/funnel_retrieval/<model>/<Dr>dim-cascade[..]_shortlist[..]_<DATASET>_<index>.csv
  *
+ * Shortlists are .csv (the original's format) or, with `shortlistFormat: "npy"`, binary int32 .npy files of
+ * the same name.
+ *
  * Names are written without spaces inside the brackets; the originals' Python spelling ("[16, 32]") is
  * accepted when reading.
  */
@@ -28,12 +31,22 @@ export function modelConfig(model: ModelKind): string {
   return checkOneOf(model, MODEL_KINDS, "model") === "mrl" ? "mrl1_e0_ff2048" : "mrl0_e0_ff2048";
 }
 
+export const SHORTLIST_FORMATS = ["csv", "npy"] as const;
+export type ShortlistFormat = (typeof SHORTLIST_FORMATS)[number];
+
 /** Where one retrieval experiment's artifacts live and which ones it means. */
 export interface ArtifactSpec {
   root: string;
   model: ModelKind;
   dataset: string;
   indexType: IndexType;
+  /** Shortlist files: headerless CSV (default, as the original) or binary .npy. */
+  shortlistFormat?: ShortlistFormat;
+}
+
+/** A shortlist file name with the spec's format's extension. */
+function inFormat(spec: ArtifactSpec, fileName: string): string {
+  return spec.shortlistFormat === "npy" ? fileName.replace(/\.csv$/, ".npy") : fileName;
 }
 
 /** `<DATASET>_<split>_<config>-X.npy` (part X: vectors) or `-y.npy` (labels). */
@@ -58,7 +71,7 @@ export function neighborsFileName(dataset: string, dim: number, k: number, index
 }
 
 export function neighborsPath(spec: ArtifactSpec, dim: number, k: number): string {
-  return path.join(spec.root, "neighbors", spec.model, neighborsFileName(spec.dataset, dim, k, spec.indexType));
+  return path.join(spec.root, "neighbors", spec.model, inFormat(spec, neighborsFileName(spec.dataset, dim, k, spec.indexType)));
 }
 
 /** Adaptive retrieval: shortlist at D_r, rerank the first `shortlist` candidates at D_s. */
@@ -73,7 +86,7 @@ export function rerankedFileName(dataset: string, r: RerankSpec, indexType: Inde
 }
 
 export function rerankedPath(spec: ArtifactSpec, r: RerankSpec): string {
-  return path.join(spec.root, "neighbors", "reranked", spec.model, rerankedFileName(spec.dataset, r, spec.indexType));
+  return path.join(spec.root, "neighbors", "reranked", spec.model, inFormat(spec, rerankedFileName(spec.dataset, r, spec.indexType)));
 }
 
 /** Funnel retrieval: shortlist at D_r, then rerank with dims[i] keeping shortlists[i] candidates. */
@@ -90,7 +103,7 @@ export function funnelFileName(dataset: string, f: FunnelSpec, indexType: IndexT
 
 export function funnelPath(spec: ArtifactSpec, f: FunnelSpec, pythonSpelling = false): string {
   return path.join(spec.root, "neighbors", "funnel_retrieval", spec.model,
-    funnelFileName(spec.dataset, f, spec.indexType, pythonSpelling));
+    inFormat(spec, funnelFileName(spec.dataset, f, spec.indexType, pythonSpelling)));
 }
 
 /** The funnel file that exists, in our spelling or the original's ("[16, 32, ...]"); undefined if neither. */
@@ -112,11 +125,11 @@ const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => ParsedArtifact]> = [
     (m) => ({ kind: "array", dataset: m[1], split: m[2] as Split, config: m[3], part: m[4] as "X" | "y" })],
   [new RegExp(`^(.+)_(\\d+)dim_(${INDEX_ALT})\\.index$`),
     (m) => ({ kind: "index", dataset: m[1], dim: +m[2], indexType: m[3] as IndexType })],
-  [new RegExp(`^(${INDEX_ALT})_(\\d+)dim_(\\d+)shortlist_(.+)\\.csv$`),
+  [new RegExp(`^(${INDEX_ALT})_(\\d+)dim_(\\d+)shortlist_(.+)\\.(?:csv|npy)$`),
     (m) => ({ kind: "neighbors", indexType: m[1] as IndexType, dim: +m[2], k: +m[3], dataset: m[4] })],
-  [new RegExp(`^(\\d+)dim-reranked(\\d+)_(\\d+)shortlist_(.+)_(${INDEX_ALT})\\.csv$`),
+  [new RegExp(`^(\\d+)dim-reranked(\\d+)_(\\d+)shortlist_(.+)_(${INDEX_ALT})\\.(?:csv|npy)$`),
     (m) => ({ kind: "reranked", rerank: { retrievalDim: +m[1], rerankDim: +m[2], shortlist: +m[3] }, dataset: m[4], indexType: m[5] as IndexType })],
-  [new RegExp(`^(\\d+)dim-cascade\\[([\\d, ]+)\\]_shortlist\\[([\\d, ]+)\\]_(.+)_(${INDEX_ALT})\\.csv$`),
+  [new RegExp(`^(\\d+)dim-cascade\\[([\\d, ]+)\\]_shortlist\\[([\\d, ]+)\\]_(.+)_(${INDEX_ALT})\\.(?:csv|npy)$`),
     (m) => ({ kind: "funnel", funnel: { retrievalDim: +m[1], dims: numberList(m[2]), shortlists: numberList(m[3]) }, dataset: m[4], indexType: m[5] as IndexType })],
 ];
 

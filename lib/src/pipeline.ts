@@ -64,7 +64,7 @@ export function funnelSpecs(config: RetrievalConfig): FunnelSpec[] {
 /** Stages 2-4 for one model kind and index type; pass `arrays` to reuse arrays already loaded for the model. */
 export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind, indexType: IndexType, options: StageOptions = {},
   loaded?: RetrievalArrays): ExperimentResult {
-  const spec: ArtifactSpec = { root: config.root, model, dataset: config.dataset, indexType };
+  const spec: ArtifactSpec = { root: config.root, model, dataset: config.dataset, indexType, shortlistFormat: config.shortlistFormat };
   const t0 = performance.now();
   const arrays = loaded ?? loadRetrievalArrays(config.root, config.dataset, model);
   const t1 = performance.now();

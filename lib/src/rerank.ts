@@ -10,24 +10,44 @@
  */
 import * as fs from "node:fs";
 import { isUpToDate } from "./atomic";
-import { readShortlistCsv, writeShortlistCsv } from "./csv";
 import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec, type RerankSpec } from "./naming";
 import { createProgress } from "./progress";
+import { readShortlist, writeShortlist } from "./shortlist";
 import type { RetrievalArrays } from "./search";
 import { check, MrlError } from "./errors";
 import { intMatrix, type IntMatrix, type Matrix } from "./matrix";
 import type { FunnelSpec } from "./naming";
+import { defaultThreads, PARALLEL_MIN_WORK, runParallel } from "./parallel";
 import { funnelRange, rerankRange, type RerankArrays } from "./rerankKernel";
+
+export interface RerankOptions {
+  /**
+   * Worker threads; 1 keeps everything on this thread. Default: MRL_THREADS, else the machine's cores, for
+   * inputs large enough to pay for waking the workers (PARALLEL_MIN_WORK multiply-adds).
+   */
+  threads?: number;
+}
+
+function threadsFor(options: RerankOptions, work: number): number {
+  if (options.threads === undefined) return work >= PARALLEL_MIN_WORK ? defaultThreads() : 1;
+  check(Number.isInteger(options.threads) && options.threads > 0, `threads must be a positive integer, got ${options.threads}`);
+  return options.threads;
+}
 
 /**
  * Reorders each query's first `shortlist` candidates by L2 distance between the unit-normalized `dim`-prefixes
  * of query and candidate. Returns nq x shortlist ids. Candidate ids must be valid database rows.
+ * Large inputs run on worker threads with identical results.
  */
-export function rerank(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
+export function rerank(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number,
+  options: RerankOptions = {}): IntMatrix {
   check(Number.isInteger(dim) && dim > 0 && dim <= database.cols, `rerank dim ${dim} is outside the database's 1..${database.cols} dims`);
   checkRerankInputs(database, queries, candidates, shortlist);
+  const arrays = rerankArrays(database, queries, candidates);
+  const threads = threadsFor(options, queries.rows * shortlist * dim);
+  if (threads > 1) return intMatrix(queries.rows, shortlist, runParallel("rerank", arrays, queries.rows, [dim], [shortlist], threads));
   const out = new Int32Array(queries.rows * shortlist);
-  rerankRange(rerankArrays(database, queries, candidates), dim, shortlist, 0, queries.rows, out, 0);
+  rerankRange(arrays, dim, shortlist, 0, queries.rows, out, 0);
   return intMatrix(queries.rows, shortlist, out);
 }
 
@@ -40,7 +60,8 @@ export function checkRerankInputs(database: Matrix, queries: Matrix, candidates:
 }
 
 /** Funnel retrieval: rerank at dims[0] keeping shortlists[0], then dims[1] keeping shortlists[1], ... */
-export function funnelRerank(database: Matrix, queries: Matrix, candidates: IntMatrix, funnel: Pick<FunnelSpec, "dims" | "shortlists">): IntMatrix {
+export function funnelRerank(database: Matrix, queries: Matrix, candidates: IntMatrix, funnel: Pick<FunnelSpec, "dims" | "shortlists">,
+  options: RerankOptions = {}): IntMatrix {
   check(funnel.dims.length === funnel.shortlists.length && funnel.dims.length > 0,
     `funnel dims [${funnel.dims}] and shortlists [${funnel.shortlists}] must be non-empty lists of the same length`);
   funnel.dims.forEach((dim, i) => {
@@ -49,8 +70,12 @@ export function funnelRerank(database: Matrix, queries: Matrix, candidates: IntM
   });
   checkRerankInputs(database, queries, candidates, funnel.shortlists[0]);
   const last = funnel.shortlists[funnel.shortlists.length - 1];
+  const arrays = rerankArrays(database, queries, candidates);
+  const work = queries.rows * funnel.dims.reduce((sum, d, i) => sum + d * funnel.shortlists[i], 0);
+  const threads = threadsFor(options, work);
+  if (threads > 1) return intMatrix(queries.rows, last, runParallel("funnel", arrays, queries.rows, funnel.dims, funnel.shortlists, threads));
   const out = new Int32Array(queries.rows * last);
-  funnelRange(rerankArrays(database, queries, candidates), funnel.dims, funnel.shortlists, 0, queries.rows, out, 0);
+  funnelRange(arrays, funnel.dims, funnel.shortlists, 0, queries.rows, out, 0);
   return intMatrix(queries.rows, last, out);
 }
 
@@ -89,10 +114,10 @@ export function checkShortlist(neighbors: IntMatrix, queries: number, databaseRo
   return neighbors;
 }
 
-/** Reads a shortlist CSV and checks it against the arrays; `missingHint` says which stage makes the file. */
+/** Reads a shortlist (CSV or .npy) and checks it against the arrays; `missingHint` says which stage makes the file. */
 export function loadShortlist(file: string, arrays: RetrievalArrays, missingHint: string): IntMatrix {
   if (!fs.existsSync(file)) throw new MrlError(`shortlist not found; ${missingHint}`, file);
-  return checkShortlist(readShortlistCsv(file), arrays.queries.rows, arrays.database.rows, file);
+  return checkShortlist(readShortlist(file), arrays.queries.rows, arrays.database.rows, file);
 }
 
 /**
@@ -130,7 +155,7 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
       const t0 = performance.now();
       const reranked = job.run(candidates);
       const seconds = (performance.now() - t0) / 1000;
-      writeShortlistCsv(job.out, reranked);
+      writeShortlist(job.out, reranked);
       results.push({ file: job.out, kind: job.kind, seconds, skipped: false });
     }
     progress.tick();

@@ -7,9 +7,10 @@ import { MrlError } from "./errors";
 import { FaissIndex, type KnnResult } from "./faiss";
 import { intMatrix, l2NormalizeRows, prefixColumns, type IntMatrix, type Matrix } from "./matrix";
 import { arrayPath, indexPath, neighborsPath, type ArtifactSpec, type IndexType } from "./naming";
-import { readLabelsNpy, readMatrixNpy } from "./npy";
+import { readLabelsNpy } from "./npy";
+import { readMatrixPrefixNpy } from "./npystream";
 import { createProgress } from "./progress";
-import { writeShortlistCsv } from "./csv";
+import { writeShortlist } from "./shortlist";
 
 /** Database and query embeddings with labels, checked against each other. */
 export interface RetrievalArrays {
@@ -26,8 +27,9 @@ export function loadRetrievalArrays(root: string, dataset: string, model: Artifa
     databaseX: arrayPath(root, dataset, "train", model, "X"), databaseY: arrayPath(root, dataset, "train", model, "y"),
     queriesX: arrayPath(root, dataset, "val", model, "X"), queriesY: arrayPath(root, dataset, "val", model, "y"),
   };
-  const database = readMatrixNpy(files.databaseX);
-  const queries = readMatrixNpy(files.queriesX);
+  // Shared memory, so reranking's worker threads read the same arrays without a copy.
+  const database = readMatrixPrefixNpy(files.databaseX, { shared: true });
+  const queries = readMatrixPrefixNpy(files.queriesX, { shared: true });
   const databaseLabels = readLabelsNpy(files.databaseY);
   const queryLabels = readLabelsNpy(files.queriesY);
   if (databaseLabels.length !== database.rows) {
@@ -122,7 +124,7 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
     const t1 = performance.now();
     if (options.efSearch !== undefined) index.setEfSearch(options.efSearch);
     const knn = searchIndex(index, nestedNormalized(queries, dim, files.queriesX), options.k, `${spec.indexType} ${dim}d search`, options.quiet);
-    writeShortlistCsv(neighborsFile, knnLabels(knn));
+    writeShortlist(neighborsFile, knnLabels(knn));
     results.push({ dim, indexFile, neighborsFile, action, buildSeconds: (t1 - t0) / 1000, searchSeconds: (performance.now() - t1) / 1000 });
   }
   return results;

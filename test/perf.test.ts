@@ -1,0 +1,247 @@
+/**
+ * The fast paths against the straightforward ones: rerank/funnel kernel and worker threads vs the original
+ * one-candidate-at-a-time loop (bit-identical), streamed .npy row blocks vs whole-file reads, binary
+ * shortlists vs numpy, batched FAISS search vs one search, and memory reporting.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, test } from "node:test";
+import {
+  addNpyToIndex, buildIndex, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
+  neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
+  rerank, resetPeakRss, runIndexSearch, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
+  writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
+} from "@mrl-retrieval/lib";
+import { python, seededFloats, tempDir } from "./helpers";
+
+after(() => closeWorkers());
+
+const dir = tempDir("mrl-perf-");
+
+/** The reranking loop as it was before the kernel (one candidate at a time, comparator sort): the oracle. */
+function referenceRerank(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
+  const out = new Int32Array(queries.rows * shortlist);
+  const dist = new Float64Array(shortlist);
+  const order = new Int32Array(shortlist);
+  const stride = database.cols, db = database.data, q = queries.data, ids = candidates.data;
+  for (let i = 0; i < queries.rows; i++) {
+    const qo = i * stride;
+    let qq = 0;
+    for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
+    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
+    const row = i * candidates.cols;
+    for (let j = 0; j < shortlist; j++) {
+      const o = ids[row + j] * stride;
+      let dot = 0, cc = 0;
+      for (let c = 0; c < dim; c++) {
+        const v = db[o + c];
+        dot += v * q[qo + c];
+        cc += v * v;
+      }
+      dist[j] = cc > 0 ? 2 - 2 * dot * qInv / Math.sqrt(cc) : 4;
+      order[j] = j;
+    }
+    order.sort((a, b) => dist[a] - dist[b] || a - b);
+    for (let j = 0; j < shortlist; j++) out[i * shortlist + j] = ids[row + order[j]];
+  }
+  return intMatrix(queries.rows, shortlist, out);
+}
+
+/** Seeded data with exact ties: database rows 0..9 are repeated at 10..19, and one row is all zeros. */
+function tiedData(n: number, nq: number, d: number, k: number): { database: Matrix; queries: Matrix; candidates: IntMatrix } {
+  const db = seededFloats(n * d, 11);
+  db.copyWithin(10 * d, 0, 10 * d);
+  db.fill(0, 20 * d, 21 * d);
+  const queries = matrix(nq, d, seededFloats(nq * d, 12));
+  // candidates: a seeded permutation prefix per query that always includes the tied and the zero rows
+  const ids = new Int32Array(nq * k);
+  let s = 7;
+  for (let i = 0; i < nq; i++) {
+    const used = new Set<number>();
+    for (let j = 0; j < k; j++) {
+      let id = j < 21 ? (j + i) % 21 : -1;
+      while (id < 0 || used.has(id)) {
+        s = (s * 1103515245 + 12345) >>> 0;
+        id = s % n;
+      }
+      used.add(id);
+      ids[i * k + j] = id;
+    }
+  }
+  return { database: matrix(n, d, db), queries, candidates: intMatrix(nq, k, ids) };
+}
+
+const same = (a: IntMatrix, b: IntMatrix): boolean =>
+  a.rows === b.rows && a.cols === b.cols && a.data.every((v, i) => v === b.data[i]);
+
+test("rerank: kernel and worker threads are bit-identical to the original loop, ties included", () => {
+  const { database, queries, candidates } = tiedData(3000, 301, 96, 120);
+  for (const [dim, shortlist] of [[96, 120], [16, 100], [33, 7], [1, 5]]) {
+    const expected = referenceRerank(database, queries, candidates, dim, shortlist);
+    assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads: 1 }), expected), `1 thread, dim ${dim} @${shortlist}`);
+    assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads: 2 }), expected), `2 threads, dim ${dim} @${shortlist}`);
+    assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads: 3 }), expected), `3 threads, dim ${dim} @${shortlist}`);
+  }
+  // rows 3 and 13 are copies: they tie and come out next to each other, in shortlist order
+  const r = rerank(database, queries, candidates, 96, 120, { threads: 2 });
+  const row0 = Array.from(r.data.subarray(0, 120));
+  const cand0 = Array.from(candidates.data.subarray(0, 120));
+  const [earlier, later] = cand0.indexOf(3) < cand0.indexOf(13) ? [3, 13] : [13, 3];
+  assert.equal(row0.indexOf(later), row0.indexOf(earlier) + 1);
+  assert.equal(row0[119], 20, "the all-zero row gets the largest distance (4)");
+});
+
+test("funnel: kernel and worker threads equal repeated original reranks", () => {
+  const { database, queries, candidates } = tiedData(2500, 257, 64, 200);
+  let expected = candidates;
+  const dims = [8, 16, 32, 64], shortlists = [200, 100, 50, 10];
+  dims.forEach((d, i) => { expected = referenceRerank(database, queries, expected, d, shortlists[i]); });
+  assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1 }), expected), "1 thread");
+  assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 2 }), expected), "2 threads");
+});
+
+test("worker errors reach the caller as MrlError", () => {
+  const { database, queries, candidates } = tiedData(500, 40, 8, 20);
+  const bad = intMatrix(candidates.rows, candidates.cols, candidates.data.slice());
+  bad.data[35 * 20 + 3] = 500;
+  for (const threads of [1, 2]) {
+    assert.throws(() => rerank(database, queries, bad, 8, 20, { threads }),
+      (e: unknown) => e instanceof MrlError && /neighbour id 500 \(query 35, position 3\) is outside the database's 0\.\.499/.test(e.message), `threads ${threads}`);
+  }
+  assert.throws(() => rerank(database, queries, candidates, 8, 20, { threads: 0 }), /threads must be a positive integer, got 0/);
+});
+
+test("streamed .npy row blocks with a dim prefix equal the whole-file read (float32 and float64 from numpy)", () => {
+  const f32 = path.join(dir, "x32.npy"), f64 = path.join(dir, "x64.npy");
+  python(`
+import numpy as np, sys
+rng = np.random.default_rng(0)
+x = rng.standard_normal((103, 24)).astype(np.float32)
+np.save(sys.argv[1], x); np.save(sys.argv[2], x.astype(np.float64))
+print("{}")`, [f32, f64]);
+  const full = readMatrixNpy(f32);
+  for (const file of [f32, f64]) {
+    for (const [dims, blockRows] of [[24, 10], [5, 7], [1, 200], [24, 1]]) {
+      const expected = prefixColumns(full, dims);
+      const seen: number[] = [];
+      const got = new Float32Array(103 * dims);
+      for (const block of npyRowBlocks(file, { dims, blockRows })) {
+        assert.ok(block.data.rows <= blockRows);
+        seen.push(block.start);
+        got.set(block.data.data, block.start * dims);
+      }
+      assert.deepEqual(seen, Array.from({ length: Math.ceil(103 / blockRows) }, (_, i) => i * blockRows));
+      assert.deepEqual(got, expected.data, `${path.basename(file)} dims ${dims} blocks of ${blockRows}`);
+      assert.deepEqual(readMatrixPrefixNpy(file, { dims, blockRows }).data, expected.data);
+    }
+  }
+  const part = readMatrixPrefixNpy(f32, { dims: 3, start: 50, end: 60, shared: true });
+  assert.ok(part.data.buffer instanceof SharedArrayBuffer);
+  assert.deepEqual([part.rows, part.cols], [10, 3]);
+  assert.deepEqual(part.data, prefixColumns(full, 3).data.slice(150, 180));
+  const whole = readMatrixPrefixNpy(f32, { shared: true, start: 100 });
+  assert.deepEqual(whole.data, full.data.slice(100 * 24));
+
+  assert.throws(() => readMatrixPrefixNpy(f32, { dims: 25 }), /x32\.npy: nesting dim 25 is outside the array's 1\.\.24 columns/);
+  assert.throws(() => readMatrixPrefixNpy(f32, { start: 5, end: 200 }), /row range 5\.\.200 is outside the array's 0\.\.103 rows/);
+  const cut = path.join(dir, "cut.npy");
+  fs.writeFileSync(cut, fs.readFileSync(f32).subarray(0, 1000));
+  assert.throws(() => [...npyRowBlocks(cut)], /cut\.npy: truncated: shape \(103, 24\) of f4 needs 9888 data bytes/);
+  assert.throws(() => readMatrixPrefixNpy(path.join(dir, "none.npy")), /none\.npy: file not found/);
+});
+
+test("streaming write and block-wise FAISS add equal the in-memory path", () => {
+  const file = path.join(dir, "big.npy");
+  const n = 1000, d = 32;
+  const source = seededFloats(n * d, 5);
+  writeMatrixNpyStreaming(file, n, d, (start, block) => block.data.set(source.subarray(start * d, start * d + block.data.length)), 64);
+  const loaded = python<{ shape: number[]; sum: number; first: number }>(`
+import numpy as np, sys, json
+x = np.load(sys.argv[1]); print(json.dumps({"shape": list(x.shape), "sum": float(x.astype(np.float64).sum()), "first": float(x[0, 0])}))`, [file]);
+  assert.deepEqual(loaded.shape, [n, d]);
+  assert.equal(loaded.first, source[0]);
+  assert.ok(Math.abs(loaded.sum - source.reduce((s, v) => s + v, 0)) < 1e-6);
+
+  const dims = 12;
+  const streamed = FaissIndex.create("exactl2", dims);
+  assert.equal(addNpyToIndex(streamed, file, dims, { blockRows: 77 }), n);
+  const reference = buildIndex("exactl2", nestedNormalized(matrix(n, d, source), dims), "add", true);
+  const queries = nestedNormalized(matrix(20, d, seededFloats(20 * d, 6)), dims);
+  assert.deepEqual(streamed.search(queries, 15).labels, reference.search(queries, 15).labels);
+});
+
+test("batched FAISS search equals one search, and each native call stays within the batch", () => {
+  const d = 16, n = 2000, nq = 333, k = 64;
+  const index = FaissIndex.create("exactl2", d);
+  index.add(matrix(n, d, seededFloats(n * d, 8)));
+  const queries = matrix(nq, d, seededFloats(nq * d, 9));
+  const one = index.search(queries, k, undefined, nq);
+  const calls: number[] = [];
+  const batched = index.search(queries, k, (rows) => calls.push(rows), 50);
+  assert.deepEqual(batched.labels, one.labels);
+  // BLAS blocks differently per batch size: distances agree to float rounding
+  batched.distances.forEach((v, i) => assert.ok(Math.abs(v - one.distances[i]) <= 1e-6 * Math.max(1, v), `distance ${i}`));
+  assert.deepEqual(calls, [50, 50, 50, 50, 50, 50, 33]);
+});
+
+test("binary shortlists: int32/int64 .npy that numpy reads, and numpy's int64 files read back", () => {
+  const ids = Int32Array.from({ length: 41 * 9 }, (_, i) => (i * 7919) % 60000);
+  ids[3] = -1; ids[4] = 2147483647; ids[5] = -2147483648;
+  const m = intMatrix(41, 9, ids);
+  writeShortlistNpy(path.join(dir, "s32.npy"), m);
+  writeShortlistNpy(path.join(dir, "s64.npy"), m, "i8");
+  const got = python<{ d32: string; d64: string; same: boolean; shape: number[]; values: number[] }>(`
+import numpy as np, sys, json
+a = np.load(sys.argv[1] + "/s32.npy"); b = np.load(sys.argv[1] + "/s64.npy")
+np.save(sys.argv[1] + "/py64.npy", b)
+big = b.copy(); big[2, 1] = 2**40; np.save(sys.argv[1] + "/big.npy", big)
+print(json.dumps({"d32": str(a.dtype), "d64": str(b.dtype), "same": bool((a == b).all()), "shape": list(a.shape), "values": a.ravel().tolist()}))`, [dir]);
+  assert.deepEqual([got.d32, got.d64, got.same], ["int32", "int64", true]);
+  assert.deepEqual(got.shape, [41, 9]);
+  assert.deepEqual(got.values, Array.from(ids));
+  assert.ok(same(readShortlistNpy(path.join(dir, "py64.npy")), m));
+  assert.ok(same(readShortlist(path.join(dir, "s32.npy")), m));
+  assert.throws(() => readShortlistNpy(path.join(dir, "big.npy")), /big\.npy: neighbour id 1099511627776 at position 19 does not fit in int32/);
+  // CSV extremes, and pandas agrees byte for byte
+  writeShortlist(path.join(dir, "s.csv"), m);
+  assert.ok(same(readShortlistCsv(path.join(dir, "s.csv")), m));
+  const pandas = python<{ same: boolean }>(`
+import numpy as np, pandas as pd, sys, json
+d = sys.argv[1]
+pd.DataFrame(np.load(d + "/s64.npy")).to_csv(d + "/pd.csv", header=None, index=None)
+print(json.dumps({"same": open(d + "/pd.csv", "rb").read() == open(d + "/s.csv", "rb").read()}))`, [dir]);
+  assert.ok(pandas.same);
+});
+
+test("shortlistFormat npy: the stages write and read .npy shortlists with the same ids as CSV", () => {
+  const n = 800, nq = 60, d = 32;
+  const arrays: RetrievalArrays = {
+    database: matrix(n, d, seededFloats(n * d, 21)), queries: matrix(nq, d, seededFloats(nq * d, 22)),
+    databaseLabels: Int32Array.from({ length: n }, (_, i) => i % 5), queryLabels: Int32Array.from({ length: nq }, (_, i) => i % 5),
+    files: { databaseX: path.join(dir, "db.npy"), queriesX: path.join(dir, "q.npy") },
+  };
+  writeMatrixNpy(arrays.files.databaseX, arrays.database);
+  writeMatrixNpy(arrays.files.queriesX, arrays.queries);
+  const results = (["csv", "npy"] as const).map((shortlistFormat) => {
+    const spec: ArtifactSpec = { root: path.join(dir, shortlistFormat), model: "mrl", dataset: "T", indexType: "exactl2", shortlistFormat };
+    runIndexSearch(spec, arrays, { k: 50, nesting: [8, 32], quiet: true });
+    const reranked = runRerankStage(spec, arrays, { k: 50, adaptive: [{ retrievalDim: 8, rerankDim: 32, shortlist: 40 }],
+      funnels: [{ retrievalDim: 8, dims: [16, 32], shortlists: [40, 10] }], quiet: true });
+    return { spec, files: [neighborsPath(spec, 8, 50), ...reranked.map((r) => r.file)] };
+  });
+  assert.ok(results[1].files.every((f) => f.endsWith(".npy") && fs.existsSync(f)), results[1].files.join(", "));
+  assert.ok(results[0].files.every((f) => f.endsWith(".csv")));
+  results[0].files.forEach((csv, i) => assert.ok(same(readShortlist(csv), readShortlist(results[1].files[i])), path.basename(csv)));
+});
+
+test("memory report: peak RSS follows a large allocation and can be reset", () => {
+  if (!resetPeakRss()) return; // not Linux: nothing to check
+  const before = memoryReport();
+  assert.ok(before.peakRssMiB >= before.rssMiB - 1 && before.peakRssMiB < before.rssMiB + 64, JSON.stringify(before));
+  let block: Float32Array | undefined = new Float32Array(64 * 2 ** 20).fill(1); // 256 MiB, touched
+  const during = memoryReport();
+  assert.ok(during.peakRssMiB >= before.rssMiB + 200, `${JSON.stringify(before)} -> ${JSON.stringify(during)}`);
+  assert.equal(block[block.length - 1], 1);
+  block = undefined;
+});
