@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import {
-  addNpyToIndex, buildIndex, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
+  addNpyToIndex, allocateWasmFloat32, buildIndex, instantiateDots8, wasmHomeOf, wasmSimdSupported, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
   neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
   rerank, resetPeakRss, runIndexSearch, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
@@ -79,9 +79,11 @@ test("rerank: kernel and worker threads are bit-identical to the original loop, 
   const { database, queries, candidates } = tiedData(3000, 301, 96, 120);
   for (const [dim, shortlist] of [[96, 120], [16, 100], [33, 7], [1, 5]]) {
     const expected = referenceRerank(database, queries, candidates, dim, shortlist);
-    assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads: 1 }), expected), `1 thread, dim ${dim} @${shortlist}`);
-    assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads: 2 }), expected), `2 threads, dim ${dim} @${shortlist}`);
-    assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads: 3 }), expected), `3 threads, dim ${dim} @${shortlist}`);
+    for (const simd of [true, false]) {
+      for (const threads of [1, 2, 3]) {
+        assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads, simd }), expected), `${threads} threads, simd ${simd}, dim ${dim} @${shortlist}`);
+      }
+    }
   }
   // rows 3 and 13 are copies: they tie and come out next to each other, in shortlist order
   const r = rerank(database, queries, candidates, 96, 120, { threads: 2 });
@@ -97,8 +99,31 @@ test("funnel: kernel and worker threads equal repeated original reranks", () => 
   let expected = candidates;
   const dims = [8, 16, 32, 64], shortlists = [200, 100, 50, 10];
   dims.forEach((d, i) => { expected = referenceRerank(database, queries, expected, d, shortlists[i]); });
-  assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1 }), expected), "1 thread");
-  assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 2 }), expected), "2 threads");
+  for (const simd of [true, false]) {
+    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1, simd }), expected), `1 thread, simd ${simd}`);
+    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 2, simd }), expected), `2 threads, simd ${simd}`);
+  }
+});
+
+test("the SIMD kernel runs here and its sums equal the scalar loop's bit for bit", () => {
+  assert.ok(wasmSimdSupported(), "WebAssembly SIMD with shared memory is available in this Node");
+  const d = 37;
+  const data = allocateWasmFloat32(9 * d, d)!;
+  data.set(seededFloats(9 * d, 31));
+  const home = wasmHomeOf(data, d)!;
+  assert.equal(home.data, data, "an array allocated in wasm memory is used in place");
+  const dots = instantiateDots8(home.home.memory, home.home.pages);
+  const q = new Float32Array(home.home.memory.buffer, 0, d);
+  q.set(data.subarray(8 * d, 9 * d));
+  const rows = [0, 1, 2, 3, 4, 5, 6, 7].map((r) => home.home.dataBase + r * d * 4);
+  const outAddr = 1024;
+  dots(0, rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[6], rows[7], d * 4, outAddr);
+  const got = new Float64Array(home.home.memory.buffer, outAddr, 8);
+  for (let r = 0; r < 8; r++) {
+    let s = 0;
+    for (let c = 0; c < d; c++) s += data[r * d + c] * q[c];
+    assert.equal(got[r], s, `row ${r}`);
+  }
 });
 
 test("worker errors reach the caller as MrlError", () => {

@@ -25,3 +25,4 @@ export * from "./parallel";
 export * from "./rerankKernel";
 export * from "./npystream";
 export * from "./shortlist";
+export * from "./wasmDot";

@@ -11,6 +11,7 @@ import { check, MrlError } from "./errors";
 import type { FaissIndex } from "./faiss";
 import { intMatrix, l2NormalizeRows, matrix, type IntMatrix, type Matrix } from "./matrix";
 import { parseNpyHeader, type NpyHeader } from "./npy";
+import { allocateWasmFloat32 } from "./wasmDot";
 
 const ITEM_SIZE: Record<string, number> = { f4: 4, f8: 8, i4: 4, i8: 8 };
 
@@ -147,7 +148,7 @@ export function npyShape(file: string): { rows: number; cols: number; dtype: str
 }
 
 export interface ReadPrefixOptions extends RowBlockOptions {
-  /** Allocate the result in a SharedArrayBuffer (worker threads then see it without a copy). */
+  /** Allocate the result in shared memory (worker threads and the SIMD kernel then read it without a copy). */
   shared?: boolean;
   onRows?: (rows: number) => void;
 }
@@ -165,7 +166,10 @@ export function readMatrixPrefixNpy(file: string, options: ReadPrefixOptions = {
     throw new MrlError(`${count} x ${dims} float32 values do not fit in one typed array (4 GiB); read a smaller prefix or row range, or stream with npyRowBlocks`, file);
   }
   const bytes = count * dims * 4;
-  const data = new Float32Array(options.shared ? new SharedArrayBuffer(Math.max(4, bytes)) : new ArrayBuffer(bytes), 0, count * dims);
+  // Shared: in a wasm memory when it fits (the SIMD rerank kernel reads it there), else a SharedArrayBuffer.
+  const data = options.shared
+    ? allocateWasmFloat32(count * dims, dims) ?? new Float32Array(new SharedArrayBuffer(Math.max(4, bytes)), 0, count * dims)
+    : new Float32Array(bytes / 4);
   if (dims === cols) {
     // Whole float32 rows: read straight into the result, 1 GiB per call (readSync's length limit is 2 GiB).
     const npy = openNpy(file);

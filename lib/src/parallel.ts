@@ -81,7 +81,9 @@ export function runParallel(kind: WorkerJob["kind"], arrays: RerankArrays, nq: n
   const status = new Int32Array(new SharedArrayBuffer(4 * workers.length));
   const per = Math.ceil(nq / workers.length);
   workers.forEach((w, slot) => {
-    const job: WorkerJob = { kind, arrays: shared, dims, shortlists, first: Math.min(nq, slot * per), last: Math.min(nq, (slot + 1) * per), out, status, slot };
+    // each thread its own scratch slot in the wasm memory (slot 0 is the calling thread's)
+    const own: RerankArrays = arrays.wasm ? { ...shared, wasm: { home: arrays.wasm.home, slot: slot + 1 } } : shared;
+    const job: WorkerJob = { kind, arrays: own, dims, shortlists, first: Math.min(nq, slot * per), last: Math.min(nq, (slot + 1) * per), out, status, slot };
     w.worker.postMessage(job);
   });
   const failures: string[] = [];

@@ -19,6 +19,7 @@ import { intMatrix, type IntMatrix, type Matrix } from "./matrix";
 import type { FunnelSpec } from "./naming";
 import { defaultThreads, PARALLEL_MIN_WORK, runParallel } from "./parallel";
 import { funnelRange, rerankRange, type RerankArrays } from "./rerankKernel";
+import { wasmHomeOf, wasmSimdSupported } from "./wasmDot";
 
 export interface RerankOptions {
   /**
@@ -26,6 +27,8 @@ export interface RerankOptions {
    * inputs large enough to pay for waking the workers (PARALLEL_MIN_WORK multiply-adds).
    */
   threads?: number;
+  /** Use the WebAssembly SIMD kernel where the engine has it (default true; same results either way). */
+  simd?: boolean;
 }
 
 function threadsFor(options: RerankOptions, work: number): number {
@@ -43,7 +46,7 @@ export function rerank(database: Matrix, queries: Matrix, candidates: IntMatrix,
   options: RerankOptions = {}): IntMatrix {
   check(Number.isInteger(dim) && dim > 0 && dim <= database.cols, `rerank dim ${dim} is outside the database's 1..${database.cols} dims`);
   checkRerankInputs(database, queries, candidates, shortlist);
-  const arrays = rerankArrays(database, queries, candidates);
+  const arrays = rerankArrays(database, queries, candidates, options);
   const threads = threadsFor(options, queries.rows * shortlist * dim);
   if (threads > 1) return intMatrix(queries.rows, shortlist, runParallel("rerank", arrays, queries.rows, [dim], [shortlist], threads));
   const out = new Int32Array(queries.rows * shortlist);
@@ -70,7 +73,7 @@ export function funnelRerank(database: Matrix, queries: Matrix, candidates: IntM
   });
   checkRerankInputs(database, queries, candidates, funnel.shortlists[0]);
   const last = funnel.shortlists[funnel.shortlists.length - 1];
-  const arrays = rerankArrays(database, queries, candidates);
+  const arrays = rerankArrays(database, queries, candidates, options);
   const work = queries.rows * funnel.dims.reduce((sum, d, i) => sum + d * funnel.shortlists[i], 0);
   const threads = threadsFor(options, work);
   if (threads > 1) return intMatrix(queries.rows, last, runParallel("funnel", arrays, queries.rows, funnel.dims, funnel.shortlists, threads));
@@ -79,8 +82,11 @@ export function funnelRerank(database: Matrix, queries: Matrix, candidates: IntM
   return intMatrix(queries.rows, last, out);
 }
 
-function rerankArrays(database: Matrix, queries: Matrix, candidates: IntMatrix): RerankArrays {
-  return { database: database.data, stride: database.cols, queries: queries.data, candidates: candidates.data, candidateCols: candidates.cols };
+/** The kernel's view of the inputs; the database moves into wasm memory (once, cached) for the SIMD kernel. */
+function rerankArrays(database: Matrix, queries: Matrix, candidates: IntMatrix, options: RerankOptions): RerankArrays {
+  const arrays: RerankArrays = { database: database.data, stride: database.cols, queries: queries.data, candidates: candidates.data, candidateCols: candidates.cols };
+  const wasm = (options.simd ?? process.env.MRL_SIMD !== "0") && wasmSimdSupported() ? wasmHomeOf(database.data, database.cols) : undefined;
+  return wasm ? { ...arrays, database: wasm.data, wasm: { home: wasm.home, slot: 0 } } : arrays;
 }
 
 // ---- stage runner (IO at the edge) ------------------------------------------------------------------------

@@ -5,9 +5,12 @@
  * Results are bit-identical to the straightforward loop (one candidate at a time, float64 sums in dimension
  * order, ties by shortlist position): every candidate keeps its own accumulators summed in the same order;
  * only the loop over candidates is unrolled by eight, so the CPU overlaps eight independent add chains instead
- * of waiting on one (the straightforward loop is bound by add latency, not by arithmetic).
+ * of waiting on one (the straightforward loop is bound by add latency, not by arithmetic). When the database
+ * lives in wasm memory, the eight dot products run in the WebAssembly SIMD kernel (wasmDot.ts), two
+ * candidates per f64x2 instruction, with the same per-candidate order of additions.
  */
 import { MrlError } from "./errors";
+import { instantiateDots8, WASM_SLOTS, type Dots8, type WasmHome, type WasmMemory } from "./wasmDot";
 
 /** A query-range job: rows first..last-1 of `queries` against their `candidates` rows. */
 export interface RerankArrays {
@@ -21,6 +24,23 @@ export interface RerankArrays {
   candidateCols: number;
   /** First query index covered by `candidates` (0 when it holds every query). */
   candidateBase?: number;
+  /** When `database` lives in a wasm memory: use the SIMD kernel, with this thread's scratch slot. */
+  wasm?: { home: WasmHome; slot: number };
+}
+
+interface WasmKernel { dots: Dots8; qAddr: number; outAddr: number; q: Float32Array; out: Float64Array; base: number }
+const instances = new WeakMap<WasmMemory, Dots8>();
+
+function wasmKernel(w: NonNullable<RerankArrays["wasm"]>, stride: number): WasmKernel | undefined {
+  const { home, slot } = w;
+  if (slot >= WASM_SLOTS || home.slotBytes < stride * 4 + 64) return undefined;
+  let dots = instances.get(home.memory);
+  if (dots === undefined) {
+    dots = instantiateDots8(home.memory, home.pages);
+    instances.set(home.memory, dots);
+  }
+  const qAddr = slot * home.slotBytes, outAddr = qAddr + home.slotBytes - 64;
+  return { dots, qAddr, outAddr, q: new Float32Array(home.memory.buffer, qAddr, stride), out: new Float64Array(home.memory.buffer, outAddr, 8), base: home.dataBase };
 }
 
 /** Reusable per-thread scratch, sized for the longest shortlist, with squared row norms cached per dim. */
@@ -48,61 +68,94 @@ function normsFor(scratch: RerankScratch, dim: number, rows: number): Float64Arr
 /**
  * Orders each query's first `shortlist` candidates by squared L2 distance between the unit-normalized
  * `dim`-prefixes, for queries [first, last); writes ids to out[(i - outBase) * shortlist + j].
- * Row norms are computed once per row (a row is a candidate of many queries), the dot products eight
- * candidates at a time.
  */
 export function rerankRange(a: RerankArrays, dim: number, shortlist: number, first: number, last: number,
   out: Int32Array, outBase: number, scratch: RerankScratch = rerankScratch(shortlist)): void {
-  const db = a.database, q = a.queries, ids = a.candidates, stride = a.stride, cols = a.candidateCols;
-  const n = (db.length / stride) | 0;
+  const ctx = context(a, scratch);
   const base = a.candidateBase ?? 0;
-  const { dist, order, tmp } = scratch;
-  const norms = normsFor(scratch, dim, n);
   for (let i = first; i < last; i++) {
-    const qo = i * stride;
-    let qq = 0;
-    for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
-    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
-    const row = (i - base) * cols;
-    for (let j = 0; j < shortlist; j++) {
-      const id = ids[row + j];
-      if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
-      if (norms[id] < 0) {
-        const o = id * stride;
-        let cc = 0;
-        for (let c = 0; c < dim; c++) cc += db[o + c] * db[o + c];
-        norms[id] = cc;
-      }
-    }
-    let j = 0;
-    for (; j + 8 <= shortlist; j += 8) {
-      const o0 = ids[row + j] * stride, o1 = ids[row + j + 1] * stride, o2 = ids[row + j + 2] * stride, o3 = ids[row + j + 3] * stride;
-      const o4 = ids[row + j + 4] * stride, o5 = ids[row + j + 5] * stride, o6 = ids[row + j + 6] * stride, o7 = ids[row + j + 7] * stride;
-      let d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
-      for (let c = 0; c < dim; c++) {
-        const x = q[qo + c];
-        d0 += db[o0 + c] * x; d1 += db[o1 + c] * x; d2 += db[o2 + c] * x; d3 += db[o3 + c] * x;
-        d4 += db[o4 + c] * x; d5 += db[o5 + c] * x; d6 += db[o6 + c] * x; d7 += db[o7 + c] * x;
-      }
-      dist[j] = d0; dist[j + 1] = d1; dist[j + 2] = d2; dist[j + 3] = d3;
-      dist[j + 4] = d4; dist[j + 5] = d5; dist[j + 6] = d6; dist[j + 7] = d7;
-    }
-    for (; j < shortlist; j++) {
-      const o = ids[row + j] * stride;
-      let dot = 0;
-      for (let c = 0; c < dim; c++) dot += db[o + c] * q[qo + c];
-      dist[j] = dot;
-    }
-    for (let p = 0; p < shortlist; p++) {
-      // squared distance between unit vectors: 2 - 2 cos
-      const cc = norms[ids[row + p]];
-      dist[p] = cc > 0 ? 2 - 2 * dist[p] * qInv / Math.sqrt(cc) : 4;
-      order[p] = p;
-    }
-    sortByDistance(order, tmp, dist, shortlist);
-    const outRow = (i - outBase) * shortlist;
-    for (let p = 0; p < shortlist; p++) out[outRow + p] = ids[row + order[p]];
+    rerankQuery(ctx, i, a.candidates, (i - base) * a.candidateCols, dim, shortlist, out, (i - outBase) * shortlist);
   }
+}
+
+/** Per-thread state of a rerank: arrays, scratch, the SIMD kernel if any. */
+interface Context {
+  db: Float32Array;
+  q: Float32Array;
+  stride: number;
+  n: number;
+  scratch: RerankScratch;
+  simd: WasmKernel | undefined;
+}
+
+function context(a: RerankArrays, scratch: RerankScratch): Context {
+  return { db: a.database, q: a.queries, stride: a.stride, n: (a.database.length / a.stride) | 0, scratch,
+    simd: a.wasm ? wasmKernel(a.wasm, a.stride) : undefined };
+}
+
+/**
+ * Query i: orders the `shortlist` candidates at ids[row..] by squared L2 distance between unit-normalized
+ * `dim`-prefixes; writes their ids to out[outRow..]. Row norms are computed once per row (a row is a
+ * candidate of many queries), the dot products eight candidates at a time.
+ */
+function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number): void {
+  const { db, q, stride, n, simd } = ctx;
+  const { dist, order, tmp } = ctx.scratch;
+  const norms = normsFor(ctx.scratch, dim, n);
+  const qo = i * stride;
+  let qq = 0;
+  for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
+  const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
+  for (let j = 0; j < shortlist; j++) {
+    const id = ids[row + j];
+    if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
+    if (norms[id] < 0) {
+      const o = id * stride;
+      let cc = 0;
+      for (let c = 0; c < dim; c++) cc += db[o + c] * db[o + c];
+      norms[id] = cc;
+    }
+  }
+  let j = 0;
+  if (simd) {
+    // the same sums, two candidates per SIMD instruction (wasmDot.ts)
+    simd.q.set(q.subarray(qo, qo + dim));
+    const { dots, qAddr, outAddr, out: res, base } = simd;
+    const rowBytes = stride * 4, dimBytes = dim * 4;
+    for (; j + 8 <= shortlist; j += 8) {
+      dots(qAddr, base + ids[row + j] * rowBytes, base + ids[row + j + 1] * rowBytes, base + ids[row + j + 2] * rowBytes,
+        base + ids[row + j + 3] * rowBytes, base + ids[row + j + 4] * rowBytes, base + ids[row + j + 5] * rowBytes,
+        base + ids[row + j + 6] * rowBytes, base + ids[row + j + 7] * rowBytes, dimBytes, outAddr);
+      dist[j] = res[0]; dist[j + 1] = res[1]; dist[j + 2] = res[2]; dist[j + 3] = res[3];
+      dist[j + 4] = res[4]; dist[j + 5] = res[5]; dist[j + 6] = res[6]; dist[j + 7] = res[7];
+    }
+  }
+  for (; j + 8 <= shortlist; j += 8) {
+    const o0 = ids[row + j] * stride, o1 = ids[row + j + 1] * stride, o2 = ids[row + j + 2] * stride, o3 = ids[row + j + 3] * stride;
+    const o4 = ids[row + j + 4] * stride, o5 = ids[row + j + 5] * stride, o6 = ids[row + j + 6] * stride, o7 = ids[row + j + 7] * stride;
+    let d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
+    for (let c = 0; c < dim; c++) {
+      const x = q[qo + c];
+      d0 += db[o0 + c] * x; d1 += db[o1 + c] * x; d2 += db[o2 + c] * x; d3 += db[o3 + c] * x;
+      d4 += db[o4 + c] * x; d5 += db[o5 + c] * x; d6 += db[o6 + c] * x; d7 += db[o7 + c] * x;
+    }
+    dist[j] = d0; dist[j + 1] = d1; dist[j + 2] = d2; dist[j + 3] = d3;
+    dist[j + 4] = d4; dist[j + 5] = d5; dist[j + 6] = d6; dist[j + 7] = d7;
+  }
+  for (; j < shortlist; j++) {
+    const o = ids[row + j] * stride;
+    let dot = 0;
+    for (let c = 0; c < dim; c++) dot += db[o + c] * q[qo + c];
+    dist[j] = dot;
+  }
+  for (let p = 0; p < shortlist; p++) {
+    // squared distance between unit vectors: 2 - 2 cos
+    const cc = norms[ids[row + p]];
+    dist[p] = cc > 0 ? 2 - 2 * dist[p] * qInv / Math.sqrt(cc) : 4;
+    order[p] = p;
+  }
+  sortByDistance(order, tmp, dist, shortlist);
+  for (let p = 0; p < shortlist; p++) out[outRow + p] = ids[row + order[p]];
 }
 
 /** a before b: smaller distance, then earlier position (the order of a stable sort by distance). */
@@ -148,19 +201,23 @@ export function sortByDistance(order: Int32Array, tmp: Int32Array, dist: Float64
 
 /**
  * A funnel over queries [first, last): rerank at dims[0] keeping shortlists[0], then at dims[1] keeping
- * shortlists[1], ...; writes the final shortlists to out rows i - outBase. Scratch buffers are reused.
+ * shortlists[1], ...; writes the final shortlists to out rows i - outBase. All steps run for one query before
+ * the next, so the candidate rows the first step fetched are still in cache for the later steps.
  */
 export function funnelRange(a: RerankArrays, dims: number[], shortlists: number[], first: number, last: number,
   out: Int32Array, outBase: number): void {
-  const scratch = rerankScratch(shortlists[0]);
-  let current = a;
-  for (let s = 0; s < dims.length; s++) {
-    if (s === dims.length - 1) {
-      rerankRange(current, dims[s], shortlists[s], first, last, out, outBase, scratch);
-    } else {
-      const step = new Int32Array((last - first) * shortlists[s]);
-      rerankRange(current, dims[s], shortlists[s], first, last, step, first, scratch);
-      current = { ...a, candidates: step, candidateCols: shortlists[s], candidateBase: first };
+  const ctx = context(a, rerankScratch(shortlists[0]));
+  const steps = dims.length, final = shortlists[steps - 1];
+  const buffers = [new Int32Array(shortlists[0]), new Int32Array(shortlists[0])];
+  const base = a.candidateBase ?? 0;
+  for (let i = first; i < last; i++) {
+    let ids = a.candidates, row = (i - base) * a.candidateCols;
+    for (let s = 0; s < steps; s++) {
+      const isFinal = s === steps - 1;
+      const target = isFinal ? out : buffers[s % 2];
+      rerankQuery(ctx, i, ids, row, dims[s], shortlists[s], target, isFinal ? (i - outBase) * final : 0);
+      ids = target;
+      row = 0;
     }
   }
 }

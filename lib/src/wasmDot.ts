@@ -1,0 +1,165 @@
+/**
+ * A WebAssembly SIMD kernel for reranking's dot products, assembled here from its bytes (no toolchain):
+ * `dots8(q, o0..o7, dimBytes, out)` computes the dot products of one float32 query prefix with eight float32
+ * database rows, in float64. Two candidates share one f64x2 register, one per lane, and each lane adds its
+ * products in dimension order, exactly as the scalar loop does: the sums are bit-identical, but two
+ * candidates cost one instruction. The arrays must live in the module's (shared) memory.
+ */
+
+/** LEB128 of an unsigned integer. */
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+const str = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s, "utf8")];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+
+// opcodes
+const I32 = 0x7f, V128 = 0x7b;
+const LOCAL_GET = 0x20, LOCAL_SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_GE_U = 0x4f;
+const BLOCK = 0x02, LOOP = 0x03, BR = 0x0c, BR_IF = 0x0d, END = 0x0b, VOID = 0x40;
+const F32_LOAD = 0x2a, F64_PROMOTE_F32 = 0xbb;
+const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+const V128_STORE = 0x0b, F64X2_SPLAT = 0x14, V128_LOAD32_LANE = 0x56, V128_LOAD32_ZERO = 0x5c;
+const F64X2_PROMOTE_LOW_F32X4 = 0x5f, F64X2_ADD = 0xf0, F64X2_MUL = 0xf2;
+
+/** The module's bytes, importing a shared memory of exactly `pages` 64 KiB pages as env.memory. */
+export function dots8ModuleBytes(pages: number): Uint8Array {
+  // params: q=0, o0..o7=1..8, dimBytes=9, out=10; locals: c=11 (i32), x=12, acc0..acc3=13..16 (v128)
+  const Q = 0, O = (i: number): number => 1 + i, DIM = 9, OUT = 10, C = 11, X = 12, ACC = (p: number): number => 13 + p;
+  const get = (i: number): number[] => [LOCAL_GET, i];
+  const body: number[] = [
+    BLOCK, VOID, LOOP, VOID,
+    ...get(C), ...get(DIM), I32_GE_U, BR_IF, 1,
+    // x = splat(f64(q[c]))
+    ...get(Q), ...get(C), I32_ADD, F32_LOAD, 2, 0, F64_PROMOTE_F32, ...simd(F64X2_SPLAT), LOCAL_SET, X,
+  ];
+  for (let p = 0; p < 4; p++) {
+    body.push(
+      // lane 1 address, then lane 0 loaded into a zeroed vector, then lane 1 inserted
+      ...get(O(2 * p + 1)), ...get(C), I32_ADD,
+      ...get(O(2 * p)), ...get(C), I32_ADD, ...simd(V128_LOAD32_ZERO), 2, 0,
+      ...simd(V128_LOAD32_LANE), 2, 0, 1,
+      ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(X), ...simd(F64X2_MUL),
+      ...get(ACC(p)), ...simd(F64X2_ADD), LOCAL_SET, ACC(p),
+    );
+  }
+  body.push(...get(C), I32_CONST, 4, I32_ADD, LOCAL_SET, C, BR, 0, END, END);
+  for (let p = 0; p < 4; p++) body.push(...get(OUT), ...get(ACC(p)), ...simd(V128_STORE), 3, 16 * p);
+  body.push(END);
+  const func = [...vec([[...uleb(1), I32], [...uleb(5), V128]]), ...body];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec(Array.from({ length: 11 }, () => [I32])), 0x00]])),
+    ...section(2, vec([[...str("env"), ...str("memory"), 0x02, 0x03, ...uleb(pages), ...uleb(pages)]])),
+    ...section(3, vec([[0x00]])),
+    ...section(7, vec([[...str("dots8"), 0x00, 0x00]])),
+    ...section(10, vec([[...uleb(func.length), ...func]])),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+export type Dots8 = (q: number, o0: number, o1: number, o2: number, o3: number, o4: number, o5: number, o6: number, o7: number,
+  dimBytes: number, out: number) => void;
+
+/** The parts of the WebAssembly API used here (the project compiles without the DOM typings). */
+export interface WasmMemory { readonly buffer: ArrayBufferLike }
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** A shared memory of `pages` 64 KiB pages (fixed size). */
+export function sharedWasmMemory(pages: number): WasmMemory {
+  return new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+/** Instantiates dots8 over `memory` of `pages` pages (synchronously: the module is tiny). */
+export function instantiateDots8(memory: WasmMemory, pages: number): Dots8 {
+  const module = new wasm.Module(dots8ModuleBytes(pages));
+  return new wasm.Instance(module, { env: { memory } }).exports.dots8 as Dots8;
+}
+
+// ---- database rows in wasm memory ------------------------------------------------------------------------
+
+/** Scratch slots in front of the rows: one per thread (a query prefix and eight results each). */
+export const WASM_SLOTS = 16;
+
+/** Where a float32 matrix lives in a wasm memory, and the scratch slots in front of it. */
+export interface WasmHome {
+  memory: WasmMemory;
+  pages: number;
+  /** Byte offset of element 0. */
+  dataBase: number;
+  /** Bytes per scratch slot (query prefix + 8 float64 results). */
+  slotBytes: number;
+}
+
+const homes = new WeakMap<ArrayBufferLike, WasmHome>();
+const MAX_PAGES = 65536; // wasm32: 4 GiB
+
+function layout(rowFloats: number, length: number): { slotBytes: number; dataBase: number; pages: number } {
+  const slotBytes = Math.ceil((rowFloats * 4 + 64) / 64) * 64;
+  const dataBase = WASM_SLOTS * slotBytes;
+  return { slotBytes, dataBase, pages: Math.ceil((dataBase + length * 4) / 65536) };
+}
+
+/**
+ * A zeroed Float32Array of `length` values (rows of `rowFloats`) inside a shared wasm memory, so the SIMD
+ * kernel and worker threads can read it in place; undefined when it does not fit in wasm32's 4 GiB.
+ */
+export function allocateWasmFloat32(length: number, rowFloats: number): Float32Array | undefined {
+  const { slotBytes, dataBase, pages } = layout(rowFloats, length);
+  if (pages > MAX_PAGES) return undefined;
+  let memory: WasmMemory;
+  try {
+    memory = sharedWasmMemory(pages);
+  } catch {
+    return undefined; // the engine refused the size
+  }
+  homes.set(memory.buffer, { memory, pages, dataBase, slotBytes });
+  return new Float32Array(memory.buffer, dataBase, length);
+}
+
+const copies = new WeakMap<Float32Array, Float32Array | null>();
+
+/** The wasm home of `data` (copying it into a new wasm memory once, cached), or undefined if it cannot have one. */
+export function wasmHomeOf(data: Float32Array, rowFloats: number): { data: Float32Array; home: WasmHome } | undefined {
+  const own = homes.get(data.buffer);
+  if (own && data.byteOffset === own.dataBase && own.slotBytes >= rowFloats * 4 + 64) return { data, home: own };
+  let copy = copies.get(data);
+  if (copy === undefined) {
+    copy = allocateWasmFloat32(data.length, rowFloats) ?? null;
+    copy?.set(data);
+    copies.set(data, copy);
+  }
+  return copy ? { data: copy, home: homes.get(copy.buffer)! } : undefined;
+}
+
+/** Whether this engine runs the kernel (WebAssembly SIMD and shared memory); checked once. */
+let supported: boolean | undefined;
+export function wasmSimdSupported(): boolean {
+  if (supported === undefined) {
+    try {
+      const memory = sharedWasmMemory(1);
+      const dots = instantiateDots8(memory, 1);
+      const f = new Float32Array(memory.buffer, 0, 16);
+      f.set([1, 2, 3, 4]);
+      dots(0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 64);
+      supported = new Float64Array(memory.buffer, 64, 8)[7] === 5;
+    } catch {
+      supported = false;
+    }
+  }
+  return supported;
+}
