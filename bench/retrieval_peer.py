@@ -2,12 +2,14 @@
 reranking.ipynb, compute_metrics.py) with Debian's python3-faiss, numpy and pandas, timed stage by stage on
 the same arrays and shortlists as the TypeScript side.
 
-    /usr/bin/python3 bench/retrieval_peer.py JOB.json
+    /usr/bin/python3 bench/retrieval_peer.py JOB.json   (then stage commands on stdin, one per line)
 
-JOB.json (written by bench/retrieval.ts) names the arrays, row counts, the shortlists our side saved (so both
-rerank the same candidates) and the stages to run. Prints one JSON object per stage on stdout:
-{"stage": ..., "seconds": ..., "peak_mib": ..., ...extra values}.
+JOB.json (written by bench/retrieval.ts) names the arrays and row counts; the shortlists our side saved in
+the work folder are the rerank inputs, so both sides rerank the same candidates. The bench sends one stage
+at a time, alternating with its own, so both see the same machine load; each answer is one JSON line:
+{"command": ..., "seconds": ..., "peak_mib": ..., ...extra values}.
 """
+import gc
 import json
 import re
 import sys
@@ -38,8 +40,9 @@ def peak_mib():
         return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
 
 
-def timed(name, fn, repeat_below=0.0, **extra):
-    """Runs fn, repeating (best of up to 3) when a run is shorter than repeat_below seconds; prints the stage."""
+def timed(fn, repeat_below=0.0):
+    """Runs fn, repeating (best of up to 3) while a run is shorter than repeat_below seconds.
+    Returns {"seconds", "peak_mib"} plus fn's dict result (the last run's)."""
     best, peak, result = None, 0.0, None
     for _ in range(3):
         reset_peak()
@@ -50,12 +53,10 @@ def timed(name, fn, repeat_below=0.0, **extra):
         best = seconds if best is None else min(best, seconds)
         if seconds >= repeat_below:
             break
-    out = {"stage": name, "seconds": best, "peak_mib": peak}
+    out = {"seconds": best, "peak_mib": peak}
     if isinstance(result, dict):
-        out.update({key: v for key, v in result.items() if isinstance(v, (int, float, str))})
-    out.update(extra)
-    print(json.dumps(out), flush=True)
-    return result
+        out.update(result)
+    return out
 
 
 # ---- the original notebooks' logic ------------------------------------------------------------------------
@@ -123,94 +124,131 @@ def metrics(neighbors, query_labels, db_labels, ks):
     return out
 
 
-def main():
-    job = json.load(open(sys.argv[1]))
-    stages = set(job["stages"])
-    work = job["work"]
-    n_db, n_q, k = job["n_db"], job["n_q"], job["k"]
-    print(json.dumps({"stage": "versions", "faiss": faiss.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-                      "python": sys.version.split()[0], "omp_threads": faiss.omp_get_max_threads()}), flush=True)
-    if stages - {"scale"}:
-        arrays = {}
+class Peer:
+    """The stages, run on command so the bench can alternate them with its own: state lives between them."""
+
+    def __init__(self, job):
+        self.job = job
+        self.work = job["work"]
+        self.indexes = {}
+
+    def versions(self):
+        return {"faiss": faiss.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+                "python": sys.version.split()[0], "omp_threads": faiss.omp_get_max_threads()}
+
+    def load(self):
+        job = self.job
 
         def load():
-            arrays["xb"] = np.array(np.load(job["database"], mmap_mode="r")[:n_db])
-            arrays["xq"] = np.array(np.load(job["queries"], mmap_mode="r")[:n_q])
-            arrays["yb"] = np.load(job["database_labels"])[:n_db]
-            arrays["yq"] = np.load(job["query_labels"])[:n_q]
-        timed("load arrays", load)
-        xb_full, xq_full, db_labels, query_labels = arrays["xb"], arrays["xq"], arrays["yb"], arrays["yq"]
+            self.xb = np.array(np.load(job["database"], mmap_mode="r")[:job["n_db"]])
+            self.xq = np.array(np.load(job["queries"], mmap_mode="r")[:job["n_q"]])
+            self.yb = np.load(job["database_labels"])[:job["n_db"]]
+            self.yq = np.load(job["query_labels"])[:job["n_q"]]
+        return timed(load)
 
-    indexes = {}
-    for d in job.get("exact_dims", []):
-        def run(d=d):
-            index, I = faiss_nn(xb_full, xq_full, d, k)
-            if d == 2048:
-                indexes[d] = index
-            return {}
-        timed("exact %d" % d, run)
+    def exact(self, d):
+        def run():
+            index, I = faiss_nn(self.xb, self.xq, d, self.job["k"])
+            if d in (16, 2048):
+                self.indexes[d] = index
+        return timed(run)
 
-    if "hnsw" in stages:
-        def run_hnsw():
-            index, I = faiss_nn(xb_full, xq_full, 16, job["hnsw_k"], "hnsw32")
-            indexes["hnsw"] = index
-            return {}
-        timed("hnsw32 16", run_hnsw)
+    def hnsw(self):
+        def run():
+            index, I = faiss_nn(self.xb, self.xq, 16, self.job["hnsw_k"], "hnsw32")
+            self.indexes["hnsw"] = index
+        return timed(run)
 
-    # reranking.ipynb: queries and database normalized at the full dim once
-    if stages & {"rerank", "funnel", "adaptive"}:
-        t0 = time.perf_counter()
-        queries_n = normalize(xq_full)
-        db_n = normalize(xb_full)
-        print(json.dumps({"stage": "normalize for rerank", "seconds": time.perf_counter() - t0, "peak_mib": peak_mib()}), flush=True)
+    def normalize(self):
+        # reranking.ipynb normalizes queries and database at the full dim once, in its own cell
+        def run():
+            self.queries_n = normalize(self.xq)
+            self.db_n = normalize(self.xb)
+        return timed(run)
 
-    if "rerank" in stages:
-        nn16 = np.load(work + "/nn16.npy").astype(np.int64)
-        out = timed("rerank", lambda: naive_rerank(db_n, queries_n, 0, [2048], [200], nn16), repeat_below=2.0)
-        np.save(work + "/peer_rerank.npy", out)
+    def rerank(self):
+        nn16 = np.load(self.work + "/nn16.npy").astype(np.int64)
+        out = {}
+        r = timed(lambda: out.setdefault("I", naive_rerank(self.db_n, self.queries_n, 0, [2048], [200], nn16)), repeat_below=2.0)
+        np.save(self.work + "/peer_rerank.npy", out["I"])
+        return r
 
-    if "funnel" in stages:
-        nn8 = np.load(work + "/nn8.npy").astype(np.int64)
-        out = timed("funnel", lambda: naive_rerank(db_n, queries_n, 1, [16, 32, 64, 128, 2048], [200, 100, 50, 25, 10], nn8), repeat_below=2.0)
-        np.save(work + "/peer_funnel.npy", out)
+    def funnel(self):
+        nn8 = np.load(self.work + "/nn8.npy").astype(np.int64)
+        out = {}
+        r = timed(lambda: out.setdefault("I", naive_rerank(self.db_n, self.queries_n, 1, [16, 32, 64, 128, 2048], [200, 100, 50, 25, 10], nn8)),
+                  repeat_below=2.0)
+        np.save(self.work + "/peer_funnel.npy", out["I"])
+        return r
 
-    if "metrics" in stages:
-        nn2048 = np.load(work + "/nn2048.npy").astype(np.int64)
-        timed("metrics", lambda: metrics(nn2048, query_labels, db_labels, [10, 25, 50, 100]), repeat_below=2.0)
+    def metrics(self):
+        nn2048 = np.load(self.work + "/nn2048.npy").astype(np.int64)
+        return timed(lambda: metrics(nn2048, self.yq, self.yb, [10, 25, 50, 100]), repeat_below=2.0)
 
-    if "csv" in stages:
-        nn2048 = np.load(work + "/nn2048.npy").astype(np.int64)
-        timed("csv write", lambda: pd.DataFrame(nn2048).to_csv(work + "/peer.csv", header=None, index=None), repeat_below=2.0)
-        timed("csv read", lambda: {"rows": int(pd.read_csv(work + "/peer.csv", header=None).to_numpy().shape[0])}, repeat_below=2.0)
+    def csv_write(self):
+        nn2048 = np.load(self.work + "/nn2048.npy").astype(np.int64)
+        return timed(lambda: pd.DataFrame(nn2048).to_csv(self.work + "/peer.csv", header=None, index=None), repeat_below=2.0)
 
-    if "adaptive" in stages:
-        def exact_search():
-            xq = np.array(xq_full[:, :2048], dtype=np.float32, order="C")
+    def csv_read(self):
+        return timed(lambda: {"rows": int(pd.read_csv(self.work + "/peer.csv", header=None).to_numpy().shape[0])}, repeat_below=2.0)
+
+    def adaptive_exact(self):
+        def run():
+            xq = np.array(self.xq[:, :2048], dtype=np.float32, order="C")
             faiss.normalize_L2(xq)
-            D, I = indexes[2048].search(xq, 10)
+            D, I = self.indexes[2048].search(xq, 10)
             return {"I": I}
-        r = timed("adaptive: exact 2048", exact_search)
-        m_exact = metrics(r["I"], query_labels, db_labels, [10])["mAP@10"]
-        print(json.dumps({"stage": "adaptive: exact 2048 mAP@10", "value": m_exact}), flush=True)
+        r = timed(run)
+        r["mAP@10"] = metrics(r.pop("I"), self.yq, self.yb, [10])["mAP@10"]
+        return r
 
-        def adaptive():
-            xq = np.array(xq_full[:, :16], dtype=np.float32, order="C")
+    def adaptive(self, which):
+        def run():
+            xq = np.array(self.xq[:, :16], dtype=np.float32, order="C")
             faiss.normalize_L2(xq)
-            D, I = indexes["hnsw"].search(xq, 200)
-            return {"I": naive_rerank(db_n, queries_n, 0, [2048], [200], I)[:, :10]}
-        r = timed("adaptive: hnsw32 16 + rerank 2048", adaptive)
-        m_adaptive = metrics(r["I"], query_labels, db_labels, [10])["mAP@10"]
-        print(json.dumps({"stage": "adaptive: hnsw32 16 + rerank 2048 mAP@10", "value": m_adaptive}), flush=True)
+            D, I = self.indexes[which].search(xq, 200)
+            return {"I": naive_rerank(self.db_n, self.queries_n, 0, [2048], [200], I)[:, :10]}
+        r = timed(run)
+        r["mAP@10"] = metrics(r.pop("I"), self.yq, self.yb, [10])["mAP@10"]
+        return r
 
-    if "scale" in stages:
-        s = job["scale"]
-        def scale():
+    def free(self):
+        for name in ["xb", "xq", "db_n", "queries_n"]:
+            self.__dict__.pop(name, None)
+        self.indexes.clear()
+        gc.collect()
+        return {}
+
+    def scale(self):
+        s = self.job["scale"]
+
+        def run():
             # np.load as the notebook would, but memory-mapped: the 2048-wide file may not fit in memory.
             xb = np.load(s["database"], mmap_mode="r")
             xq = np.load(s["queries"], mmap_mode="r")
             index, I = faiss_nn(xb, xq, s["dim"], s["k"])
             return {"rows": int(index.ntotal)}
-        timed("scale", scale)
+        return timed(run)
+
+
+def main():
+    """Reads stage commands from stdin (one per line), answers each with one JSON line on stdout."""
+    peer = Peer(json.load(open(sys.argv[1])))
+    commands = {
+        "versions": peer.versions, "load": peer.load, "hnsw": peer.hnsw, "normalize": peer.normalize,
+        "rerank": peer.rerank, "funnel": peer.funnel, "metrics": peer.metrics, "csv_write": peer.csv_write,
+        "csv_read": peer.csv_read, "adaptive_exact": peer.adaptive_exact, "adaptive_hnsw": lambda: peer.adaptive("hnsw"),
+        "adaptive_exact16": lambda: peer.adaptive(16), "free": peer.free, "scale": peer.scale,
+    }
+    for line in sys.stdin:
+        command = line.strip()
+        if not command:
+            continue
+        if command.startswith("exact "):
+            result = peer.exact(int(command.split()[1]))
+        else:
+            result = commands[command]()
+        print(json.dumps({"command": command, **(result or {})}), flush=True)
 
 
 if __name__ == "__main__":

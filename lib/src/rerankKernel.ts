@@ -10,7 +10,7 @@
  * candidates per f64x2 instruction, with the same per-candidate order of additions.
  */
 import { MrlError } from "./errors";
-import { instantiateDots8, WASM_SLOTS, type Dots8, type WasmHome, type WasmMemory } from "./wasmDot";
+import { instantiateKernels, WASM_SLOTS, type Dots8, type WasmHome, type WasmMemory } from "./wasmDot";
 
 /** A query-range job: rows first..last-1 of `queries` against their `candidates` rows. */
 export interface RerankArrays {
@@ -28,19 +28,20 @@ export interface RerankArrays {
   wasm?: { home: WasmHome; slot: number };
 }
 
-interface WasmKernel { dots: Dots8; qAddr: number; outAddr: number; q: Float32Array; out: Float64Array; base: number }
-const instances = new WeakMap<WasmMemory, Dots8>();
+interface WasmKernel { dots: Dots8; norms: Dots8; qAddr: number; outAddr: number; q: Float32Array; out: Float64Array; base: number; pending: Int32Array }
+const instances = new WeakMap<WasmMemory, { dots8: Dots8; norms8: Dots8 }>();
 
 function wasmKernel(w: NonNullable<RerankArrays["wasm"]>, stride: number): WasmKernel | undefined {
   const { home, slot } = w;
   if (slot >= WASM_SLOTS || home.slotBytes < stride * 4 + 64) return undefined;
-  let dots = instances.get(home.memory);
-  if (dots === undefined) {
-    dots = instantiateDots8(home.memory, home.pages);
-    instances.set(home.memory, dots);
+  let kernels = instances.get(home.memory);
+  if (kernels === undefined) {
+    kernels = instantiateKernels(home.memory, home.pages);
+    instances.set(home.memory, kernels);
   }
   const qAddr = slot * home.slotBytes, outAddr = qAddr + home.slotBytes - 64;
-  return { dots, qAddr, outAddr, q: new Float32Array(home.memory.buffer, qAddr, stride), out: new Float64Array(home.memory.buffer, outAddr, 8), base: home.dataBase };
+  return { dots: kernels.dots8, norms: kernels.norms8, qAddr, outAddr, q: new Float32Array(home.memory.buffer, qAddr, stride),
+    out: new Float64Array(home.memory.buffer, outAddr, 8), base: home.dataBase, pending: new Int32Array(8) };
 }
 
 /** Reusable per-thread scratch, sized for the longest shortlist, with squared row norms cached per dim. */
@@ -106,16 +107,25 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
   let qq = 0;
   for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
   const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
+  let waiting = 0;
   for (let j = 0; j < shortlist; j++) {
     const id = ids[row + j];
     if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
-    if (norms[id] < 0) {
-      const o = id * stride;
-      let cc = 0;
-      for (let c = 0; c < dim; c++) cc += db[o + c] * db[o + c];
-      norms[id] = cc;
+    if (norms[id] === -1) {
+      if (simd) {
+        // eight rows per SIMD call; -2 marks "queued" so a repeated id is not queued twice
+        norms[id] = -2;
+        simd.pending[waiting++] = id;
+        if (waiting === 8) waiting = flushNorms(simd, norms, stride, dim, waiting);
+      } else {
+        const o = id * stride;
+        let cc = 0;
+        for (let c = 0; c < dim; c++) cc += db[o + c] * db[o + c];
+        norms[id] = cc;
+      }
     }
   }
+  if (waiting > 0) flushNorms(simd!, norms, stride, dim, waiting);
   let j = 0;
   if (simd) {
     // the same sums, two candidates per SIMD instruction (wasmDot.ts)
@@ -156,6 +166,16 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
   }
   sortByDistance(order, tmp, dist, shortlist);
   for (let p = 0; p < shortlist; p++) out[outRow + p] = ids[row + order[p]];
+}
+
+/** Squared norms of the `count` queued rows (padded to eight with the last one); returns 0. */
+function flushNorms(simd: WasmKernel, norms: Float64Array, stride: number, dim: number, count: number): number {
+  const p = simd.pending, rowBytes = stride * 4, base = simd.base;
+  for (let u = count; u < 8; u++) p[u] = p[count - 1];
+  simd.norms(0, base + p[0] * rowBytes, base + p[1] * rowBytes, base + p[2] * rowBytes, base + p[3] * rowBytes,
+    base + p[4] * rowBytes, base + p[5] * rowBytes, base + p[6] * rowBytes, base + p[7] * rowBytes, dim * 4, simd.outAddr);
+  for (let u = 0; u < count; u++) norms[p[u]] = simd.out[u];
+  return 0;
 }
 
 /** a before b: smaller distance, then earlier position (the order of a stable sort by distance). */

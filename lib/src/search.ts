@@ -61,7 +61,9 @@ export function buildIndex(indexType: IndexType, database: Matrix, label = "add"
 /** Searches k neighbours for every query with progress. */
 export function searchIndex(index: FaissIndex, queries: Matrix, k: number, label = "search", quiet = false): KnnResult {
   const progress = createProgress(label, queries.rows, { quiet });
-  const result = index.search(queries, k, (n) => progress.tick(n), Math.max(1, Math.min(1024, Math.floor(2_097_152 / k))));
+  // FAISS blocks exact search 4096 queries at a time: smaller batches mean more, smaller BLAS calls (slower);
+  // larger ones only grow the native int64 label buffer (8 bytes x batch x k, <= 64 MiB here).
+  const result = index.search(queries, k, (n) => progress.tick(n), Math.max(1, Math.min(4096, Math.floor(8_388_608 / k))));
   progress.done();
   return result;
 }

@@ -3,7 +3,8 @@
  * `dots8(q, o0..o7, dimBytes, out)` computes the dot products of one float32 query prefix with eight float32
  * database rows, in float64. Two candidates share one f64x2 register, one per lane, and each lane adds its
  * products in dimension order, exactly as the scalar loop does: the sums are bit-identical, but two
- * candidates cost one instruction. The arrays must live in the module's (shared) memory.
+ * candidates cost one instruction. `norms8` does the same for the rows' squared norms. The arrays must live in
+ * the module's (shared) memory.
  */
 
 /** LEB128 of an unsigned integer. */
@@ -31,38 +32,44 @@ const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const V128_STORE = 0x0b, F64X2_SPLAT = 0x14, V128_LOAD32_LANE = 0x56, V128_LOAD32_ZERO = 0x5c;
 const F64X2_PROMOTE_LOW_F32X4 = 0x5f, F64X2_ADD = 0xf0, F64X2_MUL = 0xf2;
 
-/** The module's bytes, importing a shared memory of exactly `pages` 64 KiB pages as env.memory. */
-export function dots8ModuleBytes(pages: number): Uint8Array {
-  // params: q=0, o0..o7=1..8, dimBytes=9, out=10; locals: c=11 (i32), x=12, acc0..acc3=13..16 (v128)
-  const Q = 0, O = (i: number): number => 1 + i, DIM = 9, OUT = 10, C = 11, X = 12, ACC = (p: number): number => 13 + p;
+/**
+ * The body of dots8 (`square` false) or norms8 (`square` true: each lane adds v * v of its own row, the
+ * squared norms; q is ignored).
+ */
+function kernelBody(square: boolean): number[] {
+  // params: q=0, o0..o7=1..8, dimBytes=9, out=10; locals: c=11 (i32), x=12, acc0..acc3=13..16, v=17 (v128)
+  const Q = 0, O = (i: number): number => 1 + i, DIM = 9, OUT = 10, C = 11, X = 12, ACC = (p: number): number => 13 + p, V = 17;
   const get = (i: number): number[] => [LOCAL_GET, i];
-  const body: number[] = [
-    BLOCK, VOID, LOOP, VOID,
-    ...get(C), ...get(DIM), I32_GE_U, BR_IF, 1,
-    // x = splat(f64(q[c]))
-    ...get(Q), ...get(C), I32_ADD, F32_LOAD, 2, 0, F64_PROMOTE_F32, ...simd(F64X2_SPLAT), LOCAL_SET, X,
-  ];
+  const body: number[] = [BLOCK, VOID, LOOP, VOID, ...get(C), ...get(DIM), I32_GE_U, BR_IF, 1];
+  // x = splat(f64(q[c]))
+  if (!square) body.push(...get(Q), ...get(C), I32_ADD, F32_LOAD, 2, 0, F64_PROMOTE_F32, ...simd(F64X2_SPLAT), LOCAL_SET, X);
   for (let p = 0; p < 4; p++) {
     body.push(
       // lane 1 address, then lane 0 loaded into a zeroed vector, then lane 1 inserted
       ...get(O(2 * p + 1)), ...get(C), I32_ADD,
       ...get(O(2 * p)), ...get(C), I32_ADD, ...simd(V128_LOAD32_ZERO), 2, 0,
       ...simd(V128_LOAD32_LANE), 2, 0, 1,
-      ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(X), ...simd(F64X2_MUL),
+      ...simd(F64X2_PROMOTE_LOW_F32X4),
+      ...(square ? [LOCAL_SET, V, ...get(V), ...get(V)] : get(X)), ...simd(F64X2_MUL),
       ...get(ACC(p)), ...simd(F64X2_ADD), LOCAL_SET, ACC(p),
     );
   }
   body.push(...get(C), I32_CONST, 4, I32_ADD, LOCAL_SET, C, BR, 0, END, END);
   for (let p = 0; p < 4; p++) body.push(...get(OUT), ...get(ACC(p)), ...simd(V128_STORE), 3, 16 * p);
   body.push(END);
-  const func = [...vec([[...uleb(1), I32], [...uleb(5), V128]]), ...body];
+  return [...vec([[...uleb(1), I32], [...uleb(6), V128]]), ...body];
+}
+
+/** The module's bytes (exports dots8 and norms8), importing a shared memory of exactly `pages` pages. */
+export function dots8ModuleBytes(pages: number): Uint8Array {
+  const funcs = [kernelBody(false), kernelBody(true)];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec(Array.from({ length: 11 }, () => [I32])), 0x00]])),
     ...section(2, vec([[...str("env"), ...str("memory"), 0x02, 0x03, ...uleb(pages), ...uleb(pages)]])),
-    ...section(3, vec([[0x00]])),
-    ...section(7, vec([[...str("dots8"), 0x00, 0x00]])),
-    ...section(10, vec([[...uleb(func.length), ...func]])),
+    ...section(3, vec([[0x00], [0x00]])),
+    ...section(7, vec([[...str("dots8"), 0x00, 0x00], [...str("norms8"), 0x00, 0x01]])),
+    ...section(10, vec(funcs.map((f) => [...uleb(f.length), ...f]))),
   ];
   return Uint8Array.from(bytes);
 }
@@ -86,8 +93,14 @@ export function sharedWasmMemory(pages: number): WasmMemory {
 
 /** Instantiates dots8 over `memory` of `pages` pages (synchronously: the module is tiny). */
 export function instantiateDots8(memory: WasmMemory, pages: number): Dots8 {
+  return instantiateKernels(memory, pages).dots8;
+}
+
+/** Both kernels: dots8 and norms8 (same signature; norms8 ignores q and writes the rows' squared norms). */
+export function instantiateKernels(memory: WasmMemory, pages: number): { dots8: Dots8; norms8: Dots8 } {
   const module = new wasm.Module(dots8ModuleBytes(pages));
-  return new wasm.Instance(module, { env: { memory } }).exports.dots8 as Dots8;
+  const exports = new wasm.Instance(module, { env: { memory } }).exports;
+  return { dots8: exports.dots8 as Dots8, norms8: exports.norms8 as Dots8 };
 }
 
 // ---- database rows in wasm memory ------------------------------------------------------------------------
