@@ -32,32 +32,65 @@ const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const V128_STORE = 0x0b, F64X2_SPLAT = 0x14, V128_LOAD32_LANE = 0x56, V128_LOAD32_ZERO = 0x5c;
 const F64X2_PROMOTE_LOW_F32X4 = 0x5f, F64X2_ADD = 0xf0, F64X2_MUL = 0xf2;
 
+const I32_GT_U = 0x4b, V128_LOAD = 0x00, I8X16_SHUFFLE = 0x0d;
+/** i8x16.shuffle lane bytes: f32 lanes [a0 b0 a1 b1], [a2 b2 a3 b3], and "high f64 half to low". */
+const INTERLEAVE_LO = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
+const INTERLEAVE_HI = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
+const HIGH_TO_LOW = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+
 /**
  * The body of dots8 (`square` false) or norms8 (`square` true: each lane adds v * v of its own row, the
- * squared norms; q is ignored).
+ * squared norms; q is ignored). The main loop takes four dims per round: one 16-byte load per row, the two
+ * rows of a pair interleaved so lane 0 holds row 2p's values and lane 1 row 2p+1's, then four multiply-adds
+ * per lane in dimension order. A one-dim loop finishes the rest.
  */
 function kernelBody(square: boolean): number[] {
-  // params: q=0, o0..o7=1..8, dimBytes=9, out=10; locals: c=11 (i32), x=12, acc0..acc3=13..16, v=17 (v128)
-  const Q = 0, O = (i: number): number => 1 + i, DIM = 9, OUT = 10, C = 11, X = 12, ACC = (p: number): number => 13 + p, V = 17;
+  // params: q=0, o0..o7=1..8, dimBytes=9, out=10. locals: c=11 (i32); v128: x0..x3=12..15, acc0..acc3=16..19,
+  // va=20, vb=21, lo=22, hi=23, t=24, x=25
+  const Q = 0, O = (i: number): number => 1 + i, DIM = 9, OUT = 10, C = 11;
+  const XK = (k: number): number => 12 + k, ACC = (p: number): number => 16 + p, VA = 20, VB = 21, LO = 22, HI = 23, T = 24, X = 25;
   const get = (i: number): number[] => [LOCAL_GET, i];
-  const body: number[] = [BLOCK, VOID, LOOP, VOID, ...get(C), ...get(DIM), I32_GE_U, BR_IF, 1];
-  // x = splat(f64(q[c]))
-  if (!square) body.push(...get(Q), ...get(C), I32_ADD, F32_LOAD, 2, 0, F64_PROMOTE_F32, ...simd(F64X2_SPLAT), LOCAL_SET, X);
+  const set = (i: number): number[] => [LOCAL_SET, i];
+  const shuffle = (lanes: number[]): number[] => [...simd(I8X16_SHUFFLE), ...lanes];
+  /** acc(p) += (vector on the stack, promoted) * (x or itself) */
+  const multiplyAdd = (p: number, x: number): number[] => [
+    ...simd(F64X2_PROMOTE_LOW_F32X4),
+    ...(square ? [...set(T), ...get(T), ...get(T)] : get(x)), ...simd(F64X2_MUL),
+    ...get(ACC(p)), ...simd(F64X2_ADD), ...set(ACC(p)),
+  ];
+  const body: number[] = [BLOCK, VOID, LOOP, VOID, ...get(C), I32_CONST, 16, I32_ADD, ...get(DIM), I32_GT_U, BR_IF, 1];
+  if (!square) {
+    for (let k = 0; k < 4; k++) body.push(...get(Q), ...get(C), I32_ADD, F32_LOAD, 2, 4 * k, F64_PROMOTE_F32, ...simd(F64X2_SPLAT), ...set(XK(k)));
+  }
+  for (let p = 0; p < 4; p++) {
+    body.push(
+      ...get(O(2 * p)), ...get(C), I32_ADD, ...simd(V128_LOAD), 2, 0, ...set(VA),
+      ...get(O(2 * p + 1)), ...get(C), I32_ADD, ...simd(V128_LOAD), 2, 0, ...set(VB),
+      ...get(VA), ...get(VB), ...shuffle(INTERLEAVE_LO), ...set(LO),
+      ...get(VA), ...get(VB), ...shuffle(INTERLEAVE_HI), ...set(HI),
+      ...get(LO), ...multiplyAdd(p, XK(0)),
+      ...get(LO), ...get(LO), ...shuffle(HIGH_TO_LOW), ...multiplyAdd(p, XK(1)),
+      ...get(HI), ...multiplyAdd(p, XK(2)),
+      ...get(HI), ...get(HI), ...shuffle(HIGH_TO_LOW), ...multiplyAdd(p, XK(3)),
+    );
+  }
+  body.push(...get(C), I32_CONST, 16, I32_ADD, ...set(C), BR, 0, END, END);
+  // the remaining dims one at a time
+  body.push(BLOCK, VOID, LOOP, VOID, ...get(C), ...get(DIM), I32_GE_U, BR_IF, 1);
+  if (!square) body.push(...get(Q), ...get(C), I32_ADD, F32_LOAD, 2, 0, F64_PROMOTE_F32, ...simd(F64X2_SPLAT), ...set(X));
   for (let p = 0; p < 4; p++) {
     body.push(
       // lane 1 address, then lane 0 loaded into a zeroed vector, then lane 1 inserted
       ...get(O(2 * p + 1)), ...get(C), I32_ADD,
       ...get(O(2 * p)), ...get(C), I32_ADD, ...simd(V128_LOAD32_ZERO), 2, 0,
       ...simd(V128_LOAD32_LANE), 2, 0, 1,
-      ...simd(F64X2_PROMOTE_LOW_F32X4),
-      ...(square ? [LOCAL_SET, V, ...get(V), ...get(V)] : get(X)), ...simd(F64X2_MUL),
-      ...get(ACC(p)), ...simd(F64X2_ADD), LOCAL_SET, ACC(p),
+      ...multiplyAdd(p, X),
     );
   }
-  body.push(...get(C), I32_CONST, 4, I32_ADD, LOCAL_SET, C, BR, 0, END, END);
+  body.push(...get(C), I32_CONST, 4, I32_ADD, ...set(C), BR, 0, END, END);
   for (let p = 0; p < 4; p++) body.push(...get(OUT), ...get(ACC(p)), ...simd(V128_STORE), 3, 16 * p);
   body.push(END);
-  return [...vec([[...uleb(1), I32], [...uleb(6), V128]]), ...body];
+  return [...vec([[...uleb(1), I32], [...uleb(14), V128]]), ...body];
 }
 
 /** The module's bytes (exports dots8 and norms8), importing a shared memory of exactly `pages` pages. */
