@@ -49,12 +49,14 @@ export interface RerankScratch {
   dist: Float64Array;
   order: Int32Array;
   tmp: Int32Array;
+  distTmp: Float64Array;
   /** dim -> squared norm of each database row's dim-prefix, -1 until first needed. */
   norms: Map<number, Float64Array>;
 }
 
 export function rerankScratch(shortlist: number): RerankScratch {
-  return { dist: new Float64Array(shortlist), order: new Int32Array(shortlist), tmp: new Int32Array(shortlist), norms: new Map() };
+  return { dist: new Float64Array(shortlist), order: new Int32Array(shortlist), tmp: new Int32Array(shortlist),
+    distTmp: new Float64Array(shortlist), norms: new Map() };
 }
 
 function normsFor(scratch: RerankScratch, dim: number, rows: number): Float64Array {
@@ -101,7 +103,7 @@ function context(a: RerankArrays, scratch: RerankScratch): Context {
  */
 function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number): void {
   const { db, q, stride, n, simd } = ctx;
-  const { dist, order, tmp } = ctx.scratch;
+  const { dist, order, tmp, distTmp } = ctx.scratch;
   const norms = normsFor(ctx.scratch, dim, n);
   const qo = i * stride;
   let qq = 0;
@@ -164,7 +166,7 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
     dist[p] = cc > 0 ? 2 - 2 * dist[p] * qInv / Math.sqrt(cc) : 4;
     order[p] = p;
   }
-  sortByDistance(order, tmp, dist, shortlist);
+  sortByDistance(dist, order, distTmp, tmp, shortlist);
   for (let p = 0; p < shortlist; p++) out[outRow + p] = ids[row + order[p]];
 }
 
@@ -178,45 +180,52 @@ function flushNorms(simd: WasmKernel, norms: Float64Array, stride: number, dim: 
   return 0;
 }
 
-/** a before b: smaller distance, then earlier position (the order of a stable sort by distance). */
-function before(dist: Float64Array, a: number, b: number): boolean {
-  const da = dist[a], db = dist[b];
-  return da < db || (da === db && a < b);
-}
-
 /**
- * Sorts positions 0..n-1 (given in `order`) by (distance, position): insertion sort on short runs, then
- * bottom-up merges. A total order, so the result equals any correct sort's, without a comparator call per
- * comparison as Array.prototype.sort needs.
+ * Sorts dist[0..n) ascending and moves the positions in `order` (0..n-1 on entry) along: a stable sort, so
+ * equal distances keep shortlist order, the order of Array.prototype.sort with (a, b) => dist[a] - dist[b] ||
+ * a - b. Insertion sort on runs of 16, then bottom-up merges; keys travel with positions, so a comparison is
+ * two adjacent loads rather than an indirection, and stability makes position comparisons unnecessary
+ * (within a run and between merged runs, left positions are always smaller).
  */
-export function sortByDistance(order: Int32Array, tmp: Int32Array, dist: Float64Array, n: number): void {
+export function sortByDistance(dist: Float64Array, order: Int32Array, distTmp: Float64Array, orderTmp: Int32Array, n: number): void {
   const RUN = 16;
   for (let s = 0; s < n; s += RUN) {
     const e = Math.min(n, s + RUN);
     for (let i = s + 1; i < e; i++) {
-      const v = order[i];
+      const key = dist[i], pos = order[i];
       let k = i - 1;
-      while (k >= s && before(dist, v, order[k])) {
+      while (k >= s && key < dist[k]) {
+        dist[k + 1] = dist[k];
         order[k + 1] = order[k];
         k--;
       }
-      order[k + 1] = v;
+      dist[k + 1] = key;
+      order[k + 1] = pos;
     }
   }
-  let src = order, dst = tmp;
+  let srcD = dist, srcO = order, dstD = distTmp, dstO = orderTmp;
   for (let width = RUN; width < n; width *= 2) {
     for (let lo = 0; lo < n; lo += 2 * width) {
       const mid = Math.min(n, lo + width), hi = Math.min(n, lo + 2 * width);
       let a = lo, b = mid, k = lo;
-      while (a < mid && b < hi) dst[k++] = before(dist, src[b], src[a]) ? src[b++] : src[a++];
-      while (a < mid) dst[k++] = src[a++];
-      while (b < hi) dst[k++] = src[b++];
+      while (a < mid && b < hi) {
+        if (srcD[b] < srcD[a]) {
+          dstD[k] = srcD[b]; dstO[k++] = srcO[b++];
+        } else {
+          dstD[k] = srcD[a]; dstO[k++] = srcO[a++];
+        }
+      }
+      while (a < mid) { dstD[k] = srcD[a]; dstO[k++] = srcO[a++]; }
+      while (b < hi) { dstD[k] = srcD[b]; dstO[k++] = srcO[b++]; }
     }
-    const t = src;
-    src = dst;
-    dst = t;
+    const td = srcD, to = srcO;
+    srcD = dstD; srcO = dstO;
+    dstD = td; dstO = to;
   }
-  if (src !== order) order.set(src.subarray(0, n));
+  if (srcO !== order) {
+    order.set(srcO.subarray(0, n));
+    dist.set(srcD.subarray(0, n));
+  }
 }
 
 /**
