@@ -108,8 +108,10 @@ export function imageFolder(dir: string): ImageSource {
       }
     }
   });
-  if (classes.length === 0) throw new MrlError("no class sub-folders (expected <dir>/<class>/<image>.jpg)", dir);
-  if (files.length === 0) throw new MrlError(`no images (.jpg/.jpeg/.png) in the ${classes.length} class folders`, dir);
+  if (classes.length === 0) throw new MrlError("no class sub-folders; expected <dir>/<class>/<image>.jpg", dir);
+  if (files.length === 0) {
+    throw new MrlError(`no images in the ${classes.length} class folders; expected <dir>/<class>/<image> files ending in ${[...IMAGE_EXTENSIONS].join(", ")}`, dir);
+  }
   return {
     location: dir, size: files.length, labels: Int32Array.from(labels), classes,
     async loadBatch(start, end, input, out) {
@@ -253,6 +255,6 @@ export async function decodeForModel(file: string, input: ModelInput): Promise<U
     return resizeLikePil(pixels, w0, h0, input.channels, input.width, input.height, { left: 0, top: 0, width: input.width, height: input.height });
   } catch (err) {
     if (err instanceof MrlError) throw err;
-    throw new MrlError(`image failed to decode: ${(err as Error).message}`, file);
+    throw new MrlError(`image failed to decode (${(err as Error).message.trim()}); expected a readable JPEG, PNG, WebP, BMP or TIFF image`, file);
   }
 }

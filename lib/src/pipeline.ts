@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { PROJECT_ROOT, type RetrievalConfig } from "./config";
 import { fashionMnist, type ImageSource } from "./datasets";
-import { evaluateExperiment, writeMetricsTable, type MetricsRow } from "./evaluate";
+import { runMetricsStage, type MetricsRow } from "./evaluate";
 import { runRetrievalInference, type RetrievalInferenceResult } from "./inference";
 import type { ArtifactSpec, FunnelSpec, IndexType, ModelKind } from "./naming";
 import { runRerankStage, type RerankStageResult } from "./rerank";
@@ -72,8 +72,7 @@ export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind
   const t2 = performance.now();
   const rerank = runRerankStage(spec, arrays, { k: config.k, adaptive: config.adaptive, funnels: funnelSpecs(config), ...options });
   const t3 = performance.now();
-  const metrics = evaluateExperiment(spec, config, arrays);
-  const metricsFile = writeMetricsTable(spec, metrics);
+  const { rows: metrics, file: metricsFile } = runMetricsStage(spec, config, arrays, options);
   const t4 = performance.now();
   return { spec, search, rerank, metrics, metricsFile, seconds: { load: (t1 - t0) / 1000, search: (t2 - t1) / 1000, rerank: (t3 - t2) / 1000, metrics: (t4 - t3) / 1000 } };
 }
