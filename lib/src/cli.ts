@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Command line for the pipeline stages; each command calls the same lib functions as the notebooks.
- * Options: --preset paper|quick|test (default paper), --root DIR, --force (recompute up-to-date outputs).
+ * Options: --preset paper|quick|test (default paper), --root DIR, --force (recompute up-to-date outputs),
+ * --no-notebooks (pipeline: stages only).
  */
 import * as path from "node:path";
 import { loadConfig, PROJECT_ROOT, type PRESETS, type RetrievalConfig } from "./config";
@@ -9,22 +10,24 @@ import { MrlError } from "./errors";
 import { executeNotebook } from "./notebooks";
 import { runInferenceStage, runPipeline, runRetrievalExperiment } from "./pipeline";
 
-interface Options { config: RetrievalConfig; preset: string; force: boolean; positional: string[] }
+interface Options { config: RetrievalConfig; preset: string; force: boolean; notebooks: boolean; positional: string[] }
 
 function parseOptions(args: string[]): Options {
   let preset: keyof typeof PRESETS | undefined;
   let root: string | undefined;
   let force = false;
+  let notebooks = true;
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--preset") preset = args[++i] as keyof typeof PRESETS;
     else if (a === "--root") root = path.resolve(args[++i]);
     else if (a === "--force") force = true;
+    else if (a === "--no-notebooks") notebooks = false;
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}`);
     else positional.push(a);
   }
-  return { config: loadConfig(preset ?? "paper", root ? { root } : {}), preset: preset ?? "paper", force, positional };
+  return { config: loadConfig(preset ?? "paper", root ? { root } : {}), preset: preset ?? "paper", force, notebooks, positional };
 }
 
 export const NOTEBOOKS = ["inference.ipynb", "faiss_nn.ipynb", "reranking.ipynb", "compute_metrics.ipynb"];
@@ -33,7 +36,9 @@ function printTimings(results: Awaited<ReturnType<typeof runPipeline>>): void {
   for (const r of results) {
     const s = r.seconds;
     console.error(`${r.spec.model}/${r.spec.indexType}: load ${s.load.toFixed(1)}s, faiss_nn ${s.search.toFixed(1)}s, ` +
-      `rerank ${s.rerank.toFixed(1)}s, metrics ${s.metrics.toFixed(1)}s -> ${path.relative(process.cwd(), r.metricsFile)}`);
+      `rerank ${s.rerank.toFixed(1)}s, metrics ${s.metrics.toFixed(1)}s -> ${path.relative(process.cwd(), r.metricsFile)} ` +
+      `(up to date: ${r.search.filter((x) => x.action === "skipped").length}/${r.search.length} shortlists, ` +
+      `${r.rerank.filter((x) => x.skipped).length}/${r.rerank.length} reranked)`);
   }
 }
 
@@ -43,6 +48,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     run: async (o) => {
       const results = await runPipeline(o.config, { force: o.force });
       printTimings(results);
+      if (!o.notebooks) return;
       const out = path.join(PROJECT_ROOT, "results", "notebooks");
       for (const name of NOTEBOOKS) {
         console.error(`pipeline: executing notebooks/${name}`);
@@ -83,7 +89,7 @@ async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(`usage: mrl <command> [--preset paper|quick|test] [--root DIR] [--force]\n\n` +
+    console.error(`usage: mrl <command> [--preset paper|quick|test] [--root DIR] [--force] [--no-notebooks]\n\n` +
       Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;
