@@ -15,7 +15,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeFileAtomic } from "./atomic";
+import { removeStaleTempFiles, writeFileAtomic } from "./atomic";
 
 export const MANIFEST_NAME = "manifest.json";
 
@@ -131,4 +131,6 @@ export function recordArtifact(artifact: string, stage: string, config: StageCon
   };
   const sorted = Object.fromEntries(Object.entries(manifest.artifacts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   writeFileAtomic(path.join(folder, MANIFEST_NAME), JSON.stringify({ version: 1, artifacts: sorted }, null, 1) + "\n");
+  // A killed run leaves its half-written temp file behind (nothing under a final name); clear those here.
+  removeStaleTempFiles(folder);
 }
