@@ -39,7 +39,7 @@ const cards = await Promise.all(config.models.map(async (kind) => (await mrl.loa
 tslab.display.html(mrl.htmlTable(cards.map((m) => ({ model: m.card?.name ?? m.file, input: `${m.input.channels}x${m.input.height}x${m.input.width}`,
   ...Object.fromEntries(Object.entries(m.card?.test_accuracy ?? {}).map(([dim, acc]) => [`acc@${dim}`, acc])) })) as any));
 """),
-    ("md", "## Embed database and queries\nSkipped when the four arrays already exist and are newer than the model."),
+    ("md", "## Embed database and queries\nA split is skipped when its arrays were made by this model from the same images (see `manifest.json` in the root)."),
     ("ts", """
 for (const kind of config.models) {
   const result = await mrl.runInferenceStage(config, kind);
@@ -71,7 +71,7 @@ index (`exactl2` = IndexFlatL2, `hnsw8` / `hnsw32` = IndexHNSWFlat with M = 8 / 
 const config = mrl.loadConfig();
 console.log(`models ${config.models}, index types ${config.indexTypes}, k=${config.k}, nesting [${config.nesting}]`);
 """),
-    ("md", "## Build and search\nCached indexes are reused; shortlists newer than their index and arrays are kept."),
+    ("md", "## Build and search\nIndexes and shortlists made with the same settings from unchanged arrays are kept (see each folder's `manifest.json`)."),
     ("ts", """
 const searchRows: Record<string, string | number>[] = [];
 for (const model of config.models) {
@@ -105,7 +105,7 @@ const config = mrl.loadConfig();
 console.log(`adaptive: ${config.adaptive.map((a) => `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`).join(", ")}`);
 console.log(`funnel: D_r=${config.funnel.retrievalDim}, dims [${config.funnel.dims}], shortlists ${config.funnel.shortlistSets.map((s) => `[${s}]`).join(" ")}`);
 """),
-    ("md", "## Rerank\nOutputs newer than their input shortlist are kept."),
+    ("md", "## Rerank\nOutputs made with the same settings from unchanged shortlists and arrays are kept (see each folder's `manifest.json`)."),
     ("ts", """
 const rerankRows: Record<string, string | number>[] = [];
 for (const model of config.models) {
