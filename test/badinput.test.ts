@@ -6,7 +6,8 @@
  *
  * Related cases live next to their modules: test/npy.test.ts (big-endian, wrong rank, not an .npy, missing
  * file), test/csv.test.ts (header rows, empty fields, int32 overflow, empty CSV), test/inference.test.ts
- * (truncated IDX), test/retrieval.test.ts (ids outside the database, missing shortlist).
+ * (truncated IDX), test/export.test.ts (3x224x224 model fed Fashion-MNIST, checkpoint errors),
+ * test/retrieval.test.ts (missing shortlist).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

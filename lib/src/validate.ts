@@ -8,6 +8,10 @@ import type { Matrix } from "./matrix";
 /** Throws at the first NaN or Inf value: they would silently poison every distance. */
 export function checkFinite(m: Matrix, file?: string): Matrix {
   const { data, cols } = m;
+  // Fast pass: x * 0 is 0 for every finite x and NaN for NaN and +-Inf, so one sum tells whether to look.
+  let probe = 0;
+  for (let i = 0; i < data.length; i++) probe += data[i] * 0;
+  if (probe === 0) return m;
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
       const r = Math.floor(i / cols);
