@@ -83,8 +83,9 @@ export async function runPipeline(config: RetrievalConfig, options: StageOptions
   for (const kind of config.models) {
     log(`inference: ${kind} (${defaultModelFile(kind)})`);
     const r = await runInferenceStage(config, kind, options);
+    const rate = (x: number): string => (Number.isNaN(x) ? "up to date" : `${x.toFixed(0)} images/s`);
     log(r.skipped ? "inference: arrays up to date" :
-      `inference: ${r.imagesPerSecond!.database.toFixed(0)} images/s (database), ${r.imagesPerSecond!.queries.toFixed(0)} images/s (queries)`);
+      `inference: ${rate(r.imagesPerSecond!.database)} (database), ${rate(r.imagesPerSecond!.queries)} (queries)`);
   }
   const results: ExperimentResult[] = [];
   for (const kind of config.models) {
