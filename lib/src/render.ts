@@ -14,7 +14,7 @@ type Browser = import("playwright-core").Browser;
 type Page = import("playwright-core").Page;
 
 /** Flags that keep Chromium from reaching the network or asking for a GPU/sandbox this machine lacks. */
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync"];
 
 /** Chromium from $MRL_CHROMIUM or Debian's package (installed by scripts/setup.sh). */
