@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "./atomic";
 import type { RetrievalConfig } from "./config";
-import { FMNIST_CLASSES, type ImageSource } from "./datasets";
+import type { ImageSource } from "./datasets";
 import { readMetricsTable, type MetricsRow } from "./evaluate";
 import { metricVsDimFigure, metricVsMflopsFigure, figureHtml, plotlyScriptTag, type Figure } from "./figures";
 import { experimentGallerySettings, galleryData, galleryHtml, galleryPage, pickGalleryQueries, type GalleryQuery } from "./gallery";
@@ -55,7 +55,7 @@ export async function experimentGallery(config: RetrievalConfig, options: Galler
   const queries = options.queries ?? pickGalleryQueries(settings, queryLabels, databaseLabels, options.count ?? 4, 10, exactCount - 1);
   const data = galleryData(queries, settings, queryLabels, databaseLabels);
   const sources = configSources(config, options.sources);
-  const classes = options.classes ?? (options.sources ? sources.database.classes : FMNIST_CLASSES);
+  const classes = options.classes ?? sources.database.classes;
   const html = await galleryHtml(data, sources, { classes, title: `Retrieval gallery: ${model.toUpperCase()} (${indexType}) on ${config.dataset}` });
   return { html, data };
 }
