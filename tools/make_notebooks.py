@@ -167,6 +167,28 @@ tslab.display.html(mrl.figureHtml(mrl.metricVsMflopsFigure(rows, "mAP@10")));
 ["mAP@10", "precision@10", "top-10"].forEach((metric, i) =>
   tslab.display.html(mrl.figureHtml(mrl.metricVsDimFigure(rows, metric), { includePlotly: i === 0 })));
 """),
+    ("md", """
+## Retrieval gallery
+Queries where the smallest representation goes wrong and the full one gets it right (one per class), plus
+an easy one: the top-10 neighbours at several dims and after adaptive retrieval, green = same class as the
+query. Pass `{ queries: [...] }` to look at your own picks, or `{ dims: [...] }` for other sizes.
+"""),
+    ("ts", """
+const gallery = await mrl.experimentGallery(config, { model: config.models[0], count: 4 });
+tslab.display.html(gallery.html);
+"""),
+    ("md", """
+## Figure files for reports
+PNG (2x) and SVG of every figure, rendered by headless Chromium from the same plotly specs, plus the gallery
+as PNG, into the results folder (`MRL_RESULTS`, default `results/`). `npm run pipeline` also writes
+`results/report.html`.
+"""),
+    ("ts", """
+const figuresDir = `${mrl.resultsDir()}/figures`;
+const files = await mrl.renderFigureFiles(mrl.reportFigures(rows), figuresDir);
+files.push(await mrl.renderHtmlToPng(mrl.galleryPage(gallery.html), `${figuresDir}/retrieval_gallery.png`, ".mrl-gallery", { scale: 2 }));
+console.log(files.map((f) => f.split("/").slice(-2).join("/")).join("\\n"));
+"""),
     ("md", "## All metrics (danfojs DataFrame)"),
     ("ts", """
 const full = mrl.metricsDataFrame(rows);

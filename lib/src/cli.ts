@@ -2,21 +2,23 @@
 /**
  * Command line for the pipeline stages; each command calls the same lib functions as the notebooks.
  * Options: --preset paper|quick|test (default paper), --root DIR, --force (recompute up-to-date outputs),
- * --no-notebooks (pipeline: stages only).
+ * --no-notebooks (pipeline: stages only, no notebooks or report).
  */
 import * as path from "node:path";
-import { loadConfig, PROJECT_ROOT, type PRESETS, type RetrievalConfig } from "./config";
+import { loadConfig, PROJECT_ROOT, resultsDir, type PRESETS, type RetrievalConfig } from "./config";
 import { MrlError } from "./errors";
 import { executeNotebook } from "./notebooks";
 import { runInferenceStage, runPipeline, runRetrievalExperiment } from "./pipeline";
+import { writeReport } from "./report";
 
-interface Options { config: RetrievalConfig; preset: string; force: boolean; notebooks: boolean; positional: string[] }
+interface Options { config: RetrievalConfig; preset: string; force: boolean; notebooks: boolean; results: string; positional: string[] }
 
 function parseOptions(args: string[]): Options {
   let preset: keyof typeof PRESETS | undefined;
   let root: string | undefined;
   let force = false;
   let notebooks = true;
+  let results = resultsDir();
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -24,10 +26,11 @@ function parseOptions(args: string[]): Options {
     else if (a === "--root") root = path.resolve(args[++i]);
     else if (a === "--force") force = true;
     else if (a === "--no-notebooks") notebooks = false;
+    else if (a === "--results") results = path.resolve(args[++i]);
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}`);
     else positional.push(a);
   }
-  return { config: loadConfig(preset ?? "paper", root ? { root } : {}), preset: preset ?? "paper", force, notebooks, positional };
+  return { config: loadConfig(preset ?? "paper", root ? { root } : {}), preset: preset ?? "paper", force, notebooks, results, positional };
 }
 
 export const NOTEBOOKS = ["inference.ipynb", "faiss_nn.ipynb", "reranking.ipynb", "compute_metrics.ipynb"];
@@ -49,14 +52,23 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       const results = await runPipeline(o.config, { force: o.force });
       printTimings(results);
       if (!o.notebooks) return;
-      const out = path.join(PROJECT_ROOT, "results", "notebooks");
+      const out = path.join(o.results, "notebooks");
       for (const name of NOTEBOOKS) {
         console.error(`pipeline: executing notebooks/${name}`);
         executeNotebook(path.join(PROJECT_ROOT, "notebooks", name), path.join(out, name), {
-          html: true, env: { MRL_PRESET: o.preset, MRL_ROOT: o.config.root },
+          html: true, env: { MRL_PRESET: o.preset, MRL_ROOT: o.config.root, MRL_RESULTS: o.results },
         });
       }
       console.error(`pipeline: executed notebooks and HTML in ${path.relative(process.cwd(), out)}`);
+      const report = await writeReport(o.config, { outDir: o.results, notebooksDir: out });
+      console.error(`pipeline: report ${path.relative(process.cwd(), report.reportFile)} with ${report.figureFiles.length} figure files`);
+    },
+  },
+  report: {
+    usage: "report     figures (PNG/SVG), retrieval gallery and report.html from finished metrics into results/",
+    run: async (o) => {
+      const report = await writeReport(o.config, { outDir: o.results, notebooksDir: path.join(o.results, "notebooks") });
+      console.error(`report: ${report.reportFile}, ${report.figureFiles.length} figure files, gallery ${report.galleryFile}`);
     },
   },
   infer: {
@@ -89,7 +101,7 @@ async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(`usage: mrl <command> [--preset paper|quick|test] [--root DIR] [--force] [--no-notebooks]\n\n` +
+    console.error(`usage: mrl <command> [--preset paper|quick|test] [--root DIR] [--results DIR] [--force] [--no-notebooks]\n\n` +
       Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;

@@ -29,6 +29,12 @@ export interface ImageSource {
   readonly classes: string[];
   /** Writes items [start, end) preprocessed for `input` into `out` (NCHW, (end-start) * C*H*W floats). */
   loadBatch(start: number, end: number, input: ModelInput, out: Float32Array): Promise<void>;
+  /** Item `index` as a `size` x `size` PNG for galleries (optional: sources without it show placeholders). */
+  previewPng?(index: number, size: number): Promise<Buffer>;
+}
+
+function checkItem(index: number, size: number, location: string): void {
+  if (!Number.isInteger(index) || index < 0 || index >= size) throw new MrlError(`item ${index} is outside 0..${size - 1}`, location);
 }
 
 export const FMNIST_DIR = "/usr/share/datasets/fashion-mnist";
@@ -85,6 +91,12 @@ export function fashionMnist(split: "train" | "test", dir = FMNIST_DIR): ImageSo
         for (let p = 0; p < pixels; p++) out[dst + p] = src[p] * scale - shift;
       }
     },
+    async previewPng(index, size) {
+      checkItem(index, n, location);
+      const raw = Buffer.from(images.data.subarray(index * h * w, (index + 1) * h * w));
+      // Nearest-neighbour upscaling keeps the 28x28 pixels crisp instead of blurring them.
+      return sharp(raw, { raw: { width: w, height: h, channels: 1 } }).resize(size, size, { kernel: "nearest" }).png().toBuffer();
+    },
   };
 }
 
@@ -125,6 +137,14 @@ export function imageFolder(dir: string): ImageSource {
           for (let p = 0; p < plane; p++) out[base + c * plane + p] = pixels[p * input.channels + c] * scale - shift;
         }
       });
+    },
+    async previewPng(index, size) {
+      checkItem(index, files.length, dir);
+      try {
+        return await sharp(files[index]).rotate().resize(size, size, { fit: "cover" }).png().toBuffer();
+      } catch (err) {
+        throw new MrlError(`cannot decode image: ${(err as Error).message}`, files[index]);
+      }
     },
   };
 }

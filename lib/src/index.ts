@@ -23,3 +23,6 @@ export * from "./evaluate";
 export * from "./tables";
 export * from "./pipeline";
 export * from "./figures";
+export * from "./render";
+export * from "./gallery";
+export * from "./report";

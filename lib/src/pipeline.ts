@@ -28,6 +28,12 @@ export function firstItems(source: ImageSource, n: number): ImageSource {
   return { ...source, size: n, labels: source.labels.slice(0, n), loadBatch: source.loadBatch.bind(source) };
 }
 
+/** The database / query sources a configuration embeds: the given (or default) ones cut to inferenceLimit. */
+export function configSources(config: RetrievalConfig, sources = defaultSources()): { database: ImageSource; queries: ImageSource } {
+  const limit = config.inferenceLimit;
+  return limit ? { database: firstItems(sources.database, limit.database), queries: firstItems(sources.queries, limit.queries) } : sources;
+}
+
 export interface StageOptions {
   force?: boolean;
   quiet?: boolean;
@@ -37,12 +43,10 @@ export interface StageOptions {
 export async function runInferenceStage(config: RetrievalConfig, kind: ModelKind, options: StageOptions & {
   modelFile?: string; sources?: { database: ImageSource; queries: ImageSource };
 } = {}): Promise<RetrievalInferenceResult> {
-  const sources = options.sources ?? defaultSources();
-  const limit = config.inferenceLimit;
+  const sources = configSources(config, options.sources);
   return runRetrievalInference({
     modelFile: options.modelFile ?? defaultModelFile(kind), modelKind: kind, dataset: config.dataset, root: config.root,
-    database: limit ? firstItems(sources.database, limit.database) : sources.database,
-    queries: limit ? firstItems(sources.queries, limit.queries) : sources.queries,
+    database: sources.database, queries: sources.queries,
     force: options.force, quiet: options.quiet,
   });
 }
