@@ -40,7 +40,7 @@ test("each pipeline notebook keeps its configuration in one cell and has no abso
 
 test("notebooks run in order, then cell by cell in reverse, then from the top again, in one live kernel", () => {
   const dir = scratch();
-  const env = { MRL_PRESET: "test", MRL_ROOT: tempDir() };
+  const env = { MRL_PRESET: "test", MRL_ROOT: tempDir(), MRL_RESULTS: tempDir() };
   for (const name of PIPELINE) {
     const nb = read(path.join(REPO, "notebooks", name));
     const cells = codeCells(nb);
@@ -74,7 +74,7 @@ test("notebooks run in order, then cell by cell in reverse, then from the top ag
 test("a notebook pointed at a missing file shows the library's message, not internal code", () => {
   const root = tempDir();
   const out = path.join(scratch(), "faiss_nn.ipynb");
-  assert.throws(() => executeNotebook(path.join(REPO, "notebooks", "faiss_nn.ipynb"), out, { env: { MRL_PRESET: "test", MRL_ROOT: root } }),
+  assert.throws(() => executeNotebook(path.join(REPO, "notebooks", "faiss_nn.ipynb"), out, { env: { MRL_PRESET: "test", MRL_ROOT: root, MRL_RESULTS: tempDir() } }),
     (err: Error) => {
       assert.match(err.message, new RegExp(`faiss_nn\\.ipynb: code cell \\d failed:[\\s\\S]*MrlError: ${root}/FMNIST_train_mrl1_e0_ff2048-X\\.npy: ` +
         "file not found; expected the embeddings of the inference stage"));
