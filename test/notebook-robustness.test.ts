@@ -61,6 +61,7 @@ test("notebooks run in order, then cell by cell in reverse, then from the top ag
       assert.doesNotMatch(last, /built|reused-index/, "re-running recomputes nothing");
     }
     if (name === "reranking.ipynb") assert.equal((last.match(/up to date/g) ?? []).length, 2);
+    if (name === "compute_metrics.ipynb") assert.match(last, /up to date .*metrics\/mrl\/FMNIST_exactl2_metrics\.csv/);
     if (name === "compute_metrics.ipynb") {
       // the summary table reads the same after the reversed pass as the first time
       const at = cells.findIndex((c) => /metricsDataFrame\(rows, \[/.test(text(c.source)));

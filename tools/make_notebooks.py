@@ -136,16 +136,16 @@ adaptive D_r·N + D_s·L, funnel D_r·N + Σ dims·shortlists.
     ("ts", """
 const config = mrl.loadConfig();
 """),
-    ("md", "## Evaluate\nTables are saved as `metrics/<model>/<DATASET>_<index>_metrics.csv` and `.json` under the root."),
+    ("md", "## Evaluate\nTables are saved as `metrics/<model>/<DATASET>_<index>_metrics.csv` and `.json` under the root, and read back\nwhen the shortlists and settings they were computed from are unchanged."),
     ("ts", """
 const rows: mrl.MetricsRow[] = [];
 for (const model of config.models) {
   const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, model);
   for (const indexType of config.indexTypes) {
     const spec = { root: config.root, model, dataset: config.dataset, indexType };
-    const table = mrl.evaluateExperiment(spec, config, arrays);
-    console.log(`saved ${mrl.writeMetricsTable(spec, table)}`);
-    rows.push(...table);
+    const table = mrl.runMetricsStage(spec, config, arrays);
+    console.log(`${table.skipped ? "up to date" : "saved"} ${table.file}`);
+    rows.push(...table.rows);
   }
 }
 """),
