@@ -16,7 +16,14 @@ import {
 import { REPO, seededFloats, tempDir } from "./helpers";
 
 const CLI = path.join(REPO, "lib", "dist", "cli.js");
-const pipelineArgs = (root: string): string[] => [CLI, "pipeline", "--preset", "test", "--root", root, "--no-notebooks"];
+/** All nine nesting dims: after the first shortlist there is plenty of work left to interrupt. */
+const NESTING = [8, 16, 32, 64, 128, 256, 512, 1024, 2048];
+/** The pipeline (test preset, all dims) in a child process, as `npm run pipeline` runs it minus notebooks. */
+const PIPELINE_SCRIPT = `
+const lib = require(${JSON.stringify(path.join(REPO, "lib", "dist", "index.js"))});
+lib.runPipeline(lib.loadConfig("test", { root: process.argv[1], nesting: ${JSON.stringify(NESTING)} }), { quiet: true })
+  .then((rs) => console.log(JSON.stringify(rs.map((r) => ({ search: r.search.map((s) => s.action), rerank: r.rerank.map((x) => x.skipped) })))))
+  .catch((e) => { console.error(e.message); process.exit(1); });`;
 
 /** Every file under `dir` (relative paths, sorted). */
 function files(dir: string): string[] {
@@ -49,17 +56,19 @@ function readAll(root: string): void {
   }
 }
 
-function runToEnd(root: string): string {
-  const run = spawnSync(process.execPath, pipelineArgs(root), { encoding: "utf8", env: { ...process.env, MRL_QUIET: "1" } });
+interface Actions { search: string[]; rerank: boolean[] }
+
+function runToEnd(root: string): Actions {
+  const run = spawnSync(process.execPath, ["-e", PIPELINE_SCRIPT, root], { encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
-  return run.stderr;
+  return (JSON.parse(run.stdout.trim().split("\n").pop()!) as Actions[])[0];
 }
 
 test("a pipeline killed mid faiss_nn resumes: finished artifacts are skipped, results equal an uninterrupted run", async () => {
   const root = tempDir("mrl-killed-");
-  const child = spawn(process.execPath, pipelineArgs(root), { stdio: "ignore", env: { ...process.env, MRL_QUIET: "1" } });
+  const child = spawn(process.execPath, ["-e", PIPELINE_SCRIPT, root], { stdio: "ignore" });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
-  // The shortlist manifest appears once the first shortlist is complete and recorded; 3 dims, reranking
+  // The shortlist manifest appears once the first shortlist is complete and recorded; 8 dims, reranking
   // and metrics are still to come.
   const target = path.join(root, "neighbors", "mrl", MANIFEST_NAME);
   let running = true;
@@ -70,12 +79,13 @@ test("a pipeline killed mid faiss_nn resumes: finished artifacts are skipped, re
 
   // Nothing half-written under a final name: every artifact reads completely; leftovers are temp-named only.
   readAll(root);
-  assert.ok(!fs.existsSync(path.join(root, "metrics")), "killed before compute_metrics");
   const finished = recorded(root);
   assert.ok([...finished.keys()].some((f) => f.startsWith("neighbors")), "at least one shortlist was finished");
 
-  const log = runToEnd(root);
-  assert.match(log, /up to date: [1-4]\/4 shortlists/);
+  const resumed = runToEnd(root);
+  const skipped = resumed.search.filter((a) => a === "skipped").length;
+  assert.ok(skipped >= 1 && skipped === [...finished.keys()].filter((f) => /neighbors\/mrl\/.*\.csv$/.test(f)).length,
+    `skipped ${skipped} shortlists: exactly those recorded before the kill`);
   for (const [file, stamp] of finished) {
     const st = fs.statSync(path.join(root, file));
     assert.equal(`${st.ino}@${st.mtimeMs}`, stamp, `${file} was finished before the kill and must be skipped`);
@@ -89,8 +99,13 @@ test("a pipeline killed mid faiss_nn resumes: finished artifacts are skipped, re
   assert.deepEqual(files(root).filter((f) => path.basename(f) !== MANIFEST_NAME), outputs);
   for (const f of outputs) assert.ok(fs.readFileSync(path.join(root, f)).equals(fs.readFileSync(path.join(clean, f))), `${f} differs`);
 
-  // A second re-run has nothing to do.
-  assert.match(runToEnd(root), /up to date: 4\/4 shortlists, 2\/2 reranked/);
+  // Re-running has nothing left to do, through the CLI too (its preset's 4 dims are a subset of the 9).
+  assert.deepEqual(runToEnd(root), { search: NESTING.map(() => "skipped"), rerank: [true, true] });
+  const cli = spawnSync(process.execPath, [CLI, "pipeline", "--preset", "test", "--root", root, "--no-notebooks"], {
+    encoding: "utf8", env: { ...process.env, MRL_QUIET: "1" } });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stderr, /inference: arrays up to date/);
+  assert.match(cli.stderr, /up to date: 4\/4 shortlists, 2\/2 reranked/);
 });
 
 test("changed configuration and edited inputs recompute what they affect, and only that", async () => {
