@@ -2,16 +2,16 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { executeNotebook } from "@mrl-retrieval/lib";
+import { checkHtmlPage, executeNotebook } from "@mrl-retrieval/lib";
 import { REPO, tempDir } from "./helpers";
 
 interface Output { output_type: string; text?: string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
 interface Notebook { cells: Array<{ cell_type: string; outputs?: Output[] }>; metadata: { kernelspec: { name: string } } }
 
-/** Executes a notebook headless with the tslab kernel and returns the executed JSON. */
-export function runNotebook(name: string, env: Record<string, string> = {}): Notebook {
-  const out = path.join(tempDir(), name);
-  executeNotebook(path.join(REPO, "notebooks", name), out, { env, cellTimeoutSeconds: 600 });
+/** Executes a notebook headless with the tslab kernel and returns the executed JSON; given `htmlOut`, also exports HTML there. */
+export function runNotebook(name: string, env: Record<string, string> = {}, htmlOut?: string): Notebook {
+  const out = htmlOut ?? path.join(tempDir(), name);
+  executeNotebook(path.join(REPO, "notebooks", name), out, { env, cellTimeoutSeconds: 600, html: htmlOut !== undefined });
   const nb = JSON.parse(fs.readFileSync(out, "utf8")) as Notebook;
   const errors = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "error");
   assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), [], `${name} raised errors`);
@@ -58,8 +58,8 @@ function htmlText(nb: Notebook): string {
   }).join("\n");
 }
 
-test("the four pipeline notebooks run headless in order on real data (test preset)", () => {
-  const env = { MRL_PRESET: "test", MRL_ROOT: tempDir() };
+test("the four pipeline notebooks run headless in order on real data (test preset)", async () => {
+  const env = { MRL_PRESET: "test", MRL_ROOT: tempDir(), MRL_RESULTS: tempDir() };
   const inference = runNotebook("inference.ipynb", env);
   assert.match(streamText(inference), /mrl: database 4000 x 2048, queries 400 x 2048/);
   assert.match(htmlText(inference), /fmnist_mrl_cnn/);
@@ -69,12 +69,23 @@ test("the four pipeline notebooks run headless in order on real data (test prese
   const reranking = runNotebook("reranking.ipynb", env);
   assert.match(htmlText(reranking), /16dim-reranked2048_200shortlist_FMNIST_exactl2\.csv/);
   assert.match(htmlText(reranking), /8dim-cascade\[16,64,2048\]_shortlist\[200,50,10\]_FMNIST_exactl2\.csv/);
-  const metrics = runNotebook("compute_metrics.ipynb", env);
+  const metricsOut = path.join(tempDir(), "compute_metrics.ipynb");
+  const metrics = runNotebook("compute_metrics.ipynb", env, metricsOut);
   assert.match(streamText(metrics), /saved .*metrics\/mrl\/FMNIST_exactl2_metrics\.csv/);
   assert.match(htmlText(metrics), /<th>mAP@10<\/th>/);
   assert.match(htmlText(metrics), /16-&gt;2048 @200/);
   assert.equal((htmlText(metrics).match(/Plotly\.newPlot\(/g) ?? []).length, 4, "four inline figures");
   assert.match(htmlText(metrics), /MFLOPs per query \(log\)/);
+  // the gallery inline, and the figure files written to MRL_RESULTS
+  assert.equal((htmlText(metrics).match(/class="t (ok|bad)"/g) ?? []).length, 4 * 4 * 10, "gallery: 4 queries x 4 settings x top-10");
+  for (const f of ["mAP@10_vs_MFLOPs.png", "mAP@10_vs_MFLOPs.svg", "top-10_vs_dim.svg", "retrieval_gallery.png"]) {
+    assert.ok(fs.existsSync(path.join(env.MRL_RESULTS, "figures", f)), f);
+  }
+  // the exported HTML draws every inline figure offline (plotly.js embedded, no CDN)
+  const page = await checkHtmlPage(metricsOut.replace(/\.ipynb$/, ".html"));
+  assert.deepEqual(page.consoleErrors, []);
+  assert.equal(page.figures, 4);
+  assert.equal(page.renderedFigures, 4);
   // re-running a notebook from the top finds everything up to date
   assert.match(htmlText(runNotebook("reranking.ipynb", env)), /up to date/);
 });

@@ -171,5 +171,5 @@ test("bad retrieval input gets clear errors naming the file", () => {
   // all-zero rows cannot be normalized
   const zeroSpec: ArtifactSpec = { ...spec, root: r2 };
   writeMatrixNpy(path.join(r2, "FMNIST_val_mrl1_e0_ff2048-X.npy"), matrix(400, 4));
-  bad(() => runIndexSearch(zeroSpec, loadRetrievalArrays(r2, "FMNIST", "mrl"), { k: 5, nesting: [4], quiet: true }), /X\.npy: row 0 is all zeros and cannot be L2-normalized/);
+  bad(() => runIndexSearch(zeroSpec, loadRetrievalArrays(r2, "FMNIST", "mrl"), { k: 5, nesting: [4], quiet: true }), /X\.npy: row 0 is all zeros in its first 4 dims and cannot be L2-normalized/);
 });

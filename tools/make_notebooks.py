@@ -39,7 +39,7 @@ const cards = await Promise.all(config.models.map(async (kind) => (await mrl.loa
 tslab.display.html(mrl.htmlTable(cards.map((m) => ({ model: m.card?.name ?? m.file, input: `${m.input.channels}x${m.input.height}x${m.input.width}`,
   ...Object.fromEntries(Object.entries(m.card?.test_accuracy ?? {}).map(([dim, acc]) => [`acc@${dim}`, acc])) })) as any));
 """),
-    ("md", "## Embed database and queries\nSkipped when the four arrays already exist and are newer than the model."),
+    ("md", "## Embed database and queries\nA split is skipped when its arrays were made by this model from the same images (see `manifest.json` in the root)."),
     ("ts", """
 for (const kind of config.models) {
   const result = await mrl.runInferenceStage(config, kind);
@@ -71,7 +71,7 @@ index (`exactl2` = IndexFlatL2, `hnsw8` / `hnsw32` = IndexHNSWFlat with M = 8 / 
 const config = mrl.loadConfig();
 console.log(`models ${config.models}, index types ${config.indexTypes}, k=${config.k}, nesting [${config.nesting}]`);
 """),
-    ("md", "## Build and search\nCached indexes are reused; shortlists newer than their index and arrays are kept."),
+    ("md", "## Build and search\nIndexes and shortlists made with the same settings from unchanged arrays are kept (see each folder's `manifest.json`)."),
     ("ts", """
 const searchRows: Record<string, string | number>[] = [];
 for (const model of config.models) {
@@ -105,7 +105,7 @@ const config = mrl.loadConfig();
 console.log(`adaptive: ${config.adaptive.map((a) => `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`).join(", ")}`);
 console.log(`funnel: D_r=${config.funnel.retrievalDim}, dims [${config.funnel.dims}], shortlists ${config.funnel.shortlistSets.map((s) => `[${s}]`).join(" ")}`);
 """),
-    ("md", "## Rerank\nOutputs newer than their input shortlist are kept."),
+    ("md", "## Rerank\nOutputs made with the same settings from unchanged shortlists and arrays are kept (see each folder's `manifest.json`)."),
     ("ts", """
 const rerankRows: Record<string, string | number>[] = [];
 for (const model of config.models) {
@@ -136,16 +136,16 @@ adaptive D_r·N + D_s·L, funnel D_r·N + Σ dims·shortlists.
     ("ts", """
 const config = mrl.loadConfig();
 """),
-    ("md", "## Evaluate\nTables are saved as `metrics/<model>/<DATASET>_<index>_metrics.csv` and `.json` under the root."),
+    ("md", "## Evaluate\nTables are saved as `metrics/<model>/<DATASET>_<index>_metrics.csv` and `.json` under the root, and read back\nwhen the shortlists and settings they were computed from are unchanged."),
     ("ts", """
 const rows: mrl.MetricsRow[] = [];
 for (const model of config.models) {
   const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, model);
   for (const indexType of config.indexTypes) {
     const spec = { root: config.root, model, dataset: config.dataset, indexType };
-    const table = mrl.evaluateExperiment(spec, config, arrays);
-    console.log(`saved ${mrl.writeMetricsTable(spec, table)}`);
-    rows.push(...table);
+    const table = mrl.runMetricsStage(spec, config, arrays);
+    console.log(`${table.skipped ? "up to date" : "saved"} ${table.file}`);
+    rows.push(...table.rows);
   }
 }
 """),
@@ -166,6 +166,28 @@ tslab.display.html(mrl.figureHtml(mrl.metricVsMflopsFigure(rows, "mAP@10")));
     ("ts", """
 ["mAP@10", "precision@10", "top-10"].forEach((metric, i) =>
   tslab.display.html(mrl.figureHtml(mrl.metricVsDimFigure(rows, metric), { includePlotly: i === 0 })));
+"""),
+    ("md", """
+## Retrieval gallery
+Queries where the smallest representation goes wrong and the full one gets it right (one per class), plus
+an easy one: the top-10 neighbours at several dims and after adaptive retrieval, green = same class as the
+query. Pass `{ queries: [...] }` to look at your own picks, or `{ dims: [...] }` for other sizes.
+"""),
+    ("ts", """
+const gallery = await mrl.experimentGallery(config, { model: config.models[0], count: 4 });
+tslab.display.html(gallery.html);
+"""),
+    ("md", """
+## Figure files for reports
+PNG (2x) and SVG of every figure, rendered by headless Chromium from the same plotly specs, plus the gallery
+as PNG, into the results folder (`MRL_RESULTS`, default `results/`). `npm run pipeline` also writes
+`results/report.html`.
+"""),
+    ("ts", """
+const figuresDir = `${mrl.resultsDir()}/figures`;
+const files = await mrl.renderFigureFiles(mrl.reportFigures(rows), figuresDir);
+files.push(await mrl.renderHtmlToPng(mrl.galleryPage(gallery.html), `${figuresDir}/retrieval_gallery.png`, ".mrl-gallery", { scale: 2 }));
+console.log(files.map((f) => f.split("/").slice(-2).join("/")).join("\\n"));
 """),
     ("md", "## All metrics (danfojs DataFrame)"),
     ("ts", """

@@ -22,12 +22,41 @@ export function writeAtomically(target: string, write: (tempPath: string) => voi
   }
 }
 
+const TEMP_NAME = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/**
+ * Removes temp files in `folder` left by runs that were killed mid-write (their process is gone); files of
+ * live processes, e.g. a notebook writing next to the CLI, are kept. Returns the removed names.
+ */
+export function removeStaleTempFiles(folder: string): string[] {
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(folder, { withFileTypes: false }) as string[]) {
+    const pid = Number(TEMP_NAME.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    fs.rmSync(path.join(folder, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** Atomic writeFileSync. */
 export function writeFileAtomic(target: string, data: string | NodeJS.ArrayBufferView): void {
   writeAtomically(target, (temp) => fs.writeFileSync(temp, data));
 }
 
-/** True when `output` exists and is at least as new as every input: the skip rule of every stage. */
+/**
+ * True when `output` exists and is at least as new as every input. The stages use the manifest's rule
+ * instead (manifest.ts: configuration and inputs recorded per artifact); this stays for callers outside them.
+ */
 export function isUpToDate(output: string, inputs: string[]): boolean {
   if (!fs.existsSync(output)) return false;
   const made = fs.statSync(output).mtimeMs;

@@ -112,3 +112,8 @@ export function loadConfig(preset?: keyof typeof PRESETS, overrides: Partial<Ret
 
 /** The project folder (lib/dist/.. /..). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+/** Where reports, figure files and executed notebooks go: $MRL_RESULTS or <project>/results. */
+export function resultsDir(): string {
+  return path.resolve(process.env.MRL_RESULTS ?? path.join(PROJECT_ROOT, "results"));
+}

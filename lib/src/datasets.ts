@@ -29,6 +29,12 @@ export interface ImageSource {
   readonly classes: string[];
   /** Writes items [start, end) preprocessed for `input` into `out` (NCHW, (end-start) * C*H*W floats). */
   loadBatch(start: number, end: number, input: ModelInput, out: Float32Array): Promise<void>;
+  /** Item `index` as a `size` x `size` PNG for galleries (optional: sources without it show placeholders). */
+  previewPng?(index: number, size: number): Promise<Buffer>;
+}
+
+function checkItem(index: number, size: number, location: string): void {
+  if (!Number.isInteger(index) || index < 0 || index >= size) throw new MrlError(`item ${index} is outside 0..${size - 1}`, location);
 }
 
 export const FMNIST_DIR = "/usr/share/datasets/fashion-mnist";
@@ -85,6 +91,12 @@ export function fashionMnist(split: "train" | "test", dir = FMNIST_DIR): ImageSo
         for (let p = 0; p < pixels; p++) out[dst + p] = src[p] * scale - shift;
       }
     },
+    async previewPng(index, size) {
+      checkItem(index, n, location);
+      const raw = Buffer.from(images.data.subarray(index * h * w, (index + 1) * h * w));
+      // Nearest-neighbour upscaling keeps the 28x28 pixels crisp instead of blurring them.
+      return sharp(raw, { raw: { width: w, height: h, channels: 1 } }).resize(size, size, { kernel: "nearest" }).png().toBuffer();
+    },
   };
 }
 
@@ -108,8 +120,10 @@ export function imageFolder(dir: string): ImageSource {
       }
     }
   });
-  if (classes.length === 0) throw new MrlError("no class sub-folders (expected <dir>/<class>/<image>.jpg)", dir);
-  if (files.length === 0) throw new MrlError(`no images (.jpg/.jpeg/.png) in the ${classes.length} class folders`, dir);
+  if (classes.length === 0) throw new MrlError("no class sub-folders; expected <dir>/<class>/<image>.jpg", dir);
+  if (files.length === 0) {
+    throw new MrlError(`no images in the ${classes.length} class folders; expected <dir>/<class>/<image> files ending in ${[...IMAGE_EXTENSIONS].join(", ")}`, dir);
+  }
   return {
     location: dir, size: files.length, labels: Int32Array.from(labels), classes,
     async loadBatch(start, end, input, out) {
@@ -123,6 +137,14 @@ export function imageFolder(dir: string): ImageSource {
           for (let p = 0; p < plane; p++) out[base + c * plane + p] = pixels[p * input.channels + c] * scale - shift;
         }
       });
+    },
+    async previewPng(index, size) {
+      checkItem(index, files.length, dir);
+      try {
+        return await sharp(files[index]).rotate().resize(size, size, { fit: "cover" }).png().toBuffer();
+      } catch (err) {
+        throw new MrlError(`cannot decode image: ${(err as Error).message}`, files[index]);
+      }
     },
   };
 }
@@ -253,6 +275,6 @@ export async function decodeForModel(file: string, input: ModelInput): Promise<U
     return resizeLikePil(pixels, w0, h0, input.channels, input.width, input.height, { left: 0, top: 0, width: input.width, height: input.height });
   } catch (err) {
     if (err instanceof MrlError) throw err;
-    throw new MrlError(`image failed to decode: ${(err as Error).message}`, file);
+    throw new MrlError(`image failed to decode (${(err as Error).message.trim()}); expected a readable JPEG, PNG, WebP, BMP or TIFF image`, file);
   }
 }

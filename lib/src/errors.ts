@@ -11,8 +11,12 @@ export class MrlError extends Error {
     this.name = "MrlError";
     // Non-enumerable so notebook error displays show just the message, not "{ file: ... }".
     Object.defineProperty(this, "file", { value: file, enumerable: false });
-    // Users need the message, not the library's internal frames; MRL_DEBUG=1 keeps the full stack.
-    if (process.env.MRL_DEBUG !== "1") this.stack = `${this.name}: ${this.message}`;
+    // Users need the message, not the library's internal frames; MRL_DEBUG=1 keeps the full stack. The setter
+    // ignores writes: Node's vm (which runs notebook cells) would otherwise prepend the throwing lib source line.
+    if (process.env.MRL_DEBUG !== "1") {
+      const short = `${this.name}: ${this.message}`;
+      Object.defineProperty(this, "stack", { get: () => short, set: () => {}, enumerable: false, configurable: true });
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import type { RetrievalConfig } from "./config";
 import { MrlError } from "./errors";
 import { computeMetrics, mflops, type RetrievalMetrics } from "./metrics";
 import { findFunnelFile, funnelPath, metricsPath, neighborsPath, rerankedPath, type ArtifactSpec, type FunnelSpec } from "./naming";
+import { isFresh, recordArtifact } from "./manifest";
 import { loadShortlist } from "./rerank";
 import type { RetrievalArrays } from "./search";
 
@@ -93,6 +94,39 @@ export function writeMetricsTable(spec: ArtifactSpec, rows: MetricsRow[]): strin
   writeFileAtomic(csv, metricsCsv(rows));
   writeFileAtomic(metricsPath(spec, "json"), JSON.stringify(rows, null, 1) + "\n");
   return csv;
+}
+
+/** The files a metrics table is computed from: every shortlist of the experiment and the label arrays. */
+export function metricsInputs(spec: ArtifactSpec, config: RetrievalConfig, arrays: RetrievalArrays): string[] {
+  return [
+    ...config.nesting.map((dim) => neighborsPath(spec, dim, config.k)),
+    ...config.adaptive.map((a) => rerankedPath(spec, a)),
+    ...config.funnel.shortlistSets.map((shortlists) => {
+      const f: FunnelSpec = { retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists };
+      return findFunnelFile(spec, f) ?? funnelPath(spec, f);
+    }),
+    ...[arrays.files.databaseY, arrays.files.queriesY].filter((f): f is string => f !== undefined),
+  ];
+}
+
+/**
+ * Stage 4 with the manifest's freshness rule: evaluates and saves the table, or reads the saved one when its
+ * entry matches the configuration and the shortlists it was computed from.
+ */
+export function runMetricsStage(spec: ArtifactSpec, config: RetrievalConfig, arrays: RetrievalArrays, options: { force?: boolean } = {}):
+  { rows: MetricsRow[]; file: string; skipped: boolean } {
+  const inputs = metricsInputs(spec, config, arrays);
+  const stageConfig = { k: config.k, nesting: config.nesting, adaptive: config.adaptive, funnel: config.funnel,
+    metricKs: config.metricKs, recallDenominator: config.recallDenominator };
+  const csv = metricsPath(spec, "csv"), json = metricsPath(spec, "json");
+  if (!options.force && isFresh(csv, "compute_metrics", stageConfig, inputs) && isFresh(json, "compute_metrics", stageConfig, inputs)) {
+    return { rows: readMetricsTable(spec), file: csv, skipped: true };
+  }
+  const rows = evaluateExperiment(spec, config, arrays);
+  const file = writeMetricsTable(spec, rows);
+  recordArtifact(csv, "compute_metrics", stageConfig, inputs);
+  recordArtifact(json, "compute_metrics", stageConfig, inputs);
+  return { rows, file, skipped: false };
 }
 
 /** Reads a saved metrics table (JSON). */

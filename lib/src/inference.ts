@@ -5,13 +5,14 @@
  */
 import * as fs from "node:fs";
 import * as ort from "onnxruntime-node";
-import { isUpToDate } from "./atomic";
 import type { ImageSource, ModelInput } from "./datasets";
 import { MrlError } from "./errors";
 import { matrix, type Matrix } from "./matrix";
 import { arrayPath, type ModelKind } from "./naming";
 import { writeLabelsNpy, writeMatrixNpy } from "./npy";
 import { createProgress } from "./progress";
+import { isFresh, recordArtifact } from "./manifest";
+import { checkFinite } from "./validate";
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
@@ -42,7 +43,7 @@ export interface EmbeddingModel {
  * otherwise); other shapes are resized straight to H x W and use the card's mean/std.
  */
 export async function loadEmbeddingModel(file: string): Promise<EmbeddingModel> {
-  if (!fs.existsSync(file)) throw new MrlError("model file not found", file);
+  if (!fs.existsSync(file)) throw new MrlError("model file not found; expected an ONNX model file (.onnx)", file);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(file, { graphOptimizationLevel: "all" });
@@ -142,12 +143,16 @@ export interface RetrievalInferenceConfig {
 
 export interface RetrievalInferenceResult {
   files: { databaseX: string; databaseY: string; queriesX: string; queriesY: string };
-  /** Images per second per split, or undefined when the arrays were already up to date. */
+  /** Images per second per split (NaN for a split that was up to date), or undefined when all were. */
   imagesPerSecond?: { database: number; queries: number };
   skipped: boolean;
 }
 
-/** Embeds database (train split) and queries (val split) and writes the four .npy arrays atomically. */
+/**
+ * Embeds database (train split) and queries (val split) and writes the four .npy arrays atomically. A split
+ * whose two arrays have matching manifest entries (same model file and card, same source and item count) is
+ * skipped, so a run interrupted after the database resumes with the queries.
+ */
 export async function runRetrievalInference(config: RetrievalInferenceConfig): Promise<RetrievalInferenceResult> {
   const files = {
     databaseX: arrayPath(config.root, config.dataset, "train", config.modelKind, "X"),
@@ -155,23 +160,42 @@ export async function runRetrievalInference(config: RetrievalInferenceConfig): P
     queriesX: arrayPath(config.root, config.dataset, "val", config.modelKind, "X"),
     queriesY: arrayPath(config.root, config.dataset, "val", config.modelKind, "y"),
   };
-  if (!fs.existsSync(config.modelFile)) throw new MrlError("model file not found", config.modelFile);
-  const upToDate = Object.values(files).every((f) => isUpToDate(f, [config.modelFile]));
-  if (upToDate && !config.force) return { files, skipped: true };
+  if (!fs.existsSync(config.modelFile)) {
+    throw new MrlError("model file not found; expected an ONNX model mapping NCHW images to (batch, features), " +
+      "e.g. data/models/fmnist_mrl_cnn.onnx", config.modelFile);
+  }
+  // The card sets the preprocessing, so it is an input too.
+  const card = config.modelFile.replace(/\.onnx$/i, ".json");
+  const modelInputs = [config.modelFile, ...(card !== config.modelFile && fs.existsSync(card) ? [card] : [])];
+  const splits = ([
+    ["train", config.database, files.databaseX, files.databaseY],
+    ["val", config.queries, files.queriesX, files.queriesY],
+  ] as const).map(([split, source, xFile, yFile]) => {
+    const items = Math.min(source.size, config.limit ?? source.size);
+    const stageConfig = { model: config.modelKind, dataset: config.dataset, split, source: source.location, items, classes: source.classes.length };
+    const inputs = [...modelInputs, ...(fs.statSync(source.location, { throwIfNoEntry: false })?.isFile() ? [source.location] : [])];
+    const fresh = !config.force && [xFile, yFile].every((f) => isFresh(f, "inference", stageConfig, inputs));
+    return { split, source, xFile, yFile, stageConfig, inputs, fresh };
+  });
+  if (splits.every((s) => s.fresh)) return { files, skipped: true };
 
   const model = await loadEmbeddingModel(config.modelFile);
   const rates: number[] = [];
-  for (const [split, source, xFile, yFile] of [
-    ["train", config.database, files.databaseX, files.databaseY],
-    ["val", config.queries, files.queriesX, files.queriesY],
-  ] as const) {
+  for (const s of splits) {
+    if (s.fresh) {
+      rates.push(NaN);
+      continue;
+    }
     const t0 = performance.now();
-    const { vectors, labels } = await embed(model, source, {
-      batchSize: config.batchSize, limit: config.limit, quiet: config.quiet, label: `${config.dataset} ${split}`,
+    const { vectors, labels } = await embed(model, s.source, {
+      batchSize: config.batchSize, limit: config.limit, quiet: config.quiet, label: `${config.dataset} ${s.split}`,
     });
     rates.push(vectors.rows / ((performance.now() - t0) / 1000));
-    writeMatrixNpy(xFile, vectors);
-    writeLabelsNpy(yFile, labels);
+    checkFinite(vectors, `${config.modelFile} output for ${s.source.location}`);
+    writeMatrixNpy(s.xFile, vectors);
+    writeLabelsNpy(s.yFile, labels);
+    recordArtifact(s.xFile, "inference", s.stageConfig, s.inputs);
+    recordArtifact(s.yFile, "inference", s.stageConfig, s.inputs);
   }
   return { files, imagesPerSecond: { database: rates[0], queries: rates[1] }, skipped: false };
 }

@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { tempPathFor } from "./atomic";
+import { tempPathFor, writeFileAtomic } from "./atomic";
 import { MrlError } from "./errors";
 
 /** Debian's Jupyter (the pyenv python3 on PATH has none). */
@@ -64,9 +64,12 @@ export function executeNotebook(notebook: string, outputNotebook: string, option
   if (options.html) exportHtml(outputNotebook);
 }
 
-/** Converts an executed notebook to a standalone HTML page next to it; returns the HTML path. */
+/** Converts an executed notebook to a standalone HTML page next to it (atomically); returns the HTML path. */
 export function exportHtml(executedNotebook: string): string {
-  const html = spawnSync(jupyterCommand(), ["nbconvert", "--to", "html", executedNotebook], { encoding: "utf8" });
+  // Through stdout, so a killed export never leaves a half-written page under the final name.
+  const html = spawnSync(jupyterCommand(), ["nbconvert", "--to", "html", "--stdout", executedNotebook], { encoding: "utf8", maxBuffer: 512 * 1024 * 1024 });
   if (html.status !== 0) throw new MrlError(`HTML export failed: ${html.stderr}`, executedNotebook);
-  return executedNotebook.replace(/\.ipynb$/, ".html");
+  const target = executedNotebook.replace(/\.ipynb$/, ".html");
+  writeFileAtomic(target, html.stdout);
+  return target;
 }

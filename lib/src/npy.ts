@@ -74,7 +74,7 @@ export function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
     throw new MrlError(`unsupported dtype '${descr}'; expected float32 ('<f4'), float64, int32, int64 or uint8`, file);
   }
   if (fortran === "True") {
-    throw new MrlError("Fortran-order arrays are not supported; save with np.save(path, np.ascontiguousarray(arr))", file);
+    throw new MrlError("Fortran-order arrays are not supported; expected C order: save with np.save(path, np.ascontiguousarray(arr))", file);
   }
   const count = shape.reduce((a, b) => a * b, 1);
   return { dtype, shape, fortranOrder: false, dataOffset, dataBytes: count * itemSize };
@@ -153,7 +153,8 @@ function toInt32(arr: NpyArray, file: string, what: string): Int32Array {
     return out;
   }
   if (data instanceof Uint8Array || data instanceof Int8Array) return Int32Array.from(data);
-  throw new MrlError(`${what} must be integers, got dtype ${arr.dtype}`, file);
+  throw new MrlError(`${what} must be integers, got dtype ${arr.dtype}; expected int64, int32 or uint8 ` +
+    "(e.g. np.save(path, y.astype(np.int64)))", file);
 }
 
 /** Reads class labels: a 1-D (or N x 1) integer array. */

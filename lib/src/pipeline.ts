@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { PROJECT_ROOT, type RetrievalConfig } from "./config";
 import { fashionMnist, type ImageSource } from "./datasets";
-import { evaluateExperiment, writeMetricsTable, type MetricsRow } from "./evaluate";
+import { runMetricsStage, type MetricsRow } from "./evaluate";
 import { runRetrievalInference, type RetrievalInferenceResult } from "./inference";
 import type { ArtifactSpec, FunnelSpec, IndexType, ModelKind } from "./naming";
 import { runRerankStage, type RerankStageResult } from "./rerank";
@@ -28,6 +28,12 @@ export function firstItems(source: ImageSource, n: number): ImageSource {
   return { ...source, size: n, labels: source.labels.slice(0, n), loadBatch: source.loadBatch.bind(source) };
 }
 
+/** The database / query sources a configuration embeds: the given (or default) ones cut to inferenceLimit. */
+export function configSources(config: RetrievalConfig, sources = defaultSources()): { database: ImageSource; queries: ImageSource } {
+  const limit = config.inferenceLimit;
+  return limit ? { database: firstItems(sources.database, limit.database), queries: firstItems(sources.queries, limit.queries) } : sources;
+}
+
 export interface StageOptions {
   force?: boolean;
   quiet?: boolean;
@@ -37,12 +43,10 @@ export interface StageOptions {
 export async function runInferenceStage(config: RetrievalConfig, kind: ModelKind, options: StageOptions & {
   modelFile?: string; sources?: { database: ImageSource; queries: ImageSource };
 } = {}): Promise<RetrievalInferenceResult> {
-  const sources = options.sources ?? defaultSources();
-  const limit = config.inferenceLimit;
+  const sources = configSources(config, options.sources);
   return runRetrievalInference({
     modelFile: options.modelFile ?? defaultModelFile(kind), modelKind: kind, dataset: config.dataset, root: config.root,
-    database: limit ? firstItems(sources.database, limit.database) : sources.database,
-    queries: limit ? firstItems(sources.queries, limit.queries) : sources.queries,
+    database: sources.database, queries: sources.queries,
     force: options.force, quiet: options.quiet,
   });
 }
@@ -72,8 +76,7 @@ export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind
   const t2 = performance.now();
   const rerank = runRerankStage(spec, arrays, { k: config.k, adaptive: config.adaptive, funnels: funnelSpecs(config), ...options });
   const t3 = performance.now();
-  const metrics = evaluateExperiment(spec, config, arrays);
-  const metricsFile = writeMetricsTable(spec, metrics);
+  const { rows: metrics, file: metricsFile } = runMetricsStage(spec, config, arrays, options);
   const t4 = performance.now();
   return { spec, search, rerank, metrics, metricsFile, seconds: { load: (t1 - t0) / 1000, search: (t2 - t1) / 1000, rerank: (t3 - t2) / 1000, metrics: (t4 - t3) / 1000 } };
 }
@@ -84,8 +87,9 @@ export async function runPipeline(config: RetrievalConfig, options: StageOptions
   for (const kind of config.models) {
     log(`inference: ${kind} (${defaultModelFile(kind)})`);
     const r = await runInferenceStage(config, kind, options);
+    const rate = (x: number): string => (Number.isNaN(x) ? "up to date" : `${x.toFixed(0)} images/s`);
     log(r.skipped ? "inference: arrays up to date" :
-      `inference: ${r.imagesPerSecond!.database.toFixed(0)} images/s (database), ${r.imagesPerSecond!.queries.toFixed(0)} images/s (queries)`);
+      `inference: ${rate(r.imagesPerSecond!.database)} (database), ${rate(r.imagesPerSecond!.queries)} (queries)`);
   }
   const results: ExperimentResult[] = [];
   for (const kind of config.models) {

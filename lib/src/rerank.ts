@@ -9,7 +9,6 @@
  * Ties keep the earlier candidate first (stable sort); numpy's argsort is not stable, so exact ties may differ.
  */
 import * as fs from "node:fs";
-import { isUpToDate } from "./atomic";
 import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec, type RerankSpec } from "./naming";
 import { createProgress } from "./progress";
 import { readShortlist, writeShortlist } from "./shortlist";
@@ -17,6 +16,7 @@ import type { RetrievalArrays } from "./search";
 import { check, MrlError } from "./errors";
 import { intMatrix, type IntMatrix, type Matrix } from "./matrix";
 import type { FunnelSpec } from "./naming";
+import { isFresh, recordArtifact } from "./manifest";
 import { defaultThreads, PARALLEL_MIN_WORK, runParallel } from "./parallel";
 import { funnelRange, rerankRange, type RerankArrays } from "./rerankKernel";
 import { wasmHomeOf, wasmSimdSupported } from "./wasmDot";
@@ -108,13 +108,37 @@ export interface RerankStageResult {
   skipped: boolean;
 }
 
-/** Checks a loaded shortlist: one row per query and ids inside the database. */
+/**
+ * Checks a loaded shortlist: one row per query and ids inside the database. -1 is accepted: FAISS writes it
+ * when it found fewer than k neighbours, and metrics count it as a miss; reranking refuses it (see
+ * checkCandidates). Any other negative id is an error.
+ */
 export function checkShortlist(neighbors: IntMatrix, queries: number, databaseRows: number, file: string): IntMatrix {
   if (neighbors.rows !== queries) throw new MrlError(`has ${neighbors.rows} rows, expected one per query (${queries})`, file);
   const ids = neighbors.data;
   for (let i = 0; i < ids.length; i++) {
-    if (ids[i] < 0 || ids[i] >= databaseRows) {
-      throw new MrlError(`neighbour id ${ids[i]} at line ${Math.floor(i / neighbors.cols) + 1} is outside the database's 0..${databaseRows - 1}`, file);
+    if (ids[i] < -1 || ids[i] >= databaseRows) {
+      throw new MrlError(`neighbour id ${ids[i]} at line ${Math.floor(i / neighbors.cols) + 1} is outside the database's 0..${databaseRows - 1} ` +
+        "(or -1 for a missing neighbour)", file);
+    }
+  }
+  return neighbors;
+}
+
+/**
+ * Checks that a shortlist can feed a rerank of its first `needed` candidates: long enough, and no missing
+ * neighbour (-1) among them, since a rerank cannot score a candidate that does not exist.
+ */
+export function checkCandidates(neighbors: IntMatrix, needed: number, file: string, what: string): IntMatrix {
+  if (neighbors.cols < needed) {
+    throw new MrlError(`has ${neighbors.cols} neighbours per query; expected at least ${needed} for ${what}`, file);
+  }
+  for (let r = 0; r < neighbors.rows; r++) {
+    const row = neighbors.data.subarray(r * neighbors.cols, r * neighbors.cols + needed);
+    const j = row.indexOf(-1);
+    if (j >= 0) {
+      throw new MrlError(`line ${r + 1} has a missing neighbour (-1) at position ${j + 1}; expected ${needed} real candidates for ${what} ` +
+        "(FAISS returns -1 when it finds fewer than k neighbours: raise efSearch or use exactl2)", file);
     }
   }
   return neighbors;
@@ -128,7 +152,7 @@ export function loadShortlist(file: string, arrays: RetrievalArrays, missingHint
 
 /**
  * Adaptive and funnel retrieval from the D_r shortlist files written by faiss_nn; writes the reranked
- * shortlists (skipping those newer than their input unless `force`).
+ * shortlists, skipping those whose manifest entry matches (see manifest.ts) unless `force`.
  */
 export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, options: RerankStageOptions): RerankStageResult[] {
   const cache = new Map<number, IntMatrix>();
@@ -144,9 +168,11 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
   };
   const jobs = [
     ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
+      config: { k: options.k, ...a }, needed: a.shortlist,
       run: (c: IntMatrix) => rerank(arrays.database, arrays.queries, c, a.rerankDim, a.shortlist),
       label: `rerank ${a.retrievalDim}->${a.rerankDim} @${a.shortlist}` })),
     ...options.funnels.map((f) => ({ kind: "funnel" as const, retrievalDim: f.retrievalDim, out: funnelPath(spec, f),
+      config: { k: options.k, ...f }, needed: f.shortlists[0],
       run: (c: IntMatrix) => funnelRerank(arrays.database, arrays.queries, c, f),
       label: `funnel ${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]` })),
   ];
@@ -154,14 +180,16 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
   const results: RerankStageResult[] = [];
   for (const job of jobs) {
     const input = shortlistAt(job.retrievalDim);
-    if (!options.force && isUpToDate(job.out, [input.file])) {
+    const inputs = [input.file, arrays.files.databaseX, arrays.files.queriesX];
+    if (!options.force && isFresh(job.out, job.kind, job.config, inputs)) {
       results.push({ file: job.out, kind: job.kind, seconds: 0, skipped: true });
     } else {
-      const candidates = input.load();
+      const candidates = checkCandidates(input.load(), job.needed, input.file, job.label);
       const t0 = performance.now();
       const reranked = job.run(candidates);
       const seconds = (performance.now() - t0) / 1000;
       writeShortlist(job.out, reranked);
+      recordArtifact(job.out, job.kind, job.config, inputs);
       results.push({ file: job.out, kind: job.kind, seconds, skipped: false });
     }
     progress.tick();

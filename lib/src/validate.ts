@@ -1,0 +1,47 @@
+/**
+ * Whole-array checks that stages run before they write anything, so bad values stop a stage with a message
+ * naming the file, the row and what was expected, instead of NaN distances or an error half-way through.
+ */
+import { MrlError } from "./errors";
+import type { Matrix } from "./matrix";
+
+/** Throws at the first NaN or Inf value: they would silently poison every distance. */
+export function checkFinite(m: Matrix, file?: string): Matrix {
+  const { data, cols } = m;
+  // Fast pass: x * 0 is 0 for every finite x and NaN for NaN and +-Inf, so one sum tells whether to look.
+  let probe = 0;
+  for (let i = 0; i < data.length; i++) probe += data[i] * 0;
+  if (probe === 0) return m;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      const r = Math.floor(i / cols);
+      throw new MrlError(`row ${r}, column ${i - r * cols} is ${data[i]}; expected finite values (a NaN or Inf row cannot be ` +
+        "normalized or compared; check the model or the tool that wrote this array)", file);
+    }
+  }
+  return m;
+}
+
+/**
+ * Throws for a row whose first d values are all zero for some nesting dim d: its d-prefix cannot be
+ * L2-normalized. One pass over each row up to the largest dim.
+ */
+export function checkNonZeroPrefixes(m: Matrix, dims: number[], file?: string): Matrix {
+  const sorted = [...new Set(dims)].filter((d) => d > 0 && d <= m.cols).sort((a, b) => a - b);
+  if (sorted.length === 0) return m;
+  const { data, cols, rows } = m;
+  const last = sorted[sorted.length - 1];
+  for (let r = 0; r < rows; r++) {
+    const start = r * cols;
+    let next = 0, nonZero = false;
+    for (let c = 0; c < last && !nonZero; c++) {
+      if (data[start + c] !== 0) nonZero = true;
+      else if (c + 1 === sorted[next]) {
+        throw new MrlError(`row ${r} is all zeros in its first ${sorted[next]} dims and cannot be L2-normalized; ` +
+          "expected a non-zero vector at every nesting dim", file);
+      }
+      while (next < sorted.length && c + 1 >= sorted[next]) next++;
+    }
+  }
+  return m;
+}

@@ -1,0 +1,237 @@
+/**
+ * The bad-input catalogue: every way a researcher's files or settings can be wrong that we know of, each
+ * run through the public entry point a notebook or the CLI uses. Every case must throw an MrlError whose
+ * message names the file (when there is one), what is wrong and what was expected, and must leave the
+ * folder exactly as it was: no new or changed file, no temp file.
+ *
+ * Related cases live next to their modules: test/npy.test.ts (big-endian, wrong rank, not an .npy, missing
+ * file), test/csv.test.ts (header rows, empty fields, int32 overflow, empty CSV), test/inference.test.ts
+ * (truncated IDX), test/export.test.ts (3x224x224 model fed Fashion-MNIST, checkpoint errors),
+ * test/retrieval.test.ts (missing shortlist).
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { before, test } from "node:test";
+import {
+  arrayPath, defaultModelFile, imageFolder, intMatrix, loadConfig, loadEmbeddingModel, loadRetrievalArrays, loadShortlist, matrix, MrlError,
+  neighborsPath, readShortlistCsv, runRerankStage, runIndexSearch, runRetrievalInference, writeLabelsNpy, writeMatrixNpy,
+  writeShortlistCsv, type ArtifactSpec, type ImageSource, type RerankStageOptions,
+} from "@mrl-retrieval/lib";
+import { python, seededFloats, tempDir } from "./helpers";
+
+const DB = 300, NQ = 40, DIM = 32, K = 20;
+const top = tempDir("mrl-bad-");
+const base = path.join(top, "fixture");
+const spec = (root: string): ArtifactSpec => ({ root, model: "mrl", dataset: "SYN", indexType: "exactl2" });
+const X = (root: string, split: "train" | "val"): string => arrayPath(root, "SYN", split, "mrl", "X");
+const Y = (root: string, split: "train" | "val"): string => arrayPath(root, "SYN", split, "mrl", "y");
+const shortlist8 = (root: string): string => neighborsPath(spec(root), 8, K);
+const rerankOptions = (extra: Partial<RerankStageOptions> = {}): RerankStageOptions =>
+  ({ k: K, adaptive: [{ retrievalDim: 8, rerankDim: 32, shortlist: 10 }], funnels: [], quiet: true, ...extra });
+const search = (root: string, k = K, nesting = [8, 32]) => runIndexSearch(spec(root), loadRetrievalArrays(root, "SYN", "mrl"), { k, nesting, quiet: true });
+const rerankStage = (root: string, extra: Partial<RerankStageOptions> = {}) => runRerankStage(spec(root), loadRetrievalArrays(root, "SYN", "mrl"), rerankOptions(extra));
+
+/** Writes a matrix with one value changed. */
+function poke(file: string, rows: number, cols: number, r: number, c: number, value: number, seed: number): void {
+  const data = seededFloats(rows * cols, seed);
+  data[r * cols + c] = value;
+  writeMatrixNpy(file, matrix(rows, cols, data));
+}
+
+/** Rewrites a shortlist CSV's text with `edit`. */
+function editCsv(file: string, edit: (lines: string[]) => void): void {
+  const lines = fs.readFileSync(file, "utf8").trimEnd().split("\n");
+  edit(lines);
+  fs.writeFileSync(file, lines.join("\n") + "\n");
+}
+
+/** A tiny ONNX model whose output is the 4-D input itself (a feature map, not pooled features). */
+function featureMapModel(file: string): void {
+  python(`
+import onnx, sys
+from onnx import helper, TensorProto
+x = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 1, 28, 28])
+y = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1, 28, 28])
+g = helper.make_graph([helper.make_node("Identity", ["images"], ["features"])], "feature_map", [x], [y])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]); m.ir_version = 8
+onnx.checker.check_model(m); onnx.save(m, sys.argv[1]); print("{}")`, [file]);
+}
+
+/** Inference into `root` with the shipped model unless `modelFile` is given. */
+const infer = (root: string, database: ImageSource, queries: ImageSource, modelFile = defaultModelFile("mrl")) =>
+  runRetrievalInference({ modelFile, modelKind: "mrl", dataset: "IMG", root, database, queries, quiet: true });
+
+function imageDirs(root: string, classes: Record<string, Record<string, Buffer | string>>): string {
+  const dir = path.join(root, "images");
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [cls, files] of Object.entries(classes)) {
+    fs.mkdirSync(path.join(dir, cls), { recursive: true });
+    for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, cls, name), data);
+  }
+  return dir;
+}
+
+interface Case {
+  name: string;
+  /** Breaks something in the case's own copy of the valid fixture. */
+  setup?: (root: string) => void;
+  run: (root: string) => unknown;
+  /** The file the message must name; undefined for configuration errors (the message names the field). */
+  file?: (root: string) => string;
+  /** What is wrong and what was expected. */
+  problem: RegExp;
+}
+
+const CASES: Case[] = [
+  { name: "truncated .npy", setup: (r) => { const b = fs.readFileSync(X(r, "train")); fs.writeFileSync(X(r, "train"), b.subarray(0, b.length - 100)); },
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => X(r, "train"),
+    problem: /truncated: shape \(300, 32\) of f4 needs 38400 data bytes, file has 38300/ },
+  { name: "corrupt .npy header", setup: (r) => { const b = fs.readFileSync(X(r, "val")); b.write("{'garbage': 1}".padEnd(40), 10, "latin1"); fs.writeFileSync(X(r, "val"), b); },
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => X(r, "val"),
+    problem: /corrupt \.npy header \(expected 'descr', 'fortran_order' and 'shape'\)/ },
+  { name: "unsupported dtype (float16)", setup: (r) => pyArray(r, X(r, "val"), `np.zeros((${NQ}, ${DIM}), dtype=np.float16)`),
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => X(r, "val"),
+    problem: /unsupported dtype '<f2'; expected float32 \('<f4'\), float64, int32, int64 or uint8/ },
+  { name: "Fortran order", setup: (r) => pyArray(r, X(r, "train"), `np.asfortranarray(np.ones((${DB}, ${DIM}), dtype=np.float32))`),
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => X(r, "train"),
+    problem: /Fortran-order arrays are not supported; expected C order/ },
+  { name: "labels that are not integers (float64 .npy)", setup: (r) => pyArray(r, Y(r, "train"), `np.arange(${DB}) % 5 * 1.0`),
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => Y(r, "train"),
+    problem: /labels must be integers, got dtype f8; expected int64, int32 or uint8/ },
+  { name: "X/y row count mismatch", setup: (r) => writeLabelsNpy(Y(r, "train"), new Int32Array(DB - 1)),
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => Y(r, "train"),
+    problem: /has 299 labels but .*SYN_train_mrl1_e0_ff2048-X\.npy has 300 rows; expected one label per row/ },
+  { name: "query dim != database dim", setup: (r) => writeMatrixNpy(X(r, "val"), matrix(NQ, 16, seededFloats(NQ * 16, 3))),
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => X(r, "val"),
+    problem: /queries are 16-d but the database .* is 32-d; expected the same dims/ },
+  { name: "embeddings missing (inference not run)", setup: (r) => fs.rmSync(X(r, "val")),
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => X(r, "val"),
+    problem: /file not found; expected the embeddings of the inference stage/ },
+  { name: "NaN in a query row", setup: (r) => poke(X(r, "val"), NQ, DIM, 3, 5, NaN, 2),
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => X(r, "val"),
+    problem: /row 3, column 5 is NaN; expected finite values/ },
+  { name: "Inf in a database row", setup: (r) => poke(X(r, "train"), DB, DIM, 7, 0, -Infinity, 1),
+    run: (r) => loadRetrievalArrays(r, "SYN", "mrl"), file: (r) => X(r, "train"),
+    problem: /row 7, column 0 is -Infinity; expected finite values/ },
+  { name: "all-zero prefix (cannot be L2-normalized)", setup: (r) => {
+    const data = seededFloats(DB * DIM, 1);
+    data.fill(0, 2 * DIM, 2 * DIM + 8);
+    writeMatrixNpy(X(r, "train"), matrix(DB, DIM, data));
+  }, run: (r) => search(r), file: (r) => X(r, "train"),
+    problem: /row 2 is all zeros in its first 8 dims and cannot be L2-normalized; expected a non-zero vector at every nesting dim/ },
+  { name: "nesting dim larger than the array", run: (r) => search(r, K, [8, 64]), file: (r) => X(r, "train"),
+    problem: /nesting dim 64 is larger than the array's 32 dims; expected 1\.\.32/ },
+  { name: "k larger than the database", run: (r) => search(r, DB + 1), file: (r) => X(r, "train"),
+    problem: /k=301 is larger than the database \(300 rows\); expected k <= 300/ },
+  { name: "k <= 0", run: (r) => search(r, 0),
+    problem: /k must be a positive integer, got 0; expected 1\.\.300/ },
+  { name: "k <= 0 in a configuration", run: (r) => loadConfig("test", { root: r, k: -5 }),
+    problem: /k must be a positive integer, got -5/ },
+  { name: "unknown index type", run: (r) => loadConfig("test", { root: r, indexTypes: ["ivf" as never] }),
+    problem: /unknown index type "ivf"; expected one of: exactl2, hnsw8, hnsw32/ },
+  { name: "ragged CSV rows", setup: (r) => editCsv(shortlist8(r), (l) => { l[1] = l[1].split(",").slice(0, K - 1).join(","); }),
+    run: (r) => rerankStage(r), file: shortlist8, problem: /ragged CSV: line 2 has 19 values, line 1 has 20/ },
+  { name: "non-integer neighbour id", setup: (r) => editCsv(shortlist8(r), (l) => { l[1] = l[1].replace(/^(\d+),(\d+),(\d+)/, "$1,$2,4.5"); }),
+    run: (r) => rerankStage(r), file: shortlist8, problem: /line 2, column 3: "4\.5" is not an integer neighbour id/ },
+  { name: "neighbour id >= database size", setup: (r) => editCsv(shortlist8(r), (l) => { l[2] = l[2].replace(/^\d+/, String(DB)); }),
+    run: (r) => rerankStage(r), file: shortlist8,
+    problem: /neighbour id 300 at line 3 is outside the database's 0\.\.299 \(or -1 for a missing neighbour\)/ },
+  { name: "negative neighbour id other than -1", setup: (r) => editCsv(shortlist8(r), (l) => { l[0] = l[0].replace(/^\d+/, "-7"); }),
+    run: (r) => rerankStage(r), file: shortlist8,
+    problem: /neighbour id -7 at line 1 is outside the database's 0\.\.299 \(or -1 for a missing neighbour\)/ },
+  { name: "missing neighbour (-1) among the candidates to rerank", setup: (r) => editCsv(shortlist8(r), (l) => { l[1] = l[1].replace(/^(\d+),(\d+),(\d+),(\d+)/, "$1,$2,$3,-1"); }),
+    run: (r) => rerankStage(r), file: shortlist8,
+    problem: /line 2 has a missing neighbour \(-1\) at position 4; expected 10 real candidates for rerank 8->32 @10/ },
+  { name: "shortlist shorter than the rerank length", run: (r) => rerankStage(r, { adaptive: [{ retrievalDim: 8, rerankDim: 32, shortlist: 30 }] }),
+    file: shortlist8, problem: /has 20 neighbours per query; expected at least 30 for rerank 8->32 @30/ },
+  { name: "shortlist with fewer rows than queries", setup: (r) => editCsv(shortlist8(r), (l) => { l.pop(); }),
+    run: (r) => rerankStage(r), file: shortlist8, problem: /has 39 rows, expected one per query \(40\)/ },
+  { name: "cascade lists of different lengths", run: (r) => loadConfig("test", { root: r, funnel: { retrievalDim: 8, dims: [16, 64], shortlistSets: [[200]] } }),
+    problem: /funnel dims \[16,64\] and shortlists \[200\] must be non-empty lists of the same length/ },
+  { name: "cascade shortlists not decreasing", run: (r) => loadConfig("test", { root: r, funnel: { retrievalDim: 8, dims: [16, 64, 2048], shortlistSets: [[200, 200, 10]] } }),
+    problem: /funnel shortlists \[200,200,10\] must be strictly decreasing/ },
+  { name: "cascade passed straight to the rerank stage", run: (r) => rerankStage(r, { adaptive: [], funnels: [{ retrievalDim: 8, dims: [16, 32], shortlists: [10] }] }),
+    problem: /funnel dims \[16,32\] and shortlists \[10\] must be non-empty lists of the same length/ },
+  { name: "missing model file", run: (r) => infer(r, imageFolder(path.join(r, "images")), imageFolder(path.join(r, "images")), path.join(r, "models", "nope.onnx")),
+    setup: (r) => imageDirs(r, { a: { "x.png": PNG } }), file: (r) => path.join(r, "models", "nope.onnx"),
+    problem: /model file not found; expected an ONNX model/ },
+  { name: "ONNX model whose output is not 2-D", setup: (r) => featureMapModel(path.join(r, "featuremap.onnx")),
+    run: (r) => loadEmbeddingModel(path.join(r, "featuremap.onnx")), file: (r) => path.join(r, "featuremap.onnx"),
+    problem: /expected a 2-D \(batch, features\) output, got shape \[N, 1, 28, 28\]/ },
+  { name: "image that fails to decode", setup: (r) => imageDirs(r, { a: { "ok.png": PNG, "zz-broken.jpg": "not a jpeg at all" } }),
+    run: (r) => infer(r, imageFolder(path.join(r, "images")), imageFolder(path.join(r, "images"))),
+    file: (r) => path.join(r, "images", "a", "zz-broken.jpg"), problem: /image failed to decode \(.+\); expected a readable JPEG, PNG/ },
+  { name: "empty dataset folder", setup: (r) => fs.mkdirSync(path.join(r, "images")),
+    run: (r) => imageFolder(path.join(r, "images")), file: (r) => path.join(r, "images"),
+    problem: /no class sub-folders; expected <dir>\/<class>\/<image>\.jpg/ },
+  { name: "class folders without images", setup: (r) => imageDirs(r, { a: { "notes.txt": "x" }, b: {} }),
+    run: (r) => imageFolder(path.join(r, "images")), file: (r) => path.join(r, "images"),
+    problem: /no images in the 2 class folders; expected <dir>\/<class>\/<image> files ending in \.jpg/ },
+];
+
+/** A 28x28 grey PNG (made once by sharp in before()). */
+let PNG: Buffer = Buffer.alloc(0);
+
+function pyArray(root: string, file: string, expression: string): void {
+  python(`import numpy as np, sys; np.save(sys.argv[1], ${expression}); print("{}")`, [file]);
+  void root;
+}
+
+/** Every file under `dir` with its size and mtime: the "nothing written" snapshot. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const st = fs.statSync(file);
+    out[path.relative(dir, file)] = `${st.size}@${st.mtimeMs}`;
+  }
+  return out;
+}
+
+before(async () => {
+  // The valid fixture: synthetic embeddings and labels plus one k-NN shortlist, like faiss_nn leaves them.
+  writeMatrixNpy(X(base, "train"), matrix(DB, DIM, seededFloats(DB * DIM, 1)));
+  writeMatrixNpy(X(base, "val"), matrix(NQ, DIM, seededFloats(NQ * DIM, 2)));
+  writeLabelsNpy(Y(base, "train"), Int32Array.from({ length: DB }, (_, i) => i % 5));
+  writeLabelsNpy(Y(base, "val"), Int32Array.from({ length: NQ }, (_, i) => i % 5));
+  writeShortlistCsv(shortlist8(base), intMatrix(NQ, K, Int32Array.from({ length: NQ * K }, (_, i) => (i * 7) % DB)));
+  const sharp = (await import("sharp")).default;
+  PNG = await sharp({ create: { width: 28, height: 28, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toBuffer();
+});
+
+test(`the bad-input catalogue has at least 20 cases`, () => assert.ok(CASES.length >= 20, `${CASES.length} cases`));
+
+for (const [i, c] of CASES.entries()) {
+  test(`bad input ${i + 1}: ${c.name} -> clear error, nothing written`, async (t) => {
+    const root = path.join(top, `case${i + 1}`);
+    fs.cpSync(base, root, { recursive: true });
+    c.setup?.(root);
+    const before = snapshot(root);
+    let error: unknown;
+    try {
+      await c.run(root);
+    } catch (err) {
+      error = err;
+    }
+    assert.ok(error instanceof MrlError, `expected an MrlError, got ${error instanceof Error ? error.stack : String(error)}`);
+    t.diagnostic(error.message.split(root).join("<root>"));
+    if (c.file) assert.ok(error.message.startsWith(`${c.file(root)}: `), `message should start with the file ${c.file(root)}: ${error.message}`);
+    assert.match(error.message, c.problem);
+    assert.doesNotMatch(error.message, /\n\s+at \S/, "no stack frames in the message");
+    assert.deepEqual(snapshot(root), before, "no file was written, changed or left behind");
+  });
+}
+
+test("-1 (FAISS's missing neighbour) past the rerank length is accepted by reranking and by the metrics' loader", () => {
+  const root = path.join(top, "ok");
+  fs.cpSync(base, root, { recursive: true });
+  editCsv(shortlist8(root), (l) => { l[1] = l[1].replace(/\d+$/, "-1"); });
+  const [result] = rerankStage(root);
+  assert.equal(result.skipped, false);
+  const reranked = readShortlistCsv(result.file);
+  assert.deepEqual([reranked.rows, reranked.cols], [NQ, 10]);
+  const loaded = loadShortlist(shortlist8(root), loadRetrievalArrays(root, "SYN", "mrl"), "");
+  assert.equal(loaded.data[2 * K - 1], -1);
+});

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import {
+  checkHtmlPage, experimentGallery, figureHtml, fashionMnist, loadConfig, metricVsDimFigure, readAllMetrics, readLabelsNpy, arrayPath,
+  runPipeline, writeFileAtomic, writeReport,
+} from "@mrl-retrieval/lib";
+import { REPO, tempDir } from "./helpers";
+
+// One small real run (test preset: 4000 database / 400 query Fashion-MNIST images) shared by the tests below.
+const root = tempDir("mrl-report-root-");
+const results = tempDir("mrl-report-out-");
+const config = loadConfig("test", { root, models: ["mrl", "ff"] });
+const ready = runPipeline(config, { quiet: true });
+
+/** PNG width/height from the IHDR chunk. */
+function pngSize(file: string): { width: number; height: number } {
+  const b = fs.readFileSync(file);
+  assert.equal(b.subarray(1, 4).toString("latin1"), "PNG", `${file} is a PNG`);
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+}
+
+test("report: PNG and SVG figure files drawn by headless Chromium, gallery PNG, report.html", async () => {
+  await ready;
+  const report = await writeReport(config, { outDir: results, quiet: true });
+  const names = report.figureFiles.map((f) => path.basename(f)).sort();
+  for (const fig of ["mAP@10_vs_MFLOPs", "mAP@10_vs_dim", "precision@10_vs_dim", "top-10_vs_dim"]) {
+    assert.ok(names.includes(`${fig}.png`) && names.includes(`${fig}.svg`), `${fig} as PNG and SVG`);
+  }
+  // PNGs at 2x the layout size (760 wide); SVGs are plotly's own with drawn traces and the titles.
+  assert.deepEqual(pngSize(path.join(results, "figures", "mAP@10_vs_MFLOPs.png")), { width: 1520, height: 960 });
+  const svg = fs.readFileSync(path.join(results, "figures", "mAP@10_vs_dim.svg"), "utf8");
+  assert.match(svg, /^<svg[^>]+class="main-svg"/);
+  assert.match(svg, /mAP@10 vs representation size/);
+  assert.equal((svg.match(/class="trace scatter/g) ?? []).length, 2, "one line per model (MRL, FF)");
+  // The gallery PNG holds 4 queries x 4 settings of 10 tiles: far taller than wide.
+  const gallery = pngSize(report.galleryFile!);
+  assert.ok(gallery.width > 1000 && gallery.height > gallery.width, `gallery ${gallery.width}x${gallery.height}`);
+  assert.ok(fs.existsSync(report.reportFile));
+  assert.deepEqual(fs.readdirSync(path.join(results, "figures")).filter((f) => f.endsWith(".tmp")), [], "no temp files left");
+
+  // Open the report like a reader would, offline: every plot drew its SVG, images loaded, no console errors.
+  const screenshot = path.join(REPO, "build", "test-artifacts", "report.png");
+  const page = await checkHtmlPage(report.reportFile, { screenshot });
+  assert.deepEqual(page.consoleErrors, []);
+  assert.equal(page.figures, report.figureFiles.length / 2);
+  assert.equal(page.renderedFigures, page.figures);
+  assert.equal(page.brokenImages, 0);
+  assert.ok(pngSize(screenshot).height > 2000, "full-page screenshot saved");
+});
+
+test("report figures follow the data: MRL mAP@10 rises with dim and beats FF at 8 dims", async () => {
+  await ready;
+  const rows = readAllMetrics(config);
+  const fig = metricVsDimFigure(rows, "mAP@10");
+  const line = (name: string) => fig.data.find((d) => d.name === name) as { x: number[]; y: number[] };
+  const mrl = line("MRL");
+  const ff = line("FF");
+  assert.deepEqual(mrl.x, [8, 16, 64, 2048]);
+  assert.ok(mrl.y[3] > mrl.y[0], `MRL mAP@10 ${mrl.y[0]} at 8d < ${mrl.y[3]} at 2048d`);
+  assert.ok(mrl.y[0] > ff.y[0], `MRL ${mrl.y[0]} > FF ${ff.y[0]} at 8d`);
+  const byConfig = new Map(rows.filter((r) => r.model === "mrl").map((r) => [r.config, r]));
+  assert.equal(mrl.y[3], byConfig.get("2048d")!["mAP@10"]);
+});
+
+test("gallery marks each neighbour by comparing its label with the query's", async () => {
+  await ready;
+  const { data, html } = await experimentGallery(config, { model: "mrl", queries: [0, 7] });
+  const databaseLabels = readLabelsNpy(arrayPath(root, "FMNIST", "train", "mrl", "y"));
+  const images = fashionMnist("train");
+  assert.deepEqual(data.map((q) => q.query), [0, 7]);
+  assert.deepEqual(data[0].rows.map((r) => r.setting), ["8d exact", "64d exact", "2048d exact", "adaptive 16->2048 @200"]);
+  for (const q of data) {
+    for (const r of q.rows) {
+      assert.equal(r.neighbors.length, 10);
+      for (const n of r.neighbors) {
+        assert.equal(n.label, databaseLabels[n.id]);
+        assert.equal(n.label, images.labels[n.id], "labels of the embedded arrays match the images shown");
+        assert.equal(n.correct, n.label === q.label);
+      }
+      assert.equal(r.correct, r.neighbors.filter((n) => n.correct).length);
+    }
+  }
+  const tiles = (html.match(/class="t (ok|bad)"/g) ?? []).length;
+  assert.equal(tiles, 2 * 4 * 10);
+  assert.equal((html.match(/class="t ok"/g) ?? []).length, data.flatMap((q) => q.rows).reduce((s, r) => s + r.correct, 0));
+  assert.match(html, /data:image\/png;base64,/);
+});
+
+test("the browser check catches a figure that cannot draw (plotly missing)", async () => {
+  const file = path.join(tempDir(), "broken.html");
+  const fig = metricVsDimFigure([], "mAP@10");
+  writeFileAtomic(file, `<!doctype html><html><body>${figureHtml(fig, { includePlotly: false })}</body></html>`);
+  const page = await checkHtmlPage(file);
+  assert.equal(page.figures, 1);
+  assert.equal(page.renderedFigures, 0);
+  assert.match(page.consoleErrors.join("\n"), /Plotly is not defined/);
+});
