@@ -10,7 +10,7 @@ import { after, test } from "node:test";
 import {
   addNpyToIndex, allocateWasmFloat32, buildIndex, instantiateDots8, wasmHomeOf, wasmSimdSupported, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
   neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
-  rerank, resetPeakRss, runIndexSearch, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
+  rerank, resetPeakRss, runIndexSearch, sortByDistance, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib";
 import { python, seededFloats, tempDir } from "./helpers";
@@ -123,6 +123,19 @@ test("the SIMD kernel runs here and its sums equal the scalar loop's bit for bit
     let s = 0;
     for (let c = 0; c < d; c++) s += data[r * d + c] * q[c];
     assert.equal(got[r], s, `row ${r}`);
+  }
+});
+
+test("sortByDistance orders like a stable comparator sort, with many ties, at every run/merge boundary", () => {
+  const values = seededFloats(300, 41);
+  for (const n of [1, 2, 15, 16, 17, 31, 32, 33, 200, 257, 300]) {
+    // quarter steps in [-1, 1): many exact ties
+    const dist = Float64Array.from(values.subarray(0, n), (v) => Math.floor(v * 4) / 4);
+    const expected = Array.from({ length: n }, (_, i) => i).sort((a, b) => dist[a] - dist[b] || a - b);
+    const d = dist.slice(), order = Int32Array.from({ length: n }, (_, i) => i);
+    sortByDistance(d, order, new Float64Array(n), new Int32Array(n), n);
+    assert.deepEqual(Array.from(order), expected, `n=${n}`);
+    assert.deepEqual(Array.from(d), expected.map((i) => dist[i]), `n=${n}`);
   }
 });
 
