@@ -21,6 +21,9 @@ export function defaultThreads(): number {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
+/** Queries per chunk the worker threads take from their shared queue. */
+export const PARALLEL_CHUNK = 8;
+
 /** Below this many multiply-adds a call stays on the calling thread (workers cost ~10 ms to wake). */
 export const PARALLEL_MIN_WORK = 20_000_000;
 
@@ -74,16 +77,18 @@ export function runParallel(kind: WorkerJob["kind"], arrays: RerankArrays, nq: n
   const shared: RerankArrays = {
     database: sharedFloat32(arrays.database), stride: arrays.stride, queries: sharedFloat32(arrays.queries),
     candidates: sharedColumns(arrays.candidates, nq, arrays.candidateCols, shortlists[0]), candidateCols: shortlists[0],
+    precision: arrays.precision, order: arrays.order,
   };
   const final = shortlists[shortlists.length - 1];
   const out = new Int32Array(new SharedArrayBuffer(Math.max(4, nq * final * 4)), 0, nq * final);
   const workers = poolOf(Math.min(threads, nq));
   const status = new Int32Array(new SharedArrayBuffer(4 * workers.length));
-  const per = Math.ceil(nq / workers.length);
+  // the threads take chunks of queries in turn from one queue, in the arrays' (locality) order
+  const queue = { counter: new Int32Array(new SharedArrayBuffer(4)), chunk: PARALLEL_CHUNK };
   workers.forEach((w, slot) => {
     // each thread its own scratch slot in the wasm memory (slot 0 is the calling thread's)
     const own: RerankArrays = arrays.wasm ? { ...shared, wasm: { home: arrays.wasm.home, slot: slot + 1 } } : shared;
-    const job: WorkerJob = { kind, arrays: own, dims, shortlists, first: Math.min(nq, slot * per), last: Math.min(nq, (slot + 1) * per), out, status, slot };
+    const job: WorkerJob = { kind, arrays: own, dims, shortlists, first: 0, last: nq, queue, out, status, slot };
     w.worker.postMessage(job);
   });
   const failures: string[] = [];

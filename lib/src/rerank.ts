@@ -13,12 +13,12 @@ import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec, type Rerank
 import { createProgress } from "./progress";
 import { readShortlist, writeShortlist } from "./shortlist";
 import type { RetrievalArrays } from "./search";
-import { check, MrlError } from "./errors";
+import { check, checkOneOf, MrlError } from "./errors";
 import { intMatrix, type IntMatrix, type Matrix } from "./matrix";
 import type { FunnelSpec } from "./naming";
 import { isFresh, recordArtifact } from "./manifest";
 import { defaultThreads, PARALLEL_MIN_WORK, runParallel } from "./parallel";
-import { funnelRange, rerankRange, type RerankArrays } from "./rerankKernel";
+import { funnelRange, localityOrder, RERANK_PRECISIONS, rerankRange, type RerankArrays, type RerankPrecision } from "./rerankKernel";
 import { wasmHomeOf, wasmSimdSupported } from "./wasmDot";
 
 export interface RerankOptions {
@@ -29,6 +29,26 @@ export interface RerankOptions {
   threads?: number;
   /** Use the WebAssembly SIMD kernel where the engine has it (default true; same results either way). */
   simd?: boolean;
+  /**
+   * Arithmetic of the dot products and norms (see RerankPrecision): default MRL_RERANK_PRECISION, else
+   * DEFAULT_RERANK_PRECISION. Each precision gives the same ids on every path (SIMD or not, any threads).
+   */
+  precision?: RerankPrecision;
+  /**
+   * Process the queries in a cache-friendly order (localityOrder; default true): neighbouring queries share
+   * candidates, so their rows are often still in cache. The results are the same either way.
+   */
+  localityOrder?: boolean;
+}
+
+/** The precision used when neither the options nor MRL_RERANK_PRECISION say. */
+export const DEFAULT_RERANK_PRECISION: RerankPrecision = "float64";
+
+/** The precision of a rerank: the option, else MRL_RERANK_PRECISION, else DEFAULT_RERANK_PRECISION. */
+export function rerankPrecision(option?: RerankPrecision): RerankPrecision {
+  const env = process.env.MRL_RERANK_PRECISION;
+  const value = option ?? (env === undefined || env === "" ? DEFAULT_RERANK_PRECISION : env);
+  return checkOneOf(value as RerankPrecision, RERANK_PRECISIONS, option === undefined && env ? "MRL_RERANK_PRECISION" : "rerank precision");
 }
 
 function threadsFor(options: RerankOptions, work: number): number {
@@ -84,7 +104,9 @@ export function funnelRerank(database: Matrix, queries: Matrix, candidates: IntM
 
 /** The kernel's view of the inputs; the database moves into wasm memory (once, cached) for the SIMD kernel. */
 function rerankArrays(database: Matrix, queries: Matrix, candidates: IntMatrix, options: RerankOptions): RerankArrays {
-  const arrays: RerankArrays = { database: database.data, stride: database.cols, queries: queries.data, candidates: candidates.data, candidateCols: candidates.cols };
+  const arrays: RerankArrays = { database: database.data, stride: database.cols, queries: queries.data, candidates: candidates.data,
+    candidateCols: candidates.cols, precision: rerankPrecision(options.precision),
+    order: options.localityOrder === false ? undefined : localityOrder(queries.data, queries.cols, queries.rows) };
   const wasm = (options.simd ?? process.env.MRL_SIMD !== "0") && wasmSimdSupported() ? wasmHomeOf(database.data, database.cols) : undefined;
   return wasm ? { ...arrays, database: wasm.data, wasm: { home: wasm.home, slot: 0 } } : arrays;
 }

@@ -10,7 +10,45 @@
  * candidates per f64x2 instruction, with the same per-candidate order of additions.
  */
 import { MrlError } from "./errors";
-import { instantiateKernels, WASM_SLOTS, type Dots8, type WasmHome, type WasmMemory } from "./wasmDot";
+import { instantiateKernels, WASM_SLOTS, type Dots8, type KernelF32, type Kernels, type WasmHome, type WasmMemory } from "./wasmDot";
+
+/**
+ * Arithmetic of the dot products and squared norms:
+ * - "float64": float32 values multiplied and summed in float64 in dimension order (the original loop);
+ * - "float32": products rounded to float32 and summed in float32 with four partial sums per vector, as a
+ *   4-wide SIMD dot product does: partial sum l takes the dims c = l mod 4 in order, and the result is
+ *   (s0 + s1) + (s2 + s3) (`dotF32` below). numpy's float32 arrays, which the original notebooks rerank
+ *   with, also sum in float32 with several partial sums.
+ * Either way the distance 2 - 2 dot / (|q| |c|) is then formed in float64 from those sums, and each precision
+ * gives bit-identical results on every path (SIMD kernel or plain JS, any number of threads).
+ */
+export type RerankPrecision = "float32" | "float64";
+export const RERANK_PRECISIONS: readonly RerankPrecision[] = ["float32", "float64"];
+
+const fround = Math.fround;
+
+/**
+ * The float32 dot product of a[ao..ao+dim) and b[bo..bo+dim) that the float32 kernels compute: four partial
+ * sums s[c mod 4] += fround(a[c] * b[c]) in float32, the prefix padded with zeros to a multiple of four dims,
+ * combined as (s0 + s1) + (s2 + s3).
+ */
+export function dotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, c = 0;
+  for (; c + 4 <= dim; c += 4) {
+    s0 = fround(s0 + fround(a[ao + c] * b[bo + c]));
+    s1 = fround(s1 + fround(a[ao + c + 1] * b[bo + c + 1]));
+    s2 = fround(s2 + fround(a[ao + c + 2] * b[bo + c + 2]));
+    s3 = fround(s3 + fround(a[ao + c + 3] * b[bo + c + 3]));
+  }
+  if (c < dim) {
+    // zero padding: the missing lanes add fround(0 * 0) = +0
+    s0 = fround(s0 + fround(a[ao + c] * b[bo + c]));
+    s1 = fround(s1 + (c + 1 < dim ? fround(a[ao + c + 1] * b[bo + c + 1]) : 0));
+    s2 = fround(s2 + (c + 2 < dim ? fround(a[ao + c + 2] * b[bo + c + 2]) : 0));
+    s3 = fround(s3 + 0);
+  }
+  return fround(fround(s0 + s1) + fround(s2 + s3));
+}
 
 /** A query-range job: rows first..last-1 of `queries` against their `candidates` rows. */
 export interface RerankArrays {
@@ -26,10 +64,58 @@ export interface RerankArrays {
   candidateBase?: number;
   /** When `database` lives in a wasm memory: use the SIMD kernel, with this thread's scratch slot. */
   wasm?: { home: WasmHome; slot: number };
+  /** Default "float64". */
+  precision?: RerankPrecision;
+  /**
+   * The order to process queries in (a permutation of 0..nq-1, see localityOrder): a range first..last covers
+   * queries order[first..last). Only the speed depends on it: every query's result is the same.
+   */
+  order?: Int32Array;
 }
 
-interface WasmKernel { dots: Dots8; norms: Dots8; qAddr: number; outAddr: number; q: Float32Array; out: Float64Array; base: number; pending: Int32Array }
-const instances = new WeakMap<WasmMemory, { dots8: Dots8; norms8: Dots8 }>();
+/**
+ * A cache-friendly order of the nq queries: the leaves of a k-d tree over the first `dims` columns (each node
+ * splits its queries at the median of the column with the largest range), so that queries next to each other
+ * in the order are near each other and share many candidates, whose rows are then still in cache. Reranking
+ * 2048-d rows is bound by memory traffic (8 KiB per candidate), and in shortlist order almost every candidate
+ * row comes from DRAM. Deterministic (stable sorts).
+ */
+export function localityOrder(queries: Float32Array, stride: number, nq: number, dims = 16, leaf = 8): Int32Array {
+  const order = Int32Array.from({ length: nq }, (_, i) => i);
+  const cols = Math.min(dims, stride);
+  const key = new Float64Array(nq);
+  const split = (lo: number, hi: number): void => {
+    if (hi - lo <= leaf) return;
+    let best = 0, range = -1;
+    for (let c = 0; c < cols; c++) {
+      let min = Infinity, max = -Infinity;
+      for (let t = lo; t < hi; t++) {
+        const v = queries[order[t] * stride + c];
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      if (max - min > range) { range = max - min; best = c; }
+    }
+    if (!(range > 0)) return; // all equal (or NaN): nothing to split on
+    for (let t = lo; t < hi; t++) key[order[t]] = queries[order[t] * stride + best];
+    const part = order.subarray(lo, hi);
+    // NaN last, ties by index: a total order, so the result does not depend on the sort algorithm
+    part.sort((a, b) => (key[a] < key[b] ? -1 : key[a] > key[b] ? 1 : Number.isNaN(key[a]) !== Number.isNaN(key[b]) ? (Number.isNaN(key[a]) ? 1 : -1) : a - b));
+    const mid = (lo + hi) >> 1;
+    split(lo, mid);
+    split(mid, hi);
+  };
+  split(0, nq);
+  return order;
+}
+
+interface WasmKernel {
+  dots: Dots8; norms: Dots8;
+  /** float32 kernels over 8 and 4 rows */
+  d8: KernelF32; d4: KernelF32; n8: KernelF32; n4: KernelF32;
+  qAddr: number; outAddr: number; q: Float32Array; out: Float64Array; out32: Float32Array; base: number; pending: Int32Array; addr: Int32Array;
+}
+const instances = new WeakMap<WasmMemory, Kernels>();
 
 function wasmKernel(w: NonNullable<RerankArrays["wasm"]>, stride: number): WasmKernel | undefined {
   const { home, slot } = w;
@@ -40,8 +126,10 @@ function wasmKernel(w: NonNullable<RerankArrays["wasm"]>, stride: number): WasmK
     instances.set(home.memory, kernels);
   }
   const qAddr = slot * home.slotBytes, outAddr = qAddr + home.slotBytes - 64;
-  return { dots: kernels.dots8, norms: kernels.norms8, qAddr, outAddr, q: new Float32Array(home.memory.buffer, qAddr, stride),
-    out: new Float64Array(home.memory.buffer, outAddr, 8), base: home.dataBase, pending: new Int32Array(8) };
+  const { dotsF32: d, normsF32: m } = kernels;
+  return { dots: kernels.dots8, norms: kernels.norms8, d8: d.get(8)!, d4: d.get(4)!, n8: m.get(8)!, n4: m.get(4)!,
+    qAddr, outAddr, q: new Float32Array(home.memory.buffer, qAddr, stride), out: new Float64Array(home.memory.buffer, outAddr, 8),
+    out32: new Float32Array(home.memory.buffer, outAddr, 8), base: home.dataBase, pending: new Int32Array(8), addr: new Int32Array(8) };
 }
 
 /** Reusable per-thread scratch, sized for the longest shortlist, with squared row norms cached per dim. */
@@ -50,7 +138,7 @@ export interface RerankScratch {
   order: Int32Array;
   tmp: Int32Array;
   distTmp: Float64Array;
-  /** dim -> squared norm of each database row's dim-prefix, -1 until first needed. */
+  /** dim (float64) or -dim (float32) -> squared norm of each database row's dim-prefix, -1 until first needed. */
   norms: Map<number, Float64Array>;
 }
 
@@ -59,26 +147,50 @@ export function rerankScratch(shortlist: number): RerankScratch {
     distTmp: new Float64Array(shortlist), norms: new Map() };
 }
 
-function normsFor(scratch: RerankScratch, dim: number, rows: number): Float64Array {
-  let norms = scratch.norms.get(dim);
+function normsFor(scratch: RerankScratch, key: number, rows: number): Float64Array {
+  let norms = scratch.norms.get(key);
   if (norms === undefined) {
     norms = new Float64Array(rows).fill(-1);
-    scratch.norms.set(dim, norms);
+    scratch.norms.set(key, norms);
   }
   return norms;
 }
 
 /**
+ * Work shared by threads: positions first..last are handed out `chunk` at a time through counter[0] (which
+ * starts at first), so the threads stay close together in the query order (sharing cached rows) and a thread
+ * slowed down by other work takes fewer chunks.
+ */
+export interface WorkQueue { counter: Int32Array; chunk: number }
+
+/** Calls fn(from, to) for each range of [first, last) this thread takes: all of it, or chunks from `queue`. */
+function forEachRange(first: number, last: number, queue: WorkQueue | undefined, fn: (from: number, to: number) => void): void {
+  if (!queue) {
+    fn(first, last);
+    return;
+  }
+  for (;;) {
+    const from = Atomics.add(queue.counter, 0, queue.chunk);
+    if (from >= last) return;
+    fn(from, Math.min(last, from + queue.chunk));
+  }
+}
+
+/**
  * Orders each query's first `shortlist` candidates by squared L2 distance between the unit-normalized
- * `dim`-prefixes, for queries [first, last); writes ids to out[(i - outBase) * shortlist + j].
+ * `dim`-prefixes, for the queries at positions [first, last) (of a.order if given); writes ids to
+ * out[(i - outBase) * shortlist + j].
  */
 export function rerankRange(a: RerankArrays, dim: number, shortlist: number, first: number, last: number,
-  out: Int32Array, outBase: number, scratch: RerankScratch = rerankScratch(shortlist)): void {
+  out: Int32Array, outBase: number, scratch: RerankScratch = rerankScratch(shortlist), queue?: WorkQueue): void {
   const ctx = context(a, scratch);
-  const base = a.candidateBase ?? 0;
-  for (let i = first; i < last; i++) {
-    rerankQuery(ctx, i, a.candidates, (i - base) * a.candidateCols, dim, shortlist, out, (i - outBase) * shortlist);
-  }
+  const base = a.candidateBase ?? 0, order = a.order;
+  forEachRange(first, last, queue, (from, to) => {
+    for (let t = from; t < to; t++) {
+      const i = order ? order[t] : t;
+      rerankQuery(ctx, i, a.candidates, (i - base) * a.candidateCols, dim, shortlist, out, (i - outBase) * shortlist);
+    }
+  });
 }
 
 /** Per-thread state of a rerank: arrays, scratch, the SIMD kernel if any. */
@@ -89,11 +201,14 @@ interface Context {
   n: number;
   scratch: RerankScratch;
   simd: WasmKernel | undefined;
+  f32: boolean;
 }
 
 function context(a: RerankArrays, scratch: RerankScratch): Context {
+  const precision = a.precision ?? "float64";
+  if (!RERANK_PRECISIONS.includes(precision)) throw new MrlError(`unknown rerank precision "${String(precision)}"; expected one of: ${RERANK_PRECISIONS.join(", ")}`);
   return { db: a.database, q: a.queries, stride: a.stride, n: (a.database.length / a.stride) | 0, scratch,
-    simd: a.wasm ? wasmKernel(a.wasm, a.stride) : undefined };
+    simd: a.wasm ? wasmKernel(a.wasm, a.stride) : undefined, f32: precision === "float32" };
 }
 
 /**
@@ -102,8 +217,12 @@ function context(a: RerankArrays, scratch: RerankScratch): Context {
  * candidate of many queries), the dot products eight candidates at a time.
  */
 function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number): void {
+  if (ctx.f32) {
+    rerankQueryF32(ctx, i, ids, row, dim, shortlist, out, outRow);
+    return;
+  }
   const { db, q, stride, n, simd } = ctx;
-  const { dist, order, tmp, distTmp } = ctx.scratch;
+  const dist = ctx.scratch.dist;
   const norms = normsFor(ctx.scratch, dim, n);
   const qo = i * stride;
   let qq = 0;
@@ -160,6 +279,12 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
     for (let c = 0; c < dim; c++) dot += db[o + c] * q[qo + c];
     dist[j] = dot;
   }
+  finishQuery(ctx, norms, qInv, ids, row, shortlist, out, outRow);
+}
+
+/** From the dot products in scratch.dist: the distances, the stable sort, the ids in order. */
+function finishQuery(ctx: Context, norms: Float64Array, qInv: number, ids: Int32Array, row: number, shortlist: number, out: Int32Array, outRow: number): void {
+  const { dist, order, tmp, distTmp } = ctx.scratch;
   for (let p = 0; p < shortlist; p++) {
     // squared distance between unit vectors: 2 - 2 cos
     const cc = norms[ids[row + p]];
@@ -168,6 +293,74 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
   }
   sortByDistance(dist, order, distTmp, tmp, shortlist);
   for (let p = 0; p < shortlist; p++) out[outRow + p] = ids[row + order[p]];
+}
+
+/**
+ * rerankQuery in float32 (see RerankPrecision): dot products, squared row norms (cached under -dim) and the
+ * query's squared norm are dotF32 sums, computed by the f32x4 kernels (wasmDot.ts: one row per f32x4
+ * accumulator, eight rows per call) or by dotF32 itself, bit for bit the same.
+ */
+function rerankQueryF32(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number): void {
+  const { db, q, stride, n, simd } = ctx;
+  const dist = ctx.scratch.dist;
+  const norms = normsFor(ctx.scratch, -dim, n);
+  const qo = i * stride;
+  const qq = dotF32(q, qo, q, qo, dim);
+  const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
+  let waiting = 0;
+  for (let j = 0; j < shortlist; j++) {
+    const id = ids[row + j];
+    if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
+    if (norms[id] === -1) {
+      if (simd) {
+        norms[id] = -2; // queued
+        simd.pending[waiting++] = id;
+        if (waiting === 8) waiting = flushNormsF32(simd, norms, stride, dim, waiting);
+      } else {
+        norms[id] = dotF32(db, id * stride, db, id * stride, dim);
+      }
+    }
+  }
+  if (waiting > 0) flushNormsF32(simd!, norms, stride, dim, waiting);
+  if (simd) {
+    simd.q.set(q.subarray(qo, qo + dim));
+    const { qAddr, outAddr, out32: res, base, addr: a, d8, d4 } = simd;
+    const rowBytes = stride * 4, dimBytes = dim * 4;
+    let j = 0;
+    for (; j + 8 <= shortlist; j += 8) {
+      d8(qAddr, base + ids[row + j] * rowBytes, base + ids[row + j + 1] * rowBytes, base + ids[row + j + 2] * rowBytes,
+        base + ids[row + j + 3] * rowBytes, base + ids[row + j + 4] * rowBytes, base + ids[row + j + 5] * rowBytes,
+        base + ids[row + j + 6] * rowBytes, base + ids[row + j + 7] * rowBytes, dimBytes, outAddr);
+      dist[j] = res[0]; dist[j + 1] = res[1]; dist[j + 2] = res[2]; dist[j + 3] = res[3];
+      dist[j + 4] = res[4]; dist[j + 5] = res[5]; dist[j + 6] = res[6]; dist[j + 7] = res[7];
+    }
+    if (j < shortlist) {
+      const count = shortlist - j;
+      for (let u = 0; u < count; u++) a[u] = base + ids[row + j + u] * rowBytes;
+      callF32(d8, d4, a, count, qAddr, dimBytes, outAddr);
+      for (let u = 0; u < count; u++) dist[j + u] = res[u];
+    }
+  } else {
+    for (let j = 0; j < shortlist; j++) dist[j] = dotF32(db, ids[row + j] * stride, q, qo, dim);
+  }
+  finishQuery(ctx, norms, qInv, ids, row, shortlist, out, outRow);
+}
+
+/** One float32 kernel call over the `count` (1..8) row addresses in a, the unused lanes repeating the last row. */
+function callF32(k8: KernelF32, k4: KernelF32, a: Int32Array, count: number, qAddr: number, dimBytes: number, outAddr: number): void {
+  const rows = count > 4 ? 8 : 4;
+  for (let u = count; u < rows; u++) a[u] = a[count - 1];
+  if (rows === 8) k8(qAddr, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], dimBytes, outAddr);
+  else k4(qAddr, a[0], a[1], a[2], a[3], dimBytes, outAddr);
+}
+
+/** float32 squared norms of the `count` (1..8) queued rows; returns 0. */
+function flushNormsF32(simd: WasmKernel, norms: Float64Array, stride: number, dim: number, count: number): number {
+  const p = simd.pending, a = simd.addr, rowBytes = stride * 4;
+  for (let u = 0; u < count; u++) a[u] = simd.base + p[u] * rowBytes;
+  callF32(simd.n8, simd.n4, a, count, 0, dim * 4, simd.outAddr);
+  for (let u = 0; u < count; u++) norms[p[u]] = simd.out32[u];
+  return 0;
 }
 
 /** Squared norms of the `count` queued rows (padded to eight with the last one); returns 0. */
@@ -234,19 +427,22 @@ export function sortByDistance(dist: Float64Array, order: Int32Array, distTmp: F
  * the next, so the candidate rows the first step fetched are still in cache for the later steps.
  */
 export function funnelRange(a: RerankArrays, dims: number[], shortlists: number[], first: number, last: number,
-  out: Int32Array, outBase: number): void {
+  out: Int32Array, outBase: number, queue?: WorkQueue): void {
   const ctx = context(a, rerankScratch(shortlists[0]));
   const steps = dims.length, final = shortlists[steps - 1];
   const buffers = [new Int32Array(shortlists[0]), new Int32Array(shortlists[0])];
-  const base = a.candidateBase ?? 0;
-  for (let i = first; i < last; i++) {
-    let ids = a.candidates, row = (i - base) * a.candidateCols;
-    for (let s = 0; s < steps; s++) {
-      const isFinal = s === steps - 1;
-      const target = isFinal ? out : buffers[s % 2];
-      rerankQuery(ctx, i, ids, row, dims[s], shortlists[s], target, isFinal ? (i - outBase) * final : 0);
-      ids = target;
-      row = 0;
+  const base = a.candidateBase ?? 0, order = a.order;
+  forEachRange(first, last, queue, (from, to) => {
+    for (let t = from; t < to; t++) {
+      const i = order ? order[t] : t;
+      let ids = a.candidates, row = (i - base) * a.candidateCols;
+      for (let s = 0; s < steps; s++) {
+        const isFinal = s === steps - 1;
+        const target = isFinal ? out : buffers[s % 2];
+        rerankQuery(ctx, i, ids, row, dims[s], shortlists[s], target, isFinal ? (i - outBase) * final : 0);
+        ids = target;
+        row = 0;
+      }
     }
-  }
+  });
 }

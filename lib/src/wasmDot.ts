@@ -93,16 +93,88 @@ function kernelBody(square: boolean): number[] {
   return [...vec([[...uleb(1), I32], [...uleb(14), V128]]), ...body];
 }
 
-/** The module's bytes (exports dots8 and norms8), importing a shared memory of exactly `pages` pages. */
+// float32 kernels
+const F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
+/** i8x16.shuffle lane bytes (f32 lanes of a, b): [a0 b0 a2 b2], [a1 b1 a3 b3], [a0 a1 b0 b1], [a2 a3 b2 b3]. */
+const EVEN_LANES = [0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27];
+const ODD_LANES = [4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31];
+const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const HIGH_HALVES = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+
+/**
+ * The body of a float32 kernel over `rows` rows (a multiple of 4): `dots` (square false) computes the dot
+ * products of the query prefix with each row, `norms` (square true) each row's squared norm. Each row has one
+ * f32x4 accumulator: lane l adds fround(row[c] * q[c]) for the dims c = l mod 4 in dimension order (one
+ * 16-byte load per row and four dims, no shuffles); the last 1..3 dims go to lanes 0..2 with zeros in the
+ * other lanes, as if the prefix were padded with zeros to a multiple of 4. At the end each row's lanes are
+ * combined as (s0 + s1) + (s2 + s3) and the `rows` float32 results stored at `out`. This is exactly
+ * `dotF32` in rerankKernel.ts. Params: q, o_0..o_{rows-1}, dimBytes, out.
+ */
+function kernelBodyF32(square: boolean, rows: number): number[] {
+  const Q = 0, O = (r: number): number => 1 + r, DIM = rows + 1, OUT = rows + 2, C = rows + 3;
+  // v128 locals: x, t, acc_0..acc_{rows-1}, tail_0..tail_{rows-1}
+  const X = C + 1, T = C + 2, ACC = (r: number): number => C + 3 + r, TAIL = (r: number): number => C + 3 + rows + r;
+  const get = (i: number): number[] => [LOCAL_GET, i];
+  const set = (i: number): number[] => [LOCAL_SET, i];
+  const shuffle = (lanes: number[]): number[] => [...simd(I8X16_SHUFFLE), ...lanes];
+  /** acc(r) += (vector on the stack) * (x or itself), in float32 */
+  const multiplyAdd = (r: number): number[] => [
+    ...(square ? [...set(T), ...get(T), ...get(T)] : get(X)), ...simd(F32X4_MUL),
+    ...get(ACC(r)), ...simd(F32X4_ADD), ...set(ACC(r)),
+  ];
+  /** (address of row r, or of q when r < 0) + c + offset */
+  const at = (r: number, offset: number): number[] => [...get(r < 0 ? Q : O(r)), ...get(C), I32_ADD, ...(offset ? [I32_CONST, offset, I32_ADD] : [])];
+  const first = square ? 0 : -1;
+  // main loop: four dims per round
+  const body: number[] = [BLOCK, VOID, LOOP, VOID, ...get(C), I32_CONST, 16, I32_ADD, ...get(DIM), I32_GT_U, BR_IF, 1];
+  if (!square) body.push(...at(-1, 0), ...simd(V128_LOAD), 2, 0, ...set(X));
+  for (let r = 0; r < rows; r++) body.push(...at(r, 0), ...simd(V128_LOAD), 2, 0, ...multiplyAdd(r));
+  body.push(...get(C), I32_CONST, 16, I32_ADD, ...set(C), BR, 0, END, END);
+  // the last 1..3 dims: lanes 0..2 of zeroed vectors, then one multiply-add (skipped when there are none)
+  body.push(BLOCK, VOID, ...get(C), ...get(DIM), I32_GE_U, BR_IF, 0);
+  for (let r = first; r < rows; r++) body.push(...at(r, 0), ...simd(V128_LOAD32_ZERO), 2, 0, ...set(r < 0 ? X : TAIL(r)));
+  body.push(BLOCK, VOID);
+  for (const lane of [1, 2]) {
+    body.push(...get(C), I32_CONST, 4 * lane, I32_ADD, ...get(DIM), I32_GE_U, BR_IF, 0);
+    for (let r = first; r < rows; r++) {
+      const v = r < 0 ? X : TAIL(r);
+      body.push(...at(r, 4 * lane), ...get(v), ...simd(V128_LOAD32_LANE), 2, 0, lane, ...set(v));
+    }
+  }
+  body.push(END);
+  for (let r = 0; r < rows; r++) body.push(...get(TAIL(r)), ...multiplyAdd(r));
+  body.push(END);
+  // (s0 + s1) + (s2 + s3) per row, four rows per vector
+  for (let g = 0; g < rows / 4; g++) {
+    const pair = (r: number): number[] => [
+      ...get(ACC(r)), ...get(ACC(r + 1)), ...shuffle(EVEN_LANES), ...get(ACC(r)), ...get(ACC(r + 1)), ...shuffle(ODD_LANES), ...simd(F32X4_ADD),
+    ];
+    body.push(...pair(4 * g), ...set(X), ...pair(4 * g + 2), ...set(T),
+      ...get(OUT), ...get(X), ...get(T), ...shuffle(LOW_HALVES), ...get(X), ...get(T), ...shuffle(HIGH_HALVES), ...simd(F32X4_ADD),
+      ...simd(V128_STORE), 2, 16 * g);
+  }
+  body.push(END);
+  return [...vec([[...uleb(1), I32], [...uleb(2 + 2 * rows), V128]]), ...body];
+}
+
+/** Rows per call of the float32 kernels (dots8f/norms8f, dots4f/norms4f); 12 or 16 rows run out of registers and are slower. */
+export const F32_KERNEL_ROWS = [8, 4] as const;
+
+/** The module's bytes (exports dots8, norms8 and the float32 kernels), importing a shared memory of exactly `pages` pages. */
 export function dots8ModuleBytes(pages: number): Uint8Array {
-  const funcs = [kernelBody(false), kernelBody(true)];
+  const f32 = F32_KERNEL_ROWS.flatMap((rows) => [
+    { name: `dots${rows}f`, body: kernelBodyF32(false, rows), params: rows + 3 },
+    { name: `norms${rows}f`, body: kernelBodyF32(true, rows), params: rows + 3 },
+  ]);
+  const funcs = [{ name: "dots8", body: kernelBody(false), params: 11 }, { name: "norms8", body: kernelBody(true), params: 11 }, ...f32];
+  const types = [...new Set(funcs.map((f) => f.params))];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(Array.from({ length: 11 }, () => [I32])), 0x00]])),
+    ...section(1, vec(types.map((n) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), 0x00]))),
     ...section(2, vec([[...str("env"), ...str("memory"), 0x02, 0x03, ...uleb(pages), ...uleb(pages)]])),
-    ...section(3, vec([[0x00], [0x00]])),
-    ...section(7, vec([[...str("dots8"), 0x00, 0x00], [...str("norms8"), 0x00, 0x01]])),
-    ...section(10, vec(funcs.map((f) => [...uleb(f.length), ...f]))),
+    ...section(3, vec(funcs.map((f) => uleb(types.indexOf(f.params))))),
+    ...section(7, vec(funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]))),
+    ...section(10, vec(funcs.map((f) => [...uleb(f.body.length), ...f.body]))),
   ];
   return Uint8Array.from(bytes);
 }
@@ -129,11 +201,32 @@ export function instantiateDots8(memory: WasmMemory, pages: number): Dots8 {
   return instantiateKernels(memory, pages).dots8;
 }
 
-/** Both kernels: dots8 and norms8 (same signature; norms8 ignores q and writes the rows' squared norms). */
-export function instantiateKernels(memory: WasmMemory, pages: number): { dots8: Dots8; norms8: Dots8 } {
+/**
+ * A float32 kernel over `rows` rows (8 or 4): (q, o_0..o_{rows-1}, dimBytes, out) -> `rows` float32
+ * results at out. Called with `apply` since the arity varies.
+ */
+export type KernelF32 = (...args: number[]) => void;
+
+export interface Kernels {
+  dots8: Dots8;
+  norms8: Dots8;
+  /** rows -> float32 kernels (see F32_KERNEL_ROWS). */
+  dotsF32: Map<number, KernelF32>;
+  normsF32: Map<number, KernelF32>;
+}
+
+/**
+ * All kernels: dots8 and norms8 (float64 sums; same signature, norms8 ignores q and writes the rows' squared
+ * norms), and the float32 dots/norms over 8 or 4 rows.
+ */
+export function instantiateKernels(memory: WasmMemory, pages: number): Kernels {
   const module = new wasm.Module(dots8ModuleBytes(pages));
-  const exports = new wasm.Instance(module, { env: { memory } }).exports;
-  return { dots8: exports.dots8 as Dots8, norms8: exports.norms8 as Dots8 };
+  const fns = new wasm.Instance(module, { env: { memory } }).exports;
+  return {
+    dots8: fns.dots8 as Dots8, norms8: fns.norms8 as Dots8,
+    dotsF32: new Map(F32_KERNEL_ROWS.map((r) => [r, fns[`dots${r}f`] as KernelF32])),
+    normsF32: new Map(F32_KERNEL_ROWS.map((r) => [r, fns[`norms${r}f`] as KernelF32])),
+  };
 }
 
 // ---- database rows in wasm memory ------------------------------------------------------------------------
