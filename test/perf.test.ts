@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import {
-  addNpyToIndex, allocateWasmFloat32, buildIndex, instantiateDots8, wasmHomeOf, wasmSimdSupported, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
+  addNpyToIndex, allocateWasmFloat32, buildIndex, instantiateDots8, instantiateKernels, dotF32, localityOrder, DEFAULT_RERANK_PRECISION, validateConfig, loadConfig, wasmHomeOf, wasmSimdSupported, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
   neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
   rerank, resetPeakRss, runIndexSearch, sortByDistance, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
@@ -43,6 +43,41 @@ function referenceRerank(database: Matrix, queries: Matrix, candidates: IntMatri
       order[j] = j;
     }
     order.sort((a, b) => dist[a] - dist[b] || a - b);
+    for (let j = 0; j < shortlist; j++) out[i * shortlist + j] = ids[row + order[j]];
+  }
+  return intMatrix(queries.rows, shortlist, out);
+}
+
+const fround = Math.fround;
+
+/**
+ * The float32 dot product, written out independently of the library: four partial sums in float32 (lane
+ * c mod 4, each product rounded to float32), the prefix padded with zeros to a multiple of 4, then
+ * (s0 + s1) + (s2 + s3).
+ */
+function scalarDotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  const s = [0, 0, 0, 0];
+  for (let c = 0; c < Math.ceil(dim / 4) * 4; c++) {
+    const p = c < dim ? fround(a[ao + c] * b[bo + c]) : 0;
+    s[c % 4] = fround(s[c % 4] + p);
+  }
+  return fround(fround(s[0] + s[1]) + fround(s[2] + s[3]));
+}
+
+/** The original loop in float32 arithmetic (scalarDotF32 for dots and norms), comparator sort: the float32 oracle. */
+function referenceRerankF32(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
+  const out = new Int32Array(queries.rows * shortlist);
+  const stride = database.cols, db = database.data, q = queries.data, ids = candidates.data;
+  for (let i = 0; i < queries.rows; i++) {
+    const qq = scalarDotF32(q, i * stride, q, i * stride, dim);
+    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
+    const row = i * candidates.cols;
+    const dist = Array.from({ length: shortlist }, (_, j) => {
+      const o = ids[row + j] * stride;
+      const cc = scalarDotF32(db, o, db, o, dim);
+      return cc > 0 ? 2 - 2 * scalarDotF32(db, o, q, i * stride, dim) * qInv / Math.sqrt(cc) : 4;
+    });
+    const order = dist.map((_, j) => j).sort((a, b) => dist[a] - dist[b] || a - b);
     for (let j = 0; j < shortlist; j++) out[i * shortlist + j] = ids[row + order[j]];
   }
   return intMatrix(queries.rows, shortlist, out);
@@ -103,6 +138,112 @@ test("funnel: kernel and worker threads equal repeated original reranks", () => 
     assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1, simd }), expected), `1 thread, simd ${simd}`);
     assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 2, simd }), expected), `2 threads, simd ${simd}`);
   }
+});
+
+test("rerank float32: kernel, plain JS and worker threads equal the float32 oracle, ties included", () => {
+  const { database, queries, candidates } = tiedData(3000, 301, 99, 120);
+  for (const [dim, shortlist] of [[99, 120], [96, 117], [16, 100], [33, 7], [1, 5], [2, 9], [3, 12], [6, 1]]) {
+    const expected = referenceRerankF32(database, queries, candidates, dim, shortlist);
+    for (const simd of [true, false]) {
+      for (const threads of [1, 2, 3]) {
+        for (const localityOrder of [true, false]) {
+          const got = rerank(database, queries, candidates, dim, shortlist, { threads, simd, precision: "float32", localityOrder });
+          assert.ok(same(got, expected), `${threads} threads, simd ${simd}, locality order ${localityOrder}, dim ${dim} @${shortlist}`);
+        }
+      }
+    }
+  }
+  // rows 3 and 13 are copies: they tie and come out next to each other, in shortlist order
+  const r = rerank(database, queries, candidates, 99, 120, { threads: 2, precision: "float32" });
+  const row0 = Array.from(r.data.subarray(0, 120)), cand0 = Array.from(candidates.data.subarray(0, 120));
+  const [earlier, later] = cand0.indexOf(3) < cand0.indexOf(13) ? [3, 13] : [13, 3];
+  assert.equal(row0.indexOf(later), row0.indexOf(earlier) + 1);
+  assert.equal(row0[119], 20, "the all-zero row gets the largest distance (4)");
+});
+
+test("funnel float32: kernel and worker threads equal repeated float32 oracle reranks", () => {
+  const { database, queries, candidates } = tiedData(2500, 257, 67, 200);
+  let expected = candidates;
+  const dims = [7, 16, 33, 67], shortlists = [200, 100, 50, 10];
+  dims.forEach((d, i) => { expected = referenceRerankF32(database, queries, expected, d, shortlists[i]); });
+  for (const simd of [true, false]) {
+    for (const threads of [1, 2]) {
+      assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads, simd, precision: "float32" }), expected), `${threads} threads, simd ${simd}`);
+    }
+  }
+});
+
+test("float32 and float64 differ where float32 cannot tell two distances apart; the precision comes from the option or MRL_RERANK_PRECISION", () => {
+  // query (1, 0, 0, 0); candidate 0 is (1, 2e-4, 0, 0), candidate 1 is (1, 1e-4, 0, 0): in float32 both squared
+  // norms round to 1 and the distances tie (shortlist order stays), in float64 candidate 1 is nearer
+  const database = matrix(2, 4, Float32Array.from([1, 2e-4, 0, 0, 1, 1e-4, 0, 0]));
+  const queries = matrix(1, 4, Float32Array.from([1, 0, 0, 0]));
+  const candidates = intMatrix(1, 2, Int32Array.from([0, 1]));
+  for (const simd of [true, false]) {
+    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { simd, precision: "float64" }).data), [1, 0], `simd ${simd}`);
+    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { simd, precision: "float32" }).data), [0, 1], `simd ${simd}`);
+  }
+  const saved = process.env.MRL_RERANK_PRECISION;
+  try {
+    process.env.MRL_RERANK_PRECISION = "float32";
+    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), [0, 1]);
+    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { precision: "float64" }).data), [1, 0], "the option wins");
+    process.env.MRL_RERANK_PRECISION = "float64";
+    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), [1, 0]);
+    process.env.MRL_RERANK_PRECISION = "double";
+    assert.throws(() => rerank(database, queries, candidates, 4, 2), (e: unknown) => e instanceof MrlError && /MRL_RERANK_PRECISION "double"; expected one of: float32, float64/.test(e.message));
+    delete process.env.MRL_RERANK_PRECISION;
+    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), DEFAULT_RERANK_PRECISION === "float32" ? [0, 1] : [1, 0]);
+  } finally {
+    if (saved === undefined) delete process.env.MRL_RERANK_PRECISION;
+    else process.env.MRL_RERANK_PRECISION = saved;
+  }
+  assert.throws(() => rerank(database, queries, candidates, 4, 2, { precision: "half" as "float32" }), /unknown rerank precision "half"/);
+  assert.equal(loadConfig("test", { rerankPrecision: "float32" }).rerankPrecision, "float32");
+  assert.throws(() => validateConfig({ ...loadConfig("test"), rerankPrecision: "f16" as "float32" }), /unknown rerank precision "f16"; expected one of: float32, float64/);
+});
+
+test("the float32 SIMD kernels' sums equal the scalar float32 loop bit for bit, for every dim remainder", () => {
+  const maxDim = 41;
+  const data = allocateWasmFloat32(9 * maxDim, maxDim)!;
+  data.set(seededFloats(9 * maxDim, 32));
+  data[3] = 0; data[maxDim + 5] = -0; data[2 * maxDim + 1] = 1e-30; // zeros and a product that underflows
+  const home = wasmHomeOf(data, maxDim)!;
+  const k = instantiateKernels(home.home.memory, home.home.pages);
+  const q = new Float32Array(home.home.memory.buffer, 0, maxDim);
+  q.set(data.subarray(8 * maxDim, 9 * maxDim));
+  q[1] = 1e-20;
+  const rows = [0, 1, 2, 3, 4, 5, 6, 7].map((r) => home.home.dataBase + r * maxDim * 4);
+  const outAddr = 2048;
+  const got = new Float32Array(home.home.memory.buffer, outAddr, 8);
+  for (const d of [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 40, 41]) {
+    for (const n of [8, 4]) {
+      for (const square of [false, true]) {
+        got.fill(NaN);
+        (square ? k.normsF32 : k.dotsF32).get(n)!(0, ...rows.slice(0, n), d * 4, outAddr);
+        for (let r = 0; r < n; r++) {
+          const expected = square ? scalarDotF32(data, r * maxDim, data, r * maxDim, d) : scalarDotF32(data, r * maxDim, q, 0, d);
+          assert.ok(Object.is(got[r], expected), `dim ${d}, ${n} rows, ${square ? "norm" : "dot"} of row ${r}: ${got[r]} vs ${expected}`);
+          assert.ok(Object.is(dotF32(data, r * maxDim, square ? data : q, square ? r * maxDim : 0, d), expected), `dotF32, dim ${d}`);
+        }
+      }
+    }
+  }
+});
+
+test("localityOrder is a permutation that keeps clustered queries together", () => {
+  // 1000 queries around 10 well-separated centres, in random cluster order
+  const nq = 1000, d = 12;
+  const noise = seededFloats(nq * d, 51), centres = seededFloats(10 * d, 52);
+  const cluster = Array.from({ length: nq }, (_, i) => (i * 7919 + (i >> 3)) % 10);
+  const points = Float32Array.from({ length: nq * d }, (_, k) => 10 * centres[cluster[Math.floor(k / d)] * d + (k % d)] + 0.1 * noise[k]);
+  const order = localityOrder(points, d, nq);
+  assert.deepEqual(Array.from(order).sort((a, b) => a - b), Array.from({ length: nq }, (_, i) => i));
+  assert.deepEqual(Array.from(localityOrder(points, d, nq)), Array.from(order), "deterministic");
+  const changes = (o: ArrayLike<number>): number => Array.from({ length: nq - 1 }, (_, t) => cluster[o[t]] !== cluster[o[t + 1]]).filter(Boolean).length;
+  assert.ok(changes(order) <= 30, `${changes(order)} cluster changes along the order (input order: ${changes(Array.from({ length: nq }, (_, i) => i))})`);
+  assert.deepEqual(Array.from(localityOrder(new Float32Array(5 * 3).fill(NaN), 3, 5)).sort(), [0, 1, 2, 3, 4]);
+  assert.deepEqual(Array.from(localityOrder(new Float32Array(0), 3, 0)), []);
 });
 
 test("the SIMD kernel runs here and its sums equal the scalar loop's bit for bit", () => {

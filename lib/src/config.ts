@@ -5,6 +5,7 @@
 import * as path from "node:path";
 import { check, checkOneOf, MrlError } from "./errors";
 import { INDEX_TYPES, MODEL_KINDS, SHORTLIST_FORMATS, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec, type ShortlistFormat } from "./naming";
+import { RERANK_PRECISIONS, type RerankPrecision } from "./rerankKernel";
 
 export interface RetrievalConfig {
   /** Folder with the embedding arrays; index_files/ and neighbors/ go below it. */
@@ -31,6 +32,11 @@ export interface RetrievalConfig {
   efSearch?: number;
   /** Shortlist files: "csv" (default; the original's headerless CSV) or "npy" (binary int32, much faster). */
   shortlistFormat?: ShortlistFormat;
+  /**
+   * Arithmetic of reranking's dot products (see RerankPrecision in rerankKernel.ts): "float32" or "float64";
+   * default: MRL_RERANK_PRECISION, else DEFAULT_RERANK_PRECISION (rerank.ts).
+   */
+  rerankPrecision?: RerankPrecision;
   /** Embed only the first N database / query images (quick runs and tests); all when absent. */
   inferenceLimit?: { database: number; queries: number };
 }
@@ -71,6 +77,7 @@ export function validateConfig(config: RetrievalConfig): RetrievalConfig {
   config.models.forEach((m) => checkOneOf(m, MODEL_KINDS, "model"));
   config.indexTypes.forEach((t) => checkOneOf(t, INDEX_TYPES, "index type"));
   if (config.shortlistFormat !== undefined) checkOneOf(config.shortlistFormat, SHORTLIST_FORMATS, "shortlist format");
+  if (config.rerankPrecision !== undefined) checkOneOf(config.rerankPrecision, RERANK_PRECISIONS, "rerank precision");
   const positive = (v: number, what: string): void => check(Number.isInteger(v) && v > 0, `${what} must be a positive integer, got ${v}`);
   positive(config.k, "k");
   config.nesting.forEach((d) => positive(d, "nesting dim"));

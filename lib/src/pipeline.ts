@@ -74,7 +74,7 @@ export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind
   const t1 = performance.now();
   const search = runIndexSearch(spec, arrays, { k: config.k, nesting: config.nesting, efSearch: config.efSearch, ...options });
   const t2 = performance.now();
-  const rerank = runRerankStage(spec, arrays, { k: config.k, adaptive: config.adaptive, funnels: funnelSpecs(config), ...options });
+  const rerank = runRerankStage(spec, arrays, { k: config.k, adaptive: config.adaptive, funnels: funnelSpecs(config), precision: config.rerankPrecision, ...options });
   const t3 = performance.now();
   const { rows: metrics, file: metricsFile } = runMetricsStage(spec, config, arrays, options);
   const t4 = performance.now();

@@ -119,6 +119,8 @@ export interface RerankStageOptions {
   k: number;
   adaptive: RerankSpec[];
   funnels: FunnelSpec[];
+  /** Default: MRL_RERANK_PRECISION, else DEFAULT_RERANK_PRECISION. Recorded with the artifacts when "float32". */
+  precision?: RerankPrecision;
   force?: boolean;
   quiet?: boolean;
 }
@@ -178,6 +180,9 @@ export function loadShortlist(file: string, arrays: RetrievalArrays, missingHint
  */
 export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, options: RerankStageOptions): RerankStageResult[] {
   const cache = new Map<number, IntMatrix>();
+  const precision = rerankPrecision(options.precision);
+  // float64 artifacts keep the configuration they were recorded with before the option existed
+  const recorded = precision === "float64" ? {} : { precision };
   const shortlistAt = (dim: number): { file: string; load: () => IntMatrix } => {
     const file = neighborsPath(spec, dim, options.k);
     return {
@@ -190,12 +195,12 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
   };
   const jobs = [
     ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
-      config: { k: options.k, ...a }, needed: a.shortlist,
-      run: (c: IntMatrix) => rerank(arrays.database, arrays.queries, c, a.rerankDim, a.shortlist),
+      config: { k: options.k, ...a, ...recorded }, needed: a.shortlist,
+      run: (c: IntMatrix) => rerank(arrays.database, arrays.queries, c, a.rerankDim, a.shortlist, { precision }),
       label: `rerank ${a.retrievalDim}->${a.rerankDim} @${a.shortlist}` })),
     ...options.funnels.map((f) => ({ kind: "funnel" as const, retrievalDim: f.retrievalDim, out: funnelPath(spec, f),
-      config: { k: options.k, ...f }, needed: f.shortlists[0],
-      run: (c: IntMatrix) => funnelRerank(arrays.database, arrays.queries, c, f),
+      config: { k: options.k, ...f, ...recorded }, needed: f.shortlists[0],
+      run: (c: IntMatrix) => funnelRerank(arrays.database, arrays.queries, c, f, { precision }),
       label: `funnel ${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]` })),
   ];
   const progress = createProgress("rerank/funnel", jobs.length, { quiet: options.quiet, intervalSeconds: 0 });

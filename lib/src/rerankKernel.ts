@@ -80,33 +80,65 @@ export interface RerankArrays {
  * 2048-d rows is bound by memory traffic (8 KiB per candidate), and in shortlist order almost every candidate
  * row comes from DRAM. Deterministic (stable sorts).
  */
-export function localityOrder(queries: Float32Array, stride: number, nq: number, dims = 16, leaf = 8): Int32Array {
-  const order = Int32Array.from({ length: nq }, (_, i) => i);
+export function localityOrder(queries: Float32Array, stride: number, nq: number, dims = 8, leaf = 8): Int32Array {
+  const order = new Int32Array(nq);
   const cols = Math.min(dims, stride);
-  const key = new Float64Array(nq);
+  const points = new Float32Array(nq * cols); // the columns used, contiguous
+  for (let i = 0; i < nq; i++) {
+    order[i] = i;
+    for (let c = 0; c < cols; c++) points[i * cols + c] = queries[i * stride + c];
+  }
+  const key = new Float64Array(nq), min = new Float64Array(cols), max = new Float64Array(cols);
   const split = (lo: number, hi: number): void => {
     if (hi - lo <= leaf) return;
-    let best = 0, range = -1;
-    for (let c = 0; c < cols; c++) {
-      let min = Infinity, max = -Infinity;
-      for (let t = lo; t < hi; t++) {
-        const v = queries[order[t] * stride + c];
-        if (v < min) min = v;
-        if (v > max) max = v;
+    min.fill(Infinity);
+    max.fill(-Infinity);
+    for (let t = lo; t < hi; t++) {
+      const o = order[t] * cols;
+      for (let c = 0; c < cols; c++) {
+        const v = points[o + c];
+        if (v < min[c]) min[c] = v;
+        if (v > max[c]) max[c] = v;
       }
-      if (max - min > range) { range = max - min; best = c; }
     }
+    let best = 0, range = -1;
+    for (let c = 0; c < cols; c++) if (max[c] - min[c] > range) { range = max[c] - min[c]; best = c; }
     if (!(range > 0)) return; // all equal (or NaN): nothing to split on
-    for (let t = lo; t < hi; t++) key[order[t]] = queries[order[t] * stride + best];
-    const part = order.subarray(lo, hi);
-    // NaN last, ties by index: a total order, so the result does not depend on the sort algorithm
-    part.sort((a, b) => (key[a] < key[b] ? -1 : key[a] > key[b] ? 1 : Number.isNaN(key[a]) !== Number.isNaN(key[b]) ? (Number.isNaN(key[a]) ? 1 : -1) : a - b));
+    for (let t = lo; t < hi; t++) {
+      const v = points[order[t] * cols + best];
+      key[order[t]] = v === v ? v : Infinity; // NaN with the largest
+    }
     const mid = (lo + hi) >> 1;
+    selectNth(order, key, lo, hi, mid);
     split(lo, mid);
     split(mid, hi);
   };
   split(0, nq);
   return order;
+}
+
+/**
+ * Rearranges order[lo..hi) so that order[nth] is the element a sort by (key, index) would put there, smaller
+ * ones before it and larger ones after (quickselect, middle pivot; deterministic).
+ */
+function selectNth(order: Int32Array, key: Float64Array, lo: number, hi: number, nth: number): void {
+  const less = (a: number, b: number): boolean => key[a] < key[b] || (key[a] === key[b] && a < b);
+  let l = lo, r = hi - 1;
+  while (r > l) {
+    const pivot = order[(l + r) >> 1];
+    let i = l, j = r;
+    while (i <= j) {
+      while (less(order[i], pivot)) i++;
+      while (less(pivot, order[j])) j--;
+      if (i <= j) {
+        const t = order[i]; order[i] = order[j]; order[j] = t;
+        i++; j--;
+      }
+    }
+    if (nth <= j) r = j;
+    else if (nth >= i) l = i;
+    else return;
+  }
 }
 
 interface WasmKernel {
@@ -305,7 +337,15 @@ function rerankQueryF32(ctx: Context, i: number, ids: Int32Array, row: number, d
   const dist = ctx.scratch.dist;
   const norms = normsFor(ctx.scratch, -dim, n);
   const qo = i * stride;
-  const qq = dotF32(q, qo, q, qo, dim);
+  let qq: number;
+  if (simd) {
+    // the query prefix goes to this thread's slot; its squared norm from the kernel (the same dotF32 sum)
+    simd.q.set(q.subarray(qo, qo + dim));
+    simd.n4(0, simd.qAddr, simd.qAddr, simd.qAddr, simd.qAddr, dim * 4, simd.outAddr);
+    qq = simd.out32[0];
+  } else {
+    qq = dotF32(q, qo, q, qo, dim);
+  }
   const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
   let waiting = 0;
   for (let j = 0; j < shortlist; j++) {
@@ -323,7 +363,6 @@ function rerankQueryF32(ctx: Context, i: number, ids: Int32Array, row: number, d
   }
   if (waiting > 0) flushNormsF32(simd!, norms, stride, dim, waiting);
   if (simd) {
-    simd.q.set(q.subarray(qo, qo + dim));
     const { qAddr, outAddr, out32: res, base, addr: a, d8, d4 } = simd;
     const rowBytes = stride * 4, dimBytes = dim * 4;
     let j = 0;
