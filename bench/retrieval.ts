@@ -22,7 +22,7 @@ import * as readline from "node:readline";
 import {
   addNpyToIndex, arrayPath, buildIndex, closeWorkers, computeMetrics, defaultThreads, FaissIndex, funnelRerank, intMatrix,
   knnLabels, l2NormalizeRows, memoryReport, nestedNormalized, PROJECT_ROOT, readLabelsNpy, readMatrixPrefixNpy, readShortlistCsv,
-  rerank, resetPeakRss, searchIndex, writeFileAtomic, writeMatrixNpyStreaming, writeShortlistCsv, writeShortlistNpy,
+  rerank, rerankPrecision, resetPeakRss, searchIndex, writeFileAtomic, writeMatrixNpyStreaming, writeShortlistCsv, writeShortlistNpy,
   type IntMatrix, type Matrix,
 } from "@mrl-retrieval/lib";
 
@@ -227,18 +227,36 @@ async function main(): Promise<void> {
 
   const nn16 = shortlists.get(16)!, nn8 = shortlists.get(8)!, nn2048 = shortlists.get(2048)!;
   rows.push({ stage: "normalize database + queries at 2048 (peer's reranking cell; ours needs none)", peer: await peer.timing("normalize") });
+  // the default precision (rerank.ts: DEFAULT_RERANK_PRECISION, or MRL_RERANK_PRECISION) carries the targets;
+  // the other precision is shown next to it
+  const prec = rerankPrecision(), other = prec === "float32" ? "float64" : "float32";
   const rr = await pair(R, () => timed(() => rerank(database!, queries!, nn16, 2048, 200), 2), () => peer.timing("rerank"));
+  const rrOther = timed(() => rerank(database!, queries!, nn16, 2048, 200, { precision: other }), 2);
   const rr1 = timed(() => rerank(database!, queries!, nn16, 2048, 200, { threads: 1 }), 2);
   const rrJs = timed(() => rerank(database!, queries!, nn16, 2048, 200, { threads: 1, simd: false }), 2);
-  const identical = [rr1, rrJs].every((x) => x.result.data.every((v, i) => v === rr.result.data[i]));
-  rows.push({ stage: `rerank 16 -> 2048 @200 (${defaultThreads()} threads, SIMD)`, ours: rr.ours, peer: rr.peer, target: atLeast(5, "≥ 5x") });
-  rows.push({ stage: "rerank 16 -> 2048 @200 (1 thread, SIMD)", ours: rr1.timing, note: identical ? "(ids identical across all rerank rows)" : "(ids DIFFER between rerank rows)" });
-  rows.push({ stage: "rerank 16 -> 2048 @200 (1 thread, plain JS)", ours: rrJs.timing });
+  const rrNoOrder = timed(() => rerank(database!, queries!, nn16, 2048, 200, { localityOrder: false }), 2);
+  const identical = [rr1, rrJs, rrNoOrder].every((x) => x.result.data.every((v, i) => v === rr.result.data[i]));
+  const rowsDiffer = (a: IntMatrix, b: IntMatrix): number => {
+    let n = 0;
+    for (let r = 0; r < a.rows; r++) if (a.data.subarray(r * a.cols, (r + 1) * a.cols).some((v, j) => v !== b.data[r * b.cols + j])) n++;
+    return n;
+  };
+  rows.push({ stage: `rerank 16 -> 2048 @200 (${defaultThreads()} threads, SIMD, ${prec}: the default)`, ours: rr.ours, peer: rr.peer, target: atLeast(5, "≥ 5x") });
+  rows.push({ stage: `rerank 16 -> 2048 @200 (${defaultThreads()} threads, SIMD, ${other})`, ours: rrOther.timing, peer: rr.peer,
+    note: `(${rowsDiffer(rr.result, rrOther.result)} of ${nQ} queries order their 200 ids differently from ${prec})` });
+  rows.push({ stage: `rerank 16 -> 2048 @200 (${defaultThreads()} threads, SIMD, ${prec}, queries in shortlist order, not locality order)`, ours: rrNoOrder.timing });
+  rows.push({ stage: `rerank 16 -> 2048 @200 (1 thread, SIMD, ${prec})`, ours: rr1.timing, note: identical ? `(ids identical across the ${prec} rerank rows)` : "(ids DIFFER between rerank rows)" });
+  rows.push({ stage: `rerank 16 -> 2048 @200 (1 thread, plain JS, ${prec})`, ours: rrJs.timing });
   const funnelSpec = { dims: [16, 32, 64, 128, 2048], shortlists: [200, 100, 50, 25, 10] };
   const fn = await pair(R, () => timed(() => funnelRerank(database!, queries!, nn8, funnelSpec), 2), () => peer.timing("funnel"));
+  const fnOther = timed(() => funnelRerank(database!, queries!, nn8, funnelSpec, { precision: other }), 2);
   const fn1 = timed(() => funnelRerank(database!, queries!, nn8, funnelSpec, { threads: 1 }), 2);
-  rows.push({ stage: `funnel 8 -> [16,32,64,128,2048] @[200,100,50,25,10] (${defaultThreads()} threads)`, ours: fn.ours, peer: fn.peer, target: atLeast(5, "≥ 5x") });
-  rows.push({ stage: "funnel (1 thread)", ours: fn1.timing });
+  const fnNoOrder = timed(() => funnelRerank(database!, queries!, nn8, funnelSpec, { localityOrder: false }), 2);
+  rows.push({ stage: `funnel 8 -> [16,32,64,128,2048] @[200,100,50,25,10] (${defaultThreads()} threads, ${prec}: the default)`, ours: fn.ours, peer: fn.peer, target: atLeast(5, "≥ 5x") });
+  rows.push({ stage: `funnel (${defaultThreads()} threads, ${other})`, ours: fnOther.timing, peer: fn.peer, target: atLeast(5, "≥ 5x"),
+    note: `(${rowsDiffer(fn.result, fnOther.result)} of ${nQ} queries order their 10 ids differently from ${prec})` });
+  rows.push({ stage: `funnel (${defaultThreads()} threads, ${prec}, queries in shortlist order, not locality order)`, ours: fnNoOrder.timing });
+  rows.push({ stage: `funnel (1 thread, ${prec})`, ours: fn1.timing });
   writeShortlistNpy(path.join(work, "ours_rerank.npy"), rr.result);
   writeShortlistNpy(path.join(work, "ours_funnel.npy"), fn.result);
   log(`rerank ours ${rr.ours.seconds.toFixed(2)} s, peer ${rr.peer!.seconds.toFixed(2)} s; funnel ours ${fn.ours.seconds.toFixed(2)} s, peer ${fn.peer!.seconds.toFixed(2)} s`);
@@ -264,12 +282,17 @@ async function main(): Promise<void> {
     const shortlist = knnLabels(searchIndex(indexes.get("hnsw32")!, nestedNormalized(queries!, 16), 200, "s", true));
     return firstColumns(rerank(database!, queries!, shortlist, 2048, 200), 10);
   }), () => peer.timing("adaptive_hnsw"));
+  const adaptiveHOther = await pair(R, () => timed(() => {
+    const shortlist = knnLabels(searchIndex(indexes.get("hnsw32")!, nestedNormalized(queries!, 16), 200, "s", true));
+    return firstColumns(rerank(database!, queries!, shortlist, 2048, 200, { precision: other }), 10);
+  }));
   const adaptiveE = await pair(R, () => timed(() => {
     const shortlist = knnLabels(searchIndex(indexes.get("exact16")!, nestedNormalized(queries!, 16), 200, "s", true));
     return firstColumns(rerank(database!, queries!, shortlist, 2048, 200), 10);
   }), () => peer.timing("adaptive_exact16"));
   const mapExact = map10(exactQ.result, qLabels, dbLabels);
   const mapH = map10(adaptiveH.result, qLabels, dbLabels), mapE = map10(adaptiveE.result, qLabels, dbLabels);
+  const mapHOther = map10(adaptiveHOther.result, qLabels, dbLabels);
   const peerMap = (r: { record?: Record<string, number | string> }): string => Number(r.record?.["mAP@10"]).toFixed(4);
   const adaptiveTarget = (t: Timing, m: number): Target => ({
     text: `≥ 10x faster than exact 2048-d (ours: ${fmt(exactQ.ours.seconds / t.seconds)}x), mAP@10 within 0.005 (${(m - mapExact >= 0 ? "+" : "") + (m - mapExact).toFixed(4)})`,
@@ -277,9 +300,11 @@ async function main(): Promise<void> {
   });
   const adaptiveRows: Row[] = [
     { stage: `query time: exact L2 2048-d, k=10 (mAP@10 ours ${mapExact.toFixed(4)}, peer ${peerMap(exactQ)})`, ours: exactQ.ours, peer: exactQ.peer },
-    { stage: `query time: adaptive HNSW32 16-d k=200 + rerank 2048 @200 (mAP@10 ours ${mapH.toFixed(4)}, peer ${peerMap(adaptiveH)})`, ours: adaptiveH.ours, peer: adaptiveH.peer,
+    { stage: `query time: adaptive HNSW32 16-d k=200 + rerank 2048 @200, ${prec}: the default (mAP@10 ours ${mapH.toFixed(4)}, peer ${peerMap(adaptiveH)})`, ours: adaptiveH.ours, peer: adaptiveH.peer,
       target: adaptiveTarget(adaptiveH.ours, mapH) },
-    { stage: `query time: adaptive exact 16-d k=200 + rerank 2048 @200 (mAP@10 ours ${mapE.toFixed(4)}, peer ${peerMap(adaptiveE)})`, ours: adaptiveE.ours, peer: adaptiveE.peer,
+    { stage: `query time: adaptive HNSW32 16-d k=200 + rerank 2048 @200, ${other} (mAP@10 ours ${mapHOther.toFixed(4)}, peer ${peerMap(adaptiveH)})`, ours: adaptiveHOther.ours, peer: adaptiveH.peer,
+      target: adaptiveTarget(adaptiveHOther.ours, mapHOther) },
+    { stage: `query time: adaptive exact 16-d k=200 + rerank 2048 @200, ${prec} (mAP@10 ours ${mapE.toFixed(4)}, peer ${peerMap(adaptiveE)})`, ours: adaptiveE.ours, peer: adaptiveE.peer,
       target: adaptiveTarget(adaptiveE.ours, mapE) },
   ];
   log(`adaptive: exact ${exactQ.ours.seconds.toFixed(2)} s, hnsw+rerank ${adaptiveH.ours.seconds.toFixed(2)} s, exact16+rerank ${adaptiveE.ours.seconds.toFixed(2)} s`);
