@@ -1,8 +1,10 @@
 /**
- * Reranking and funnels on several cores with worker_threads, behind a synchronous call: the queries are
- * split into one contiguous range per thread, every thread runs the same kernel (rerankKernel.ts) on shared
- * memory, and the calling thread blocks in Atomics.wait until all are done. Results are bit-identical to the
- * single-thread path because each query is computed by exactly the same code.
+ * Reranking and funnels on several cores with worker_threads, behind a synchronous call: the threads take
+ * chunks of PARALLEL_CHUNK queries in turn from a shared counter (in the arrays' locality order, so they work
+ * on nearby queries and share cached rows, and a thread slowed by other work simply takes fewer chunks), every
+ * thread runs the same kernel (rerankKernel.ts) on shared memory, and the calling thread blocks in
+ * Atomics.wait until all are done. Results are bit-identical to the single-thread path because each query is
+ * computed by exactly the same code.
  *
  * Arrays must live in SharedArrayBuffers to be seen by the workers; `readMatrixNpy` loads embeddings that
  * way, anything else is copied once (cached per array).
