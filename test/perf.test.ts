@@ -173,6 +173,25 @@ test("funnel float32: kernel and worker threads equal repeated float32 oracle re
   }
 });
 
+test("funnel: ties at the cut between steps keep the earlier candidates, as a full stable sort would", () => {
+  // 60 rows that are copies of 4 vectors: every step's cut falls inside a run of equal distances
+  const d = 8, n = 60, nq = 23, k = 48;
+  const base = seededFloats(4 * d, 61);
+  const db = Float32Array.from({ length: n * d }, (_, x) => base[(Math.floor(x / d) % 4) * d + (x % d)]);
+  const database = matrix(n, d, db), queries = matrix(nq, d, seededFloats(nq * d, 62));
+  const ids = Int32Array.from({ length: nq * k }, (_, x) => (Math.floor(x / k) * 17 + (x % k) * 7) % n);
+  const candidates = intMatrix(nq, k, ids);
+  const dims = [4, 6, 8], shortlists = [48, 21, 5];
+  for (const precision of ["float64", "float32"] as const) {
+    const oracle = precision === "float64" ? referenceRerank : referenceRerankF32;
+    let expected = candidates;
+    dims.forEach((dim, i) => { expected = oracle(database, queries, expected, dim, shortlists[i]); });
+    for (const simd of [true, false]) {
+      assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1, simd, precision }), expected), `${precision}, simd ${simd}`);
+    }
+  }
+});
+
 test("float32 and float64 differ where float32 cannot tell two distances apart; the precision comes from the option or MRL_RERANK_PRECISION", () => {
   // query (1, 0, 0, 0); candidate 0 is (1, 2e-4, 0, 0), candidate 1 is (1, 1e-4, 0, 0): in float32 both squared
   // norms round to 1 and the distances tie (shortlist order stays), in float64 candidate 1 is nearer

@@ -253,9 +253,10 @@ function context(a: RerankArrays, scratch: RerankScratch): Context {
  * `dim`-prefixes; writes their ids to out[outRow..]. Row norms are computed once per row (a row is a
  * candidate of many queries), the dot products eight candidates at a time.
  */
-function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number): void {
+function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number,
+  keep = shortlist): void {
   if (ctx.f32) {
-    rerankQueryF32(ctx, i, ids, row, dim, shortlist, out, outRow);
+    rerankQueryF32(ctx, i, ids, row, dim, shortlist, out, outRow, keep);
     return;
   }
   const { db, q, stride, n, simd } = ctx;
@@ -316,20 +317,66 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
     for (let c = 0; c < dim; c++) dot += db[o + c] * q[qo + c];
     dist[j] = dot;
   }
-  finishQuery(ctx, norms, qInv, ids, row, shortlist, out, outRow);
+  finishQuery(ctx, norms, qInv, ids, row, shortlist, out, outRow, keep);
 }
 
 /** From the dot products in scratch.dist: the distances, the stable sort, the ids in order. */
-function finishQuery(ctx: Context, norms: Float64Array, qInv: number, ids: Int32Array, row: number, shortlist: number, out: Int32Array, outRow: number): void {
+function finishQuery(ctx: Context, norms: Float64Array, qInv: number, ids: Int32Array, row: number, shortlist: number, out: Int32Array, outRow: number,
+  keep: number): void {
   const { dist, order, tmp, distTmp } = ctx.scratch;
+  let nan = false;
   for (let p = 0; p < shortlist; p++) {
     // squared distance between unit vectors: 2 - 2 cos
     const cc = norms[ids[row + p]];
-    dist[p] = cc > 0 ? 2 - 2 * dist[p] * qInv / Math.sqrt(cc) : 4;
+    const d = cc > 0 ? 2 - 2 * dist[p] * qInv / Math.sqrt(cc) : 4;
+    if (d !== d) nan = true;
+    dist[p] = d;
     order[p] = p;
   }
-  sortByDistance(dist, order, distTmp, tmp, shortlist);
-  for (let p = 0; p < shortlist; p++) out[outRow + p] = ids[row + order[p]];
+  let n = shortlist;
+  if (keep < shortlist && !nan) n = keepSmallest(dist, order, distTmp, tmp, shortlist, keep);
+  sortByDistance(dist, order, distTmp, tmp, n);
+  for (let p = 0; p < keep; p++) out[outRow + p] = ids[row + order[p]];
+}
+
+/**
+ * Moves the `keep` smallest of dist[0..n) by (distance, position) to the front, in position order, with their
+ * positions in `order` (0..n-1 on entry); returns keep. A stable sort of those then equals the first `keep` of
+ * a stable sort of all n: a funnel step only needs the candidates the next step keeps. No NaN allowed (the
+ * comparator sort places NaN by position only, which is not a total order).
+ */
+function keepSmallest(dist: Float64Array, order: Int32Array, d: Float64Array, p: Int32Array, n: number, keep: number): number {
+  // quickselect on copies for the keep-th smallest (d, p) pair
+  d.set(dist.subarray(0, n));
+  p.set(order.subarray(0, n));
+  let l = 0, r = n - 1;
+  const nth = keep - 1;
+  while (r > l) {
+    const m = (l + r) >> 1, pd = d[m], pp = p[m];
+    let i = l, j = r;
+    while (i <= j) {
+      while (d[i] < pd || (d[i] === pd && p[i] < pp)) i++;
+      while (pd < d[j] || (pd === d[j] && pp < p[j])) j--;
+      if (i <= j) {
+        const td = d[i]; d[i] = d[j]; d[j] = td;
+        const tp = p[i]; p[i] = p[j]; p[j] = tp;
+        i++; j--;
+      }
+    }
+    if (nth <= j) r = j;
+    else if (nth >= i) l = i;
+    else break;
+  }
+  const td = d[nth], tp = p[nth];
+  let k = 0;
+  for (let q = 0; q < n; q++) {
+    const v = dist[q];
+    if (v < td || (v === td && q <= tp)) {
+      dist[k] = v;
+      order[k++] = q;
+    }
+  }
+  return k;
 }
 
 /**
@@ -337,7 +384,8 @@ function finishQuery(ctx: Context, norms: Float64Array, qInv: number, ids: Int32
  * query's squared norm are dotF32 sums, computed by the f32x4 kernels (wasmDot.ts: one row per f32x4
  * accumulator, eight rows per call) or by dotF32 itself, bit for bit the same.
  */
-function rerankQueryF32(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number): void {
+function rerankQueryF32(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number,
+  keep: number): void {
   const { db, q, stride, n, simd } = ctx;
   const dist = ctx.scratch.dist;
   const norms = normsFor(ctx.scratch, -dim, n);
@@ -387,7 +435,7 @@ function rerankQueryF32(ctx: Context, i: number, ids: Int32Array, row: number, d
   } else {
     for (let j = 0; j < shortlist; j++) dist[j] = dotF32(db, ids[row + j] * stride, q, qo, dim);
   }
-  finishQuery(ctx, norms, qInv, ids, row, shortlist, out, outRow);
+  finishQuery(ctx, norms, qInv, ids, row, shortlist, out, outRow, keep);
 }
 
 /** One float32 kernel call over the `count` (1..8) row addresses in a, the unused lanes repeating the last row. */
@@ -483,7 +531,8 @@ export function funnelRange(a: RerankArrays, dims: number[], shortlists: number[
       for (let s = 0; s < steps; s++) {
         const isFinal = s === steps - 1;
         const target = isFinal ? out : buffers[s % 2];
-        rerankQuery(ctx, i, ids, row, dims[s], shortlists[s], target, isFinal ? (i - outBase) * final : 0);
+        // a step before the last only needs the candidates the next one keeps, in order
+        rerankQuery(ctx, i, ids, row, dims[s], shortlists[s], target, isFinal ? (i - outBase) * final : 0, isFinal ? final : shortlists[s + 1]);
         ids = target;
         row = 0;
       }
