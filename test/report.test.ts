@@ -97,3 +97,16 @@ test("the browser check catches a figure that cannot draw (plotly missing)", asy
   assert.equal(page.renderedFigures, 0);
   assert.match(page.consoleErrors.join("\n"), /Plotly is not defined/);
 });
+
+test("gallery and report read .npy shortlists too (shortlistFormat npy gives the same neighbours as CSV)", async () => {
+  await ready;
+  const npyConfig = loadConfig("test", { root: tempDir("mrl-report-npy-"), shortlistFormat: "npy" });
+  await runPipeline(npyConfig, { quiet: true });
+  assert.ok(fs.existsSync(path.join(npyConfig.root, "neighbors", "mrl", "exactl2_64dim_256shortlist_FMNIST.npy")));
+  assert.equal(fs.existsSync(path.join(npyConfig.root, "neighbors", "mrl", "exactl2_64dim_256shortlist_FMNIST.csv")), false);
+  const fromNpy = await experimentGallery(npyConfig, { model: "mrl", queries: [3, 99] });
+  const fromCsv = await experimentGallery(config, { model: "mrl", queries: [3, 99] });
+  assert.deepEqual(fromNpy.data, fromCsv.data);
+  const rows = readAllMetrics(npyConfig);
+  assert.deepEqual(rows.map((r) => r["mAP@10"]), readAllMetrics({ ...config, models: ["mrl"] }).map((r) => r["mAP@10"]));
+});

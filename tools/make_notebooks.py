@@ -77,7 +77,7 @@ const searchRows: Record<string, string | number>[] = [];
 for (const model of config.models) {
   const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, model);
   for (const indexType of config.indexTypes) {
-    const spec = { root: config.root, model, dataset: config.dataset, indexType };
+    const spec = mrl.experimentSpec(config, model, indexType);
     for (const r of mrl.runIndexSearch(spec, arrays, { k: config.k, nesting: config.nesting, efSearch: config.efSearch })) {
       searchRows.push({ model, index: indexType, dim: r.dim, action: r.action, "build s": r.buildSeconds, "search s": r.searchSeconds,
         shortlist: r.neighborsFile.split("/").pop()! });
@@ -111,7 +111,7 @@ const rerankRows: Record<string, string | number>[] = [];
 for (const model of config.models) {
   const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, model);
   for (const indexType of config.indexTypes) {
-    const spec = { root: config.root, model, dataset: config.dataset, indexType };
+    const spec = mrl.experimentSpec(config, model, indexType);
     for (const r of mrl.runRerankStage(spec, arrays, { k: config.k, adaptive: config.adaptive, funnels: mrl.funnelSpecs(config) })) {
       rerankRows.push({ model, index: indexType, kind: r.kind, seconds: r.skipped ? "up to date" : r.seconds, file: r.file.split("/").pop()! });
     }
@@ -142,7 +142,7 @@ const rows: mrl.MetricsRow[] = [];
 for (const model of config.models) {
   const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, model);
   for (const indexType of config.indexTypes) {
-    const spec = { root: config.root, model, dataset: config.dataset, indexType };
+    const spec = mrl.experimentSpec(config, model, indexType);
     const table = mrl.runMetricsStage(spec, config, arrays);
     console.log(`${table.skipped ? "up to date" : "saved"} ${table.file}`);
     rows.push(...table.rows);

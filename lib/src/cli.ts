@@ -2,7 +2,7 @@
 /**
  * Command line for the pipeline stages; each command calls the same lib functions as the notebooks.
  * Options: --preset paper|quick|test (default paper), --root DIR, --force (recompute up-to-date outputs),
- * --no-notebooks (pipeline: stages only, no notebooks or report).
+ * --no-notebooks (pipeline: stages only, no notebooks or report), --shortlist-format csv|npy.
  */
 import * as path from "node:path";
 import { loadConfig, PROJECT_ROOT, resultsDir, type PRESETS, type RetrievalConfig } from "./config";
@@ -27,6 +27,7 @@ function parseOptions(args: string[]): Options {
     else if (a === "--force") force = true;
     else if (a === "--no-notebooks") notebooks = false;
     else if (a === "--results") results = path.resolve(args[++i]);
+    else if (a === "--shortlist-format") process.env.MRL_SHORTLIST_FORMAT = args[++i];
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}`);
     else positional.push(a);
   }
@@ -101,7 +102,7 @@ async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(`usage: mrl <command> [--preset paper|quick|test] [--root DIR] [--results DIR] [--force] [--no-notebooks]\n\n` +
+    console.error(`usage: mrl <command> [--preset paper|quick|test] [--root DIR] [--results DIR] [--force] [--no-notebooks] [--shortlist-format csv|npy]\n\n` +
       Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;

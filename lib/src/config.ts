@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import { check, checkOneOf, MrlError } from "./errors";
-import { INDEX_TYPES, MODEL_KINDS, SHORTLIST_FORMATS, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec, type ShortlistFormat } from "./naming";
+import { INDEX_TYPES, MODEL_KINDS, SHORTLIST_FORMATS, type ArtifactSpec, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec, type ShortlistFormat } from "./naming";
 import { RERANK_PRECISIONS, type RerankPrecision } from "./rerankKernel";
 
 export interface RetrievalConfig {
@@ -114,7 +114,9 @@ export function loadConfig(preset?: keyof typeof PRESETS, overrides: Partial<Ret
   const name = preset ?? ((process.env.MRL_PRESET as keyof typeof PRESETS | undefined) ?? "paper");
   const base = PRESETS[checkOneOf(name, Object.keys(PRESETS) as Array<keyof typeof PRESETS>, "preset")];
   const root = overrides.root ?? process.env.MRL_ROOT ?? path.resolve(PROJECT_ROOT, base.root);
-  return validateConfig({ ...structuredClone(base), ...overrides, root });
+  // MRL_SHORTLIST_FORMAT carries the CLI's --shortlist-format into the notebooks it executes.
+  const envFormat = process.env.MRL_SHORTLIST_FORMAT as ShortlistFormat | undefined;
+  return validateConfig({ ...structuredClone(base), ...(envFormat ? { shortlistFormat: envFormat } : {}), ...overrides, root });
 }
 
 /** The project folder (lib/dist/.. /..). */
@@ -123,4 +125,9 @@ export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 /** Where reports, figure files and executed notebooks go: $MRL_RESULTS or <project>/results. */
 export function resultsDir(): string {
   return path.resolve(process.env.MRL_RESULTS ?? path.join(PROJECT_ROOT, "results"));
+}
+
+/** Where one model / index type's artifacts live under a configuration (root, names, shortlist format). */
+export function experimentSpec(config: RetrievalConfig, model: ModelKind, indexType: IndexType): ArtifactSpec {
+  return { root: config.root, model, dataset: config.dataset, indexType, shortlistFormat: config.shortlistFormat };
 }

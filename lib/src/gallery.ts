@@ -5,14 +5,14 @@
  * exported notebook and as a standalone page, and render.ts turns it into a PNG.
  */
 import * as fs from "node:fs";
-import type { RetrievalConfig } from "./config";
-import { readShortlistCsv } from "./csv";
+import { experimentSpec, type RetrievalConfig } from "./config";
 import type { ImageSource } from "./datasets";
 import { MrlError } from "./errors";
 import type { IntMatrix } from "./matrix";
-import { arrayPath, neighborsPath, rerankedPath, type ArtifactSpec, type IndexType, type ModelKind, type RerankSpec } from "./naming";
+import { arrayPath, neighborsPath, rerankedPath, type IndexType, type ModelKind, type RerankSpec } from "./naming";
 import { readLabelsNpy } from "./npy";
 import { checkShortlist } from "./rerank";
+import { readShortlist } from "./shortlist";
 
 /** One retrieval setting's ranked neighbours for every query (only the first `top` columns are used). */
 export interface GallerySetting {
@@ -79,12 +79,12 @@ export function pickGalleryQueries(settings: GallerySetting[], queryLabels: Int3
  */
 export function experimentGallerySettings(config: RetrievalConfig, model: ModelKind, indexType: IndexType = "exactl2",
   dims: number[] = [8, 64, 2048], adaptive?: RerankSpec[]): { settings: GallerySetting[]; queryLabels: Int32Array; databaseLabels: Int32Array } {
-  const spec: ArtifactSpec = { root: config.root, model, dataset: config.dataset, indexType };
+  const spec = experimentSpec(config, model, indexType);
   const databaseLabels = readLabelsNpy(arrayPath(config.root, config.dataset, "train", model, "y"));
   const queryLabels = readLabelsNpy(arrayPath(config.root, config.dataset, "val", model, "y"));
   const load = (file: string, hint: string): IntMatrix => {
     if (!fs.existsSync(file)) throw new MrlError(`shortlist not found; ${hint}`, file);
-    return checkShortlist(readShortlistCsv(file), queryLabels.length, databaseLabels.length, file);
+    return checkShortlist(readShortlist(file), queryLabels.length, databaseLabels.length, file);
   };
   const shownDims = dims.filter((d) => config.nesting.includes(d));
   if (shownDims.length === 0) throw new MrlError(`none of the gallery dims [${dims}] is in the configuration's nesting [${config.nesting}]`);

@@ -4,7 +4,7 @@
  * date, so re-running after an interruption continues where it stopped.
  */
 import * as path from "node:path";
-import { PROJECT_ROOT, type RetrievalConfig } from "./config";
+import { experimentSpec, PROJECT_ROOT, type RetrievalConfig } from "./config";
 import { fashionMnist, type ImageSource } from "./datasets";
 import { runMetricsStage, type MetricsRow } from "./evaluate";
 import { runRetrievalInference, type RetrievalInferenceResult } from "./inference";
@@ -68,7 +68,7 @@ export function funnelSpecs(config: RetrievalConfig): FunnelSpec[] {
 /** Stages 2-4 for one model kind and index type; pass `arrays` to reuse arrays already loaded for the model. */
 export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind, indexType: IndexType, options: StageOptions = {},
   loaded?: RetrievalArrays): ExperimentResult {
-  const spec: ArtifactSpec = { root: config.root, model, dataset: config.dataset, indexType, shortlistFormat: config.shortlistFormat };
+  const spec = experimentSpec(config, model, indexType);
   const t0 = performance.now();
   const arrays = loaded ?? loadRetrievalArrays(config.root, config.dataset, model);
   const t1 = performance.now();

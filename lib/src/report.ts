@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "./atomic";
-import type { RetrievalConfig } from "./config";
+import { experimentSpec, type RetrievalConfig } from "./config";
 import type { ImageSource } from "./datasets";
 import { readMetricsTable, type MetricsRow } from "./evaluate";
 import { metricVsDimFigure, metricVsMflopsFigure, figureHtml, plotlyScriptTag, type Figure } from "./figures";
@@ -28,7 +28,7 @@ export function reportFigures(rows: MetricsRow[]): FigureFile[] {
 /** Every metrics table the configuration has produced (models x index types that exist on disk). */
 export function readAllMetrics(config: RetrievalConfig): MetricsRow[] {
   return config.models.flatMap((model) => config.indexTypes.flatMap((indexType) =>
-    readMetricsTable({ root: config.root, model, dataset: config.dataset, indexType })));
+    readMetricsTable(experimentSpec(config, model, indexType))));
 }
 
 export interface GalleryOptions {
