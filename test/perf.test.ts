@@ -116,12 +116,12 @@ test("rerank: kernel and worker threads are bit-identical to the original loop, 
     const expected = referenceRerank(database, queries, candidates, dim, shortlist);
     for (const simd of [true, false]) {
       for (const threads of [1, 2, 3]) {
-        assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads, simd }), expected), `${threads} threads, simd ${simd}, dim ${dim} @${shortlist}`);
+        assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads, simd, precision: "float64" }), expected), `${threads} threads, simd ${simd}, dim ${dim} @${shortlist}`);
       }
     }
   }
   // rows 3 and 13 are copies: they tie and come out next to each other, in shortlist order
-  const r = rerank(database, queries, candidates, 96, 120, { threads: 2 });
+  const r = rerank(database, queries, candidates, 96, 120, { threads: 2, precision: "float64" });
   const row0 = Array.from(r.data.subarray(0, 120));
   const cand0 = Array.from(candidates.data.subarray(0, 120));
   const [earlier, later] = cand0.indexOf(3) < cand0.indexOf(13) ? [3, 13] : [13, 3];
@@ -135,8 +135,8 @@ test("funnel: kernel and worker threads equal repeated original reranks", () => 
   const dims = [8, 16, 32, 64], shortlists = [200, 100, 50, 10];
   dims.forEach((d, i) => { expected = referenceRerank(database, queries, expected, d, shortlists[i]); });
   for (const simd of [true, false]) {
-    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1, simd }), expected), `1 thread, simd ${simd}`);
-    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 2, simd }), expected), `2 threads, simd ${simd}`);
+    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1, simd, precision: "float64" }), expected), `1 thread, simd ${simd}`);
+    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 2, simd, precision: "float64" }), expected), `2 threads, simd ${simd}`);
   }
 });
 

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  artifactFreshness, FaissIndex, loadConfig, loadRetrievalArrays, matrix, MANIFEST_NAME, readManifest, readMatrixNpy, readNpy,
+  artifactFreshness, DEFAULT_RERANK_PRECISION, FaissIndex, loadConfig, loadRetrievalArrays, matrix, MANIFEST_NAME, readManifest, readMatrixNpy, readNpy,
   readShortlistCsv, runIndexSearch, runInferenceStage, runRetrievalExperiment, writeLabelsNpy, writeMatrixNpy, type ArtifactSpec,
 } from "@mrl-retrieval/lib";
 import { REPO, seededFloats, tempDir } from "./helpers";
@@ -122,7 +122,7 @@ test("changed configuration and edited inputs recompute what they affect, and on
   const k200 = run({ k: 200 });
   assert.deepEqual(k200.search.map((r) => r.action), ["reused-index", "reused-index", "reused-index", "reused-index"]);
   assert.deepEqual(k200.rerank.map((r) => r.skipped), [false, false]);
-  assert.deepEqual(artifactFreshness(reranked, "adaptive", { k: 256, retrievalDim: 16, rerankDim: 2048, shortlist: 200 },
+  assert.deepEqual(artifactFreshness(reranked, "adaptive", { k: 256, retrievalDim: 16, rerankDim: 2048, shortlist: 200, precision: DEFAULT_RERANK_PRECISION },
     [first.search[1].neighborsFile, ...["train", "val"].map((s) => path.join(root, `FMNIST_${s}_mrl1_e0_ff2048-X.npy`))]),
   { fresh: false, reason: "configuration changed (k: 200 -> 256)" });
   // back to k=256: its shortlists are still valid, the reranked files were overwritten for k=200
@@ -130,6 +130,12 @@ test("changed configuration and edited inputs recompute what they affect, and on
   assert.deepEqual(back.search.map((r) => r.action), ["skipped", "skipped", "skipped", "skipped"]);
   assert.deepEqual(back.rerank.map((r) => r.skipped), [false, false]);
   assert.deepEqual(run().rerank.map((r) => r.skipped), [true, true]);
+  // the other rerank precision: shortlists stay, reranked files are recomputed, and again when switching back
+  const other = DEFAULT_RERANK_PRECISION === "float32" ? "float64" : "float32";
+  const switched = run({ rerankPrecision: other });
+  assert.deepEqual(switched.search.map((r) => r.action), ["skipped", "skipped", "skipped", "skipped"]);
+  assert.deepEqual(switched.rerank.map((r) => r.skipped), [false, false]);
+  assert.deepEqual(run().rerank.map((r) => r.skipped), [false, false]);
 
   // An edited query array (same shape, one value changed): indexes stay, every shortlist and reranking is redone.
   const queriesX = path.join(root, "FMNIST_val_mrl1_e0_ff2048-X.npy");
