@@ -266,25 +266,7 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
   let qq = 0;
   for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
   const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
-  let waiting = 0;
-  for (let j = 0; j < shortlist; j++) {
-    const id = ids[row + j];
-    if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
-    if (norms[id] === -1) {
-      if (simd) {
-        // eight rows per SIMD call; -2 marks "queued" so a repeated id is not queued twice
-        norms[id] = -2;
-        simd.pending[waiting++] = id;
-        if (waiting === 8) waiting = flushNorms(simd, norms, stride, dim, waiting);
-      } else {
-        const o = id * stride;
-        let cc = 0;
-        for (let c = 0; c < dim; c++) cc += db[o + c] * db[o + c];
-        norms[id] = cc;
-      }
-    }
-  }
-  if (waiting > 0) flushNorms(simd!, norms, stride, dim, waiting);
+  cacheRowNorms(ctx, i, ids, row, shortlist, dim, norms, flushNorms, rowNormF64);
   let j = 0;
   if (simd) {
     // the same sums, two candidates per SIMD instruction (wasmDot.ts)
@@ -318,6 +300,41 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
     dist[j] = dot;
   }
   finishQuery(ctx, norms, qInv, ids, row, shortlist, out, outRow, keep);
+}
+
+type FlushNorms = (simd: WasmKernel, norms: Float64Array, stride: number, dim: number, count: number) => number;
+type RowNorm = (db: Float32Array, offset: number, dim: number) => number;
+
+const rowNormF64: RowNorm = (db, o, dim) => {
+  let cc = 0;
+  for (let c = 0; c < dim; c++) cc += db[o + c] * db[o + c];
+  return cc;
+};
+const rowNormF32: RowNorm = (db, o, dim) => dotF32(db, o, db, o, dim);
+
+/**
+ * Checks query i's candidate ids and fills the squared-norm cache (-1 = not yet known) for those it lacks:
+ * with SIMD eight rows per `flush` call, else one `rowNorm` each. Shared by both precisions.
+ */
+function cacheRowNorms(ctx: Context, i: number, ids: Int32Array, row: number, shortlist: number, dim: number, norms: Float64Array,
+  flush: FlushNorms, rowNorm: RowNorm): void {
+  const { db, stride, n, simd } = ctx;
+  let waiting = 0;
+  for (let j = 0; j < shortlist; j++) {
+    const id = ids[row + j];
+    if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
+    if (norms[id] === -1) {
+      if (simd) {
+        // -2 marks "queued" so a repeated id is not queued twice
+        norms[id] = -2;
+        simd.pending[waiting++] = id;
+        if (waiting === 8) waiting = flush(simd, norms, stride, dim, waiting);
+      } else {
+        norms[id] = rowNorm(db, id * stride, dim);
+      }
+    }
+  }
+  if (waiting > 0) flush(simd!, norms, stride, dim, waiting);
 }
 
 /** From the dot products in scratch.dist: the distances, the stable sort, the ids in order. */
@@ -400,21 +417,7 @@ function rerankQueryF32(ctx: Context, i: number, ids: Int32Array, row: number, d
     qq = dotF32(q, qo, q, qo, dim);
   }
   const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
-  let waiting = 0;
-  for (let j = 0; j < shortlist; j++) {
-    const id = ids[row + j];
-    if (id < 0 || id >= n) throw new MrlError(`neighbour id ${id} (query ${i}, position ${j}) is outside the database's 0..${n - 1}`);
-    if (norms[id] === -1) {
-      if (simd) {
-        norms[id] = -2; // queued
-        simd.pending[waiting++] = id;
-        if (waiting === 8) waiting = flushNormsF32(simd, norms, stride, dim, waiting);
-      } else {
-        norms[id] = dotF32(db, id * stride, db, id * stride, dim);
-      }
-    }
-  }
-  if (waiting > 0) flushNormsF32(simd!, norms, stride, dim, waiting);
+  cacheRowNorms(ctx, i, ids, row, shortlist, dim, norms, flushNormsF32, rowNormF32);
   if (simd) {
     const { qAddr, outAddr, out32: res, base, addr: a, d8, d4 } = simd;
     const rowBytes = stride * 4, dimBytes = dim * 4;
