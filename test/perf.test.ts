@@ -110,6 +110,17 @@ function tiedData(n: number, nq: number, d: number, k: number): { database: Matr
 const same = (a: IntMatrix, b: IntMatrix): boolean =>
   a.rows === b.rows && a.cols === b.cols && a.data.every((v, i) => v === b.data[i]);
 
+/**
+ * Query 0 of tiedData reranked at full width (120): rows 3 and 13 are copies, so they tie and come out next to
+ * each other in shortlist order; the all-zero row 20 gets the largest distance (4) and comes last.
+ */
+function assertTiesInShortlistOrder(reranked: IntMatrix, candidates: IntMatrix): void {
+  const row0 = Array.from(reranked.data.subarray(0, 120)), cand0 = Array.from(candidates.data.subarray(0, 120));
+  const [earlier, later] = cand0.indexOf(3) < cand0.indexOf(13) ? [3, 13] : [13, 3];
+  assert.equal(row0.indexOf(later), row0.indexOf(earlier) + 1);
+  assert.equal(row0[119], 20, "the all-zero row gets the largest distance (4)");
+}
+
 test("rerank: kernel and worker threads are bit-identical to the original loop, ties included", () => {
   const { database, queries, candidates } = tiedData(3000, 301, 96, 120);
   for (const [dim, shortlist] of [[96, 120], [16, 100], [33, 7], [1, 5]]) {
@@ -120,13 +131,7 @@ test("rerank: kernel and worker threads are bit-identical to the original loop, 
       }
     }
   }
-  // rows 3 and 13 are copies: they tie and come out next to each other, in shortlist order
-  const r = rerank(database, queries, candidates, 96, 120, { threads: 2, precision: "float64" });
-  const row0 = Array.from(r.data.subarray(0, 120));
-  const cand0 = Array.from(candidates.data.subarray(0, 120));
-  const [earlier, later] = cand0.indexOf(3) < cand0.indexOf(13) ? [3, 13] : [13, 3];
-  assert.equal(row0.indexOf(later), row0.indexOf(earlier) + 1);
-  assert.equal(row0[119], 20, "the all-zero row gets the largest distance (4)");
+  assertTiesInShortlistOrder(rerank(database, queries, candidates, 96, 120, { threads: 2, precision: "float64" }), candidates);
 });
 
 test("funnel: kernel and worker threads equal repeated original reranks", () => {
@@ -153,12 +158,7 @@ test("rerank float32: kernel, plain JS and worker threads equal the float32 orac
       }
     }
   }
-  // rows 3 and 13 are copies: they tie and come out next to each other, in shortlist order
-  const r = rerank(database, queries, candidates, 99, 120, { threads: 2, precision: "float32" });
-  const row0 = Array.from(r.data.subarray(0, 120)), cand0 = Array.from(candidates.data.subarray(0, 120));
-  const [earlier, later] = cand0.indexOf(3) < cand0.indexOf(13) ? [3, 13] : [13, 3];
-  assert.equal(row0.indexOf(later), row0.indexOf(earlier) + 1);
-  assert.equal(row0[119], 20, "the all-zero row gets the largest distance (4)");
+  assertTiesInShortlistOrder(rerank(database, queries, candidates, 99, 120, { threads: 2, precision: "float32" }), candidates);
 });
 
 test("funnel float32: kernel and worker threads equal repeated float32 oracle reranks", () => {

@@ -13,6 +13,7 @@ import { arrayPath, neighborsPath, rerankedPath, type IndexType, type ModelKind,
 import { readLabelsNpy } from "./npy";
 import { checkShortlist } from "./rerank";
 import { readShortlist } from "./shortlist";
+import { escapeHtml } from "./tables";
 
 /** One retrieval setting's ranked neighbours for every query (only the first `top` columns are used). */
 export interface GallerySetting {
@@ -78,7 +79,11 @@ export function pickGalleryQueries(settings: GallerySetting[], queryLabels: Int3
  * the adaptive settings (default: those reranking at the largest nesting dim, at most two).
  */
 export function experimentGallerySettings(config: RetrievalConfig, model: ModelKind, indexType: IndexType = "exactl2",
-  dims: number[] = [8, 64, 2048], adaptive?: RerankSpec[]): { settings: GallerySetting[]; queryLabels: Int32Array; databaseLabels: Int32Array } {
+  dims: number[] = [8, 64, 2048], adaptive?: RerankSpec[]): {
+  settings: GallerySetting[]; queryLabels: Int32Array; databaseLabels: Int32Array;
+  /** Index of the largest exact dim's setting (the reference for pickGalleryQueries). */
+  largestExact: number;
+} {
   const spec = experimentSpec(config, model, indexType);
   const databaseLabels = readLabelsNpy(arrayPath(config.root, config.dataset, "train", model, "y"));
   const queryLabels = readLabelsNpy(arrayPath(config.root, config.dataset, "val", model, "y"));
@@ -95,10 +100,8 @@ export function experimentGallerySettings(config: RetrievalConfig, model: ModelK
   for (const a of adaptive ?? config.adaptive.filter((x) => x.rerankDim === largest).slice(0, 2)) {
     settings.push({ name: `adaptive ${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`, neighbors: load(rerankedPath(spec, a), "run reranking first") });
   }
-  return { settings, queryLabels, databaseLabels };
+  return { settings, queryLabels, databaseLabels, largestExact: shownDims.indexOf(Math.max(...shownDims)) };
 }
-
-const escapeHtml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 const GALLERY_CSS = `
 .mrl-gallery{font-family:"Liberation Sans",Arial,sans-serif;font-size:12px;color:#222;background:#fff;padding:8px;display:inline-block}

@@ -40,8 +40,8 @@ export async function withBrowser<T>(work: (browser: Browser) => Promise<T>): Pr
 }
 
 /** Blocks every request that is not a local file or inline data, so a page that needs a CDN fails visibly. */
-async function offlinePage(browser: Browser, viewport = { width: 1200, height: 900 }): Promise<{ page: Page; consoleErrors: string[] }> {
-  const page = await browser.newPage({ viewport });
+async function offlinePage(browser: Browser, viewport = { width: 1200, height: 900 }, deviceScaleFactor = 1): Promise<{ page: Page; consoleErrors: string[] }> {
+  const page = await browser.newPage({ viewport, deviceScaleFactor });
   const consoleErrors: string[] = [];
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
   page.on("pageerror", (e) => consoleErrors.push(e.message));
@@ -141,7 +141,7 @@ export async function checkHtmlPage(htmlFile: string, options: { screenshot?: st
 /** Screenshot of one element of an HTML string (e.g. the retrieval gallery) as a PNG file. */
 export async function renderHtmlToPng(html: string, pngFile: string, selector = "body", options: { width?: number; scale?: number } = {}): Promise<string> {
   await withBrowser(async (browser) => {
-    const page = await browser.newPage({ viewport: { width: options.width ?? 1200, height: 800 }, deviceScaleFactor: options.scale ?? 1 });
+    const { page } = await offlinePage(browser, { width: options.width ?? 1200, height: 800 }, options.scale ?? 1);
     await page.setContent(html, { waitUntil: "load" });
     const element = await page.$(selector);
     if (!element) throw new MrlError(`no element matches ${selector}`, pngFile);

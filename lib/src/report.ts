@@ -14,7 +14,7 @@ import { experimentGallerySettings, galleryData, galleryHtml, galleryPage, pickG
 import type { IndexType, ModelKind, RerankSpec } from "./naming";
 import { configSources } from "./pipeline";
 import { renderFigureFiles, renderHtmlToPng, type FigureFile } from "./render";
-import { htmlTable } from "./tables";
+import { escapeHtml, htmlTable } from "./tables";
 
 /** The paper's figures for a metrics table, with file-friendly names. */
 export function reportFigures(rows: MetricsRow[]): FigureFile[] {
@@ -49,10 +49,9 @@ export interface GalleryOptions {
 export async function experimentGallery(config: RetrievalConfig, options: GalleryOptions = {}): Promise<{ html: string; data: GalleryQuery[] }> {
   const model = options.model ?? config.models[0];
   const indexType = options.indexType ?? config.indexTypes[0];
-  const { settings, queryLabels, databaseLabels } = experimentGallerySettings(config, model, indexType, options.dims, options.adaptive);
+  const { settings, queryLabels, databaseLabels, largestExact } = experimentGallerySettings(config, model, indexType, options.dims, options.adaptive);
   // Pick queries where the smallest dim fails and the largest exact dim succeeds: what MRL's nesting buys.
-  const exactCount = settings.filter((s) => s.name.endsWith(" exact")).length;
-  const queries = options.queries ?? pickGalleryQueries(settings, queryLabels, databaseLabels, options.count ?? 4, 10, exactCount - 1);
+  const queries = options.queries ?? pickGalleryQueries(settings, queryLabels, databaseLabels, options.count ?? 4, 10, largestExact);
   const data = galleryData(queries, settings, queryLabels, databaseLabels);
   const sources = configSources(config, options.sources);
   const classes = options.classes ?? sources.database.classes;
@@ -71,8 +70,6 @@ h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc
 .figs{display:flex;flex-wrap:wrap;gap:12px}.fig{border:1px solid #eee;padding:4px}.fig .links{font-size:12px;text-align:right}
 table.mrl-table td,table.mrl-table th{border:1px solid #ddd;padding:2px 6px}table.mrl-table th{background:#f4f4f4}
 .note{color:#555;font-size:13px}`;
-
-const escapeHtml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** Plain-language highlights: full-size quality, and adaptive/funnel quality at their cost. */
 export function reportHighlights(rows: MetricsRow[]): string[] {

@@ -17,7 +17,9 @@ export function metricsDataFrame(rows: MetricsRow[], columns?: string[]): DataFr
   return new dfd.DataFrame(data, { columns: cols });
 }
 
-const escapeHtml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** Text safe inside HTML elements and double-quoted attributes. */
+export const escapeHtml = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** An HTML table of a DataFrame (or rows); numbers with `digits` decimals (MFLOPs with 2). */
 export function htmlTable(table: DataFrame | MetricsRow[], digits = 4): string {
