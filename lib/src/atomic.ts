@@ -52,13 +52,3 @@ function processAlive(pid: number): boolean {
 export function writeFileAtomic(target: string, data: string | NodeJS.ArrayBufferView): void {
   writeAtomically(target, (temp) => fs.writeFileSync(temp, data));
 }
-
-/**
- * True when `output` exists and is at least as new as every input. The stages use the manifest's rule
- * instead (manifest.ts: configuration and inputs recorded per artifact); this stays for callers outside them.
- */
-export function isUpToDate(output: string, inputs: string[]): boolean {
-  if (!fs.existsSync(output)) return false;
-  const made = fs.statSync(output).mtimeMs;
-  return inputs.every((input) => fs.existsSync(input) && made >= fs.statSync(input).mtimeMs);
-}
