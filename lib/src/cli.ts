@@ -5,11 +5,11 @@
  * --no-notebooks (pipeline: stages only, no notebooks or report), --shortlist-format csv|npy.
  */
 import * as path from "node:path";
-import { loadConfig, PROJECT_ROOT, resultsDir, type PRESETS, type RetrievalConfig } from "./config";
-import { MrlError } from "./errors";
-import { executeNotebook } from "./notebooks";
-import { runInferenceStage, runPipeline, runRetrievalExperiment } from "./pipeline";
-import { writeReport } from "./report";
+import { loadConfig, PROJECT_ROOT, resultsDir, type PRESETS, type RetrievalConfig } from "./experiment/experiment";
+import { MrlError } from "./core/errors";
+import { executeNotebook } from "./report/notebooks";
+import { runInferenceStage, runPipeline, runRetrievalExperiment } from "./experiment/run";
+import { writeReport } from "./report/report";
 
 interface Options { config: RetrievalConfig; preset: string; force: boolean; notebooks: boolean; results: string; positional: string[] }
 

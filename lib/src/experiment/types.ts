@@ -1,0 +1,39 @@
+/**
+ * The experiment's vocabulary: model kinds, index types, adaptive and funnel configurations, shortlist
+ * formats and rerank precisions. Every other module takes these names from here.
+ */
+
+export const MODEL_KINDS = ["mrl", "ff"] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+export const INDEX_TYPES = ["exactl2", "hnsw8", "hnsw32"] as const;
+export type IndexType = (typeof INDEX_TYPES)[number];
+export const SHORTLIST_FORMATS = ["csv", "npy"] as const;
+export type ShortlistFormat = (typeof SHORTLIST_FORMATS)[number];
+
+/** Adaptive retrieval: shortlist at D_r, rerank the first `shortlist` candidates at D_s. */
+export interface RerankSpec {
+  retrievalDim: number;
+  rerankDim: number;
+  shortlist: number;
+}
+
+/** Funnel retrieval: shortlist at D_r, then rerank with dims[i] keeping shortlists[i] candidates. */
+export interface FunnelSpec {
+  retrievalDim: number;
+  dims: number[];
+  shortlists: number[];
+}
+
+/**
+ * Arithmetic of the dot products and squared norms:
+ * - "float64": float32 values multiplied and summed in float64 in dimension order (the original loop);
+ * - "float32": products rounded to float32 and summed in float32 with four partial sums per vector, as a
+ *   4-wide SIMD dot product does: partial sum l takes the dims c = l mod 4 in order, and the result is
+ *   (s0 + s1) + (s2 + s3) (`dotF32` in kernels/rerankKernel.ts). numpy's float32 arrays, which the original notebooks rerank
+ *   with, also sum in float32 with several partial sums.
+ * Either way the distance 2 - 2 dot / (|q| |c|) is then formed in float64 from those sums, and each precision
+ * gives bit-identical results on every path (SIMD kernel or plain JS, any number of threads).
+ */
+export type RerankPrecision = "float32" | "float64";
+export const RERANK_PRECISIONS: readonly RerankPrecision[] = ["float32", "float64"];
+

@@ -1,0 +1,280 @@
+/**
+ * Image sources for inference: Fashion-MNIST from Debian's IDX files, and ImageNet-style folders
+ * (one sub-folder per class, JPEG/PNG). Each source turns a range of items into the model's input tensor;
+ * which preprocessing applies is decided by the model's input shape (see ModelInput).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import sharp from "sharp";
+import { MrlError } from "../core/errors";
+
+/** What the model takes: NCHW float32 of channels x height x width, normalized with mean/std per channel. */
+export interface ModelInput {
+  channels: number;
+  height: number;
+  width: number;
+  mean: number[];
+  std: number[];
+  /** "imagenet": resize shorter side to 256, center crop 224 (the original MRL eval transform); "resize": straight to H x W. */
+  resize: "imagenet" | "resize";
+}
+
+export interface ImageSource {
+  /** Where the images come from, for messages. */
+  readonly location: string;
+  readonly size: number;
+  /** Class index per item (torchvision ImageFolder order: sorted class names). */
+  readonly labels: Int32Array;
+  readonly classes: string[];
+  /** Writes items [start, end) preprocessed for `input` into `out` (NCHW, (end-start) * C*H*W floats). */
+  loadBatch(start: number, end: number, input: ModelInput, out: Float32Array): Promise<void>;
+  /** Item `index` as a `size` x `size` PNG for galleries (optional: sources without it show placeholders). */
+  previewPng?(index: number, size: number): Promise<Buffer>;
+}
+
+function checkItem(index: number, size: number, location: string): void {
+  if (!Number.isInteger(index) || index < 0 || index >= size) throw new MrlError(`item ${index} is outside 0..${size - 1}`, location);
+}
+
+export const FMNIST_DIR = "/usr/share/datasets/fashion-mnist";
+export const FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+/** Reads a (gzipped) IDX file: magic 0x0000 08 <ndim>, big-endian dims, then uint8 data. */
+export function readIdx(file: string): { shape: number[]; data: Uint8Array } {
+  if (!fs.existsSync(file)) {
+    throw new MrlError("file not found (Fashion-MNIST comes from the Debian package dataset-fashion-mnist; run `npm run setup`)", file);
+  }
+  let bytes: Buffer = fs.readFileSync(file);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = zlib.gunzipSync(bytes);
+    } catch (err) {
+      throw new MrlError(`corrupt gzip data: ${(err as Error).message}`, file);
+    }
+  }
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08) {
+    throw new MrlError("not a uint8 IDX file (bad magic number)", file);
+  }
+  const ndim = bytes[3];
+  const shape = Array.from({ length: ndim }, (_, i) => bytes.readUInt32BE(4 + 4 * i));
+  const count = shape.reduce((a, b) => a * b, 1);
+  const offset = 4 + 4 * ndim;
+  if (bytes.length - offset < count) throw new MrlError(`truncated IDX file: expected ${count} bytes of data, found ${bytes.length - offset}`, file);
+  return { shape, data: new Uint8Array(bytes.buffer, bytes.byteOffset + offset, count) };
+}
+
+/** Fashion-MNIST "train" (60k, the database) or "test" (10k, the queries) from the IDX files. */
+export function fashionMnist(split: "train" | "test", dir = FMNIST_DIR): ImageSource {
+  const prefix = split === "train" ? "train" : "t10k";
+  const images = readIdx(path.join(dir, `${prefix}-images-idx3-ubyte.gz`));
+  const labelsIdx = readIdx(path.join(dir, `${prefix}-labels-idx1-ubyte.gz`));
+  const [n, h, w] = images.shape;
+  if (images.shape.length !== 3 || labelsIdx.shape[0] !== n) {
+    throw new MrlError(`images (${images.shape.join("x")}) and labels (${labelsIdx.shape.join("x")}) do not match`, dir);
+  }
+  const labels = Int32Array.from(labelsIdx.data);
+  const location = path.join(dir, `${prefix}-images-idx3-ubyte.gz`);
+  return {
+    location, size: n, labels, classes: FMNIST_CLASSES,
+    async loadBatch(start, end, input, out) {
+      if (input.channels !== 1 || input.height !== h || input.width !== w) {
+        throw new MrlError(`the model expects ${input.channels}x${input.height}x${input.width} input, but Fashion-MNIST ` +
+          `images are 1x${h}x${w} grayscale; use a model exported for Fashion-MNIST (e.g. data/models/fmnist_mrl_cnn.onnx)`, location);
+      }
+      const pixels = h * w;
+      const scale = 1 / (255 * input.std[0]);
+      const shift = input.mean[0] / input.std[0];
+      for (let i = start; i < end; i++) {
+        const src = images.data.subarray(i * pixels, (i + 1) * pixels);
+        const dst = (i - start) * pixels;
+        for (let p = 0; p < pixels; p++) out[dst + p] = src[p] * scale - shift;
+      }
+    },
+    async previewPng(index, size) {
+      checkItem(index, n, location);
+      const raw = Buffer.from(images.data.subarray(index * h * w, (index + 1) * h * w));
+      // Nearest-neighbour upscaling keeps the 28x28 pixels crisp instead of blurring them.
+      return sharp(raw, { raw: { width: w, height: h, channels: 1 } }).resize(size, size, { kernel: "nearest" }).png().toBuffer();
+    },
+  };
+}
+
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"]);
+
+/** An ImageNet-style folder: `dir/<class>/<image>`; classes sorted by name, files sorted within a class. */
+export function imageFolder(dir: string): ImageSource {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MrlError("image folder not found", dir);
+  // Symlinked class folders count too, as in torchvision (os.scandir's is_dir() follows links): subsets of
+  // ImageNet are often built from links, and skipping them would shift every later label.
+  const isDir = (e: fs.Dirent) =>
+    e.isDirectory() || (e.isSymbolicLink() && fs.statSync(path.join(dir, e.name), { throwIfNoEntry: false })?.isDirectory() === true);
+  const classes = fs.readdirSync(dir, { withFileTypes: true }).filter(isDir).map((e) => e.name).sort();
+  const files: string[] = [];
+  const labels: number[] = [];
+  classes.forEach((cls, label) => {
+    for (const name of fs.readdirSync(path.join(dir, cls)).sort()) {
+      if (IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())) {
+        files.push(path.join(dir, cls, name));
+        labels.push(label);
+      }
+    }
+  });
+  if (classes.length === 0) throw new MrlError("no class sub-folders; expected <dir>/<class>/<image>.jpg", dir);
+  if (files.length === 0) {
+    throw new MrlError(`no images in the ${classes.length} class folders; expected <dir>/<class>/<image> files ending in ${[...IMAGE_EXTENSIONS].join(", ")}`, dir);
+  }
+  return {
+    location: dir, size: files.length, labels: Int32Array.from(labels), classes,
+    async loadBatch(start, end, input, out) {
+      const plane = input.height * input.width;
+      const decoded = await Promise.all(files.slice(start, end).map((f) => decodeForModel(f, input)));
+      decoded.forEach((pixels, b) => {
+        const base = b * input.channels * plane;
+        for (let c = 0; c < input.channels; c++) {
+          const scale = 1 / (255 * input.std[c]);
+          const shift = input.mean[c] / input.std[c];
+          for (let p = 0; p < plane; p++) out[base + c * plane + p] = pixels[p * input.channels + c] * scale - shift;
+        }
+      });
+    },
+    async previewPng(index, size) {
+      checkItem(index, files.length, dir);
+      try {
+        return await sharp(files[index]).rotate().resize(size, size, { fit: "cover" }).png().toBuffer();
+      } catch (err) {
+        throw new MrlError(`cannot decode image: ${(err as Error).message}`, files[index]);
+      }
+    },
+  };
+}
+
+/**
+ * Python's round(): halves go to the even neighbour. torchvision's CenterCrop offset is
+ * int(round((size - crop) / 2)), so e.g. 341 -> 224 starts at 58, where Math.round would give 59.
+ */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Fixed-point weights of PIL's 8-bit resampler (Resample.c: PRECISION_BITS = 32 - 8 - 2). */
+const PRECISION_BITS = 22;
+const ONE = 2 ** PRECISION_BITS;
+
+/** Per output pixel: the first input pixel, how many it reads, and their fixed-point weights (ksize per pixel). */
+interface Taps { start: Int32Array; count: Int32Array; weights: Int32Array; ksize: number }
+
+/**
+ * PIL's bilinear coefficients (precompute_coeffs + normalize_coeffs_8bpc, Pillow 9): pixel centres aligned, the
+ * triangle filter stretched by the scale when shrinking (antialiasing), weights renormalized at the borders.
+ */
+function bilinearTaps(inSize: number, outSize: number): Taps {
+  const scale = inSize / outSize;
+  const filterscale = Math.max(scale, 1);
+  const support = filterscale; // the bilinear filter's support is 1, stretched
+  const ss = 1 / filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize), count = new Int32Array(outSize), weights = new Int32Array(outSize * ksize);
+  const k = new Float64Array(ksize);
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const n = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    let sum = 0;
+    for (let x = 0; x < n; x++) {
+      const t = Math.abs((x + xmin - center + 0.5) * ss);
+      k[x] = t < 1 ? 1 - t : 0;
+      sum += k[x];
+    }
+    for (let x = 0; x < n; x++) {
+      const w = sum !== 0 ? k[x] / sum : k[x];
+      weights[xx * ksize + x] = Math.trunc(w < 0 ? -0.5 + w * ONE : 0.5 + w * ONE);
+    }
+    start[xx] = xmin;
+    count[xx] = n;
+  }
+  return { start, count, weights, ksize };
+}
+
+function clip8(acc: number): number {
+  return acc <= 0 ? 0 : acc >= 256 * ONE ? 255 : Math.floor(acc / ONE);
+}
+
+/**
+ * Resizes interleaved uint8 pixels (w0 x h0 x c) to w x h exactly like PIL's Image.resize(..., BILINEAR), which is
+ * what torchvision's Resize does on the PIL images of ImageFolder, and returns the crop of W x H at (left, top).
+ * Two passes (horizontal, then vertical) with a uint8 intermediate, as in Pillow; only the cropped part is computed,
+ * which gives the same pixels because every output pixel has its own weights.
+ * Why not sharp's resize: libvips aligns upscaled images differently (sample positions shifted by half an output
+ * pixel), so images whose short side is below 256 came out shifted against the original's inputs.
+ */
+function resizeLikePil(src: Uint8Array, w0: number, h0: number, c: number, w: number, h: number,
+  crop: { left: number; top: number; width: number; height: number }): Uint8Array {
+  const cols = bilinearTaps(w0, w), rows = bilinearTaps(h0, h);
+  const { left, top, width: W, height: H } = crop;
+  const rowLen = W * c;
+  // The source rows the kept output rows read.
+  const y0 = rows.start[top], y1 = rows.start[top + H - 1] + rows.count[top + H - 1];
+  const mid = new Uint8Array((y1 - y0) * rowLen);
+  for (let y = y0; y < y1; y++) {
+    const srcRow = y * w0 * c, midRow = (y - y0) * rowLen;
+    for (let x = 0; x < W; x++) {
+      const xx = left + x, first = cols.start[xx], n = cols.count[xx], k = xx * cols.ksize;
+      for (let ch = 0; ch < c; ch++) {
+        let acc = ONE / 2;
+        for (let t = 0; t < n; t++) acc += src[srcRow + (first + t) * c + ch] * cols.weights[k + t];
+        mid[midRow + x * c + ch] = clip8(acc);
+      }
+    }
+  }
+  const out = new Uint8Array(H * rowLen);
+  for (let y = 0; y < H; y++) {
+    const yy = top + y, first = rows.start[yy] - y0, n = rows.count[yy], k = yy * rows.ksize;
+    for (let i = 0; i < rowLen; i++) {
+      let acc = ONE / 2;
+      for (let t = 0; t < n; t++) acc += mid[(first + t) * rowLen + i] * rows.weights[k + t];
+      out[y * rowLen + i] = clip8(acc);
+    }
+  }
+  return out;
+}
+
+/**
+ * Decodes one image to interleaved uint8 pixels (H x W x C) at the model's input size.
+ * "imagenet": shorter side to 256, then a center 224 crop, both exactly as torchvision's Resize(256) and
+ * CenterCrop(224) do on PIL images; "resize": straight to H x W (PIL bilinear too).
+ */
+export async function decodeForModel(file: string, input: ModelInput): Promise<Uint8Array> {
+  try {
+    let img = sharp(file, { failOn: "error" }).rotate();
+    img = input.channels === 1 ? img.grayscale() : img.toColourspace("srgb").removeAlpha();
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    const { width: w0, height: h0 } = info;
+    let pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    if (pixels.length !== w0 * h0 * info.channels) {
+      throw new MrlError(`decoded to ${pixels.length} bytes for ${w0}x${h0}x${info.channels}; expected 8-bit samples`, file);
+    }
+    if (info.channels !== input.channels) {
+      // grayscale JPEGs decode to 1 channel even after toColourspace in some builds: expand
+      if (info.channels !== 1 || input.channels !== 3) {
+        throw new MrlError(`decoded to ${info.channels} channels, the model expects ${input.channels}`, file);
+      }
+      const rgb = new Uint8Array(pixels.length * 3);
+      for (let i = 0; i < pixels.length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = pixels[i];
+      pixels = rgb;
+    }
+    if (input.resize === "imagenet") {
+      // torchvision Resize(256): the short side becomes 256, the long side int(256 * long / short).
+      const short = Math.round(256 * (input.height / 224));
+      const [w, h] = w0 <= h0 ? [short, Math.floor((short * h0) / w0)] : [Math.floor((short * w0) / h0), short];
+      return resizeLikePil(pixels, w0, h0, input.channels, w, h, {
+        left: roundHalfEven((w - input.width) / 2), top: roundHalfEven((h - input.height) / 2), width: input.width, height: input.height,
+      });
+    }
+    return resizeLikePil(pixels, w0, h0, input.channels, input.width, input.height, { left: 0, top: 0, width: input.width, height: input.height });
+  } catch (err) {
+    if (err instanceof MrlError) throw err;
+    throw new MrlError(`image failed to decode (${(err as Error).message.trim()}); expected a readable JPEG, PNG, WebP, BMP or TIFF image`, file);
+  }
+}

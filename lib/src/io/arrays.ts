@@ -1,0 +1,57 @@
+/**
+ * The arrays a retrieval experiment reads: database and query embeddings with their labels, located by the
+ * original names, loaded into shared memory and checked against each other before any stage writes.
+ */
+import * as fs from "node:fs";
+import { checkFinite } from "../core/checks";
+import { MrlError } from "../core/errors";
+import type { Matrix } from "../core/matrix";
+import type { ModelKind } from "../experiment/types";
+import { arrayPath } from "./naming";
+import { readLabelsNpy } from "./npy";
+import { readMatrixPrefixNpy } from "./npyStream";
+
+/** Database and query embeddings with labels, checked against each other. */
+export interface RetrievalArrays {
+  database: Matrix;
+  queries: Matrix;
+  databaseLabels: Int32Array;
+  queryLabels: Int32Array;
+  files: { databaseX: string; queriesX: string; databaseY?: string; queriesY?: string };
+}
+
+/**
+ * Loads `<DATASET>_{train,val}_<config>-{X,y}.npy` and checks that rows and dims agree and that every value
+ * is finite.
+ */
+export function loadRetrievalArrays(root: string, dataset: string, model: ModelKind): RetrievalArrays {
+  const files = {
+    databaseX: arrayPath(root, dataset, "train", model, "X"), databaseY: arrayPath(root, dataset, "train", model, "y"),
+    queriesX: arrayPath(root, dataset, "val", model, "X"), queriesY: arrayPath(root, dataset, "val", model, "y"),
+  };
+  for (const file of Object.values(files)) {
+    if (!fs.existsSync(file)) {
+      throw new MrlError("file not found; expected the embeddings of the inference stage (notebooks/inference.ipynb or " +
+        "`npm run mrl -- infer`) or arrays from the Python originals under this name", file);
+    }
+  }
+  // Shared memory, so reranking's SIMD kernel and worker threads read the same arrays without a copy.
+  const database = readMatrixPrefixNpy(files.databaseX, { shared: true });
+  const queries = readMatrixPrefixNpy(files.queriesX, { shared: true });
+  const databaseLabels = readLabelsNpy(files.databaseY);
+  const queryLabels = readLabelsNpy(files.queriesY);
+  if (databaseLabels.length !== database.rows) {
+    throw new MrlError(`has ${databaseLabels.length} labels but ${files.databaseX} has ${database.rows} rows; expected one label per row`, files.databaseY);
+  }
+  if (queryLabels.length !== queries.rows) {
+    throw new MrlError(`has ${queryLabels.length} labels but ${files.queriesX} has ${queries.rows} rows; expected one label per row`, files.queriesY);
+  }
+  if (queries.cols !== database.cols) {
+    throw new MrlError(`queries are ${queries.cols}-d but the database ${files.databaseX} is ${database.cols}-d; expected the same dims ` +
+      "(both embedded by the same model)", files.queriesX);
+  }
+  checkFinite(database, files.databaseX);
+  checkFinite(queries, files.queriesX);
+  return { database, queries, databaseLabels, queryLabels, files };
+}
+

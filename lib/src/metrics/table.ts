@@ -1,0 +1,138 @@
+/**
+ * Stage 4 runner (compute_metrics): reads the shortlists an experiment produced, computes the metrics and
+ * MFLOPs per configuration, and saves the table as CSV and JSON next to the neighbours' root.
+ */
+import * as fs from "node:fs";
+import { writeFileAtomic } from "../core/atomic";
+import type { RetrievalConfig } from "../experiment/experiment";
+import { MrlError } from "../core/errors";
+import { computeMetrics, mflops, type RetrievalMetrics } from "./metrics";
+import type { FunnelSpec } from "../experiment/types";
+import type { RetrievalArrays } from "../io/arrays";
+import { isFresh, recordArtifact } from "../io/manifest";
+import { findFunnelFile, funnelPath, metricsPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
+import { loadShortlist } from "../io/shortlists";
+
+/** One row of the metrics table: a retrieval configuration and its metrics (flat, table/CSV friendly). */
+export interface MetricsRow {
+  model: string;
+  index: string;
+  method: "exact" | "adaptive" | "funnel";
+  /** Short human label, e.g. "16d", "16->2048 @200", "8->[16,...,2048] @[200,...,10]". */
+  config: string;
+  retrievalDim: number;
+  /** Final representation size used for the returned order. */
+  rerankDim: number;
+  shortlist: string;
+  MFLOPs: number;
+  top1: number;
+  [metric: string]: string | number;
+}
+
+/** Flattens metrics into columns `mAP@10`, `precision@10`, `recall@10`, `top-10`. */
+function metricColumns(m: RetrievalMetrics): Record<string, number> {
+  const out: Record<string, number> = { top1: m.top1 };
+  for (const a of m.atK) {
+    out[`mAP@${a.k}`] = a.mAP;
+    out[`precision@${a.k}`] = a.precision;
+    out[`recall@${a.k}`] = a.recall;
+    out[`top-${a.k}`] = a.topK;
+  }
+  return out;
+}
+
+/** The experiment's shortlist files with their configuration; only k <= the final shortlist are evaluated. */
+export function evaluateExperiment(spec: ArtifactSpec, config: RetrievalConfig, arrays: RetrievalArrays): MetricsRow[] {
+  const n = arrays.database.rows;
+  const rows: MetricsRow[] = [];
+  const evaluate = (file: string, base: Omit<MetricsRow, "top1">): void => {
+    const neighbors = loadShortlist(file, arrays, "run the earlier stages first");
+    const ks = config.metricKs.filter((k) => k <= neighbors.cols);
+    const metrics = computeMetrics(neighbors, arrays.queryLabels, arrays.databaseLabels, ks, config.recallDenominator);
+    rows.push({ ...base, ...metricColumns(metrics) } as MetricsRow);
+  };
+  for (const dim of config.nesting) {
+    evaluate(neighborsPath(spec, dim, config.k), {
+      model: spec.model, index: spec.indexType, method: "exact", config: `${dim}d`, retrievalDim: dim, rerankDim: dim,
+      shortlist: String(config.k), MFLOPs: mflops.exact(dim, n),
+    });
+  }
+  for (const a of config.adaptive) {
+    evaluate(rerankedPath(spec, a), {
+      model: spec.model, index: spec.indexType, method: "adaptive", config: `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`,
+      retrievalDim: a.retrievalDim, rerankDim: a.rerankDim, shortlist: String(a.shortlist),
+      MFLOPs: mflops.adaptive(a.retrievalDim, a.rerankDim, a.shortlist, n),
+    });
+  }
+  for (const shortlists of config.funnel.shortlistSets) {
+    const f: FunnelSpec = { retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists };
+    evaluate(findFunnelFile(spec, f) ?? funnelPath(spec, f), {
+      model: spec.model, index: spec.indexType, method: "funnel", config: `${f.retrievalDim}->[${f.dims}] @[${shortlists}]`,
+      retrievalDim: f.retrievalDim, rerankDim: f.dims[f.dims.length - 1], shortlist: `[${shortlists}]`,
+      MFLOPs: mflops.funnel(f.retrievalDim, f.dims, shortlists, n),
+    });
+  }
+  return rows;
+}
+
+/** All column names over the rows, in first-seen order (funnel rows lack k > final shortlist). */
+export function tableColumns(rows: MetricsRow[]): string[] {
+  const seen = new Set<string>();
+  for (const r of rows) for (const key of Object.keys(r)) seen.add(key);
+  return [...seen];
+}
+
+/** Formats rows as CSV (pandas-readable: header row, empty cells for missing values). */
+export function metricsCsv(rows: MetricsRow[]): string {
+  const columns = tableColumns(rows);
+  const cell = (v: unknown): string => (v === undefined ? "" : typeof v === "string" && /[",]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
+  return [columns.join(","), ...rows.map((r) => columns.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+}
+
+/** Saves the table as `metrics/<model>/<DATASET>_<index>_metrics.{csv,json}`; returns the CSV path. */
+export function writeMetricsTable(spec: ArtifactSpec, rows: MetricsRow[]): string {
+  const csv = metricsPath(spec, "csv");
+  writeFileAtomic(csv, metricsCsv(rows));
+  writeFileAtomic(metricsPath(spec, "json"), JSON.stringify(rows, null, 1) + "\n");
+  return csv;
+}
+
+/** The files a metrics table is computed from: every shortlist of the experiment and the label arrays. */
+export function metricsInputs(spec: ArtifactSpec, config: RetrievalConfig, arrays: RetrievalArrays): string[] {
+  return [
+    ...config.nesting.map((dim) => neighborsPath(spec, dim, config.k)),
+    ...config.adaptive.map((a) => rerankedPath(spec, a)),
+    ...config.funnel.shortlistSets.map((shortlists) => {
+      const f: FunnelSpec = { retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists };
+      return findFunnelFile(spec, f) ?? funnelPath(spec, f);
+    }),
+    ...[arrays.files.databaseY, arrays.files.queriesY].filter((f): f is string => f !== undefined),
+  ];
+}
+
+/**
+ * Stage 4 with the manifest's freshness rule: evaluates and saves the table, or reads the saved one when its
+ * entry matches the configuration and the shortlists it was computed from.
+ */
+export function runMetricsStage(spec: ArtifactSpec, config: RetrievalConfig, arrays: RetrievalArrays, options: { force?: boolean } = {}):
+  { rows: MetricsRow[]; file: string; skipped: boolean } {
+  const inputs = metricsInputs(spec, config, arrays);
+  const stageConfig = { k: config.k, nesting: config.nesting, adaptive: config.adaptive, funnel: config.funnel,
+    metricKs: config.metricKs, recallDenominator: config.recallDenominator };
+  const csv = metricsPath(spec, "csv"), json = metricsPath(spec, "json");
+  if (!options.force && isFresh(csv, "compute_metrics", stageConfig, inputs) && isFresh(json, "compute_metrics", stageConfig, inputs)) {
+    return { rows: readMetricsTable(spec), file: csv, skipped: true };
+  }
+  const rows = evaluateExperiment(spec, config, arrays);
+  const file = writeMetricsTable(spec, rows);
+  recordArtifact(csv, "compute_metrics", stageConfig, inputs);
+  recordArtifact(json, "compute_metrics", stageConfig, inputs);
+  return { rows, file, skipped: false };
+}
+
+/** Reads a saved metrics table (JSON). */
+export function readMetricsTable(spec: ArtifactSpec): MetricsRow[] {
+  const file = metricsPath(spec, "json");
+  if (!fs.existsSync(file)) throw new MrlError("metrics table not found; run compute_metrics first", file);
+  return JSON.parse(fs.readFileSync(file, "utf8")) as MetricsRow[];
+}

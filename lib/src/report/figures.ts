@@ -1,0 +1,83 @@
+/**
+ * Plotly figure specs built from metric tables (the paper's figures on the user's data), and HTML that
+ * renders them inline in tslab / Jupyter and in exported HTML without network: plotly.js is embedded from
+ * the plotly.js-dist-min package, never a CDN.
+ */
+import * as fs from "node:fs";
+import type { MetricsRow } from "../metrics/table";
+
+export interface Figure {
+  data: Array<Record<string, unknown>>;
+  layout: Record<string, unknown>;
+}
+
+const COLORS: Record<string, string> = { mrl: "#1f77b4", ff: "#d62728" };
+const SYMBOLS: Record<MetricsRow["method"], string> = { exact: "circle", adaptive: "diamond", funnel: "star" };
+
+/** mAP@10 (or another column) vs MFLOPs per query, log x: exact search per dim, adaptive and funnel points. */
+export function metricVsMflopsFigure(rows: MetricsRow[], metric = "mAP@10"): Figure {
+  const groups = new Map<string, MetricsRow[]>();
+  for (const r of rows) {
+    if (typeof r[metric] !== "number") continue;
+    const key = `${r.model.toUpperCase()} ${r.method}${r.index === "exactl2" ? "" : ` (${r.index})`}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const data = [...groups.entries()].map(([name, rs]) => ({
+    type: "scatter", name, mode: rs[0].method === "exact" ? "lines+markers" : "markers",
+    x: rs.map((r) => r.MFLOPs), y: rs.map((r) => r[metric]), text: rs.map((r) => r.config),
+    marker: { symbol: SYMBOLS[rs[0].method], size: rs[0].method === "exact" ? 7 : 11, color: COLORS[rs[0].model] },
+    line: { color: COLORS[rs[0].model], dash: rs[0].model === "ff" ? "dash" : "solid" },
+    hovertemplate: "%{text}<br>%{x:.3g} MFLOPs<br>" + metric + " %{y:.4f}<extra>%{fullData.name}</extra>",
+  }));
+  return {
+    data,
+    layout: {
+      title: { text: `${metric} vs MFLOPs per query` }, xaxis: { title: { text: "MFLOPs per query (log)" }, type: "log" },
+      yaxis: { title: { text: metric } }, legend: { orientation: "h", y: -0.25 }, width: 760, height: 480, template: "plotly_white",
+    },
+  };
+}
+
+/** A metric (e.g. "mAP@10", "precision@25", "top-10") vs representation size for exact search, per model. */
+export function metricVsDimFigure(rows: MetricsRow[], metric = "mAP@10"): Figure {
+  const models = [...new Set(rows.filter((r) => r.method === "exact").map((r) => `${r.model}|${r.index}`))];
+  const data = models.map((key) => {
+    const [model, index] = key.split("|");
+    const rs = rows.filter((r) => r.method === "exact" && r.model === model && r.index === index).sort((a, b) => a.retrievalDim - b.retrievalDim);
+    return {
+      type: "scatter", mode: "lines+markers", name: `${model.toUpperCase()}${index === "exactl2" ? "" : ` (${index})`}`,
+      x: rs.map((r) => r.retrievalDim), y: rs.map((r) => r[metric]),
+      marker: { color: COLORS[model] }, line: { color: COLORS[model], dash: model === "ff" ? "dash" : "solid" },
+    };
+  });
+  const dims = [...new Set(rows.filter((r) => r.method === "exact").map((r) => r.retrievalDim))].sort((a, b) => a - b);
+  return {
+    data,
+    layout: {
+      title: { text: `${metric} vs representation size` }, template: "plotly_white", width: 760, height: 440,
+      xaxis: { title: { text: "representation size (dims)" }, type: "log", tickvals: dims, ticktext: dims.map(String) },
+      yaxis: { title: { text: metric } },
+    },
+  };
+}
+
+let plotlySource: string | undefined;
+
+/** The plotly.js bundle as an inline <script> (read once from the package; safe inside HTML). */
+export function plotlyScriptTag(): string {
+  plotlySource ??= fs.readFileSync(require.resolve("plotly.js-dist-min/plotly.min.js"), "utf8").replace(/<\/script/gi, "<\\/script");
+  return `<script type="text/javascript">if (!window.Plotly) {${plotlySource}\n}</script>`;
+}
+
+let figureCounter = 0;
+
+/**
+ * Self-contained HTML for one figure: a div, plotly.js (embedded unless `includePlotly` is false) and the
+ * call that draws it. Works in classic Jupyter, in exported HTML and in a plain page.
+ */
+export function figureHtml(figure: Figure, options: { includePlotly?: boolean; id?: string } = {}): string {
+  const id = options.id ?? `mrl-figure-${process.pid}-${++figureCounter}`;
+  const spec = JSON.stringify(figure).replace(/<\//g, "<\\/");
+  return `${options.includePlotly === false ? "" : plotlyScriptTag()}<div id="${id}" class="mrl-figure"></div>` +
+    `<script type="text/javascript">(function(){var f=${spec};Plotly.newPlot("${id}",f.data,f.layout,{responsive:true,displaylogo:false});})();</script>`;
+}

@@ -1,0 +1,80 @@
+/**
+ * Stage 3 runner (reranking): adaptive and funnel retrieval from the shortlist files faiss_nn wrote, with
+ * the manifest's freshness rule; the reranked shortlists are written under the original names.
+ */
+import type { IntMatrix } from "../core/matrix";
+import { createProgress } from "../core/progress";
+import type { FunnelSpec, RerankPrecision, RerankSpec } from "../experiment/types";
+import type { RetrievalArrays } from "../io/arrays";
+import { isFresh, recordArtifact } from "../io/manifest";
+import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
+import { checkCandidates, loadShortlist, writeShortlist } from "../io/shortlists";
+import { funnelRerank, rerank, rerankPrecision } from "./rerank";
+export interface RerankStageOptions {
+  /** k of the k-NN shortlist files to start from. */
+  k: number;
+  adaptive: RerankSpec[];
+  funnels: FunnelSpec[];
+  /** Default: MRL_RERANK_PRECISION, else DEFAULT_RERANK_PRECISION. Recorded with the artifacts when "float32". */
+  precision?: RerankPrecision;
+  force?: boolean;
+  quiet?: boolean;
+}
+
+export interface RerankStageResult {
+  file: string;
+  kind: "adaptive" | "funnel";
+  seconds: number;
+  skipped: boolean;
+}
+
+/**
+ * Adaptive and funnel retrieval from the D_r shortlist files written by faiss_nn; writes the reranked
+ * shortlists, skipping those whose manifest entry matches (see manifest.ts) unless `force`.
+ */
+export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, options: RerankStageOptions): RerankStageResult[] {
+  const cache = new Map<number, IntMatrix>();
+  const precision = rerankPrecision(options.precision);
+  // Recorded with every artifact, so switching precision recomputes what it changes.
+  const recorded = { precision };
+  const shortlistAt = (dim: number): { file: string; load: () => IntMatrix } => {
+    const file = neighborsPath(spec, dim, options.k);
+    return {
+      file,
+      load: () => {
+        if (!cache.has(dim)) cache.set(dim, loadShortlist(file, arrays, `run the faiss_nn stage for dim ${dim} with k=${options.k} first`));
+        return cache.get(dim)!;
+      },
+    };
+  };
+  const jobs = [
+    ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
+      config: { k: options.k, ...a, ...recorded }, needed: a.shortlist,
+      run: (c: IntMatrix) => rerank(arrays.database, arrays.queries, c, a.rerankDim, a.shortlist, { precision }),
+      label: `rerank ${a.retrievalDim}->${a.rerankDim} @${a.shortlist}` })),
+    ...options.funnels.map((f) => ({ kind: "funnel" as const, retrievalDim: f.retrievalDim, out: funnelPath(spec, f),
+      config: { k: options.k, ...f, ...recorded }, needed: f.shortlists[0],
+      run: (c: IntMatrix) => funnelRerank(arrays.database, arrays.queries, c, f, { precision }),
+      label: `funnel ${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]` })),
+  ];
+  const progress = createProgress("rerank/funnel", jobs.length, { quiet: options.quiet, intervalSeconds: 0 });
+  const results: RerankStageResult[] = [];
+  for (const job of jobs) {
+    const input = shortlistAt(job.retrievalDim);
+    const inputs = [input.file, arrays.files.databaseX, arrays.files.queriesX];
+    if (!options.force && isFresh(job.out, job.kind, job.config, inputs)) {
+      results.push({ file: job.out, kind: job.kind, seconds: 0, skipped: true });
+    } else {
+      const candidates = checkCandidates(input.load(), job.needed, input.file, job.label);
+      const t0 = performance.now();
+      const reranked = job.run(candidates);
+      const seconds = (performance.now() - t0) / 1000;
+      writeShortlist(job.out, reranked);
+      recordArtifact(job.out, job.kind, job.config, inputs);
+      results.push({ file: job.out, kind: job.kind, seconds, skipped: false });
+    }
+    progress.tick();
+  }
+  progress.done();
+  return results;
+}
