@@ -4,13 +4,14 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { defaultModelFile, embed, fashionMnist, loadEmbeddingModel } from "@mrl-retrieval/lib";
+import { embed, fashionMnist, loadEmbeddingModel, loadExperiment } from "@mrl-retrieval/lib/internal";
 
 async function main(): Promise<void> {
   const kind = (process.argv[2] ?? "mrl") as "mrl" | "ff";
   const n = Number(process.argv[3] ?? 10000);
   const batch = 256;
-  const model = await loadEmbeddingModel(defaultModelFile(kind));
+  // the shipped model of this kind, as experiments/fmnist.json names it
+  const model = await loadEmbeddingModel(loadExperiment().inference!.models[kind]!);
   const source = fashionMnist("test");
   await embed(model, source, { limit: batch, batchSize: batch, quiet: true }); // warm-up
   const t0 = performance.now();

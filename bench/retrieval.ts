@@ -7,7 +7,7 @@
  *   node --expose-gc build/bench/retrieval.js [--root DIR] [--quick] [--no-scale] [--scale-width W]
  *     [--out FILE] [--keep-scale] [--repeat N]
  *
- * --root (or MRL_ROOT): folder with FMNIST_{train,val}_mrl1_e0_ff2048-{X,y}.npy; made by the inference
+ * --root: folder with FMNIST_{train,val}_mrl1_e0_ff2048-{X,y}.npy; made by the inference
  * stage when missing. --quick: 10k database rows, 1k queries, a 128k-row scaling run. Stages alternate with the
  * peer's (a child process taking one stage per command), so both see the same load on a shared machine;
  * --repeat N alternates N times and keeps each side's best. --scale-width: columns of the synthetic file the
@@ -24,13 +24,13 @@ import {
   knnLabels, l2NormalizeRows, memoryReport, nestedNormalized, PROJECT_ROOT, readLabelsNpy, readMatrixPrefixNpy, readShortlistCsv,
   rerank, rerankPrecision, resetPeakRss, searchIndex, writeFileAtomic, writeMatrixNpyStreaming, writeShortlistCsv, writeShortlistNpy,
   type IntMatrix, type Matrix,
-} from "@mrl-retrieval/lib";
+} from "@mrl-retrieval/lib/internal";
 
 interface Options { root: string; quick: boolean; scale: boolean; scaleWidth: number; out: string; keepScale: boolean; repeat: number }
 
 function parseOptions(args: string[]): Options {
   const o: Options = {
-    root: process.env.MRL_ROOT ?? path.join(PROJECT_ROOT, "data", "retrieval"), quick: false, scale: true, scaleWidth: 0,
+    root: path.join(PROJECT_ROOT, "data", "retrieval"), quick: false, scale: true, scaleWidth: 0,
     out: path.join(PROJECT_ROOT, "results", "bench.md"), keepScale: false, repeat: 1,
   };
   for (let i = 0; i < args.length; i++) {
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
 
   const nn16 = shortlists.get(16)!, nn8 = shortlists.get(8)!, nn2048 = shortlists.get(2048)!;
   rows.push({ stage: "normalize database + queries at 2048 (peer's reranking cell; ours needs none)", peer: await peer.timing("normalize") });
-  // the default precision (rerank.ts: DEFAULT_RERANK_PRECISION, or MRL_RERANK_PRECISION) carries the targets;
+  // the default precision (rerank/rerank.ts: DEFAULT_RERANK_PRECISION, which experiments default to) carries the targets;
   // the other precision is shown next to it
   const prec = rerankPrecision(), other = prec === "float32" ? "float64" : "float32";
   const rr = await pair(R, () => timed(() => rerank(database!, queries!, nn16, 2048, 200), 2), () => peer.timing("rerank"));

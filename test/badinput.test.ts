@@ -14,11 +14,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  arrayPath, defaultModelFile, imageFolder, intMatrix, loadConfig, loadEmbeddingModel, loadRetrievalArrays, loadShortlist, matrix, MrlError,
+  arrayPath, imageFolder, intMatrix, loadEmbeddingModel, loadExperiment, loadRetrievalArrays, loadShortlist, matrix, MrlError,
   neighborsPath, readShortlistCsv, runRerankStage, runIndexSearch, runRetrievalInference, writeLabelsNpy, writeMatrixNpy,
   writeShortlistCsv, type ArtifactSpec, type ImageSource, type RerankStageOptions,
-} from "@mrl-retrieval/lib";
-import { python, seededFloats, tempDir } from "./helpers";
+} from "@mrl-retrieval/lib/internal";
+import { modelFile, python, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
 
 const DB = 300, NQ = 40, DIM = 32, K = 20;
 const top = tempDir("mrl-bad-");
@@ -58,9 +58,15 @@ m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]); m.ir_vers
 onnx.checker.check_model(m); onnx.save(m, sys.argv[1]); print("{}")`, [file]);
 }
 
+/** An experiment file in `root` that extends the test experiment with bad `fields`, as a user might write it. */
+const badExperiment = (root: string): string => path.join(root, "bad-experiment.json");
+const experimentFile = (root: string, fields: Record<string, unknown>): void =>
+  fs.writeFileSync(badExperiment(root), JSON.stringify({ extends: TEST_EXPERIMENT, root: ".", ...fields }));
+const loadBadExperiment = (root: string) => loadExperiment({}, badExperiment(root));
+
 /** Inference into `root` with the shipped model unless `modelFile` is given. */
-const infer = (root: string, database: ImageSource, queries: ImageSource, modelFile = defaultModelFile("mrl")) =>
-  runRetrievalInference({ modelFile, modelKind: "mrl", dataset: "IMG", root, database, queries, quiet: true });
+const infer = (root: string, database: ImageSource, queries: ImageSource, model = modelFile("mrl")) =>
+  runRetrievalInference({ modelFile: model, modelKind: "mrl", dataset: "IMG", root, database, queries, quiet: true });
 
 function imageDirs(root: string, classes: Record<string, Record<string, Buffer | string>>): string {
   const dir = path.join(root, "images");
@@ -126,10 +132,15 @@ const CASES: Case[] = [
     problem: /k=301 is larger than the database \(300 rows\); expected k <= 300/ },
   { name: "k <= 0", run: (r) => search(r, 0),
     problem: /k must be a positive integer, got 0; expected 1\.\.300/ },
-  { name: "k <= 0 in a configuration", run: (r) => loadConfig("test", { root: r, k: -5 }),
-    problem: /k must be a positive integer, got -5/ },
-  { name: "unknown index type", run: (r) => loadConfig("test", { root: r, indexTypes: ["ivf" as never] }),
-    problem: /unknown index type "ivf"; expected one of: exactl2, hnsw8, hnsw32/ },
+  { name: "k <= 0 in an experiment file", setup: (r) => experimentFile(r, { k: -5 }), run: loadBadExperiment, file: badExperiment,
+    problem: /field "k" is -5; expected a positive integer/ },
+  { name: "unknown index type", setup: (r) => experimentFile(r, { indexTypes: ["exactl2", "ivf"] }), run: loadBadExperiment, file: badExperiment,
+    problem: /field "indexTypes\[1\]" is "ivf"; expected one of: exactl2, hnsw8, hnsw32/ },
+  { name: "misspelt experiment field", setup: (r) => experimentFile(r, { nestings: [8, 16] }), run: loadBadExperiment, file: badExperiment,
+    problem: /unknown field "nestings"; expected one of: name, description, root, dataset, models, indexTypes, k, nesting,/ },
+  { name: "adaptive retrieval from a dim that is not searched", setup: (r) => experimentFile(r, { adaptive: [{ retrievalDim: 32, rerankDim: 2048, shortlist: 200 }] }),
+    run: loadBadExperiment, file: badExperiment,
+    problem: /field "adaptive\[0\]\.retrievalDim" is 32; expected one of the nesting dims \[8,16,64,2048\] \(faiss_nn makes the shortlist it starts from\)/ },
   { name: "ragged CSV rows", setup: (r) => editCsv(shortlist8(r), (l) => { l[1] = l[1].split(",").slice(0, K - 1).join(","); }),
     run: (r) => rerankStage(r), file: shortlist8, problem: /ragged CSV: line 2 has 19 values, line 1 has 20/ },
   { name: "non-integer neighbour id", setup: (r) => editCsv(shortlist8(r), (l) => { l[1] = l[1].replace(/^(\d+),(\d+),(\d+)/, "$1,$2,4.5"); }),
@@ -147,10 +158,12 @@ const CASES: Case[] = [
     file: shortlist8, problem: /has 20 neighbours per query; expected at least 30 for rerank 8->32 @30/ },
   { name: "shortlist with fewer rows than queries", setup: (r) => editCsv(shortlist8(r), (l) => { l.pop(); }),
     run: (r) => rerankStage(r), file: shortlist8, problem: /has 39 rows, expected one per query \(40\)/ },
-  { name: "cascade lists of different lengths", run: (r) => loadConfig("test", { root: r, funnel: { retrievalDim: 8, dims: [16, 64], shortlistSets: [[200]] } }),
-    problem: /funnel dims \[16,64\] and shortlists \[200\] must be non-empty lists of the same length/ },
-  { name: "cascade shortlists not decreasing", run: (r) => loadConfig("test", { root: r, funnel: { retrievalDim: 8, dims: [16, 64, 2048], shortlistSets: [[200, 200, 10]] } }),
-    problem: /funnel shortlists \[200,200,10\] must be strictly decreasing/ },
+  { name: "cascade lists of different lengths", setup: (r) => experimentFile(r, { funnels: [{ retrievalDim: 8, dims: [16, 64], shortlists: [200] }] }),
+    run: loadBadExperiment, file: badExperiment,
+    problem: /field "funnels\[0\]" is .*; expected dims and shortlists of the same length \(dims \[16,64\] has 2, shortlists \[200\] has 1\)/ },
+  { name: "cascade shortlists not decreasing", setup: (r) => experimentFile(r, { funnels: [{ retrievalDim: 8, dims: [16, 64, 2048], shortlists: [200, 200, 10] }] }),
+    run: loadBadExperiment, file: badExperiment,
+    problem: /field "funnels\[0\]\.shortlists" is \[200,200,10\]; expected strictly decreasing shortlist lengths/ },
   { name: "cascade passed straight to the rerank stage", run: (r) => rerankStage(r, { adaptive: [], funnels: [{ retrievalDim: 8, dims: [16, 32], shortlists: [10] }] }),
     problem: /funnel dims \[16,32\] and shortlists \[10\] must be non-empty lists of the same length/ },
   { name: "missing model file", run: (r) => infer(r, imageFolder(path.join(r, "images")), imageFolder(path.join(r, "images")), path.join(r, "models", "nope.onnx")),

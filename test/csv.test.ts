@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { intMatrix, MrlError, readShortlistCsv, writeShortlistCsv } from "@mrl-retrieval/lib";
+import { intMatrix, MrlError, readShortlistCsv, writeShortlistCsv } from "@mrl-retrieval/lib/internal";
 import { python, tempDir } from "./helpers";
 
 const dir = tempDir();

@@ -12,7 +12,7 @@ import { before, test } from "node:test";
 import {
   embed, type EmbeddingModel, fashionMnist, FMNIST_DIR, imageFolder, loadEmbeddingModel, matrix, MrlError, readMatrixNpy,
   writeMatrixNpy,
-} from "@mrl-retrieval/lib";
+} from "@mrl-retrieval/lib/internal";
 import { python, REPO, tempDir } from "./helpers";
 
 const dir = tempDir("mrl-export-");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
-import { FaissIndex, matrix } from "@mrl-retrieval/lib";
+import { FaissIndex, matrix } from "@mrl-retrieval/lib/internal";
 import { python, seededFloats, tempDir } from "./helpers";
 
 /** Brute-force k-NN by squared L2, ties broken by id: the oracle for the FAISS path. */

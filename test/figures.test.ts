@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { figureHtml, metricVsDimFigure, metricVsMflopsFigure, type MetricsRow } from "@mrl-retrieval/lib";
+import { figureHtml, metricVsDimFigure, metricVsMflopsFigure, type MetricsRow } from "@mrl-retrieval/lib/internal";
 
 const row = (model: string, method: MetricsRow["method"], dim: number, mflops: number, map10: number, config = `${dim}d`): MetricsRow =>
   ({ model, index: "exactl2", method, config, retrievalDim: dim, rerankDim: dim, shortlist: "2048", MFLOPs: mflops, top1: 0.9, "mAP@10": map10 });

@@ -34,3 +34,21 @@ export function seededFloats(n: number, seed: number): Float32Array {
   }
   return out;
 }
+
+/** The shipped Fashion-MNIST model of a kind (python/train_fmnist.py). */
+export function modelFile(kind: "mrl" | "ff"): string {
+  return path.join(REPO, "data", "models", `fmnist_${kind}_cnn.onnx`);
+}
+
+/** experiments/fmnist-test.json: the experiment the tests run, in seconds. */
+export const TEST_EXPERIMENT = path.join(REPO, "experiments", "fmnist-test.json");
+
+/**
+ * An experiment file extending fmnist-test.json with `fields` (e.g. a temp root), for notebooks and child
+ * processes, which read it through MRL_EXPERIMENT like a user's run.
+ */
+export function testExperimentFile(fields: Record<string, unknown>): string {
+  const file = path.join(tempDir("mrl-experiment-"), "experiment.json");
+  fs.writeFileSync(file, JSON.stringify({ extends: TEST_EXPERIMENT, ...fields }, null, 2));
+  return file;
+}

@@ -2,20 +2,20 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { defaultModelFile, embed, fashionMnist, firstItems, loadEmbeddingModel, MrlError, runRetrievalInference } from "@mrl-retrieval/lib";
-import { python, REPO, tempDir } from "./helpers";
+import { embed, fashionMnist, firstItems, loadEmbeddingModel, MrlError, runRetrievalInference } from "@mrl-retrieval/lib/internal";
+import { modelFile, python, REPO, tempDir } from "./helpers";
 
 for (const kind of ["mrl", "ff"] as const) {
-  test(`shipped ${kind} model: ONNX inference in TypeScript matches PyTorch within 1e-4`, { skip: !fs.existsSync(defaultModelFile(kind)) }, async () => {
+  test(`shipped ${kind} model: ONNX inference in TypeScript matches PyTorch within 1e-4`, { skip: !fs.existsSync(modelFile(kind)) }, async () => {
     const n = 16;
-    const model = await loadEmbeddingModel(defaultModelFile(kind));
+    const model = await loadEmbeddingModel(modelFile(kind));
     assert.deepEqual([model.input.channels, model.input.height, model.input.width], [1, 28, 28]);
     const { vectors } = await embed(model, fashionMnist("test"), { limit: n, batchSize: 5, quiet: true });
     assert.equal(vectors.rows, n);
     assert.equal(vectors.cols, 2048);
     const ref = python<{ features: number[][] }>(
       `import runpy, sys; sys.path.insert(0, "${REPO}/python"); sys.argv = ["x"] + sys.argv[1:]; runpy.run_path("${REPO}/python/reference_outputs.py", run_name="__main__")`,
-      [defaultModelFile(kind).replace(/\.onnx$/, ".pt"), kind, String(n)]);
+      [modelFile(kind).replace(/\.onnx$/, ".pt"), kind, String(n)]);
     let maxDiff = 0;
     ref.features.forEach((row, i) => row.forEach((v, j) => { maxDiff = Math.max(maxDiff, Math.abs(v - vectors.data[i * 2048 + j])); }));
     assert.ok(maxDiff <= 1e-4, `max abs diff ${maxDiff}`);
@@ -27,7 +27,7 @@ for (const kind of ["mrl", "ff"] as const) {
 test("retrieval inference writes the four arrays numpy loads, and skips when up to date", async () => {
   const root = tempDir();
   const config = {
-    modelFile: defaultModelFile("mrl"), modelKind: "mrl" as const, dataset: "FMNIST", root, quiet: true,
+    modelFile: modelFile("mrl"), modelKind: "mrl" as const, dataset: "FMNIST", root, quiet: true,
     database: firstItems(fashionMnist("train"), 300), queries: firstItems(fashionMnist("test"), 50),
   };
   const first = await runRetrievalInference(config);

@@ -4,8 +4,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { test } from "node:test";
-import { jupyterCommand, loadConfig, runPipeline, withBrowser } from "@mrl-retrieval/lib";
-import { REPO, tempDir } from "./helpers";
+import { jupyterCommand, loadExperiment, runPipeline, withBrowser } from "@mrl-retrieval/lib/internal";
+import { REPO, tempDir, TEST_EXPERIMENT, testExperimentFile } from "./helpers";
 
 /** A free loopback port. */
 function freePort(): Promise<number> {
@@ -41,13 +41,13 @@ async function startJupyter(dir: string, env: Record<string, string>): Promise<{
 
 test("inline figures and the gallery render live in a Jupyter notebook (classic UI, tslab kernel, run all)", async () => {
   const root = tempDir("mrl-jupyter-root-");
-  await runPipeline(loadConfig("test", { root }), { quiet: true });
+  await runPipeline(loadExperiment({ root }, TEST_EXPERIMENT), { quiet: true });
   // A copy inside the project (the kernel finds @mrl-retrieval/lib through node_modules), so the UI's autosave
   // never touches notebooks/.
   const dir = fs.mkdtempSync(path.join(REPO, "build", "jupyter-live-"));
   process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   fs.copyFileSync(path.join(REPO, "notebooks", "compute_metrics.ipynb"), path.join(dir, "compute_metrics.ipynb"));
-  const { url, token, server } = await startJupyter(REPO, { MRL_PRESET: "test", MRL_ROOT: root, MRL_RESULTS: tempDir() });
+  const { url, token, server } = await startJupyter(REPO, { MRL_EXPERIMENT: testExperimentFile({ root }), MRL_RESULTS: tempDir() });
   try {
     const result = await withBrowser(async (browser) => {
       const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { artifactFreshness, canonicalJson, MANIFEST_NAME, readManifest, recordArtifact, removeStaleTempFiles } from "@mrl-retrieval/lib";
+import { artifactFreshness, canonicalJson, MANIFEST_NAME, readManifest, recordArtifact, removeStaleTempFiles } from "@mrl-retrieval/lib/internal";
 import { tempDir } from "./helpers";
 
 test("freshness: each way an artifact goes stale is detected and named", () => {

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import {
   arrayFileName, arrayPath, findFunnelFile, funnelFileName, funnelPath, indexFileName, indexPath, modelConfig,
   neighborsFileName, neighborsPath, parseArtifactName, rerankedFileName, rerankedPath, type ArtifactSpec,
-} from "@mrl-retrieval/lib";
+} from "@mrl-retrieval/lib/internal";
 import { tempDir } from "./helpers";
 
 const spec: ArtifactSpec = { root: "/r", model: "mrl", dataset: "1K", indexType: "exactl2" };

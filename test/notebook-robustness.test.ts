@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { executeNotebook } from "@mrl-retrieval/lib";
-import { REPO, tempDir } from "./helpers";
+import { executeNotebook } from "@mrl-retrieval/lib/internal";
+import { REPO, tempDir, testExperimentFile } from "./helpers";
 
 interface Output { output_type: string; text?: string[] | string; data?: Record<string, string[] | string>; ename?: string; evalue?: string }
 interface Cell { cell_type: string; id: string; source: string[] | string; outputs?: Output[]; execution_count?: number | null; metadata: object }
@@ -32,15 +32,16 @@ function scratch(): string {
 test("each pipeline notebook keeps its configuration in one cell and has no absolute paths", () => {
   for (const name of PIPELINE) {
     const cells = codeCells(read(path.join(REPO, "notebooks", name))).map((c) => text(c.source));
-    assert.equal(cells.filter((s) => /loadConfig\(/.test(s)).length, 1, `${name}: one configuration cell`);
-    assert.equal(cells.filter((s) => /\bconfig\s*=/.test(s)).length, 1, `${name}: config is assigned only there`);
+    assert.equal(cells.filter((s) => /loadExperiment\(/.test(s)).length, 1, `${name}: one configuration cell`);
+    assert.equal(cells.filter((s) => /\bexperiment\s*=/.test(s)).length, 1, `${name}: the experiment is assigned only there`);
     for (const s of cells) assert.doesNotMatch(s, /["'`]\/(work|tmp|home|usr)\//, `${name}: hard-coded absolute path`);
   }
 });
 
 test("notebooks run in order, then cell by cell in reverse, then from the top again, in one live kernel", () => {
   const dir = scratch();
-  const env = { MRL_PRESET: "test", MRL_ROOT: tempDir(), MRL_RESULTS: tempDir() };
+  const root = tempDir();
+  const env = { MRL_EXPERIMENT: testExperimentFile({ root }), MRL_RESULTS: tempDir() };
   for (const name of PIPELINE) {
     const nb = read(path.join(REPO, "notebooks", name));
     const cells = codeCells(nb);
@@ -75,7 +76,7 @@ test("notebooks run in order, then cell by cell in reverse, then from the top ag
 test("a notebook pointed at a missing file shows the library's message, not internal code", () => {
   const root = tempDir();
   const out = path.join(scratch(), "faiss_nn.ipynb");
-  assert.throws(() => executeNotebook(path.join(REPO, "notebooks", "faiss_nn.ipynb"), out, { env: { MRL_PRESET: "test", MRL_ROOT: root, MRL_RESULTS: tempDir() } }),
+  assert.throws(() => executeNotebook(path.join(REPO, "notebooks", "faiss_nn.ipynb"), out, { env: { MRL_EXPERIMENT: testExperimentFile({ root }), MRL_RESULTS: tempDir() } }),
     (err: Error) => {
       assert.match(err.message, new RegExp(`faiss_nn\\.ipynb: code cell \\d failed:[\\s\\S]*MrlError: ${root}/FMNIST_train_mrl1_e0_ff2048-X\\.npy: ` +
         "file not found; expected the embeddings of the inference stage"));

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { checkHtmlPage, executeNotebook } from "@mrl-retrieval/lib";
-import { REPO, tempDir } from "./helpers";
+import { checkHtmlPage, executeNotebook } from "@mrl-retrieval/lib/internal";
+import { REPO, tempDir, testExperimentFile } from "./helpers";
 
 interface Output { output_type: string; text?: string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
 interface Notebook { cells: Array<{ cell_type: string; outputs?: Output[] }>; metadata: { kernelspec: { name: string } } }
@@ -39,7 +39,7 @@ test("a failing notebook surfaces the cell's readable error instead of writing a
   const bad = path.join(dir, "bad.ipynb");
   const nb = JSON.parse(fs.readFileSync(path.join(REPO, "notebooks", "smoke.ipynb"), "utf8"));
   nb.cells = [{ cell_type: "code", id: "bad-0", metadata: {}, execution_count: null, outputs: [],
-    source: ['import { readMatrixNpy } from "@mrl-retrieval/lib";\n', 'readMatrixNpy("/nonexistent/x.npy");\n'] }];
+    source: ['import { readMatrixNpy } from "@mrl-retrieval/lib/internal";\n', 'readMatrixNpy("/nonexistent/x.npy");\n'] }];
   fs.writeFileSync(bad, JSON.stringify(nb));
   const out = path.join(dir, "out", "bad.ipynb");
   assert.throws(() => executeNotebook(bad, out), (err: Error) => {
@@ -58,20 +58,24 @@ function htmlText(nb: Notebook): string {
   }).join("\n");
 }
 
-test("the four pipeline notebooks run headless in order on real data (test preset)", async () => {
-  const env = { MRL_PRESET: "test", MRL_ROOT: tempDir(), MRL_RESULTS: tempDir() };
+test("the four pipeline notebooks run headless in order on real data (test experiment)", async () => {
+  const root = tempDir();
+  const env = { MRL_EXPERIMENT: testExperimentFile({ root }), MRL_RESULTS: tempDir() };
   const inference = runNotebook("inference.ipynb", env);
   assert.match(streamText(inference), /mrl: database 4000 x 2048, queries 400 x 2048/);
   assert.match(htmlText(inference), /fmnist_mrl_cnn/);
   const faissNn = runNotebook("faiss_nn.ipynb", env);
   for (const dim of [8, 16, 64, 2048]) assert.match(htmlText(faissNn), new RegExp(`exactl2_${dim}dim_256shortlist_FMNIST\\.csv`));
-  assert.ok(fs.existsSync(path.join(env.MRL_ROOT, "index_files", "mrl", "FMNIST_2048dim_exactl2.index")));
+  assert.ok(fs.existsSync(path.join(root, "index_files", "mrl", "FMNIST_2048dim_exactl2.index")));
   const reranking = runNotebook("reranking.ipynb", env);
+  assert.match(streamText(reranking), /16->2048 @200 on 200 queries: \d+ identical, \d+ differ only among equal distances, 0 differ/);
   assert.match(htmlText(reranking), /16dim-reranked2048_200shortlist_FMNIST_exactl2\.csv/);
   assert.match(htmlText(reranking), /8dim-cascade\[16,64,2048\]_shortlist\[200,50,10\]_FMNIST_exactl2\.csv/);
   const metricsOut = path.join(tempDir(), "compute_metrics.ipynb");
   const metrics = runNotebook("compute_metrics.ipynb", env, metricsOut);
   assert.match(streamText(metrics), /saved .*metrics\/mrl\/FMNIST_exactl2_metrics\.csv/);
+  const ap = /mAP@10 at 2048d on the first 400 queries: this cell (\S+), the library (\S+)/.exec(streamText(metrics));
+  assert.ok(ap && ap[1] === ap[2], `the notebook's AP cell agrees with computeMetrics: ${ap?.[0]}`);
   assert.match(htmlText(metrics), /<th>mAP@10<\/th>/);
   assert.match(htmlText(metrics), /16-&gt;2048 @200/);
   assert.equal((htmlText(metrics).match(/Plotly\.newPlot\(/g) ?? []).length, 4, "four inline figures");

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import {
   intMatrix, matrix, MrlError, readIntMatrixNpy, readLabelsNpy, readMatrixNpy, readNpy, writeAtomically,
   writeIntMatrixNpy, writeLabelsNpy, writeMatrixNpy,
-} from "@mrl-retrieval/lib";
+} from "@mrl-retrieval/lib/internal";
 import { python, seededFloats, tempDir } from "./helpers";
 
 const dir = tempDir();

@@ -8,12 +8,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import {
-  addNpyToIndex, allocateWasmFloat32, buildIndex, instantiateDots8, instantiateKernels, dotF32, localityOrder, DEFAULT_RERANK_PRECISION, validateConfig, loadConfig, wasmHomeOf, wasmSimdSupported, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
+  addNpyToIndex, allocateWasmFloat32, buildIndex, instantiateDots8, instantiateKernels, dotF32, localityOrder, DEFAULT_RERANK_PRECISION, validateExperiment, loadExperiment, wasmHomeOf, wasmSimdSupported, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
   neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
   rerank, resetPeakRss, runIndexSearch, sortByDistance, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
-} from "@mrl-retrieval/lib";
-import { python, seededFloats, tempDir } from "./helpers";
+} from "@mrl-retrieval/lib/internal";
+import { python, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
 
 after(() => closeWorkers());
 
@@ -192,7 +192,7 @@ test("funnel: ties at the cut between steps keep the earlier candidates, as a fu
   }
 });
 
-test("float32 and float64 differ where float32 cannot tell two distances apart; the precision comes from the option or MRL_RERANK_PRECISION", () => {
+test("float32 and float64 differ where float32 cannot tell two distances apart; the precision comes from the option or the experiment", () => {
   // query (1, 0, 0, 0); candidate 0 is (1, 2e-4, 0, 0), candidate 1 is (1, 1e-4, 0, 0): in float32 both squared
   // norms round to 1 and the distances tie (shortlist order stays), in float64 candidate 1 is nearer
   const database = matrix(2, 4, Float32Array.from([1, 2e-4, 0, 0, 1, 1e-4, 0, 0]));
@@ -202,24 +202,14 @@ test("float32 and float64 differ where float32 cannot tell two distances apart; 
     assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { simd, precision: "float64" }).data), [1, 0], `simd ${simd}`);
     assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { simd, precision: "float32" }).data), [0, 1], `simd ${simd}`);
   }
-  const saved = process.env.MRL_RERANK_PRECISION;
-  try {
-    process.env.MRL_RERANK_PRECISION = "float32";
-    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), [0, 1]);
-    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { precision: "float64" }).data), [1, 0], "the option wins");
-    process.env.MRL_RERANK_PRECISION = "float64";
-    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), [1, 0]);
-    process.env.MRL_RERANK_PRECISION = "double";
-    assert.throws(() => rerank(database, queries, candidates, 4, 2), (e: unknown) => e instanceof MrlError && /MRL_RERANK_PRECISION "double"; expected one of: float32, float64/.test(e.message));
-    delete process.env.MRL_RERANK_PRECISION;
-    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), DEFAULT_RERANK_PRECISION === "float32" ? [0, 1] : [1, 0]);
-  } finally {
-    if (saved === undefined) delete process.env.MRL_RERANK_PRECISION;
-    else process.env.MRL_RERANK_PRECISION = saved;
-  }
-  assert.throws(() => rerank(database, queries, candidates, 4, 2, { precision: "half" as "float32" }), /unknown rerank precision "half"/);
-  assert.equal(loadConfig("test", { rerankPrecision: "float32" }).rerankPrecision, "float32");
-  assert.throws(() => validateConfig({ ...loadConfig("test"), rerankPrecision: "f16" as "float32" }), /unknown rerank precision "f16"; expected one of: float32, float64/);
+  assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), DEFAULT_RERANK_PRECISION === "float32" ? [0, 1] : [1, 0]);
+  assert.throws(() => rerank(database, queries, candidates, 4, 2, { precision: "half" as "float32" }),
+    (e: unknown) => e instanceof MrlError && /unknown rerank precision "half"; expected one of: float32, float64/.test(e.message));
+  // experiments carry the precision to every stage; the default is DEFAULT_RERANK_PRECISION
+  assert.equal(loadExperiment({}, TEST_EXPERIMENT).rerankPrecision, DEFAULT_RERANK_PRECISION);
+  assert.equal(loadExperiment({ rerankPrecision: "float64" }, TEST_EXPERIMENT).rerankPrecision, "float64");
+  assert.throws(() => validateExperiment({ ...loadExperiment({}, TEST_EXPERIMENT), rerankPrecision: "f16" }, "x.json"),
+    /x\.json: field "rerankPrecision" is "f16"; expected one of: float32, float64/);
 });
 
 test("the float32 SIMD kernels' sums equal the scalar float32 loop bit for bit, for every dim remainder", () => {

@@ -3,15 +3,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  checkHtmlPage, experimentGallery, figureHtml, fashionMnist, loadConfig, metricVsDimFigure, readAllMetrics, readLabelsNpy, arrayPath,
+  checkHtmlPage, experimentGallery, figureHtml, fashionMnist, loadExperiment, metricVsDimFigure, readAllMetrics, readLabelsNpy, arrayPath,
   runPipeline, writeFileAtomic, writeReport,
-} from "@mrl-retrieval/lib";
-import { REPO, tempDir } from "./helpers";
+} from "@mrl-retrieval/lib/internal";
+import { REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
 
-// One small real run (test preset: 4000 database / 400 query Fashion-MNIST images) shared by the tests below.
+// One small real run (the test experiment: 4000 database / 400 query Fashion-MNIST images) shared by the tests below.
 const root = tempDir("mrl-report-root-");
 const results = tempDir("mrl-report-out-");
-const config = loadConfig("test", { root, models: ["mrl", "ff"] });
+const config = loadExperiment({ root, models: ["mrl", "ff"] }, TEST_EXPERIMENT);
 const ready = runPipeline(config, { quiet: true });
 
 /** PNG width/height from the IHDR chunk. */
@@ -100,7 +100,7 @@ test("the browser check catches a figure that cannot draw (plotly missing)", asy
 
 test("gallery and report read .npy shortlists too (shortlistFormat npy gives the same neighbours as CSV)", async () => {
   await ready;
-  const npyConfig = loadConfig("test", { root: tempDir("mrl-report-npy-"), shortlistFormat: "npy" });
+  const npyConfig = loadExperiment({ root: tempDir("mrl-report-npy-"), shortlistFormat: "npy" }, TEST_EXPERIMENT);
   await runPipeline(npyConfig, { quiet: true });
   assert.ok(fs.existsSync(path.join(npyConfig.root, "neighbors", "mrl", "exactl2_64dim_256shortlist_FMNIST.npy")));
   assert.equal(fs.existsSync(path.join(npyConfig.root, "neighbors", "mrl", "exactl2_64dim_256shortlist_FMNIST.csv")), false);

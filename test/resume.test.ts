@@ -10,10 +10,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  artifactFreshness, DEFAULT_RERANK_PRECISION, FaissIndex, loadConfig, loadRetrievalArrays, matrix, MANIFEST_NAME, readManifest, readMatrixNpy, readNpy,
-  readShortlistCsv, runIndexSearch, runInferenceStage, runRetrievalExperiment, writeLabelsNpy, writeMatrixNpy, type ArtifactSpec,
-} from "@mrl-retrieval/lib";
-import { REPO, seededFloats, tempDir } from "./helpers";
+  artifactFreshness, DEFAULT_RERANK_PRECISION, FaissIndex, loadExperiment, loadRetrievalArrays, matrix, MANIFEST_NAME, readManifest, readMatrixNpy, readNpy,
+  readShortlistCsv, runIndexSearch, runInference, runRetrieval, writeLabelsNpy, writeMatrixNpy, type ArtifactSpec,
+} from "@mrl-retrieval/lib/internal";
+import { REPO, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
 
 const CLI = path.join(REPO, "lib", "dist", "cli.js");
 /** All nine nesting dims: after the first shortlist there is plenty of work left to interrupt. */
@@ -21,8 +21,8 @@ const NESTING = [8, 16, 32, 64, 128, 256, 512, 1024, 2048];
 /** The pipeline (test preset, all dims) in a child process, as `npm run pipeline` runs it minus notebooks. */
 const PIPELINE_SCRIPT = `
 const lib = require(${JSON.stringify(path.join(REPO, "lib", "dist", "index.js"))});
-lib.runPipeline(lib.loadConfig("test", { root: process.argv[1], nesting: ${JSON.stringify(NESTING)} }), { quiet: true })
-  .then((rs) => console.log(JSON.stringify(rs.map((r) => ({ search: r.search.map((s) => s.action), rerank: r.rerank.map((x) => x.skipped) })))))
+lib.runPipeline(lib.loadExperiment({ root: process.argv[1], nesting: ${JSON.stringify(NESTING)} }, ${JSON.stringify(TEST_EXPERIMENT)}), { quiet: true })
+  .then((rs) => console.log(JSON.stringify(rs.map(({ result: r }) => ({ search: r.search.map((s) => s.action), rerank: r.rerank.map((x) => x.skipped) })))))
   .catch((e) => { console.error(e.message); process.exit(1); });`;
 
 /** Every file under `dir` (relative paths, sorted). */
@@ -99,20 +99,24 @@ test("a pipeline killed mid faiss_nn resumes: finished artifacts are skipped, re
   assert.deepEqual(files(root).filter((f) => path.basename(f) !== MANIFEST_NAME), outputs);
   for (const f of outputs) assert.ok(fs.readFileSync(path.join(root, f)).equals(fs.readFileSync(path.join(clean, f))), `${f} differs`);
 
-  // Re-running has nothing left to do, through the CLI too (its preset's 4 dims are a subset of the 9).
+  // Re-running has nothing left to do, through the CLI too (the test experiment's 4 dims are a subset of the 9).
   assert.deepEqual(runToEnd(root), { search: NESTING.map(() => "skipped"), rerank: [true, true] });
-  const cli = spawnSync(process.execPath, [CLI, "pipeline", "--preset", "test", "--root", root, "--no-notebooks"], {
+  const cli = spawnSync(process.execPath, [CLI, "pipeline", "--experiment", TEST_EXPERIMENT, "--root", root, "--no-notebooks"], {
     encoding: "utf8", env: { ...process.env, MRL_QUIET: "1" } });
   assert.equal(cli.status, 0, cli.stderr);
-  assert.match(cli.stderr, /inference: arrays up to date/);
+  assert.match(cli.stderr, /inference: mrl arrays up to date/);
   assert.match(cli.stderr, /up to date: 4\/4 shortlists, 2\/2 reranked/);
 });
 
 test("changed configuration and edited inputs recompute what they affect, and only that", async () => {
   const root = tempDir("mrl-stale-");
-  const config = loadConfig("test", { root });
-  await runInferenceStage(config, "mrl", { quiet: true });
-  const run = (overrides = {}) => runRetrievalExperiment({ ...config, ...overrides }, "mrl", "exactl2", { quiet: true });
+  const config = loadExperiment({ root }, TEST_EXPERIMENT);
+  await runInference(config, { quiet: true });
+  const once = (e: typeof config, force = false) => {
+    const r = runRetrieval(e, { quiet: true, force })[0].result;
+    return { ...r, metricsFile: r.metrics.file };
+  };
+  const run = (overrides = {}) => once(loadExperiment({ root, ...overrides }, TEST_EXPERIMENT));
   const first = run();
   assert.deepEqual(first.search.map((r) => r.action), ["built", "built", "built", "built"]);
   const reranked = first.rerank[0].file;
@@ -157,25 +161,26 @@ test("changed configuration and edited inputs recompute what they affect, and on
   assert.equal(FaissIndex.read(first.search[3].indexFile).dim, 2048);
 
   // --force recomputes everything.
-  const forced = runRetrievalExperiment(config, "mrl", "exactl2", { quiet: true, force: true });
+  const forced = once(config, true);
   assert.deepEqual(forced.search.map((r) => r.action), ["built", "built", "built", "built"]);
   assert.deepEqual(forced.rerank.map((r) => r.skipped), [false, false]);
 });
 
 test("inference resumes per split, and efSearch changes recompute HNSW shortlists but reuse the index", async () => {
   const root = tempDir("mrl-split-");
-  const config = loadConfig("test", { root });
-  const first = await runInferenceStage(config, "mrl", { quiet: true });
+  const config = loadExperiment({ root }, TEST_EXPERIMENT);
+  const infer = async (e = config) => (await runInference(e, { quiet: true }))[0].result;
+  const first = await infer();
   assert.equal(first.skipped, false);
   const train = fs.statSync(first.files.databaseX);
   fs.rmSync(first.files.queriesX);
-  const again = await runInferenceStage(config, "mrl", { quiet: true });
+  const again = await infer();
   assert.equal(again.skipped, false);
   assert.ok(Number.isNaN(again.imagesPerSecond!.database), "the database split was up to date");
   assert.equal(fs.statSync(first.files.databaseX).mtimeMs, train.mtimeMs);
-  assert.equal((await runInferenceStage(config, "mrl", { quiet: true })).skipped, true);
+  assert.equal((await infer()).skipped, true);
   // a different number of images is a different configuration
-  const more = await runInferenceStage({ ...config, inferenceLimit: { database: 4000, queries: 500 } }, "mrl", { quiet: true });
+  const more = await infer(loadExperiment({ root, inference: { limit: { database: 4000, queries: 500 } } }, TEST_EXPERIMENT));
   assert.ok(Number.isNaN(more.imagesPerSecond!.database) && more.imagesPerSecond!.queries > 0);
 
   const small = tempDir("mrl-hnsw-");

@@ -3,20 +3,20 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  computeMetrics, funnelRerank, intMatrix, loadConfig, loadRetrievalArrays, matrix, mflops, MrlError, neighborsPath,
-  readShortlistCsv, rerank, runInferenceStage, runIndexSearch, runRerankStage, runRetrievalExperiment, writeMatrixNpy,
-  writeShortlistCsv, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays, type RetrievalConfig,
-} from "@mrl-retrieval/lib";
-import { python, tempDir } from "./helpers";
+  computeMetrics, funnelRerank, intMatrix, loadExperiment, loadRetrievalArrays, matrix, mflops, MrlError, neighborsPath,
+  readShortlistCsv, rerank, runInference, runIndexSearch, runRerankStage, runRetrieval, writeMatrixNpy,
+  writeShortlistCsv, type ArtifactSpec, type Experiment, type IntMatrix, type Matrix, type RetrievalArrays,
+} from "@mrl-retrieval/lib/internal";
+import { python, tempDir, TEST_EXPERIMENT } from "./helpers";
 
-let config: RetrievalConfig;
+let config: Experiment;
 let arrays: RetrievalArrays;
 let spec: ArtifactSpec;
 
 before(async () => {
-  // Real data: the shipped MRL model on the first 4000 / 400 Fashion-MNIST images (the "test" preset).
-  config = loadConfig("test", { root: tempDir() });
-  await runInferenceStage(config, "mrl", { quiet: true });
+  // Real data: the shipped MRL model on the first 4000 / 400 Fashion-MNIST images (experiments/fmnist-test.json).
+  config = loadExperiment({ root: tempDir() }, TEST_EXPERIMENT);
+  await runInference(config, { quiet: true });
   arrays = loadRetrievalArrays(config.root, config.dataset, "mrl");
   spec = { root: config.root, model: "mrl", dataset: config.dataset, indexType: "exactl2" };
 });
@@ -120,7 +120,9 @@ test("metrics equal hand-computed values on a tiny case", () => {
 });
 
 test("the whole experiment writes metrics whose mAP@10 rises from 8 to 64 dims on real data", () => {
-  const result = runRetrievalExperiment(config, "mrl", "exactl2", { quiet: true });
+  const [run] = runRetrieval(config, { quiet: true });
+  assert.deepEqual([run.model, run.indexType], ["mrl", "exactl2"]);
+  const result = { metrics: run.result.metrics.rows, metricsFile: run.result.metrics.file };
   const exact = result.metrics.filter((r) => r.method === "exact");
   assert.deepEqual(exact.map((r) => r.retrievalDim), config.nesting);
   const map10 = (dim: number): number => exact.find((r) => r.retrievalDim === dim)!["mAP@10"] as number;
@@ -145,7 +147,7 @@ test("bad retrieval input gets clear errors naming the file", () => {
   bad(() => rerank(arrays.database, arrays.queries, short, 2048, 200), /cannot rerank 200 candidates: the shortlist has only 50 per query/);
   bad(() => funnelRerank(arrays.database, arrays.queries, short, { dims: [16, 32], shortlists: [40, 40] }), /must be strictly decreasing/);
   bad(() => funnelRerank(arrays.database, arrays.queries, short, { dims: [16, 32], shortlists: [40] }), /must be non-empty lists of the same length/);
-  bad(() => loadConfig("test", { indexTypes: ["ivf" as never] }), /unknown index type "ivf"; expected one of: exactl2, hnsw8, hnsw32/);
+  bad(() => loadExperiment({ indexTypes: ["ivf" as never] }, TEST_EXPERIMENT), /fmnist-test\.json: field "indexTypes\[0\]" is "ivf"; expected one of: exactl2, hnsw8, hnsw32/);
 
   // a shortlist CSV with an id outside the database
   const root = tempDir();

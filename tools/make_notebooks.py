@@ -1,5 +1,6 @@
 """Writes the pipeline notebooks (run from the project root: /usr/bin/python3 tools/make_notebooks.py).
-The .ipynb files are the source of truth once written; this script keeps their first version reviewable."""
+Each notebook: one configuration cell that loads the experiment, the method in a short readable cell where the
+stage has one, and calls into the library for the rest. Re-run this script after editing the cells below."""
 import sys
 sys.path.insert(0, sys.path[0])
 from nb import write_notebook
@@ -11,46 +12,49 @@ import * as mrl from "@mrl-retrieval/lib";
 
 CONFIG_MD = """
 ## Configuration
-`loadConfig()` picks a preset: `"paper"` (the original notebooks' settings), `"quick"` or `"test"`
-(`MRL_PRESET` selects it when the notebook runs headless). Override any field here, e.g.
-`mrl.loadConfig("paper", { indexTypes: ["exactl2", "hnsw32"] })`.
+The experiment comes from `experiments/fmnist.json` (the original notebooks' settings on Fashion-MNIST), or from
+the file in `MRL_EXPERIMENT`: `npm run mrl -- pipeline --experiment FILE` sets it, flags included, when it runs
+this notebook. Override fields here to explore, e.g. `mrl.loadExperiment({ k: 1024, indexTypes: ["exactl2", "hnsw32"] })`,
+or load another file: `mrl.loadExperiment({}, "../experiments/fmnist-quick.json")`. Every notebook and the CLI
+read the same file, so a change there reaches every stage.
+"""
+
+CONFIG = """
+const experiment = mrl.loadExperiment({});
+console.log(mrl.describeExperiment(experiment));
 """
 
 write_notebook("notebooks/inference.ipynb", [
     ("md", """
 # Inference: database and query embeddings
 
-Stage 1, like the original `pytorch_inference.py --retrieval`: the ONNX MRL model embeds the database
+Stage 1, like the original `pytorch_inference.py --retrieval`: an ONNX MRL model embeds the database
 (train split) and the queries (val/test split) into 2048-d nested representations, saved as
 `<DATASET>_train_<config>-X.npy` / `-y.npy` and `<DATASET>_val_<config>-X.npy` / `-y.npy`.
 The default data is Fashion-MNIST with the shipped models (`data/models/`, trained by
-`python/train_fmnist.py`): `mrl` (Matryoshka heads at 8..2048) and `ff` (one 2048-d head).
+`python/train_fmnist.py`): `mrl` (Matryoshka heads at 8..2048) and `ff` (one 2048-d head). The experiment's
+`inference` field names the models and the images.
 """),
     ("ts", IMPORTS),
     ("md", CONFIG_MD),
-    ("ts", """
-const config = mrl.loadConfig();
-console.log(`root: ${config.root}\\ndataset: ${config.dataset}, models: ${config.models.join(", ")}` +
-  (config.inferenceLimit ? `, first ${config.inferenceLimit.database} / ${config.inferenceLimit.queries} images` : ""));
-"""),
+    ("ts", CONFIG),
     ("md", "## The models\nTest accuracy of each nesting size's linear head, from the model cards."),
     ("ts", """
-const cards = await Promise.all(config.models.map(async (kind) => (await mrl.loadEmbeddingModel(mrl.defaultModelFile(kind)))));
+const cards = await Promise.all(experiment.models.map((kind) => mrl.loadEmbeddingModel(experiment.inference!.models[kind]!)));
 tslab.display.html(mrl.htmlTable(cards.map((m) => ({ model: m.card?.name ?? m.file, input: `${m.input.channels}x${m.input.height}x${m.input.width}`,
   ...Object.fromEntries(Object.entries(m.card?.test_accuracy ?? {}).map(([dim, acc]) => [`acc@${dim}`, acc])) })) as any));
 """),
     ("md", "## Embed database and queries\nA split is skipped when its arrays were made by this model from the same images (see `manifest.json` in the root)."),
     ("ts", """
-for (const kind of config.models) {
-  const result = await mrl.runInferenceStage(config, kind);
-  console.log(result.skipped ? `${kind}: arrays up to date` :
-    `${kind}: ${result.imagesPerSecond!.database.toFixed(0)} images/s (database), ${result.imagesPerSecond!.queries.toFixed(0)} images/s (queries)`);
+for (const { model, result } of await mrl.runInference(experiment)) {
+  console.log(result.skipped ? `${model}: arrays up to date` :
+    `${model}: ${result.imagesPerSecond!.database.toFixed(0)} images/s (database), ${result.imagesPerSecond!.queries.toFixed(0)} images/s (queries)`);
 }
 """),
     ("ts", """
-for (const kind of config.models) {
-  const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, kind);
-  console.log(`${kind}: database ${arrays.database.rows} x ${arrays.database.cols}, queries ${arrays.queries.rows} x ${arrays.queries.cols}`);
+for (const model of experiment.models) {
+  const arrays = mrl.loadRetrievalArrays(experiment.root, experiment.dataset, model);
+  console.log(`${model}: database ${arrays.database.rows} x ${arrays.database.cols}, queries ${arrays.queries.rows} x ${arrays.queries.cols}`);
 }
 """),
 ])
@@ -67,23 +71,12 @@ index (`exactl2` = IndexFlatL2, `hnsw8` / `hnsw32` = IndexHNSWFlat with M = 8 / 
 """),
     ("ts", IMPORTS),
     ("md", CONFIG_MD),
+    ("ts", CONFIG),
+    ("md", "## Build and search\nFor every model and index type of the experiment. Indexes and shortlists made with the same settings from unchanged arrays are kept (see each folder's `manifest.json`)."),
     ("ts", """
-const config = mrl.loadConfig();
-console.log(`models ${config.models}, index types ${config.indexTypes}, k=${config.k}, nesting [${config.nesting}]`);
-"""),
-    ("md", "## Build and search\nIndexes and shortlists made with the same settings from unchanged arrays are kept (see each folder's `manifest.json`)."),
-    ("ts", """
-const searchRows: Record<string, string | number>[] = [];
-for (const model of config.models) {
-  const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, model);
-  for (const indexType of config.indexTypes) {
-    const spec = mrl.experimentSpec(config, model, indexType);
-    for (const r of mrl.runIndexSearch(spec, arrays, { k: config.k, nesting: config.nesting, efSearch: config.efSearch })) {
-      searchRows.push({ model, index: indexType, dim: r.dim, action: r.action, "build s": r.buildSeconds, "search s": r.searchSeconds,
-        shortlist: r.neighborsFile.split("/").pop()! });
-    }
-  }
-}
+const searchRows = mrl.runSearch(experiment).flatMap(({ model, indexType, result }) => result.map((r) => ({
+  model, index: indexType, dim: r.dim, action: r.action, "build s": r.buildSeconds, "search s": r.searchSeconds,
+  shortlist: r.neighborsFile.split("/").pop()! })));
 tslab.display.html(mrl.htmlTable(searchRows as any, 2));
 """),
 ])
@@ -95,28 +88,77 @@ write_notebook("notebooks/reranking.ipynb", [
 **Adaptive retrieval**: take the k-NN shortlist found with a small D_r, rerank its first L candidates by L2
 distance at a larger D_s. **Funnel retrieval**: rerank repeatedly with growing dims and shrinking
 shortlists, e.g. D_r = 8, dims [16, 32, 64, 128, 2048], shortlists [200, 100, 50, 25, 10].
-As in the original, candidates' D_s-prefixes are L2-normalized before the distance; the query prefix is
-normalized too, which gives the same order (see `lib/src/rerank.ts`).
 """),
     ("ts", IMPORTS),
     ("md", CONFIG_MD),
-    ("ts", """
-const config = mrl.loadConfig();
-console.log(`adaptive: ${config.adaptive.map((a) => `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`).join(", ")}`);
-console.log(`funnel: D_r=${config.funnel.retrievalDim}, dims [${config.funnel.dims}], shortlists ${config.funnel.shortlistSets.map((s) => `[${s}]`).join(" ")}`);
+    ("ts", CONFIG),
+    ("md", """
+## The method
+The original's rerank loop, in TypeScript over typed arrays: for each query, its first L candidates,
+ordered by the L2 distance between the L2-normalized D_s-prefixes of query and candidate (the original
+normalizes the candidates' prefix; normalizing the query's too gives the same order). Ties keep shortlist
+order. Edit `distance` to try another (e.g. `-dot` for inner product, or cosine without the square root) and
+run the next cell on a few queries.
 """),
-    ("md", "## Rerank\nOutputs made with the same settings from unchanged shortlists and arrays are kept (see each folder's `manifest.json`)."),
     ("ts", """
-const rerankRows: Record<string, string | number>[] = [];
-for (const model of config.models) {
-  const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, model);
-  for (const indexType of config.indexTypes) {
-    const spec = mrl.experimentSpec(config, model, indexType);
-    for (const r of mrl.runRerankStage(spec, arrays, { k: config.k, adaptive: config.adaptive, funnels: mrl.funnelSpecs(config) })) {
-      rerankRows.push({ model, index: indexType, kind: r.kind, seconds: r.skipped ? "up to date" : r.seconds, file: r.file.split("/").pop()! });
-    }
-  }
+/** v / |v|, as sklearn's normalize. */
+function unit(v: Float32Array): Float64Array {
+  let norm = 0;
+  for (const x of v) norm += x * x;
+  norm = Math.sqrt(norm);
+  return Float64Array.from(v, (x) => (norm > 0 ? x / norm : 0));
 }
+
+/** The original's distance: np.linalg.norm(normalize(candidate) - query) on the D_s-prefixes. */
+function distance(query: Float32Array, candidate: Float32Array): number {
+  const q = unit(query), c = unit(candidate);
+  let sum = 0;
+  for (let i = 0; i < q.length; i++) sum += (q[i] - c[i]) ** 2;
+  return Math.sqrt(sum);
+}
+
+/** Adaptive retrieval: each query's first `length` candidates, nearest first at `dim` dims. */
+function rerankReference(database: mrl.Matrix, queries: mrl.Matrix, shortlist: mrl.IntMatrix, dim: number, length: number): mrl.IntMatrix {
+  const out = mrl.intMatrix(queries.rows, length);
+  for (let q = 0; q < queries.rows; q++) {
+    const query = mrl.row(queries, q).subarray(0, dim);
+    const scored = Array.from(mrl.row(shortlist, q).subarray(0, length), (id, position) =>
+      ({ id, position, d: distance(query, mrl.row(database, id).subarray(0, dim)) }));
+    scored.sort((a, b) => a.d - b.d || a.position - b.position);
+    scored.forEach((c, j) => { out.data[q * length + j] = c.id; });
+  }
+  return out;
+}
+"""),
+    ("md", """
+## The reference and the fast kernel agree
+On the first `sample` queries of the first adaptive configuration: the cell above and the library's
+`mrl.rerank` (WebAssembly SIMD on worker threads, in the experiment's `rerankPrecision`) must give the same
+ids, up to the order of candidates at equal distance (`mrl.compareRankings`, like faiss contrib's
+`check_ref_knn_with_draws`).
+"""),
+    ("ts", """
+const sample = 200;
+const adaptive = experiment.adaptive[0];
+const model = experiment.models[0];
+const arrays = mrl.loadRetrievalArrays(experiment.root, experiment.dataset, model);
+const spec = mrl.experimentSpec(experiment, model, experiment.indexTypes[0]);
+const shortlist = mrl.loadShortlist(mrl.neighborsPath(spec, adaptive.retrievalDim, experiment.k), arrays, "run faiss_nn.ipynb first");
+const n = Math.min(sample, arrays.queries.rows), dim = adaptive.rerankDim, length = adaptive.shortlist;
+const someQueries = mrl.matrix(n, arrays.queries.cols, arrays.queries.data.subarray(0, n * arrays.queries.cols));
+const theirShortlists = mrl.intMatrix(n, shortlist.cols, shortlist.data.subarray(0, n * shortlist.cols));
+const reference = rerankReference(arrays.database, someQueries, theirShortlists, dim, length);
+const fast = mrl.rerank(arrays.database, someQueries, theirShortlists, dim, length, { precision: experiment.rerankPrecision });
+const agreement = mrl.compareRankings(reference, fast,
+  (q, id) => distance(mrl.row(someQueries, q).subarray(0, dim), mrl.row(arrays.database, id).subarray(0, dim)), 1e-5);
+console.log(`${adaptive.retrievalDim}->${dim} @${length} on ${n} queries: ${agreement.identical} identical, ` +
+  `${agreement.tiesOnly} differ only among equal distances, ${agreement.differing.length} differ`);
+if (agreement.differing.length > 0) throw new Error(`the kernel and the reference disagree on queries ${agreement.differing.slice(0, 10)}`);
+"""),
+    ("md", "## Rerank every configuration\nAll adaptive and funnel configurations of the experiment, for every model and index type, with the fast kernel. Outputs made with the same settings from unchanged shortlists and arrays are kept (see each folder's `manifest.json`)."),
+    ("ts", """
+const rerankRows = mrl.runReranking(experiment).flatMap(({ model, indexType, result }) => result.map((r) => ({
+  model, index: indexType, kind: r.kind, seconds: r.skipped ? "up to date" : r.seconds, file: r.file.split("/").pop()! })));
 tslab.display.html(mrl.htmlTable(rerankRows as any, 2));
 """),
 ])
@@ -125,28 +167,54 @@ write_notebook("notebooks/compute_metrics.ipynb", [
     ("md", """
 # compute_metrics: mAP@k, precision@k, recall@k, top-k
 
-For every shortlist (exact search per dim, adaptive, funnel): top-1 and, for k in [10, 25, 50, 100]
-(funnels: only k up to the final shortlist), mAP@k (sum of precision at each hit position / k, as the
-original), precision@k, recall@k (hits / database items of the query's class; `recallDenominator: 1300`
-reproduces the original's ImageNet constant) and top-k accuracy. MFLOPs per query: exact d·N,
-adaptive D_r·N + D_s·L, funnel D_r·N + Σ dims·shortlists.
+For every shortlist (exact search per dim, adaptive, funnel): top-1 and, for each k of the experiment's
+`metricKs` (funnels: only k up to the final shortlist), mAP@k, precision@k, recall@k (hits / database items
+of the query's class; `recallDenominator: 1300` reproduces the original's ImageNet constant) and top-k
+accuracy. MFLOPs per query: exact d·N, adaptive D_r·N + D_s·L, funnel D_r·N + Σ dims·shortlists.
 """),
     ("ts", IMPORTS),
     ("md", CONFIG_MD),
-    ("ts", """
-const config = mrl.loadConfig();
+    ("ts", CONFIG),
+    ("md", """
+## The metric
+Average precision at k as the original defines it: the precision at each position where the neighbour is in
+the query's class, summed, divided by k (not by the number of relevant items, as the textbook AP is). Edit it
+and the next cell compares your mAP@k with the library's on a few queries.
 """),
-    ("md", "## Evaluate\nTables are saved as `metrics/<model>/<DATASET>_<index>_metrics.csv` and `.json` under the root, and read back\nwhen the shortlists and settings they were computed from are unchanged."),
+    ("ts", """
+/** AP@k of one query: `hits[p]` says whether neighbour p is in the query's class. */
+function averagePrecisionAtK(hits: boolean[], k: number): number {
+  let found = 0, sum = 0;
+  for (let p = 0; p < k; p++) {
+    if (hits[p]) {
+      found++;
+      sum += found / (p + 1);
+    }
+  }
+  return sum / k;
+}
+"""),
+    ("ts", """
+const sample = 500, k = experiment.metricKs[0], dim = Math.max(...experiment.nesting), model = experiment.models[0];
+const databaseLabels = mrl.readLabelsNpy(mrl.arrayPath(experiment.root, experiment.dataset, "train", model, "y"));
+const queryLabels = mrl.readLabelsNpy(mrl.arrayPath(experiment.root, experiment.dataset, "val", model, "y"));
+const neighbours = mrl.readShortlist(mrl.neighborsPath(mrl.experimentSpec(experiment, model, experiment.indexTypes[0]), dim, experiment.k));
+const n = Math.min(sample, queryLabels.length);
+let apSum = 0;
+for (let q = 0; q < n; q++) {
+  const hits = Array.from(mrl.row(neighbours, q).subarray(0, k), (id) => id >= 0 && databaseLabels[id] === queryLabels[q]);
+  apSum += averagePrecisionAtK(hits, k);
+}
+const firstRows = mrl.intMatrix(n, neighbours.cols, neighbours.data.subarray(0, n * neighbours.cols));
+const library = mrl.computeMetrics(firstRows, queryLabels.subarray(0, n), databaseLabels, [k]).atK[0].mAP;
+console.log(`mAP@${k} at ${dim}d on the first ${n} queries: this cell ${(apSum / n).toFixed(6)}, the library ${library.toFixed(6)}`);
+"""),
+    ("md", "## Evaluate\nOne table per model and index type, saved as `metrics/<model>/<DATASET>_<index>_metrics.csv` and `.json` under the root, and read back\nwhen the shortlists and settings they were computed from are unchanged."),
     ("ts", """
 const rows: mrl.MetricsRow[] = [];
-for (const model of config.models) {
-  const arrays = mrl.loadRetrievalArrays(config.root, config.dataset, model);
-  for (const indexType of config.indexTypes) {
-    const spec = mrl.experimentSpec(config, model, indexType);
-    const table = mrl.runMetricsStage(spec, config, arrays);
-    console.log(`${table.skipped ? "up to date" : "saved"} ${table.file}`);
-    rows.push(...table.rows);
-  }
+for (const { result } of mrl.runMetrics(experiment)) {
+  console.log(`${result.skipped ? "up to date" : "saved"} ${result.file}`);
+  rows.push(...result.rows);
 }
 """),
     ("md", "## Summary: top-1 and mAP@10 by configuration"),
@@ -174,7 +242,7 @@ an easy one: the top-10 neighbours at several dims and after adaptive retrieval,
 query. Pass `{ queries: [...] }` to look at your own picks, or `{ dims: [...] }` for other sizes.
 """),
     ("ts", """
-const gallery = await mrl.experimentGallery(config, { model: config.models[0], count: 4 });
+const gallery = await mrl.experimentGallery(experiment, { model: experiment.models[0], count: 4 });
 tslab.display.html(gallery.html);
 """),
     ("md", """

@@ -21,7 +21,7 @@ import * as mrl from "@mrl-retrieval/lib";
     ("ts", """
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mrl-smoke-"));
 const vectors = mrl.matrix(4, 3, Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0]));
-const file = path.join(scratch, mrl.arrayFileName("DEMO", "train", "mrl", "X"));
+const file = mrl.arrayPath(scratch, "DEMO", "train", "mrl", "X");
 mrl.writeMatrixNpy(file, vectors);
 const back = mrl.readMatrixNpy(file);
 console.log(`${path.basename(file)}: ${back.rows} x ${back.cols}, sum ${back.data.reduce((a, b) => a + b, 0)}`);

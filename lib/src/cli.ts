@@ -1,99 +1,131 @@
 #!/usr/bin/env node
 /**
- * Command line for the pipeline stages; each command calls the same lib functions as the notebooks.
- * Options: --preset paper|quick|test (default paper), --root DIR, --force (recompute up-to-date outputs),
- * --no-notebooks (pipeline: stages only, no notebooks or report), --shortlist-format csv|npy.
+ * Command line for the pipeline stages: one command per notebook plus the whole run, each calling the same
+ * stage loop (experiment/run.ts) as the notebooks, on the experiment file named by --experiment (or
+ * MRL_EXPERIMENT, else experiments/fmnist.json) with the flags below as overrides.
  */
 import * as path from "node:path";
-import { loadConfig, PROJECT_ROOT, resultsDir, type PRESETS, type RetrievalConfig } from "./experiment/experiment";
 import { MrlError } from "./core/errors";
+import { PROJECT_ROOT, resultsDir } from "./core/paths";
+import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment, type ExperimentOverrides } from "./experiment/experiment";
+import { runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { executeNotebook } from "./report/notebooks";
-import { runInferenceStage, runPipeline, runRetrievalExperiment } from "./experiment/run";
 import { writeReport } from "./report/report";
 
-interface Options { config: RetrievalConfig; preset: string; force: boolean; notebooks: boolean; results: string; positional: string[] }
+interface Options { experiment: Experiment; force: boolean; notebooks: boolean; results: string; positional: string[] }
+
+const FLAGS = `[--experiment FILE] [--root DIR] [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--force]
+             [--results DIR] [--no-notebooks]`;
 
 function parseOptions(args: string[]): Options {
-  let preset: keyof typeof PRESETS | undefined;
-  let root: string | undefined;
-  let force = false;
-  let notebooks = true;
-  let results = resultsDir();
+  let file = defaultExperimentFile();
+  const overrides: ExperimentOverrides = {};
+  let force = false, notebooks = true, results = resultsDir();
   const positional: string[] = [];
+  const value = (i: number): string => {
+    if (i >= args.length || args[i].startsWith("--")) throw new MrlError(`option ${args[i - 1]} needs a value`);
+    return args[i];
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === "--preset") preset = args[++i] as keyof typeof PRESETS;
-    else if (a === "--root") root = path.resolve(args[++i]);
+    if (a === "--experiment") file = path.resolve(value(++i));
+    else if (a === "--root") overrides.root = path.resolve(value(++i));
+    else if (a === "--shortlist-format") overrides.shortlistFormat = value(++i) as Experiment["shortlistFormat"];
+    else if (a === "--rerank-precision") overrides.rerankPrecision = value(++i) as Experiment["rerankPrecision"];
+    else if (a === "--results") results = path.resolve(value(++i));
     else if (a === "--force") force = true;
     else if (a === "--no-notebooks") notebooks = false;
-    else if (a === "--results") results = path.resolve(args[++i]);
-    else if (a === "--shortlist-format") process.env.MRL_SHORTLIST_FORMAT = args[++i];
-    else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}`);
+    else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}; expected one of: ${FLAGS.replace(/\s+/g, " ")}`);
     else positional.push(a);
   }
-  return { config: loadConfig(preset ?? "paper", root ? { root } : {}), preset: preset ?? "paper", force, notebooks, results, positional };
+  return { experiment: loadExperiment(overrides, file), force, notebooks, results, positional };
 }
 
+/** The notebooks `pipeline` executes, in order. */
 export const NOTEBOOKS = ["inference.ipynb", "faiss_nn.ipynb", "reranking.ipynb", "compute_metrics.ipynb"];
 
-function printTimings(results: Awaited<ReturnType<typeof runPipeline>>): void {
-  for (const r of results) {
+const rel = (file: string): string => path.relative(process.cwd(), file);
+
+function printTimings(runs: StageRun<RetrievalResult>[]): void {
+  for (const { model, indexType, result: r } of runs) {
     const s = r.seconds;
-    console.error(`${r.spec.model}/${r.spec.indexType}: load ${s.load.toFixed(1)}s, faiss_nn ${s.search.toFixed(1)}s, ` +
-      `rerank ${s.rerank.toFixed(1)}s, metrics ${s.metrics.toFixed(1)}s -> ${path.relative(process.cwd(), r.metricsFile)} ` +
-      `(up to date: ${r.search.filter((x) => x.action === "skipped").length}/${r.search.length} shortlists, ` +
+    console.error(`${model}/${indexType}: faiss_nn ${s.search.toFixed(1)}s, rerank ${s.rerank.toFixed(1)}s, metrics ${s.metrics.toFixed(1)}s ` +
+      `-> ${rel(r.metrics.file)} (up to date: ${r.search.filter((x) => x.action === "skipped").length}/${r.search.length} shortlists, ` +
       `${r.rerank.filter((x) => x.skipped).length}/${r.rerank.length} reranked)`);
   }
 }
 
 const commands: Record<string, { usage: string; run: (o: Options) => Promise<void> | void }> = {
   pipeline: {
-    usage: "pipeline   all stages on the default data (Fashion-MNIST), then the notebooks executed into results/",
+    usage: "pipeline   all stages, then the notebooks executed into the results folder and the report",
     run: async (o) => {
-      const results = await runPipeline(o.config, { force: o.force });
-      printTimings(results);
+      console.error(describeExperiment(o.experiment));
+      printTimings(await runPipeline(o.experiment, { force: o.force }));
       if (!o.notebooks) return;
       const out = path.join(o.results, "notebooks");
+      // The notebooks read the same experiment, flags included, through one file.
+      const experimentFile = saveExperiment(o.experiment, path.join(o.results, "experiment.json"));
       for (const name of NOTEBOOKS) {
         console.error(`pipeline: executing notebooks/${name}`);
         executeNotebook(path.join(PROJECT_ROOT, "notebooks", name), path.join(out, name), {
-          html: true, env: { MRL_PRESET: o.preset, MRL_ROOT: o.config.root, MRL_RESULTS: o.results },
+          html: true, env: { MRL_EXPERIMENT: experimentFile, MRL_RESULTS: o.results },
         });
       }
-      console.error(`pipeline: executed notebooks and HTML in ${path.relative(process.cwd(), out)}`);
-      const report = await writeReport(o.config, { outDir: o.results, notebooksDir: out });
-      console.error(`pipeline: report ${path.relative(process.cwd(), report.reportFile)} with ${report.figureFiles.length} figure files`);
-    },
-  },
-  report: {
-    usage: "report     figures (PNG/SVG), retrieval gallery and report.html from finished metrics into results/",
-    run: async (o) => {
-      const report = await writeReport(o.config, { outDir: o.results, notebooksDir: path.join(o.results, "notebooks") });
-      console.error(`report: ${report.reportFile}, ${report.figureFiles.length} figure files, gallery ${report.galleryFile}`);
+      console.error(`pipeline: executed notebooks and HTML in ${rel(out)}`);
+      const report = await writeReport(o.experiment, { outDir: o.results, notebooksDir: out });
+      console.error(`pipeline: report ${rel(report.reportFile)} with ${report.figureFiles.length} figure files`);
     },
   },
   infer: {
-    usage: "infer      stage 1: embed database and queries with the shipped models",
+    usage: "infer      stage 1 (inference): embed database and queries with the experiment's ONNX models",
     run: async (o) => {
-      for (const kind of o.config.models) {
-        const r = await runInferenceStage(o.config, kind, { force: o.force });
-        console.error(r.skipped ? `${kind}: up to date` : `${kind}: ${Object.values(r.files).join(", ")}`);
+      for (const { model, result: r } of await runInference(o.experiment, { force: o.force })) {
+        console.error(r.skipped ? `${model}: up to date` : `${model}: ${Object.values(r.files).map(rel).join(", ")}`);
+      }
+    },
+  },
+  search: {
+    usage: "search     stage 2 (faiss_nn): index and search every nesting dim",
+    run: (o) => {
+      for (const run of runSearch(o.experiment, { force: o.force })) {
+        console.error(`${run.model}/${run.indexType}: ${run.result.map((d) => `${d.dim}d ${d.action}`).join(", ")} (${run.seconds.toFixed(1)}s)`);
+      }
+    },
+  },
+  rerank: {
+    usage: "rerank     stage 3 (reranking): adaptive and funnel retrieval",
+    run: (o) => {
+      for (const run of runReranking(o.experiment, { force: o.force })) {
+        console.error(`${run.model}/${run.indexType}: ${run.result.filter((r) => r.skipped).length}/${run.result.length} up to date (${run.seconds.toFixed(1)}s)`);
+      }
+    },
+  },
+  metrics: {
+    usage: "metrics    stage 4 (compute_metrics): metrics tables as CSV and JSON",
+    run: (o) => {
+      for (const run of runMetrics(o.experiment, { force: o.force })) {
+        console.error(`${run.model}/${run.indexType}: ${run.result.skipped ? "up to date" : "saved"} ${rel(run.result.file)}`);
       }
     },
   },
   retrieve: {
-    usage: "retrieve   stages 2-4: faiss_nn, reranking, compute_metrics for every model and index type",
-    run: (o) => {
-      const results = o.config.models.flatMap((m) => o.config.indexTypes.map((t) => runRetrievalExperiment(o.config, m, t, { force: o.force })));
-      printTimings(results);
+    usage: "retrieve   stages 2-4: faiss_nn, reranking, compute_metrics",
+    run: (o) => printTimings(runRetrieval(o.experiment, { force: o.force })),
+  },
+  report: {
+    usage: "report     figures (PNG/SVG), retrieval gallery and report.html from finished metrics into the results folder",
+    run: async (o) => {
+      const report = await writeReport(o.experiment, { outDir: o.results, notebooksDir: path.join(o.results, "notebooks") });
+      console.error(`report: ${report.reportFile}, ${report.figureFiles.length} figure files, gallery ${report.galleryFile}`);
     },
   },
   notebook: {
-    usage: "notebook IN OUT   execute a notebook headless (tslab kernel), writing OUT and OUT's .html",
+    usage: "notebook IN OUT   execute a notebook headless (tslab kernel) on the experiment, writing OUT and OUT's .html",
     run: (o) => {
       const [input, output] = o.positional;
-      if (!input || !output) throw new MrlError("usage: mrl notebook IN.ipynb OUT.ipynb");
-      executeNotebook(path.resolve(input), path.resolve(output), { html: true });
+      if (!input || !output) throw new MrlError("usage: mrl notebook IN.ipynb OUT.ipynb [--experiment FILE]");
+      const experimentFile = saveExperiment(o.experiment, path.join(path.dirname(path.resolve(output)), "experiment.json"));
+      executeNotebook(path.resolve(input), path.resolve(output), { html: true, env: { MRL_EXPERIMENT: experimentFile, MRL_RESULTS: o.results } });
     },
   },
 };
@@ -102,8 +134,7 @@ async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(`usage: mrl <command> [--preset paper|quick|test] [--root DIR] [--results DIR] [--force] [--no-notebooks] [--shortlist-format csv|npy]\n\n` +
-      Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
+    console.error(`usage: mrl <command> ${FLAGS}\n\n` + Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;
   }

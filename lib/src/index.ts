@@ -1,38 +1,156 @@
-/** Temporary: every module while the public API is curated. */
-export * from "./core/atomic";
-export * from "./core/checks";
-export * from "./core/errors";
-export * from "./core/matrix";
-export * from "./core/memory";
-export * from "./core/progress";
-export * from "./core/sharedMemory";
-export * from "./experiment/experiment";
-export * from "./experiment/run";
-export * from "./experiment/types";
-export * from "./inference/model";
-export * from "./inference/sources";
-export * from "./inference/stage";
-export * from "./io/arrays";
-export * from "./io/csv";
-export * from "./io/manifest";
-export * from "./io/naming";
-export * from "./io/npy";
-export * from "./io/npyStream";
-export * from "./io/shortlists";
-export * from "./kernels/locality";
-export * from "./kernels/parallel";
-export * from "./kernels/rerankKernel";
-export * from "./kernels/sort";
-export * from "./kernels/wasm";
-export * from "./metrics/metrics";
-export * from "./metrics/table";
-export * from "./report/figures";
-export * from "./report/gallery";
-export * from "./report/notebooks";
-export * from "./report/render";
-export * from "./report/report";
-export * from "./report/tables";
-export * from "./rerank/rerank";
-export * from "./rerank/stage";
-export * from "./search/faiss";
-export * from "./search/stage";
+/**
+ * mrl-retrieval: Matryoshka Representation Learning retrieval in TypeScript notebooks. This is the public
+ * API that notebooks (`import * as mrl from "@mrl-retrieval/lib"`) and the CLI use: the experiment, the
+ * stages, file IO, the retrieval functions and figures. Kernels, shared-memory and worker plumbing, and the
+ * per-artifact stage runners live behind "@mrl-retrieval/lib/internal".
+ */
+
+// ---- the experiment and the stage loop -------------------------------------------------------------------
+export {
+  /** Reads an experiment file (MRL_EXPERIMENT, else experiments/fmnist.json), applies overrides, validates. */
+  loadExperiment,
+  /** The experiment file used when none is named. */
+  defaultExperimentFile,
+  /** Checks an experiment given as plain data; messages name the field, the value and what is allowed. */
+  validateExperiment,
+  /** Writes an experiment as one self-contained JSON file (absolute paths). */
+  saveExperiment,
+  /** A few lines saying what an experiment runs. */
+  describeExperiment,
+  /** Where one model / index type's artifacts live under an experiment. */
+  experimentSpec,
+  type Experiment, type ExperimentOverrides, type InferenceSettings,
+} from "./experiment/experiment";
+export {
+  /** Stage 1: embed database and queries with each model's ONNX file. */
+  runInference,
+  /** Stage 2 (faiss_nn): index and search every nesting dim, for every model and index type. */
+  runSearch,
+  /** Stage 3: adaptive and funnel retrieval, for every model and index type. */
+  runReranking,
+  /** Stage 4 (compute_metrics): one metrics table per model and index type. */
+  runMetrics,
+  /** Stages 2-4 for every model and index type, with each stage's time. */
+  runRetrieval,
+  /** Everything: inference, then stages 2-4. */
+  runPipeline,
+  /** The database and query images an experiment embeds. */
+  experimentSources,
+  type StageRun, type StageOptions, type RetrievalResult, type MetricsTable, type InferenceRun,
+} from "./experiment/run";
+export {
+  /** The model kinds and index types an experiment may name. */
+  MODEL_KINDS, INDEX_TYPES,
+  type ModelKind, type IndexType, type RerankSpec, type FunnelSpec, type ShortlistFormat, type RerankPrecision,
+} from "./experiment/types";
+
+// ---- matrices, errors, paths ---------------------------------------------------------------------------------
+export {
+  /** Row-major typed-array matrices: wrap data with its shape, view a row, take a nested (prefix) representation. */
+  matrix, intMatrix, row, prefixColumns, l2NormalizeRows, nestedNormalized,
+  type Matrix, type IntMatrix,
+} from "./core/matrix";
+export {
+  /** The one error users see: `<file>: <problem>; expected <what would work>`. */
+  MrlError,
+} from "./core/errors";
+export {
+  /** The project folder, and where reports and figure files go ($MRL_RESULTS or results/). */
+  PROJECT_ROOT, resultsDir,
+} from "./core/paths";
+export {
+  /** Resident set size now and at its peak, MiB. */
+  memoryReport,
+} from "./core/memory";
+
+// ---- files, interchangeable with the Python originals -------------------------------------------------------
+export {
+  /** .npy arrays (numpy both ways): embeddings as float32 matrices, labels as int32. */
+  readMatrixNpy, readLabelsNpy, writeMatrixNpy, writeLabelsNpy,
+} from "./io/npy";
+export {
+  /** .npy files larger than memory: shape from the header, row blocks with a dim prefix, streamed writes. */
+  npyShape, npyRowBlocks, readMatrixPrefixNpy, writeMatrixNpyStreaming,
+} from "./io/npyStream";
+export {
+  /** Headerless shortlist CSVs exactly as pandas writes them. */
+  readShortlistCsv, writeShortlistCsv,
+} from "./io/csv";
+export {
+  /** Shortlists as CSV or binary .npy by extension; loadShortlist also checks them against the arrays. */
+  readShortlist, writeShortlist, loadShortlist,
+} from "./io/shortlists";
+export {
+  /** An experiment's embeddings and labels, checked against each other, in shared memory. */
+  loadRetrievalArrays,
+  type RetrievalArrays,
+} from "./io/arrays";
+export {
+  /** Artifact paths in the original notebooks' spelling, and what a file name means. */
+  arrayPath, indexPath, neighborsPath, rerankedPath, funnelPath, metricsPath, parseArtifactName,
+  type ArtifactSpec,
+} from "./io/naming";
+
+// ---- the retrieval methods -----------------------------------------------------------------------------------
+export {
+  /** ONNX embedding models and batched embedding. */
+  loadEmbeddingModel, embed,
+  type EmbeddingModel,
+} from "./inference/model";
+export {
+  /** Image sources: Fashion-MNIST from Debian's package, ImageNet-style folders, or either by name. */
+  fashionMnist, imageFolder, imageSource,
+  type ImageSource,
+} from "./inference/sources";
+export {
+  /** A FAISS index (exactl2, hnsw8, hnsw32) over typed arrays; files readable by Python's faiss.read_index. */
+  FaissIndex,
+  type KnnResult,
+} from "./search/faiss";
+export {
+  /** Adaptive retrieval (rerank a shortlist at a larger dim) and funnel retrieval (a cascade of reranks). */
+  rerank, funnelRerank,
+  type RerankOptions,
+} from "./rerank/rerank";
+export {
+  /** mAP@k, precision@k, recall@k, top-k over shortlists; MFLOPs per query; the metric registry. */
+  computeMetrics, mflops, METRICS,
+  type RetrievalMetrics,
+} from "./metrics/metrics";
+export {
+  /** A saved metrics table, and its row type. */
+  readMetricsTable,
+  type MetricsRow,
+} from "./metrics/table";
+export {
+  /** Tie-aware comparison of two rankings (faiss contrib's check_ref_knn_with_draws). */
+  compareRankings,
+  type RankingAgreement,
+} from "./metrics/agreement";
+
+// ---- tables, figures, report -----------------------------------------------------------------------------------
+export {
+  /** Metric rows as a danfojs DataFrame, and as an HTML table for tslab. */
+  metricsDataFrame, htmlTable,
+} from "./report/tables";
+export {
+  /** Plotly figures of metric tables, and self-contained HTML that draws them offline. */
+  metricVsMflopsFigure, metricVsDimFigure, figureHtml,
+  type Figure,
+} from "./report/figures";
+export {
+  /** PNG/SVG files of figures and PNG of HTML through headless Chromium; offline page checks. */
+  renderFigureFiles, renderHtmlToPng, checkHtmlPage,
+} from "./report/render";
+export {
+  /** The retrieval gallery as inline HTML, and as a standalone page. */
+  galleryPage,
+} from "./report/gallery";
+export {
+  /** The report's figures, the gallery of a finished experiment, and report.html with its figure files. */
+  reportFigures, experimentGallery, writeReport,
+} from "./report/report";
+export {
+  /** Executes a notebook headless with the tslab kernel. */
+  executeNotebook,
+} from "./report/notebooks";

@@ -1,18 +1,46 @@
 /**
- * Typed experiment configuration with named presets. Notebooks pick a preset in their configuration cell
- * (or through MRL_PRESET / MRL_ROOT, which the tests and the pipeline use) and may override fields.
+ * One experiment definition for the CLI and every notebook: a JSON file (experiments/fmnist.json, ...) that
+ * says where the arrays live, which models, index types, nesting dims, k, adaptive and funnel configurations
+ * and metrics to run, and how to embed the images. A file may `extend` another and override its fields;
+ * paths are relative to the file that names them. Validation names the file, the field, the value and what
+ * is allowed, before any stage runs.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { check, checkOneOf, MrlError } from "../core/errors";
+import { writeFileAtomic } from "../core/atomic";
+import { MrlError } from "../core/errors";
+import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
-import { INDEX_TYPES, MODEL_KINDS, RERANK_PRECISIONS, SHORTLIST_FORMATS, type FunnelSpec, type IndexType, type ModelKind, type RerankPrecision, type RerankSpec, type ShortlistFormat } from "./types";
+import { fieldError, listOf, objectOf, oneOf, positiveInt, text, type FieldAt, type Reader } from "./fields";
+import {
+  INDEX_TYPES, MODEL_KINDS, RERANK_PRECISIONS, SHORTLIST_FORMATS,
+  type FunnelSpec, type IndexType, type ModelKind, type RerankPrecision, type RerankSpec, type ShortlistFormat,
+} from "./types";
 
-export interface RetrievalConfig {
-  /** Folder with the embedding arrays; index_files/ and neighbors/ go below it. */
+/** How stage 1 embeds images (absent when the arrays come from elsewhere, e.g. the Python originals). */
+export interface InferenceSettings {
+  /** The ONNX model file of each model kind. */
+  models: Partial<Record<ModelKind, string>>;
+  /** Database images: "fashion-mnist:train", "fashion-mnist:test" or an image folder (<dir>/<class>/<image>). */
+  database: string;
+  /** Query images, in the same forms. */
+  queries: string;
+  /** Embed only the first N database / query images (quick runs and tests). */
+  limit?: { database: number; queries: number };
+  /** Images per onnxruntime call (default 256). */
+  batchSize?: number;
+}
+
+/** A validated experiment: every field present (defaults filled in) and every path absolute. */
+export interface Experiment {
+  /** Short name, e.g. "fmnist" (default: the file name). */
+  name: string;
+  description?: string;
+  /** Folder with the embedding arrays; index_files/, neighbors/ and metrics/ go below it. */
   root: string;
-  /** Dataset tag in file names. */
+  /** Dataset tag in file names, e.g. "FMNIST" or "1K". */
   dataset: string;
-  /** Models to evaluate ("mrl" and/or "ff"). */
+  /** Models to evaluate. */
   models: ModelKind[];
   /** FAISS index types to build. */
   indexTypes: IndexType[];
@@ -20,114 +48,187 @@ export interface RetrievalConfig {
   k: number;
   /** Nesting dims to index and search. */
   nesting: number[];
-  /** Adaptive retrieval configurations (shortlist at D_r, rerank at D_s). */
-  adaptive: RerankSpec[];
-  /** Funnel retrieval: one cascade of dims, several shortlist sets. */
-  funnel: { retrievalDim: number; dims: number[]; shortlistSets: number[][] };
-  /** k values for mAP@k, precision@k, recall@k, top-k. */
-  metricKs: number[];
-  /** Recall denominator: the query class's database count (default) or a fixed number (the original: 1300). */
-  recallDenominator: "class-count" | number;
   /** HNSW efSearch (FAISS default 16; searches with k > efSearch use k). */
   efSearch?: number;
-  /** Shortlist files: "csv" (default; the original's headerless CSV) or "npy" (binary int32, much faster). */
-  shortlistFormat?: ShortlistFormat;
-  /**
-   * Arithmetic of reranking's dot products (see RerankPrecision in rerankKernel.ts): "float32" or "float64";
-   * default: MRL_RERANK_PRECISION, else DEFAULT_RERANK_PRECISION (rerank.ts).
-   */
-  rerankPrecision?: RerankPrecision;
-  /** Embed only the first N database / query images (quick runs and tests); all when absent. */
-  inferenceLimit?: { database: number; queries: number };
+  /** Adaptive retrieval: shortlist at D_r, rerank the first L candidates at D_s. */
+  adaptive: RerankSpec[];
+  /** Funnel retrieval: shortlist at D_r, then rerank at dims[i] keeping shortlists[i]. */
+  funnels: FunnelSpec[];
+  /** k values of mAP@k, precision@k, recall@k, top-k. */
+  metricKs: number[];
+  /** Recall denominator: the query class's database count, or a fixed number (the original: 1300). */
+  recallDenominator: "class-count" | number;
+  /** Shortlist files: "csv" (the original's headerless CSV) or "npy" (binary int32, much faster). */
+  shortlistFormat: ShortlistFormat;
+  /** Arithmetic of reranking's dot products (see RerankPrecision). */
+  rerankPrecision: RerankPrecision;
+  inference?: InferenceSettings;
 }
 
-const NESTING = [8, 16, 32, 64, 128, 256, 512, 1024, 2048];
+type DeepPartial<T> = {
+  [K in keyof T]?: NonNullable<T[K]> extends Array<infer U> ? U[] : NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K];
+};
+/** Fields to change on top of an experiment file (objects merge, lists and values replace). */
+export type ExperimentOverrides = DeepPartial<Experiment>;
 
-export const PRESETS: Record<"paper" | "quick" | "test", RetrievalConfig> = {
-  /** The original notebooks' settings on the default data. */
-  paper: {
-    root: "data/retrieval", dataset: "FMNIST", models: ["mrl", "ff"], indexTypes: ["exactl2"], k: 2048, nesting: NESTING,
-    adaptive: [
-      { retrievalDim: 8, rerankDim: 2048, shortlist: 200 },
-      { retrievalDim: 16, rerankDim: 2048, shortlist: 200 },
-      { retrievalDim: 32, rerankDim: 2048, shortlist: 200 },
-      { retrievalDim: 16, rerankDim: 128, shortlist: 200 },
-    ],
-    funnel: { retrievalDim: 8, dims: [16, 32, 64, 128, 2048], shortlistSets: [[800, 400, 200, 50, 10], [400, 200, 50, 25, 10], [200, 100, 50, 25, 10]] },
-    metricKs: [10, 25, 50, 100], recallDenominator: "class-count",
-  },
-  /** A few dims and a shorter k: minutes instead of tens of minutes. */
-  quick: {
-    root: "data/retrieval", dataset: "FMNIST", models: ["mrl", "ff"], indexTypes: ["exactl2"], k: 1024, nesting: [8, 16, 64, 256, 2048],
-    adaptive: [{ retrievalDim: 16, rerankDim: 2048, shortlist: 200 }],
-    funnel: { retrievalDim: 8, dims: [16, 32, 64, 128, 2048], shortlistSets: [[200, 100, 50, 25, 10]] },
-    metricKs: [10, 25, 50, 100], recallDenominator: "class-count",
-  },
-  /** Seconds: used by the tests on small arrays. */
-  test: {
-    root: "data/retrieval", dataset: "FMNIST", models: ["mrl"], indexTypes: ["exactl2"], k: 256, nesting: [8, 16, 64, 2048],
-    adaptive: [{ retrievalDim: 16, rerankDim: 2048, shortlist: 200 }],
-    funnel: { retrievalDim: 8, dims: [16, 64, 2048], shortlistSets: [[200, 50, 10]] },
-    metricKs: [10, 25, 50, 100], recallDenominator: "class-count", inferenceLimit: { database: 4000, queries: 400 },
-  },
+/** Images from Debian's Fashion-MNIST package rather than a folder. */
+export const FASHION_MNIST_SOURCES = ["fashion-mnist:train", "fashion-mnist:test"] as const;
+
+const DEFAULTS = {
+  adaptive: [], funnels: [], metricKs: [10, 25, 50, 100], recallDenominator: "class-count", shortlistFormat: "csv", rerankPrecision: "float32",
 };
 
-/** Validates a configuration; messages name the field, the bad value and what is allowed. */
-export function validateConfig(config: RetrievalConfig): RetrievalConfig {
-  config.models.forEach((m) => checkOneOf(m, MODEL_KINDS, "model"));
-  config.indexTypes.forEach((t) => checkOneOf(t, INDEX_TYPES, "index type"));
-  if (config.shortlistFormat !== undefined) checkOneOf(config.shortlistFormat, SHORTLIST_FORMATS, "shortlist format");
-  if (config.rerankPrecision !== undefined) checkOneOf(config.rerankPrecision, RERANK_PRECISIONS, "rerank precision");
-  const positive = (v: number, what: string): void => check(Number.isInteger(v) && v > 0, `${what} must be a positive integer, got ${v}`);
-  positive(config.k, "k");
-  config.nesting.forEach((d) => positive(d, "nesting dim"));
-  config.metricKs.forEach((k) => positive(k, "metric k"));
-  for (const a of config.adaptive) {
-    positive(a.retrievalDim, "adaptive retrievalDim");
-    positive(a.rerankDim, "adaptive rerankDim");
-    positive(a.shortlist, "adaptive shortlist");
-    check(a.shortlist <= config.k, `adaptive shortlist ${a.shortlist} is longer than the k-NN shortlist k=${config.k}`);
-  }
-  for (const set of config.funnel.shortlistSets) validateFunnel({ retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists: set }, config.k);
-  if (config.recallDenominator !== "class-count") positive(config.recallDenominator, "recallDenominator");
-  return config;
-}
-
-/** Cascade checks: same lengths, positive dims, shortlists strictly decreasing and within k. */
-export function validateFunnel(f: FunnelSpec, k: number): void {
-  if (f.dims.length === 0 || f.dims.length !== f.shortlists.length) {
-    throw new MrlError(`funnel dims [${f.dims}] and shortlists [${f.shortlists}] must be non-empty lists of the same length`);
-  }
-  f.shortlists.forEach((s, i) => {
-    check(Number.isInteger(s) && s > 0, `funnel shortlist ${s} must be a positive integer`);
-    check(i === 0 || s < f.shortlists[i - 1], `funnel shortlists [${f.shortlists}] must be strictly decreasing`);
-  });
-  f.dims.forEach((d) => check(Number.isInteger(d) && d > 0, `funnel dim ${d} must be a positive integer`));
-  check(f.shortlists[0] <= k, `funnel shortlist ${f.shortlists[0]} is longer than the k-NN shortlist k=${k}`);
+/** The experiment file used when none is named: $MRL_EXPERIMENT, else experiments/fmnist.json. */
+export function defaultExperimentFile(): string {
+  return path.resolve(process.env.MRL_EXPERIMENT || path.join(PROJECT_ROOT, "experiments", "fmnist.json"));
 }
 
 /**
- * A preset by name (default from MRL_PRESET, else "paper") with overrides; root defaults to MRL_ROOT, else
- * the preset's root resolved against the project folder.
+ * Reads an experiment file (default: defaultExperimentFile()), applies `overrides` and validates the result.
+ * Notebooks call it in their configuration cell; the CLI calls it with its flags as overrides.
  */
-export function loadConfig(preset?: keyof typeof PRESETS, overrides: Partial<RetrievalConfig> = {}): RetrievalConfig {
-  const name = preset ?? ((process.env.MRL_PRESET as keyof typeof PRESETS | undefined) ?? "paper");
-  const base = PRESETS[checkOneOf(name, Object.keys(PRESETS) as Array<keyof typeof PRESETS>, "preset")];
-  const root = overrides.root ?? process.env.MRL_ROOT ?? path.resolve(PROJECT_ROOT, base.root);
-  // MRL_SHORTLIST_FORMAT carries the CLI's --shortlist-format into the notebooks it executes.
-  const envFormat = process.env.MRL_SHORTLIST_FORMAT as ShortlistFormat | undefined;
-  return validateConfig({ ...structuredClone(base), ...(envFormat ? { shortlistFormat: envFormat } : {}), ...overrides, root });
+export function loadExperiment(overrides: ExperimentOverrides = {}, file = defaultExperimentFile()): Experiment {
+  const absolute = path.resolve(file);
+  const merged = merge(readExperimentFile(absolute, []), withAbsolutePaths(structuredClone(overrides) as Record<string, unknown>, process.cwd()));
+  merged.name ??= path.basename(absolute).replace(/\.json$/i, "");
+  return validateExperiment(merged, absolute);
 }
 
-/** The project folder (lib/dist/.. /..). */
-export const PROJECT_ROOT = path.resolve(__dirname, "..", "..", "..");
-
-/** Where reports, figure files and executed notebooks go: $MRL_RESULTS or <project>/results. */
-export function resultsDir(): string {
-  return path.resolve(process.env.MRL_RESULTS ?? path.join(PROJECT_ROOT, "results"));
+/** Reads one file and the files it extends; its paths become absolute against its own folder. */
+function readExperimentFile(file: string, chain: string[]): Record<string, unknown> {
+  if (chain.includes(file)) throw new MrlError(`"extends" loops back to this file (${[...chain, file].join(" -> ")})`, file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new MrlError("experiment file not found; expected a JSON file like experiments/fmnist.json", file);
+    if (code === "EISDIR") throw new MrlError("is a directory; expected an experiment JSON file", file);
+    throw new MrlError(`not valid JSON (${(err as Error).message})`, file);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fieldError({ file, field: "(top level)" }, raw, "a JSON object of experiment fields");
+  const own = withAbsolutePaths(raw as Record<string, unknown>, path.dirname(file));
+  const parent = own.extends;
+  delete own.extends;
+  if (parent === undefined) return own;
+  if (typeof parent !== "string") fieldError({ file, field: "extends" }, parent, "the path of another experiment file");
+  const base = readExperimentFile(path.resolve(path.dirname(file), parent), [...chain, file]);
+  delete base.name; // a derived experiment is not its base: its name comes from its own file
+  return merge(base, own);
 }
 
-/** Where one model / index type's artifacts live under a configuration (root, names, shortlist format). */
-export function experimentSpec(config: RetrievalConfig, model: ModelKind, indexType: IndexType): ArtifactSpec {
-  return { root: config.root, model, dataset: config.dataset, indexType, shortlistFormat: config.shortlistFormat };
+/** Resolves the path-valued fields (root, model files, image folders) against `dir`, in place. */
+function withAbsolutePaths(raw: Record<string, unknown>, dir: string): Record<string, unknown> {
+  const resolve = (v: unknown): unknown => (typeof v === "string" && v.length > 0 ? path.resolve(dir, v) : v);
+  if (raw.root !== undefined) raw.root = resolve(raw.root);
+  const inference = raw.inference as Record<string, unknown> | undefined;
+  if (inference && typeof inference === "object") {
+    for (const split of ["database", "queries"]) {
+      const v = inference[split];
+      if (typeof v === "string" && !(FASHION_MNIST_SOURCES as readonly string[]).includes(v)) inference[split] = resolve(v);
+    }
+    const models = inference.models as Record<string, unknown> | undefined;
+    if (models && typeof models === "object") for (const kind of Object.keys(models)) models[kind] = resolve(models[kind]);
+  }
+  return raw;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** `over` on top of `base`: objects merge field by field, lists and values replace, null removes a field. */
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    if (value === null) delete out[key];
+    else out[key] = isPlainObject(value) && isPlainObject(base[key]) ? merge(base[key] as Record<string, unknown>, value) : value;
+  }
+  return out;
+}
+
+const rerankSpec = objectOf<RerankSpec>({ retrievalDim: positiveInt, rerankDim: positiveInt, shortlist: positiveInt });
+const funnelSpec = objectOf<FunnelSpec>({ retrievalDim: positiveInt, dims: listOf(positiveInt, { nonEmpty: true }), shortlists: listOf(positiveInt, { nonEmpty: true }) });
+const recallDenominator: Reader<"class-count" | number> = (v, at) =>
+  v === "class-count" || (Number.isInteger(v) && (v as number) > 0) ? (v as "class-count" | number) : fieldError(at, v, '"class-count" or a positive integer');
+const modelFiles: Reader<Partial<Record<ModelKind, string>>> = (v, at) => {
+  if (!isPlainObject(v)) return fieldError(at, v, `an object mapping model kinds (${MODEL_KINDS.join(", ")}) to ONNX files`);
+  return Object.fromEntries(Object.entries(v).map(([kind, file]) => {
+    oneOf(MODEL_KINDS)(kind, { ...at, field: `${at.field} key` });
+    return [kind, text(file, { ...at, field: `${at.field}.${kind}` })];
+  }));
+};
+const inferenceSettings = objectOf<InferenceSettings>({
+  models: modelFiles, database: text, queries: text,
+  limit: objectOf<{ database: number; queries: number }>({ database: positiveInt, queries: positiveInt }), batchSize: positiveInt,
+}, ["limit", "batchSize"]);
+
+const experimentFields = objectOf<Experiment>({
+  name: text, description: (v, at) => (typeof v === "string" ? v : fieldError(at, v, "a string")), root: text, dataset: text,
+  models: listOf(oneOf(MODEL_KINDS), { nonEmpty: true }), indexTypes: listOf(oneOf(INDEX_TYPES), { nonEmpty: true }),
+  k: positiveInt, nesting: listOf(positiveInt, { nonEmpty: true }), efSearch: positiveInt,
+  adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
+  recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), inference: inferenceSettings,
+}, ["description", "efSearch", "inference"]);
+
+/**
+ * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,
+ * then what fields say about each other (shortlists within k, rerank inputs among the nesting dims, funnel
+ * cascades). `file` only names the source in messages.
+ */
+export function validateExperiment(raw: unknown, file?: string): Experiment {
+  const e = experimentFields(isPlainObject(raw) ? merge(DEFAULTS, raw) : raw, { file, field: "" });
+  const at = (field: string): FieldAt => ({ file, field });
+  const fromNesting = (dim: number, field: string): void => {
+    if (!e.nesting.includes(dim)) fieldError(at(field), dim, `one of the nesting dims [${e.nesting}] (faiss_nn makes the shortlist it starts from)`);
+  };
+  e.adaptive.forEach((a, i) => {
+    fromNesting(a.retrievalDim, `adaptive[${i}].retrievalDim`);
+    if (a.shortlist > e.k) fieldError(at(`adaptive[${i}].shortlist`), a.shortlist, `at most k = ${e.k} (the k-NN shortlist it reranks)`);
+  });
+  e.funnels.forEach((f, i) => {
+    fromNesting(f.retrievalDim, `funnels[${i}].retrievalDim`);
+    checkFunnel(f, e.k, at(`funnels[${i}]`));
+  });
+  if (e.inference) {
+    for (const model of e.models) {
+      if (!e.inference.models[model]) fieldError(at("inference.models"), e.inference.models, `an ONNX file for every model in "models" (${model} has none)`);
+    }
+  }
+  return e;
+}
+
+/** Funnel cascade checks: as many dims as shortlists, shortlists strictly decreasing and within k. */
+export function checkFunnel(f: FunnelSpec, k: number, at: FieldAt = { field: "funnel" }): void {
+  if (f.dims.length !== f.shortlists.length) {
+    fieldError(at, f, `dims and shortlists of the same length (dims [${f.dims}] has ${f.dims.length}, shortlists [${f.shortlists}] has ${f.shortlists.length})`);
+  }
+  f.shortlists.forEach((s, i) => {
+    if (i > 0 && s >= f.shortlists[i - 1]) fieldError({ ...at, field: `${at.field}.shortlists` }, f.shortlists, "strictly decreasing shortlist lengths");
+  });
+  if (f.shortlists[0] > k) fieldError({ ...at, field: `${at.field}.shortlists[0]` }, f.shortlists[0], `at most k = ${k} (the k-NN shortlist it reranks)`);
+}
+
+/** Writes the experiment as a self-contained JSON file (absolute paths, no "extends"), e.g. for executed notebooks. */
+export function saveExperiment(experiment: Experiment, file: string): string {
+  writeFileAtomic(file, JSON.stringify(experiment, null, 2) + "\n");
+  return file;
+}
+
+/** A few lines saying what the experiment runs, for notebooks and logs. */
+export function describeExperiment(e: Experiment): string {
+  const lines = [
+    `experiment ${e.name}${e.description ? `: ${e.description}` : ""}`,
+    `root ${e.root}, dataset ${e.dataset}, models ${e.models.join(", ")}, index types ${e.indexTypes.join(", ")}`,
+    `k=${e.k}, nesting [${e.nesting.join(", ")}]${e.efSearch ? `, efSearch ${e.efSearch}` : ""}, shortlists as ${e.shortlistFormat}, rerank in ${e.rerankPrecision}`,
+    `adaptive: ${e.adaptive.map((a) => `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`).join(", ") || "none"}`,
+    `funnels: ${e.funnels.map((f) => `${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]`).join(", ") || "none"}`,
+    `metrics @[${e.metricKs.join(", ")}], recall / ${e.recallDenominator}`,
+  ];
+  if (e.inference?.limit) lines.push(`inference: first ${e.inference.limit.database} database / ${e.inference.limit.queries} query images`);
+  return lines.join("\n");
+}
+
+/** Where one model / index type's artifacts live under an experiment (root, names, shortlist format). */
+export function experimentSpec(experiment: Experiment, model: ModelKind, indexType: IndexType): ArtifactSpec {
+  return { root: experiment.root, model, dataset: experiment.dataset, indexType, shortlistFormat: experiment.shortlistFormat };
 }

@@ -1,104 +1,134 @@
 /**
- * The whole pipeline on one configuration: inference (stage 1) for each model kind, then faiss_nn,
- * reranking and compute_metrics per model and index type. Every stage skips outputs that are already up to
- * date, so re-running after an interruption continues where it stopped.
+ * The stage loop, once for the CLI and every notebook: each stage runs for every model and index type of an
+ * experiment, with every option taken from the experiment (so no caller can drop one), each model's arrays
+ * loaded once for all its index types. Every stage skips outputs that are already up to date (see
+ * io/manifest.ts), so re-running after an interruption continues where it stopped.
  */
-import * as path from "node:path";
-import { experimentSpec, PROJECT_ROOT, type RetrievalConfig } from "./experiment";
-import { fashionMnist, type ImageSource } from "../inference/sources";
-import { runMetricsStage, type MetricsRow } from "../metrics/table";
-import { runRetrievalInference, type RetrievalInferenceResult } from "../inference/stage";
 import type { ArtifactSpec } from "../io/naming";
-import type { FunnelSpec, IndexType, ModelKind } from "./types";
 import { loadRetrievalArrays, type RetrievalArrays } from "../io/arrays";
+import { firstItems, imageSource, type ImageSource } from "../inference/sources";
+import { runRetrievalInference, type RetrievalInferenceResult } from "../inference/stage";
+import { runMetricsStage, type MetricsRow } from "../metrics/table";
 import { runRerankStage, type RerankStageResult } from "../rerank/stage";
 import { runIndexSearch, type DimResult } from "../search/stage";
-
-/** The shipped Fashion-MNIST models (python/train_fmnist.py). */
-export function defaultModelFile(kind: ModelKind): string {
-  return path.join(PROJECT_ROOT, "data", "models", `fmnist_${kind}_cnn.onnx`);
-}
-
-/** Database / query sources of the default data. */
-export function defaultSources(): { database: ImageSource; queries: ImageSource } {
-  return { database: fashionMnist("train"), queries: fashionMnist("test") };
-}
-
-/** A source cut to its first `n` items (quick configurations). */
-export function firstItems(source: ImageSource, n: number): ImageSource {
-  if (n >= source.size) return source;
-  return { ...source, size: n, labels: source.labels.slice(0, n), loadBatch: source.loadBatch.bind(source) };
-}
-
-/** The database / query sources a configuration embeds: the given (or default) ones cut to inferenceLimit. */
-export function configSources(config: RetrievalConfig, sources = defaultSources()): { database: ImageSource; queries: ImageSource } {
-  const limit = config.inferenceLimit;
-  return limit ? { database: firstItems(sources.database, limit.database), queries: firstItems(sources.queries, limit.queries) } : sources;
-}
+import { MrlError } from "../core/errors";
+import { experimentSpec, type Experiment } from "./experiment";
+import type { IndexType, ModelKind } from "./types";
 
 export interface StageOptions {
+  /** Recompute outputs even when they are up to date. */
   force?: boolean;
   quiet?: boolean;
 }
 
-/** Stage 1 for one model kind on the default data (or given sources), honouring config.inferenceLimit. */
-export async function runInferenceStage(config: RetrievalConfig, kind: ModelKind, options: StageOptions & {
-  modelFile?: string; sources?: { database: ImageSource; queries: ImageSource };
-} = {}): Promise<RetrievalInferenceResult> {
-  const sources = configSources(config, options.sources);
-  return runRetrievalInference({
-    modelFile: options.modelFile ?? defaultModelFile(kind), modelKind: kind, dataset: config.dataset, root: config.root,
-    database: sources.database, queries: sources.queries,
-    force: options.force, quiet: options.quiet,
+/** What one stage made for one model and index type of an experiment. */
+export interface StageRun<T> {
+  model: ModelKind;
+  indexType: IndexType;
+  spec: ArtifactSpec;
+  result: T;
+  seconds: number;
+}
+
+/** The model x index-type loop: each model's arrays load once and serve all its index types. */
+function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays: RetrievalArrays) => T): StageRun<T>[] {
+  const runs: StageRun<T>[] = [];
+  for (const model of experiment.models) {
+    const arrays = loadRetrievalArrays(experiment.root, experiment.dataset, model);
+    for (const indexType of experiment.indexTypes) {
+      const spec = experimentSpec(experiment, model, indexType);
+      const t0 = performance.now();
+      const result = work(spec, arrays);
+      runs.push({ model, indexType, spec, result, seconds: (performance.now() - t0) / 1000 });
+    }
+  }
+  return runs;
+}
+
+// One function per stage maps the experiment to that stage's options; every caller goes through these.
+const search = (e: Experiment, spec: ArtifactSpec, arrays: RetrievalArrays, o: StageOptions): DimResult[] =>
+  runIndexSearch(spec, arrays, { k: e.k, nesting: e.nesting, efSearch: e.efSearch, force: o.force, quiet: o.quiet });
+const rerankAll = (e: Experiment, spec: ArtifactSpec, arrays: RetrievalArrays, o: StageOptions): RerankStageResult[] =>
+  runRerankStage(spec, arrays, { k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, force: o.force, quiet: o.quiet });
+const metrics = (e: Experiment, spec: ArtifactSpec, arrays: RetrievalArrays, o: StageOptions): MetricsTable =>
+  runMetricsStage(spec, e, arrays, { force: o.force });
+
+/** A metrics table and where it is saved; `skipped` when it was up to date and read back. */
+export interface MetricsTable { rows: MetricsRow[]; file: string; skipped: boolean }
+
+/** Stage 2, faiss_nn: every nesting dim, for every model and index type. */
+export function runSearch(experiment: Experiment, options: StageOptions = {}): StageRun<DimResult[]>[] {
+  return forEachRun(experiment, (spec, arrays) => search(experiment, spec, arrays, options));
+}
+
+/** Stage 3, reranking: every adaptive and funnel configuration, for every model and index type. */
+export function runReranking(experiment: Experiment, options: StageOptions = {}): StageRun<RerankStageResult[]>[] {
+  return forEachRun(experiment, (spec, arrays) => rerankAll(experiment, spec, arrays, options));
+}
+
+/** Stage 4, compute_metrics: one table per model and index type. */
+export function runMetrics(experiment: Experiment, options: StageOptions = {}): StageRun<MetricsTable>[] {
+  return forEachRun(experiment, (spec, arrays) => metrics(experiment, spec, arrays, options));
+}
+
+/** Stages 2-4 for one model and index type, with each stage's time. */
+export interface RetrievalResult {
+  search: DimResult[];
+  rerank: RerankStageResult[];
+  metrics: MetricsTable;
+  seconds: { search: number; rerank: number; metrics: number };
+}
+
+/** Stages 2-4 (faiss_nn, reranking, compute_metrics) for every model and index type. */
+export function runRetrieval(experiment: Experiment, options: StageOptions = {}): StageRun<RetrievalResult>[] {
+  return forEachRun(experiment, (spec, arrays) => {
+    const t0 = performance.now();
+    const s = search(experiment, spec, arrays, options);
+    const t1 = performance.now();
+    const r = rerankAll(experiment, spec, arrays, options);
+    const t2 = performance.now();
+    const m = metrics(experiment, spec, arrays, options);
+    const t3 = performance.now();
+    return { search: s, rerank: r, metrics: m, seconds: { search: (t1 - t0) / 1000, rerank: (t2 - t1) / 1000, metrics: (t3 - t2) / 1000 } };
   });
 }
 
-export interface ExperimentResult {
-  spec: ArtifactSpec;
-  search: DimResult[];
-  rerank: RerankStageResult[];
-  metrics: MetricsRow[];
-  metricsFile: string;
-  seconds: { load: number; search: number; rerank: number; metrics: number };
+/** The database and query images an experiment embeds (its inference settings, cut to their limit). */
+export function experimentSources(experiment: Experiment): { database: ImageSource; queries: ImageSource } {
+  const settings = experiment.inference;
+  if (!settings) throw new MrlError(`experiment ${experiment.name} has no "inference" settings; expected the image sources and ONNX models to embed`);
+  const database = imageSource(settings.database), queries = imageSource(settings.queries);
+  return settings.limit
+    ? { database: firstItems(database, settings.limit.database), queries: firstItems(queries, settings.limit.queries) }
+    : { database, queries };
 }
 
-/** Funnel configurations of a config. */
-export function funnelSpecs(config: RetrievalConfig): FunnelSpec[] {
-  return config.funnel.shortlistSets.map((shortlists) => ({ retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists }));
-}
+/** What stage 1 did for one model. */
+export interface InferenceRun { model: ModelKind; modelFile: string; result: RetrievalInferenceResult }
 
-/** Stages 2-4 for one model kind and index type; pass `arrays` to reuse arrays already loaded for the model. */
-export function runRetrievalExperiment(config: RetrievalConfig, model: ModelKind, indexType: IndexType, options: StageOptions = {},
-  loaded?: RetrievalArrays): ExperimentResult {
-  const spec = experimentSpec(config, model, indexType);
-  const t0 = performance.now();
-  const arrays = loaded ?? loadRetrievalArrays(config.root, config.dataset, model);
-  const t1 = performance.now();
-  const search = runIndexSearch(spec, arrays, { k: config.k, nesting: config.nesting, efSearch: config.efSearch, ...options });
-  const t2 = performance.now();
-  const rerank = runRerankStage(spec, arrays, { k: config.k, adaptive: config.adaptive, funnels: funnelSpecs(config), precision: config.rerankPrecision, ...options });
-  const t3 = performance.now();
-  const { rows: metrics, file: metricsFile } = runMetricsStage(spec, config, arrays, options);
-  const t4 = performance.now();
-  return { spec, search, rerank, metrics, metricsFile, seconds: { load: (t1 - t0) / 1000, search: (t2 - t1) / 1000, rerank: (t3 - t2) / 1000, metrics: (t4 - t3) / 1000 } };
+/** Stage 1, inference: embeds database and queries with each model's ONNX file (the experiment's "inference"). */
+export async function runInference(experiment: Experiment, options: StageOptions = {}): Promise<InferenceRun[]> {
+  const sources = experimentSources(experiment);
+  const runs: InferenceRun[] = [];
+  for (const model of experiment.models) {
+    const modelFile = experiment.inference!.models[model]!;
+    const result = await runRetrievalInference({
+      modelFile, modelKind: model, dataset: experiment.dataset, root: experiment.root, database: sources.database, queries: sources.queries,
+      batchSize: experiment.inference!.batchSize, force: options.force, quiet: options.quiet,
+    });
+    runs.push({ model, modelFile, result });
+  }
+  return runs;
 }
 
 /** Everything: inference for each model, then stages 2-4 for each model and index type. */
-export async function runPipeline(config: RetrievalConfig, options: StageOptions = {}): Promise<ExperimentResult[]> {
+export async function runPipeline(experiment: Experiment, options: StageOptions = {}): Promise<StageRun<RetrievalResult>[]> {
   const log = options.quiet ? () => {} : (s: string) => console.error(s);
-  for (const kind of config.models) {
-    log(`inference: ${kind} (${defaultModelFile(kind)})`);
-    const r = await runInferenceStage(config, kind, options);
+  for (const run of await runInference(experiment, options)) {
+    const r = run.result;
     const rate = (x: number): string => (Number.isNaN(x) ? "up to date" : `${x.toFixed(0)} images/s`);
-    log(r.skipped ? "inference: arrays up to date" :
-      `inference: ${rate(r.imagesPerSecond!.database)} (database), ${rate(r.imagesPerSecond!.queries)} (queries)`);
+    log(r.skipped ? `inference: ${run.model} arrays up to date` :
+      `inference: ${run.model} ${rate(r.imagesPerSecond!.database)} (database), ${rate(r.imagesPerSecond!.queries)} (queries)`);
   }
-  const results: ExperimentResult[] = [];
-  for (const kind of config.models) {
-    // One load per model, shared by its index types.
-    const arrays = loadRetrievalArrays(config.root, config.dataset, kind);
-    for (const indexType of config.indexTypes) results.push(runRetrievalExperiment(config, kind, indexType, options, arrays));
-  }
-  return results;
+  return runRetrieval(experiment, options);
 }
-

@@ -278,3 +278,19 @@ export async function decodeForModel(file: string, input: ModelInput): Promise<U
     throw new MrlError(`image failed to decode (${(err as Error).message.trim()}); expected a readable JPEG, PNG, WebP, BMP or TIFF image`, file);
   }
 }
+
+/** A source cut to its first `n` items (quick runs and tests). */
+export function firstItems(source: ImageSource, n: number): ImageSource {
+  if (n >= source.size) return source;
+  return { ...source, size: n, labels: source.labels.slice(0, n), loadBatch: source.loadBatch.bind(source) };
+}
+
+/**
+ * The images a source string names: "fashion-mnist:train" / "fashion-mnist:test" (Debian's
+ * dataset-fashion-mnist) or an ImageNet-style folder (<dir>/<class>/<image>).
+ */
+export function imageSource(name: string): ImageSource {
+  if (name === "fashion-mnist:train") return fashionMnist("train");
+  if (name === "fashion-mnist:test") return fashionMnist("test");
+  return imageFolder(name);
+}

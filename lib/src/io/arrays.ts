@@ -20,9 +20,19 @@ export interface RetrievalArrays {
   files: { databaseX: string; queriesX: string; databaseY?: string; queriesY?: string };
 }
 
+// Arrays already loaded in this process, by file identity: a notebook re-running its cells, or the stage loop
+// after a notebook cell, gets the same arrays instead of a second copy. Weak, so unused arrays can be freed.
+const loaded = new Map<string, WeakRef<RetrievalArrays>>();
+
+const identity = (files: Record<string, string>): string => JSON.stringify(Object.values(files).map((f) => {
+  const st = fs.statSync(f);
+  return [f, st.ino, st.size, st.mtimeMs];
+}));
+
 /**
  * Loads `<DATASET>_{train,val}_<config>-{X,y}.npy` and checks that rows and dims agree and that every value
- * is finite.
+ * is finite. Files unchanged since an earlier call in this process give the arrays already loaded (treat them
+ * as read-only).
  */
 export function loadRetrievalArrays(root: string, dataset: string, model: ModelKind): RetrievalArrays {
   const files = {
@@ -35,6 +45,9 @@ export function loadRetrievalArrays(root: string, dataset: string, model: ModelK
         "`npm run mrl -- infer`) or arrays from the Python originals under this name", file);
     }
   }
+  const key = identity(files);
+  const cached = loaded.get(key)?.deref();
+  if (cached) return cached;
   // Shared memory, so reranking's SIMD kernel and worker threads read the same arrays without a copy.
   const database = readMatrixPrefixNpy(files.databaseX, { shared: true });
   const queries = readMatrixPrefixNpy(files.queriesX, { shared: true });
@@ -52,6 +65,8 @@ export function loadRetrievalArrays(root: string, dataset: string, model: ModelK
   }
   checkFinite(database, files.databaseX);
   checkFinite(queries, files.queriesX);
-  return { database, queries, databaseLabels, queryLabels, files };
+  const arrays = { database, queries, databaseLabels, queryLabels, files };
+  loaded.set(key, new WeakRef(arrays));
+  return arrays;
 }
 

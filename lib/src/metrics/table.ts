@@ -4,10 +4,9 @@
  */
 import * as fs from "node:fs";
 import { writeFileAtomic } from "../core/atomic";
-import type { RetrievalConfig } from "../experiment/experiment";
+import type { Experiment } from "../experiment/experiment";
 import { MrlError } from "../core/errors";
 import { computeMetrics, mflops, type RetrievalMetrics } from "./metrics";
-import type { FunnelSpec } from "../experiment/types";
 import type { RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
 import { findFunnelFile, funnelPath, metricsPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
@@ -42,34 +41,33 @@ function metricColumns(m: RetrievalMetrics): Record<string, number> {
 }
 
 /** The experiment's shortlist files with their configuration; only k <= the final shortlist are evaluated. */
-export function evaluateExperiment(spec: ArtifactSpec, config: RetrievalConfig, arrays: RetrievalArrays): MetricsRow[] {
+export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, arrays: RetrievalArrays): MetricsRow[] {
   const n = arrays.database.rows;
   const rows: MetricsRow[] = [];
   const evaluate = (file: string, base: Omit<MetricsRow, "top1">): void => {
     const neighbors = loadShortlist(file, arrays, "run the earlier stages first");
-    const ks = config.metricKs.filter((k) => k <= neighbors.cols);
-    const metrics = computeMetrics(neighbors, arrays.queryLabels, arrays.databaseLabels, ks, config.recallDenominator);
+    const ks = experiment.metricKs.filter((k) => k <= neighbors.cols);
+    const metrics = computeMetrics(neighbors, arrays.queryLabels, arrays.databaseLabels, ks, experiment.recallDenominator);
     rows.push({ ...base, ...metricColumns(metrics) } as MetricsRow);
   };
-  for (const dim of config.nesting) {
-    evaluate(neighborsPath(spec, dim, config.k), {
+  for (const dim of experiment.nesting) {
+    evaluate(neighborsPath(spec, dim, experiment.k), {
       model: spec.model, index: spec.indexType, method: "exact", config: `${dim}d`, retrievalDim: dim, rerankDim: dim,
-      shortlist: String(config.k), MFLOPs: mflops.exact(dim, n),
+      shortlist: String(experiment.k), MFLOPs: mflops.exact(dim, n),
     });
   }
-  for (const a of config.adaptive) {
+  for (const a of experiment.adaptive) {
     evaluate(rerankedPath(spec, a), {
       model: spec.model, index: spec.indexType, method: "adaptive", config: `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`,
       retrievalDim: a.retrievalDim, rerankDim: a.rerankDim, shortlist: String(a.shortlist),
       MFLOPs: mflops.adaptive(a.retrievalDim, a.rerankDim, a.shortlist, n),
     });
   }
-  for (const shortlists of config.funnel.shortlistSets) {
-    const f: FunnelSpec = { retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists };
+  for (const f of experiment.funnels) {
     evaluate(findFunnelFile(spec, f) ?? funnelPath(spec, f), {
-      model: spec.model, index: spec.indexType, method: "funnel", config: `${f.retrievalDim}->[${f.dims}] @[${shortlists}]`,
-      retrievalDim: f.retrievalDim, rerankDim: f.dims[f.dims.length - 1], shortlist: `[${shortlists}]`,
-      MFLOPs: mflops.funnel(f.retrievalDim, f.dims, shortlists, n),
+      model: spec.model, index: spec.indexType, method: "funnel", config: `${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]`,
+      retrievalDim: f.retrievalDim, rerankDim: f.dims[f.dims.length - 1], shortlist: `[${f.shortlists}]`,
+      MFLOPs: mflops.funnel(f.retrievalDim, f.dims, f.shortlists, n),
     });
   }
   return rows;
@@ -98,14 +96,11 @@ export function writeMetricsTable(spec: ArtifactSpec, rows: MetricsRow[]): strin
 }
 
 /** The files a metrics table is computed from: every shortlist of the experiment and the label arrays. */
-export function metricsInputs(spec: ArtifactSpec, config: RetrievalConfig, arrays: RetrievalArrays): string[] {
+export function metricsInputs(spec: ArtifactSpec, experiment: Experiment, arrays: RetrievalArrays): string[] {
   return [
-    ...config.nesting.map((dim) => neighborsPath(spec, dim, config.k)),
-    ...config.adaptive.map((a) => rerankedPath(spec, a)),
-    ...config.funnel.shortlistSets.map((shortlists) => {
-      const f: FunnelSpec = { retrievalDim: config.funnel.retrievalDim, dims: config.funnel.dims, shortlists };
-      return findFunnelFile(spec, f) ?? funnelPath(spec, f);
-    }),
+    ...experiment.nesting.map((dim) => neighborsPath(spec, dim, experiment.k)),
+    ...experiment.adaptive.map((a) => rerankedPath(spec, a)),
+    ...experiment.funnels.map((f) => findFunnelFile(spec, f) ?? funnelPath(spec, f)),
     ...[arrays.files.databaseY, arrays.files.queriesY].filter((f): f is string => f !== undefined),
   ];
 }
@@ -114,16 +109,16 @@ export function metricsInputs(spec: ArtifactSpec, config: RetrievalConfig, array
  * Stage 4 with the manifest's freshness rule: evaluates and saves the table, or reads the saved one when its
  * entry matches the configuration and the shortlists it was computed from.
  */
-export function runMetricsStage(spec: ArtifactSpec, config: RetrievalConfig, arrays: RetrievalArrays, options: { force?: boolean } = {}):
+export function runMetricsStage(spec: ArtifactSpec, experiment: Experiment, arrays: RetrievalArrays, options: { force?: boolean } = {}):
   { rows: MetricsRow[]; file: string; skipped: boolean } {
-  const inputs = metricsInputs(spec, config, arrays);
-  const stageConfig = { k: config.k, nesting: config.nesting, adaptive: config.adaptive, funnel: config.funnel,
-    metricKs: config.metricKs, recallDenominator: config.recallDenominator };
+  const inputs = metricsInputs(spec, experiment, arrays);
+  const stageConfig = { k: experiment.k, nesting: experiment.nesting, adaptive: experiment.adaptive, funnels: experiment.funnels,
+    metricKs: experiment.metricKs, recallDenominator: experiment.recallDenominator };
   const csv = metricsPath(spec, "csv"), json = metricsPath(spec, "json");
   if (!options.force && isFresh(csv, "compute_metrics", stageConfig, inputs) && isFresh(json, "compute_metrics", stageConfig, inputs)) {
     return { rows: readMetricsTable(spec), file: csv, skipped: true };
   }
-  const rows = evaluateExperiment(spec, config, arrays);
+  const rows = evaluateExperiment(spec, experiment, arrays);
   const file = writeMetricsTable(spec, rows);
   recordArtifact(csv, "compute_metrics", stageConfig, inputs);
   recordArtifact(json, "compute_metrics", stageConfig, inputs);

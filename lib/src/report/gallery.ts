@@ -5,7 +5,7 @@
  * exported notebook and as a standalone page, and render.ts turns it into a PNG.
  */
 import * as fs from "node:fs";
-import { experimentSpec, type RetrievalConfig } from "../experiment/experiment";
+import { experimentSpec, type Experiment } from "../experiment/experiment";
 import type { ImageSource } from "../inference/sources";
 import { MrlError } from "../core/errors";
 import type { IntMatrix } from "../core/matrix";
@@ -78,26 +78,26 @@ export function pickGalleryQueries(settings: GallerySetting[], queryLabels: Int3
  * Shortlists of a finished experiment for the gallery: exact search at `dims` (those in the nesting), then
  * the adaptive settings (default: those reranking at the largest nesting dim, at most two).
  */
-export function experimentGallerySettings(config: RetrievalConfig, model: ModelKind, indexType: IndexType = "exactl2",
+export function experimentGallerySettings(experiment: Experiment, model: ModelKind, indexType: IndexType = "exactl2",
   dims: number[] = [8, 64, 2048], adaptive?: RerankSpec[]): {
   settings: GallerySetting[]; queryLabels: Int32Array; databaseLabels: Int32Array;
   /** Index of the largest exact dim's setting (the reference for pickGalleryQueries). */
   largestExact: number;
 } {
-  const spec = experimentSpec(config, model, indexType);
-  const databaseLabels = readLabelsNpy(arrayPath(config.root, config.dataset, "train", model, "y"));
-  const queryLabels = readLabelsNpy(arrayPath(config.root, config.dataset, "val", model, "y"));
+  const spec = experimentSpec(experiment, model, indexType);
+  const databaseLabels = readLabelsNpy(arrayPath(experiment.root, experiment.dataset, "train", model, "y"));
+  const queryLabels = readLabelsNpy(arrayPath(experiment.root, experiment.dataset, "val", model, "y"));
   const load = (file: string, hint: string): IntMatrix => {
     if (!fs.existsSync(file)) throw new MrlError(`shortlist not found; ${hint}`, file);
     return checkShortlist(readShortlist(file), queryLabels.length, databaseLabels.length, file);
   };
-  const shownDims = dims.filter((d) => config.nesting.includes(d));
-  if (shownDims.length === 0) throw new MrlError(`none of the gallery dims [${dims}] is in the configuration's nesting [${config.nesting}]`);
+  const shownDims = dims.filter((d) => experiment.nesting.includes(d));
+  if (shownDims.length === 0) throw new MrlError(`none of the gallery dims [${dims}] is in the experiment's nesting [${experiment.nesting}]`);
   const settings: GallerySetting[] = shownDims.map((d) => ({
-    name: `${d}d exact`, neighbors: load(neighborsPath(spec, d, config.k), `run faiss_nn for dim ${d} first`),
+    name: `${d}d exact`, neighbors: load(neighborsPath(spec, d, experiment.k), `run faiss_nn for dim ${d} first`),
   }));
-  const largest = Math.max(...config.nesting);
-  for (const a of adaptive ?? config.adaptive.filter((x) => x.rerankDim === largest).slice(0, 2)) {
+  const largest = Math.max(...experiment.nesting);
+  for (const a of adaptive ?? experiment.adaptive.filter((x) => x.rerankDim === largest).slice(0, 2)) {
     settings.push({ name: `adaptive ${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`, neighbors: load(rerankedPath(spec, a), "run reranking first") });
   }
   return { settings, queryLabels, databaseLabels, largestExact: shownDims.indexOf(Math.max(...shownDims)) };
@@ -119,18 +119,19 @@ const GALLERY_CSS = `
 
 /**
  * The gallery as self-contained HTML (images inlined as PNG data URIs). `images` supplies the query and
- * database pictures; `classes` names the labels.
+ * database pictures (numbered tiles without them); `classes` names the labels.
  */
-export async function galleryHtml(data: GalleryQuery[], images: { queries: ImageSource; database: ImageSource }, options: {
+export async function galleryHtml(data: GalleryQuery[], images: { queries: ImageSource; database: ImageSource } | undefined, options: {
   classes?: string[]; tileSize?: number; title?: string;
 } = {}): Promise<string> {
   const tile = options.tileSize ?? 56;
   const className = (label: number): string => options.classes?.[label] ?? String(label);
   const cache = new Map<string, Promise<string>>();
-  const img = (source: ImageSource, id: number, size: number): Promise<string> => {
-    const key = `${source.location}#${id}@${size}`;
+  const img = (which: "queries" | "database", id: number, size: number): Promise<string> => {
+    const key = `${which}#${id}@${size}`;
+    const source = images?.[which];
     if (!cache.has(key)) {
-      cache.set(key, source.previewPng
+      cache.set(key, source?.previewPng
         ? source.previewPng(id, size).then((png) => `data:image/png;base64,${png.toString("base64")}`)
         : Promise.resolve(`data:image/svg+xml,${encodeURIComponent(`<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="100%" height="100%" fill="#eee"/><text x="50%" y="55%" font-size="10" text-anchor="middle">${id}</text></svg>`)}`));
     }
@@ -142,11 +143,11 @@ export async function galleryHtml(data: GalleryQuery[], images: { queries: Image
     for (const r of q.rows) {
       const tiles = await Promise.all(r.neighbors.map(async (n) =>
         `<div class="t ${n.correct ? "ok" : "bad"}" title="database #${n.id}: ${escapeHtml(className(n.label))}">` +
-        `<img src="${await img(images.database, n.id, tile)}" width="${tile}" height="${tile}" alt="${escapeHtml(className(n.label))}">` +
+        `<img src="${await img("database", n.id, tile)}" width="${tile}" height="${tile}" alt="${escapeHtml(className(n.label))}">` +
         `<span class="mark">${n.correct ? "✓" : "✗"}</span></div>`));
       rows.push(`<div class="row"><div class="name">${escapeHtml(r.setting)}<br><b>${r.correct}/${r.neighbors.length}</b> correct</div>${tiles.join("")}</div>`);
     }
-    blocks.push(`<div class="q"><div class="qimg"><img src="${await img(images.queries, q.query, tile + 24)}" width="${tile + 24}" height="${tile + 24}" alt="query">` +
+    blocks.push(`<div class="q"><div class="qimg"><img src="${await img("queries", q.query, tile + 24)}" width="${tile + 24}" height="${tile + 24}" alt="query">` +
       `<div>query #${q.query}<br><b>${escapeHtml(className(q.label))}</b></div></div><div>${rows.join("")}</div></div>`);
   }
   const title = options.title ? `<h3 style="margin:4px 0 6px 0">${escapeHtml(options.title)}</h3>` : "";

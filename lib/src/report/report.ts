@@ -6,13 +6,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../core/atomic";
-import { experimentSpec, type RetrievalConfig } from "../experiment/experiment";
+import { experimentSpec, type Experiment } from "../experiment/experiment";
 import type { ImageSource } from "../inference/sources";
 import { readMetricsTable, type MetricsRow } from "../metrics/table";
 import { metricVsDimFigure, metricVsMflopsFigure, figureHtml, plotlyScriptTag, type Figure } from "./figures";
 import { experimentGallerySettings, galleryData, galleryHtml, galleryPage, pickGalleryQueries, type GalleryQuery } from "./gallery";
 import type { IndexType, ModelKind, RerankSpec } from "../experiment/types";
-import { configSources } from "../experiment/run";
+import { experimentSources } from "../experiment/run";
 import { renderFigureFiles, renderHtmlToPng, type FigureFile } from "./render";
 import { escapeHtml, htmlTable } from "./tables";
 
@@ -26,15 +26,15 @@ export function reportFigures(rows: MetricsRow[]): FigureFile[] {
 }
 
 /** Every metrics table the configuration has produced (models x index types that exist on disk). */
-export function readAllMetrics(config: RetrievalConfig): MetricsRow[] {
-  return config.models.flatMap((model) => config.indexTypes.flatMap((indexType) =>
-    readMetricsTable(experimentSpec(config, model, indexType))));
+export function readAllMetrics(experiment: Experiment): MetricsRow[] {
+  return experiment.models.flatMap((model) => experiment.indexTypes.flatMap((indexType) =>
+    readMetricsTable(experimentSpec(experiment, model, indexType))));
 }
 
 export interface GalleryOptions {
   model?: ModelKind;
   indexType?: IndexType;
-  /** Exact-search dims to show (those in the configuration's nesting); adaptive settings are added. */
+  /** Exact-search dims to show (those in the experiment's nesting); adaptive settings are added. */
   dims?: number[];
   /** Adaptive settings to show (default: those reranking at the largest nesting dim, at most two). */
   adaptive?: RerankSpec[];
@@ -46,16 +46,17 @@ export interface GalleryOptions {
 }
 
 /** The retrieval gallery of a finished experiment as inline HTML plus its data. */
-export async function experimentGallery(config: RetrievalConfig, options: GalleryOptions = {}): Promise<{ html: string; data: GalleryQuery[] }> {
-  const model = options.model ?? config.models[0];
-  const indexType = options.indexType ?? config.indexTypes[0];
-  const { settings, queryLabels, databaseLabels, largestExact } = experimentGallerySettings(config, model, indexType, options.dims, options.adaptive);
+export async function experimentGallery(experiment: Experiment, options: GalleryOptions = {}): Promise<{ html: string; data: GalleryQuery[] }> {
+  const model = options.model ?? experiment.models[0];
+  const indexType = options.indexType ?? experiment.indexTypes[0];
+  const { settings, queryLabels, databaseLabels, largestExact } = experimentGallerySettings(experiment, model, indexType, options.dims, options.adaptive);
   // Pick queries where the smallest dim fails and the largest exact dim succeeds: what MRL's nesting buys.
   const queries = options.queries ?? pickGalleryQueries(settings, queryLabels, databaseLabels, options.count ?? 4, 10, largestExact);
   const data = galleryData(queries, settings, queryLabels, databaseLabels);
-  const sources = configSources(config, options.sources);
-  const classes = options.classes ?? sources.database.classes;
-  const html = await galleryHtml(data, sources, { classes, title: `Retrieval gallery: ${model.toUpperCase()} (${indexType}) on ${config.dataset}` });
+  // Without inference settings (arrays from elsewhere) the gallery shows numbered tiles instead of images.
+  const sources = options.sources ?? (experiment.inference ? experimentSources(experiment) : undefined);
+  const classes = options.classes ?? sources?.database.classes;
+  const html = await galleryHtml(data, sources, { classes, title: `Retrieval gallery: ${model.toUpperCase()} (${indexType}) on ${experiment.dataset}` });
   return { html, data };
 }
 
@@ -95,10 +96,10 @@ export function reportHighlights(rows: MetricsRow[]): string[] {
  * Writes `<outDir>/figures/*.{png,svg}`, the gallery PNG and `<outDir>/report.html`. Executed notebooks'
  * HTML found in `notebooksDir` is linked from the report.
  */
-export async function writeReport(config: RetrievalConfig, options: { outDir: string; notebooksDir?: string; gallery?: GalleryOptions | false;
+export async function writeReport(experiment: Experiment, options: { outDir: string; notebooksDir?: string; gallery?: GalleryOptions | false;
   quiet?: boolean; } ): Promise<ReportResult> {
   const log = options.quiet ? () => {} : (s: string) => console.error(s);
-  const rows = readAllMetrics(config);
+  const rows = readAllMetrics(experiment);
   const figures = reportFigures(rows);
   const figuresDir = path.join(options.outDir, "figures");
   log(`report: rendering ${figures.length} figures as PNG and SVG with headless Chromium`);
@@ -107,7 +108,7 @@ export async function writeReport(config: RetrievalConfig, options: { outDir: st
   let galleryBlock = "";
   let galleryFile: string | undefined;
   if (options.gallery !== false) {
-    const gallery = await experimentGallery(config, options.gallery ?? {});
+    const gallery = await experimentGallery(experiment, options.gallery ?? {});
     galleryFile = path.join(figuresDir, "retrieval_gallery.png");
     await renderHtmlToPng(galleryPage(gallery.html), galleryFile, ".mrl-gallery", { scale: 2 });
     log(`report: gallery of ${gallery.data.length} queries -> ${galleryFile}`);
@@ -131,11 +132,11 @@ export async function writeReport(config: RetrievalConfig, options: { outDir: st
     return `<h3>${model.toUpperCase()} · ${index}</h3>${htmlTable(rs)}`;
   }).join("\n");
 
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>MRL retrieval report: ${escapeHtml(config.dataset)}</title>
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>MRL retrieval report: ${escapeHtml(experiment.dataset)}</title>
 <style>${REPORT_CSS}</style>${plotlyScriptTag()}</head><body>
-<h1>MRL retrieval report: ${escapeHtml(config.dataset)}</h1>
-<p class="note">models ${config.models.join(", ")} · index types ${config.indexTypes.join(", ")} · k=${config.k} · nesting [${config.nesting.join(", ")}] ·
-root ${escapeHtml(config.root)} · generated ${new Date().toISOString()}</p>
+<h1>MRL retrieval report: ${escapeHtml(experiment.dataset)}</h1>
+<p class="note">models ${experiment.models.join(", ")} · index types ${experiment.indexTypes.join(", ")} · k=${experiment.k} · nesting [${experiment.nesting.join(", ")}] ·
+root ${escapeHtml(experiment.root)} · generated ${new Date().toISOString()}</p>
 <h2>Highlights</h2><ul>${reportHighlights(rows).map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ul>
 <h2>Figures</h2><div class="figs">${figureBlocks.join("\n")}</div>
 ${galleryBlock}

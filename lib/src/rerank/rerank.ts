@@ -26,8 +26,8 @@ export interface RerankOptions {
   /** Use the WebAssembly SIMD kernel where the engine has it (default true; same results either way). */
   simd?: boolean;
   /**
-   * Arithmetic of the dot products and norms (see RerankPrecision): default MRL_RERANK_PRECISION, else
-   * DEFAULT_RERANK_PRECISION. Each precision gives the same ids on every path (SIMD or not, any threads).
+   * Arithmetic of the dot products and norms (see RerankPrecision): default DEFAULT_RERANK_PRECISION (an
+   * experiment's `rerankPrecision`). Each precision gives the same ids on every path (SIMD or not, any threads).
    */
   precision?: RerankPrecision;
   /**
@@ -38,17 +38,15 @@ export interface RerankOptions {
 }
 
 /**
- * The precision used when neither the options nor MRL_RERANK_PRECISION say. float32, like the original
+ * The precision used when the options do not say (experiments default to it too). float32, like the original
  * notebooks' numpy arrays: mAP@10 equals float64's to 6 decimals on Fashion-MNIST while reranking runs 1.3x
  * and funnels 1.2x faster (`npm run bench`); "float64" stays available for comparisons with earlier outputs.
  */
 export const DEFAULT_RERANK_PRECISION: RerankPrecision = "float32";
 
-/** The precision of a rerank: the option, else MRL_RERANK_PRECISION, else DEFAULT_RERANK_PRECISION. */
+/** The precision of a rerank: the option (checked), else DEFAULT_RERANK_PRECISION. */
 export function rerankPrecision(option?: RerankPrecision): RerankPrecision {
-  const env = process.env.MRL_RERANK_PRECISION;
-  const value = option ?? (env === undefined || env === "" ? DEFAULT_RERANK_PRECISION : env);
-  return checkOneOf(value as RerankPrecision, RERANK_PRECISIONS, option === undefined && env ? "MRL_RERANK_PRECISION" : "rerank precision");
+  return checkOneOf(option ?? DEFAULT_RERANK_PRECISION, RERANK_PRECISIONS, "rerank precision");
 }
 
 function threadsFor(options: RerankOptions, work: number): number {

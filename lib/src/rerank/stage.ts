@@ -15,7 +15,7 @@ export interface RerankStageOptions {
   k: number;
   adaptive: RerankSpec[];
   funnels: FunnelSpec[];
-  /** Default: MRL_RERANK_PRECISION, else DEFAULT_RERANK_PRECISION. Recorded with the artifacts when "float32". */
+  /** Default: DEFAULT_RERANK_PRECISION. Recorded with every reranked artifact, so switching it recomputes them. */
   precision?: RerankPrecision;
   force?: boolean;
   quiet?: boolean;

@@ -1,0 +1,45 @@
+/**
+ * Everything the library has, public API included: the per-artifact stage runners, kernels, shared-memory
+ * and worker plumbing, validators. For tests, benchmarks and code that extends the library; notebooks use
+ * the curated API of index.ts. Names here may change without notice.
+ */
+export * from "./core/atomic";
+export * from "./core/checks";
+export * from "./core/errors";
+export * from "./core/matrix";
+export * from "./core/memory";
+export * from "./core/paths";
+export * from "./core/progress";
+export * from "./core/sharedMemory";
+export * from "./experiment/experiment";
+export * from "./experiment/fields";
+export * from "./experiment/run";
+export * from "./experiment/types";
+export * from "./inference/model";
+export * from "./inference/sources";
+export * from "./inference/stage";
+export * from "./io/arrays";
+export * from "./io/csv";
+export * from "./io/manifest";
+export * from "./io/naming";
+export * from "./io/npy";
+export * from "./io/npyStream";
+export * from "./io/shortlists";
+export * from "./kernels/locality";
+export * from "./kernels/parallel";
+export * from "./kernels/rerankKernel";
+export * from "./kernels/sort";
+export * from "./kernels/wasm";
+export * from "./metrics/agreement";
+export * from "./metrics/metrics";
+export * from "./metrics/table";
+export * from "./report/figures";
+export * from "./report/gallery";
+export * from "./report/notebooks";
+export * from "./report/render";
+export * from "./report/report";
+export * from "./report/tables";
+export * from "./rerank/rerank";
+export * from "./rerank/stage";
+export * from "./search/faiss";
+export * from "./search/stage";
