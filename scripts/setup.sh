@@ -16,6 +16,7 @@ apt_packages=(
   python3-torch python3-torchvision python3-onnx      # model training/export and reference outputs
   chromium chromium-driver fonts-liberation           # headless browser: static figures, report test
   patch
+  wabt                                                # wat2wasm: the WebAssembly kernels (lib/src/kernels/*.wat)
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -70,5 +71,6 @@ if ! grep -qF "\"$tslab_bin\"" "$local_kernel" 2>/dev/null; then
   "$tslab_bin" install --python=/usr/bin/python3 --binary="$tslab_bin" --prefix="$root/build/jupyter" >/dev/null
 fi
 
-# 5. compile lib and tests (incremental) -----------------------------------------------------------------
+# 5. compile lib and tests (incremental), then the WebAssembly kernels (.wat -> .wasm) ------------------------
 node_modules/.bin/tsc -b
+bash scripts/build-wasm.sh

@@ -8,7 +8,11 @@
 export interface WasmMemory { readonly buffer: ArrayBufferLike }
 interface WasmApi {
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
+  Module: {
+    new (bytes: Uint8Array): object;
+    exports(module: object): { name: string; kind: string }[];
+    imports(module: object): { module: string; name: string; kind: string }[];
+  };
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 export const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;

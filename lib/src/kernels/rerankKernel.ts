@@ -6,7 +6,7 @@
  * order, ties by shortlist position): every candidate keeps its own accumulators summed in the same order;
  * only the loop over candidates is unrolled by eight, so the CPU overlaps eight independent add chains instead
  * of waiting on one (the straightforward loop is bound by add latency, not by arithmetic). When the database
- * lives in wasm memory, the eight dot products run in the WebAssembly SIMD kernel (wasmDot.ts), two
+ * lives in wasm memory, the eight dot products run in the WebAssembly SIMD kernel (dots.wat), two
  * candidates per f64x2 instruction, with the same per-candidate order of additions.
  *
  * precision "float32" (see RerankPrecision) sums in float32 instead: f32x4 kernels, one candidate per
@@ -191,7 +191,7 @@ function rerankQuery(ctx: Context, i: number, ids: Int32Array, row: number, dim:
   cacheRowNorms(ctx, i, ids, row, shortlist, dim, norms, flushNorms, rowNormF64);
   let j = 0;
   if (simd) {
-    // the same sums, two candidates per SIMD instruction (wasmDot.ts)
+    // the same sums, two candidates per SIMD instruction (dots.wat)
     simd.q.set(q.subarray(qo, qo + dim));
     const { dots, qAddr, outAddr, out: res, base } = simd;
     const rowBytes = stride * 4, dimBytes = dim * 4;
@@ -280,7 +280,7 @@ function finishQuery(ctx: Context, norms: Float64Array, qInv: number, ids: Int32
 
 /**
  * rerankQuery in float32 (see RerankPrecision): dot products, squared row norms (cached under -dim) and the
- * query's squared norm are dotF32 sums, computed by the f32x4 kernels (wasmDot.ts: one row per f32x4
+ * query's squared norm are dotF32 sums, computed by the f32x4 kernels (dots.wat: one row per f32x4
  * accumulator, eight rows per call) or by dotF32 itself, bit for bit the same.
  */
 function rerankQueryF32(ctx: Context, i: number, ids: Int32Array, row: number, dim: number, shortlist: number, out: Int32Array, outRow: number,
