@@ -218,7 +218,7 @@ test("the float32 SIMD kernels' sums equal the scalar float32 loop bit for bit, 
   data.set(seededFloats(9 * maxDim, 32));
   data[3] = 0; data[maxDim + 5] = -0; data[2 * maxDim + 1] = 1e-30; // zeros and a product that underflows
   const home = wasmHomeOf(data, maxDim)!;
-  const k = instantiateKernels(home.home.memory, home.home.pages);
+  const k = instantiateKernels(home.home.memory);
   const q = new Float32Array(home.home.memory.buffer, 0, maxDim);
   q.set(data.subarray(8 * maxDim, 9 * maxDim));
   q[1] = 1e-20;
@@ -262,7 +262,7 @@ test("the SIMD kernel runs here and its sums equal the scalar loop's bit for bit
   data.set(seededFloats(9 * d, 31));
   const home = wasmHomeOf(data, d)!;
   assert.equal(home.data, data, "an array allocated in wasm memory is used in place");
-  const dots = instantiateDots8(home.home.memory, home.home.pages);
+  const dots = instantiateDots8(home.home.memory);
   const q = new Float32Array(home.home.memory.buffer, 0, d);
   q.set(data.subarray(8 * d, 9 * d));
   const rows = [0, 1, 2, 3, 4, 5, 6, 7].map((r) => home.home.dataBase + r * d * 4);

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { instantiateKernels, kernelModuleBytes, sharedWasmMemory, wasm } from "@mrl-retrieval/lib";
+import { instantiateKernels, kernelModuleBytes, sharedWasmMemory, wasm } from "@mrl-retrieval/lib/internal";
 import { REPO, tempDir } from "./helpers";
 
 const KERNELS = ["dots8", "norms8", "dots8f", "norms8f", "dots4f", "norms4f"];
@@ -27,7 +27,7 @@ test("the kernel module imports one shared memory and exports the six kernels; o
   assert.deepEqual(wasm.Module.exports(module), KERNELS.map((name) => ({ name, kind: "function" })));
   for (const pages of [1, 3, 1000]) {
     const memory = sharedWasmMemory(pages);
-    const k = instantiateKernels(memory, pages);
+    const k = instantiateKernels(memory);
     const f = new Float32Array(memory.buffer, 0, 8);
     f.set([1, 2, 3, 4, 5]);
     k.dots8(0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 64);

@@ -81,7 +81,7 @@ function wasmKernel(w: NonNullable<RerankArrays["wasm"]>, stride: number): WasmK
   if (slot >= WASM_SLOTS || home.slotBytes < stride * 4 + 64) return undefined;
   let kernels = instances.get(home.memory);
   if (kernels === undefined) {
-    kernels = instantiateKernels(home.memory, home.pages);
+    kernels = instantiateKernels(home.memory);
     instances.set(home.memory, kernels);
   }
   const qAddr = slot * home.slotBytes, outAddr = qAddr + home.slotBytes - 64;

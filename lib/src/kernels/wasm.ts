@@ -44,9 +44,9 @@ function kernelModule(): object {
 
 export type Dots8 = (q: number, o0: number, o1: number, o2: number, o3: number, o4: number, o5: number, o6: number, o7: number,
   dimBytes: number, out: number) => void;
-/** Instantiates dots8 over `memory` (synchronously: the module is tiny). `pages` is not needed any more. */
-export function instantiateDots8(memory: WasmMemory, pages?: number): Dots8 {
-  return instantiateKernels(memory, pages).dots8;
+/** Instantiates dots8 over `memory` (synchronously: the module is tiny). */
+export function instantiateDots8(memory: WasmMemory): Dots8 {
+  return instantiateKernels(memory).dots8;
 }
 
 /**
@@ -64,11 +64,11 @@ export interface Kernels {
 }
 
 /**
- * All kernels over `memory` (a shared memory of any size; `pages` is not needed any more): dots8 and norms8
+ * All kernels over `memory` (a shared memory of any size): dots8 and norms8
  * (float64 sums; same signature, norms8 ignores q and writes the rows' squared norms), and the float32
  * dots/norms over 8 or 4 rows.
  */
-export function instantiateKernels(memory: WasmMemory, _pages?: number): Kernels {
+export function instantiateKernels(memory: WasmMemory): Kernels {
   const fns = new wasm.Instance(kernelModule(), { env: { memory } }).exports;
   return {
     dots8: fns.dots8 as Dots8, norms8: fns.norms8 as Dots8,
