@@ -17,6 +17,9 @@ interface Options { experiment: Experiment; force: boolean; notebooks: boolean; 
 const FLAGS = `[--experiment FILE] [--root DIR] [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--force]
              [--results DIR] [--no-notebooks]`;
 
+// Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
+const resolveArg = (p: string): string => path.resolve(process.env.INIT_CWD ?? process.cwd(), p);
+
 function parseOptions(args: string[]): Options {
   let file = defaultExperimentFile();
   const overrides: ExperimentOverrides = {};
@@ -28,11 +31,11 @@ function parseOptions(args: string[]): Options {
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === "--experiment") file = path.resolve(value(++i));
-    else if (a === "--root") overrides.root = path.resolve(value(++i));
+    if (a === "--experiment") file = resolveArg(value(++i));
+    else if (a === "--root") overrides.root = resolveArg(value(++i));
     else if (a === "--shortlist-format") overrides.shortlistFormat = value(++i) as Experiment["shortlistFormat"];
     else if (a === "--rerank-precision") overrides.rerankPrecision = value(++i) as Experiment["rerankPrecision"];
-    else if (a === "--results") results = path.resolve(value(++i));
+    else if (a === "--results") results = resolveArg(value(++i));
     else if (a === "--force") force = true;
     else if (a === "--no-notebooks") notebooks = false;
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}; expected one of: ${FLAGS.replace(/\s+/g, " ")}`);
@@ -124,8 +127,8 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     run: (o) => {
       const [input, output] = o.positional;
       if (!input || !output) throw new MrlError("usage: mrl notebook IN.ipynb OUT.ipynb [--experiment FILE]");
-      const experimentFile = saveExperiment(o.experiment, path.join(path.dirname(path.resolve(output)), "experiment.json"));
-      executeNotebook(path.resolve(input), path.resolve(output), { html: true, env: { MRL_EXPERIMENT: experimentFile, MRL_RESULTS: o.results } });
+      const experimentFile = saveExperiment(o.experiment, path.join(path.dirname(resolveArg(output)), "experiment.json"));
+      executeNotebook(resolveArg(input), resolveArg(output), { html: true, env: { MRL_EXPERIMENT: experimentFile, MRL_RESULTS: o.results } });
     },
   },
 };

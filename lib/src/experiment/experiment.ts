@@ -113,7 +113,9 @@ function readExperimentFile(file: string, chain: string[]): Record<string, unkno
   if (parent === undefined) return own;
   if (typeof parent !== "string") fieldError({ file, field: "extends" }, parent, "the path of another experiment file");
   const base = readExperimentFile(path.resolve(path.dirname(file), parent), [...chain, file]);
-  delete base.name; // a derived experiment is not its base: its name comes from its own file
+  // a derived experiment is not its base: its name (default: its own file name) and description are its own
+  delete base.name;
+  delete base.description;
   return merge(base, own);
 }
 
