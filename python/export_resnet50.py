@@ -11,7 +11,7 @@ The classifier heads are dropped: retrieval uses the pooled 2048-d representatio
 pytorch_inference.py --retrieval dumps (its avgpool hook).
 
 Writes OUT.onnx (input "images" float32 [N,3,224,224] -> output "features" float32 [N,2048], opset 13, dynamic
-batch) and OUT.json, the model card that lib/src/inference.ts reads (kind, nesting, preprocessing).
+batch) and OUT.json, the model card that lib/src/inference/model.ts reads (kind, nesting, preprocessing).
 
 Released MRL checkpoints are trained with FFCV, which wraps every strided convolution with >= 16 input channels
 in a BlurPoolConv2d (the original inference script calls apply_blurpool before loading). Such checkpoints carry

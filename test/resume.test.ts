@@ -18,7 +18,7 @@ import { REPO, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
 const CLI = path.join(REPO, "lib", "dist", "cli.js");
 /** All nine nesting dims: after the first shortlist there is plenty of work left to interrupt. */
 const NESTING = [8, 16, 32, 64, 128, 256, 512, 1024, 2048];
-/** The pipeline (test preset, all dims) in a child process, as `npm run pipeline` runs it minus notebooks. */
+/** The pipeline (the test experiment, all dims) in a child process, as `npm run pipeline` runs it minus notebooks. */
 const PIPELINE_SCRIPT = `
 const lib = require(${JSON.stringify(path.join(REPO, "lib", "dist", "index.js"))});
 lib.runPipeline(lib.loadExperiment({ root: process.argv[1], nesting: ${JSON.stringify(NESTING)} }, ${JSON.stringify(TEST_EXPERIMENT)}), { quiet: true })

@@ -2,8 +2,8 @@
  * .npy files read and written in row blocks, for arrays larger than one typed array (V8 caps one near 4 GiB;
  * ImageNet-1K's 1.28M x 2048 float32 database is 10.5 GB) and for memory that stays bounded: rows are read
  * with fs.readSync at their offsets, the dim prefix is taken while reading (a 1.28M x 2048 file yields a
- * 1.28M x 16 matrix through one small buffer), and blocks can go straight into a FAISS index.
- * Also: fast binary shortlists (int32/int64 .npy) and memory reporting.
+ * 1.28M x 16 matrix through one small buffer), and blocks can go straight into a FAISS index
+ * (search/stage.ts: addNpyToIndex). Also: binary shortlists as int32/int64 .npy, written and read in one go.
  */
 import * as fs from "node:fs";
 import { writeAtomically } from "../core/atomic";

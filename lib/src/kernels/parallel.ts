@@ -6,8 +6,8 @@
  * Atomics.wait until all are done. Results are bit-identical to the single-thread path because each query is
  * computed by exactly the same code.
  *
- * Arrays must live in SharedArrayBuffers to be seen by the workers; `readMatrixNpy` loads embeddings that
- * way, anything else is copied once (cached per array).
+ * Arrays must live in SharedArrayBuffers to be seen by the workers; `loadRetrievalArrays` loads embeddings
+ * that way, anything else is copied once (core/sharedMemory.ts: sharedFloat32, cached per array).
  */
 import * as os from "node:os";
 import * as path from "node:path";

@@ -1,6 +1,6 @@
 /**
  * The inner loop of adaptive and funnel reranking over raw typed arrays, shared by the single-thread path
- * (rerank.ts) and the worker threads (rerankWorker.ts). Pure: no IO, no allocation per query.
+ * (rerank/rerank.ts) and the worker threads (worker.ts). Pure: no IO, no allocation per query.
  *
  * Results are bit-identical to the straightforward loop (one candidate at a time, float64 sums in dimension
  * order, ties by shortlist position): every candidate keeps its own accumulators summed in the same order;

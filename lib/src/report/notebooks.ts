@@ -13,7 +13,7 @@ export function jupyterCommand(): string {
 export interface ExecuteOptions {
   /** Seconds a single cell may run. */
   cellTimeoutSeconds?: number;
-  /** Extra environment for the kernel (e.g. MRL_PRESET=test to run a reduced configuration). */
+  /** Extra environment for the kernel (e.g. MRL_EXPERIMENT=experiments/fmnist-test.json to run a reduced experiment). */
   env?: Record<string, string>;
   /** Also export an HTML file next to the executed notebook. */
   html?: boolean;

@@ -1,6 +1,7 @@
 /**
  * Stage 3 (reranking): adaptive retrieval (shortlist at D_r, rerank the first L candidates at D_s) and
- * funnel retrieval (repeated rerank + shrink). Pure functions over typed arrays, plus the stage runner.
+ * funnel retrieval (repeated rerank + shrink): checks, then the kernels of ../kernels/ (stage.ts runs them
+ * over an experiment's files).
  *
  * Normalization, compared with the original notebook: it L2-normalizes queries and database at 2048 once,
  * then at each step re-normalizes the candidates' D_s-prefix but not the query's. With unit candidates,
