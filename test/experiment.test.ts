@@ -37,7 +37,7 @@ test("the shipped experiment files load, and the test and quick ones extend the 
 
 test("paths resolve against the file that names them; objects merge, lists replace, null removes; overrides win", () => {
   const dir = tempDir("mrl-exp-");
-  const base = write(path.join(dir, "base", "base.json"), {
+  write(path.join(dir, "base", "base.json"), {
     root: "arrays", dataset: "SYN", models: ["mrl", "ff"], indexTypes: ["exactl2"], k: 10, nesting: [8, 16], metricKs: [5, 10],
     inference: { models: { mrl: "m.onnx", ff: "f.onnx" }, database: "images/train", queries: "fashion-mnist:test", batchSize: 32 },
   });

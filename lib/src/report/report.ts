@@ -9,7 +9,7 @@ import { writeFileAtomic } from "../core/atomic";
 import { experimentSpec, type Experiment } from "../experiment/experiment";
 import type { ImageSource } from "../inference/sources";
 import { readMetricsTable, type MetricsRow } from "../metrics/table";
-import { metricVsDimFigure, metricVsMflopsFigure, figureHtml, plotlyScriptTag, type Figure } from "./figures";
+import { metricVsDimFigure, metricVsMflopsFigure, figureHtml, plotlyScriptTag } from "./figures";
 import { experimentGallerySettings, galleryData, galleryHtml, galleryPage, pickGalleryQueries, type GalleryQuery } from "./gallery";
 import type { IndexType, ModelKind, RerankSpec } from "../experiment/types";
 import { experimentSources } from "../experiment/run";
