@@ -227,7 +227,7 @@ async function main(): Promise<void> {
 
   const nn16 = shortlists.get(16)!, nn8 = shortlists.get(8)!, nn2048 = shortlists.get(2048)!;
   rows.push({ stage: "normalize database + queries at 2048 (peer's reranking cell; ours needs none)", peer: await peer.timing("normalize") });
-  // the default precision (rerank/rerank.ts: DEFAULT_RERANK_PRECISION, which experiments default to) carries the targets;
+  // the default precision (experiment/types.ts: DEFAULT_RERANK_PRECISION, which experiments and rerank calls default to) carries the targets;
   // the other precision is shown next to it
   const prec = rerankPrecision(), other = prec === "float32" ? "float64" : "float32";
   const rr = await pair(R, () => timed(() => rerank(database!, queries!, nn16, 2048, 200), 2), () => peer.timing("rerank"));

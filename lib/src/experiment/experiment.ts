@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
 import { fieldError, listOf, objectOf, oneOf, positiveInt, text, type FieldAt, type Reader } from "./fields";
 import {
-  INDEX_TYPES, MODEL_KINDS, RERANK_PRECISIONS, SHORTLIST_FORMATS,
+  DEFAULT_RERANK_PRECISION, INDEX_TYPES, MODEL_KINDS, RERANK_PRECISIONS, SHORTLIST_FORMATS,
   type FunnelSpec, type IndexType, type ModelKind, type RerankPrecision, type RerankSpec, type ShortlistFormat,
 } from "./types";
 
@@ -75,7 +75,7 @@ export type ExperimentOverrides = DeepPartial<Experiment>;
 export const FASHION_MNIST_SOURCES = ["fashion-mnist:train", "fashion-mnist:test"] as const;
 
 const DEFAULTS = {
-  adaptive: [], funnels: [], metricKs: [10, 25, 50, 100], recallDenominator: "class-count", shortlistFormat: "csv", rerankPrecision: "float32",
+  adaptive: [], funnels: [], metricKs: [10, 25, 50, 100], recallDenominator: "class-count", shortlistFormat: "csv", rerankPrecision: DEFAULT_RERANK_PRECISION,
 };
 
 /** The experiment file used when none is named: $MRL_EXPERIMENT, else experiments/fmnist.json. */

@@ -7,7 +7,7 @@ import { checkFinite } from "../core/checks";
 import { MrlError } from "../core/errors";
 import type { ModelKind } from "../experiment/types";
 import { isFresh, recordArtifact } from "../io/manifest";
-import { arrayPath } from "../io/naming";
+import { arrayFiles } from "../io/naming";
 import { writeLabelsNpy, writeMatrixNpy } from "../io/npy";
 import { embed, loadEmbeddingModel } from "./model";
 import type { ImageSource } from "./sources";
@@ -43,12 +43,7 @@ export interface RetrievalInferenceResult {
  * skipped, so a run interrupted after the database resumes with the queries.
  */
 export async function runRetrievalInference(config: RetrievalInferenceConfig): Promise<RetrievalInferenceResult> {
-  const files = {
-    databaseX: arrayPath(config.root, config.dataset, "train", config.modelKind, "X"),
-    databaseY: arrayPath(config.root, config.dataset, "train", config.modelKind, "y"),
-    queriesX: arrayPath(config.root, config.dataset, "val", config.modelKind, "X"),
-    queriesY: arrayPath(config.root, config.dataset, "val", config.modelKind, "y"),
-  };
+  const files = arrayFiles(config.root, config.dataset, config.modelKind);
   if (!fs.existsSync(config.modelFile)) {
     throw new MrlError("model file not found; expected an ONNX model mapping NCHW images to (batch, features), " +
       "e.g. data/models/fmnist_mrl_cnn.onnx", config.modelFile);

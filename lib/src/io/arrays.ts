@@ -7,7 +7,7 @@ import { checkFinite } from "../core/checks";
 import { MrlError } from "../core/errors";
 import type { Matrix } from "../core/matrix";
 import type { ModelKind } from "../experiment/types";
-import { arrayPath } from "./naming";
+import { arrayFiles } from "./naming";
 import { readLabelsNpy } from "./npy";
 import { readMatrixPrefixNpy } from "./npyStream";
 
@@ -35,10 +35,7 @@ const identity = (files: Record<string, string>): string => JSON.stringify(Objec
  * as read-only).
  */
 export function loadRetrievalArrays(root: string, dataset: string, model: ModelKind): RetrievalArrays {
-  const files = {
-    databaseX: arrayPath(root, dataset, "train", model, "X"), databaseY: arrayPath(root, dataset, "train", model, "y"),
-    queriesX: arrayPath(root, dataset, "val", model, "X"), queriesY: arrayPath(root, dataset, "val", model, "y"),
-  };
+  const files = arrayFiles(root, dataset, model);
   for (const file of Object.values(files)) {
     if (!fs.existsSync(file)) {
       throw new MrlError("file not found; expected the embeddings of the inference stage (notebooks/inference.ipynb or " +

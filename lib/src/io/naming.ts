@@ -52,6 +52,14 @@ export function arrayPath(root: string, dataset: string, split: Split, model: Mo
   return path.join(root, arrayFileName(dataset, split, model, part));
 }
 
+/** The four arrays of one model: database (train) and query (val) embeddings and labels. */
+export function arrayFiles(root: string, dataset: string, model: ModelKind): { databaseX: string; databaseY: string; queriesX: string; queriesY: string } {
+  return {
+    databaseX: arrayPath(root, dataset, "train", model, "X"), databaseY: arrayPath(root, dataset, "train", model, "y"),
+    queriesX: arrayPath(root, dataset, "val", model, "X"), queriesY: arrayPath(root, dataset, "val", model, "y"),
+  };
+}
+
 export function indexFileName(dataset: string, dim: number, indexType: IndexType): string {
   return `${dataset}_${dim}dim_${indexType}.index`;
 }

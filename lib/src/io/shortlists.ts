@@ -61,6 +61,11 @@ export function checkCandidates(neighbors: IntMatrix, needed: number, file: stri
 
 /** Reads a shortlist (CSV or .npy) and checks it against the arrays; `missingHint` says which stage makes the file. */
 export function loadShortlist(file: string, arrays: RetrievalArrays, missingHint: string): IntMatrix {
+  return readCheckedShortlist(file, arrays.queries.rows, arrays.database.rows, missingHint);
+}
+
+/** loadShortlist for callers that know only the counts (e.g. from the label arrays). */
+export function readCheckedShortlist(file: string, queries: number, databaseRows: number, missingHint: string): IntMatrix {
   if (!fs.existsSync(file)) throw new MrlError(`shortlist not found; ${missingHint}`, file);
-  return checkShortlist(readShortlist(file), arrays.queries.rows, arrays.database.rows, file);
+  return checkShortlist(readShortlist(file), queries, databaseRows, file);
 }

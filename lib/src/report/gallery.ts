@@ -4,15 +4,14 @@
  * not. The data part is pure; HTML embeds the images as data URIs so it renders inline in a notebook, in an
  * exported notebook and as a standalone page, and render.ts turns it into a PNG.
  */
-import * as fs from "node:fs";
 import { experimentSpec, type Experiment } from "../experiment/experiment";
 import type { ImageSource } from "../inference/sources";
 import { MrlError } from "../core/errors";
 import type { IntMatrix } from "../core/matrix";
 import type { IndexType, ModelKind, RerankSpec } from "../experiment/types";
-import { arrayPath, neighborsPath, rerankedPath } from "../io/naming";
+import { arrayFiles, neighborsPath, rerankedPath } from "../io/naming";
 import { readLabelsNpy } from "../io/npy";
-import { checkShortlist, readShortlist } from "../io/shortlists";
+import { readCheckedShortlist } from "../io/shortlists";
 import { escapeHtml } from "./tables";
 
 /** One retrieval setting's ranked neighbours for every query (only the first `top` columns are used). */
@@ -85,12 +84,9 @@ export function experimentGallerySettings(experiment: Experiment, model: ModelKi
   largestExact: number;
 } {
   const spec = experimentSpec(experiment, model, indexType);
-  const databaseLabels = readLabelsNpy(arrayPath(experiment.root, experiment.dataset, "train", model, "y"));
-  const queryLabels = readLabelsNpy(arrayPath(experiment.root, experiment.dataset, "val", model, "y"));
-  const load = (file: string, hint: string): IntMatrix => {
-    if (!fs.existsSync(file)) throw new MrlError(`shortlist not found; ${hint}`, file);
-    return checkShortlist(readShortlist(file), queryLabels.length, databaseLabels.length, file);
-  };
+  const files = arrayFiles(experiment.root, experiment.dataset, model);
+  const databaseLabels = readLabelsNpy(files.databaseY), queryLabels = readLabelsNpy(files.queriesY);
+  const load = (file: string, hint: string): IntMatrix => readCheckedShortlist(file, queryLabels.length, databaseLabels.length, hint);
   const shownDims = dims.filter((d) => experiment.nesting.includes(d));
   if (shownDims.length === 0) throw new MrlError(`none of the gallery dims [${dims}] is in the experiment's nesting [${experiment.nesting}]`);
   const settings: GallerySetting[] = shownDims.map((d) => ({

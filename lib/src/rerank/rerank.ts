@@ -11,7 +11,7 @@
  */
 import { check, checkOneOf } from "../core/errors";
 import { intMatrix, type IntMatrix, type Matrix } from "../core/matrix";
-import { RERANK_PRECISIONS, type FunnelSpec, type RerankPrecision } from "../experiment/types";
+import { DEFAULT_RERANK_PRECISION, RERANK_PRECISIONS, type FunnelSpec, type RerankPrecision } from "../experiment/types";
 import { localityOrder } from "../kernels/locality";
 import { defaultThreads, PARALLEL_MIN_WORK, runParallel } from "../kernels/parallel";
 import { funnelRange, rerankRange, type RerankArrays } from "../kernels/rerankKernel";
@@ -37,13 +37,6 @@ export interface RerankOptions {
    */
   localityOrder?: boolean;
 }
-
-/**
- * The precision used when the options do not say (experiments default to it too). float32, like the original
- * notebooks' numpy arrays: mAP@10 equals float64's to 6 decimals on Fashion-MNIST while reranking runs 1.3x
- * and funnels 1.2x faster (`npm run bench`); "float64" stays available for comparisons with earlier outputs.
- */
-export const DEFAULT_RERANK_PRECISION: RerankPrecision = "float32";
 
 /** The precision of a rerank: the option (checked), else DEFAULT_RERANK_PRECISION. */
 export function rerankPrecision(option?: RerankPrecision): RerankPrecision {

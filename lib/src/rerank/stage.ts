@@ -10,6 +10,7 @@ import { isFresh, recordArtifact } from "../io/manifest";
 import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
 import { checkCandidates, loadShortlist, writeShortlist } from "../io/shortlists";
 import { funnelRerank, rerank, rerankPrecision } from "./rerank";
+
 export interface RerankStageOptions {
   /** k of the k-NN shortlist files to start from. */
   k: number;
