@@ -32,14 +32,14 @@ test("the shipped experiment files load, and the test and quick ones extend the 
   assert.equal(testing.rerankPrecision, "float32");
   const quick = loadExperiment({}, path.join(REPO, "experiments", "fmnist-quick.json"));
   assert.equal(quick.k, 1024);
-  assert.deepEqual(quick.models, ["mrl", "ff"]);
+  assert.deepEqual(quick.models, ["mrl", "mrl0_e0_ff2048"]);
 });
 
 test("paths resolve against the file that names them; objects merge, lists replace, null removes; overrides win", () => {
   const dir = tempDir("mrl-exp-");
   write(path.join(dir, "base", "base.json"), {
-    root: "arrays", dataset: "SYN", models: ["mrl", "ff"], indexTypes: ["exactl2"], k: 10, nesting: [8, 16], metricKs: [5, 10],
-    inference: { models: { mrl: "m.onnx", ff: "f.onnx" }, database: "images/train", queries: "fashion-mnist:test", batchSize: 32 },
+    root: "arrays", dataset: "SYN", models: ["mrl", "mrl0_e0_ff2048"], indexTypes: ["exactl2"], k: 10, nesting: [8, 16], metricKs: [5, 10],
+    inference: { models: { mrl: "m.onnx", mrl0_e0_ff2048: "f.onnx" }, database: "images/train", queries: "fashion-mnist:test", batchSize: 32 },
   });
   const child = write(path.join(dir, "child", "child.json"), {
     extends: "../base/base.json", models: ["mrl"], nesting: [16], inference: { models: { mrl: "own.onnx" }, limit: { database: 5, queries: 2 } },
@@ -78,9 +78,11 @@ test("bad experiment files: not found, not JSON, an extends loop, a wrong type, 
   bad(write(path.join(dir, "str.json"), { extends: TEST_EXPERIMENT, k: "256" }), /field "k" is "256"; expected a positive integer/);
   bad(write(path.join(dir, "long.json"), { extends: TEST_EXPERIMENT, k: 100 }),
     /field "adaptive\[0\]\.shortlist" is 200; expected at most k = 100 \(the k-NN shortlist it reranks\)/);
-  bad(write(path.join(dir, "model.json"), { extends: TEST_EXPERIMENT, models: ["mrl", "ff"], inference: { models: { ff: null } } }),
-    /field "inference\.models" is .*; expected an ONNX file for every model in "models" \(ff has none\)/);
-  bad(write(path.join(dir, "kind.json"), { extends: TEST_EXPERIMENT, models: ["mrl", "mrl_e"] }), /field "models\[1\]" is "mrl_e"; expected one of: mrl, ff/);
+  bad(write(path.join(dir, "model.json"), { extends: TEST_EXPERIMENT, inference: { models: { ff: "ff.onnx" } } }),
+    /field "inference\.models key" is "ff"; expected a nested model's name: ff means one model per size/);
+  bad(write(path.join(dir, "kind.json"), { extends: TEST_EXPERIMENT, models: ["mrl", "../mrl"] }),
+    /field "models\[1\]" is "\.\.\/mrl"; expected a plain name .*no path separators or "\.\."/);
+  bad(write(path.join(dir, "tag.json"), { extends: TEST_EXPERIMENT, dataset: "1K/../../etc" }), /field "dataset" is "1K\/\.\.\/\.\.\/etc"; expected a plain name/);
 });
 
 test("a CLI flag reaches the stages it runs: --rerank-precision float64 is what the reranked files record", () => {

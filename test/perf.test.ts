@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import {
+  DatabaseVectors,
   addNpyToIndex, allocateWasmFloat32, buildIndex, instantiateDots8, instantiateKernels, dotF32, localityOrder, DEFAULT_RERANK_PRECISION, validateExperiment, loadExperiment, wasmHomeOf, wasmSimdSupported, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
   neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
   rerank, resetPeakRss, runIndexSearch, sortByDistance, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
@@ -404,12 +405,13 @@ print(json.dumps({"same": open(d + "/pd.csv", "rb").read() == open(d + "/s.csv",
 
 test("shortlistFormat npy: the stages write and read .npy shortlists with the same ids as CSV", () => {
   const n = 800, nq = 60, d = 32;
+  const files = { databaseX: path.join(dir, "db.npy"), queriesX: path.join(dir, "q.npy"), databaseY: path.join(dir, "db-y.npy"), queriesY: path.join(dir, "q-y.npy") };
+  writeMatrixNpy(files.databaseX, matrix(n, d, seededFloats(n * d, 21)));
   const arrays: RetrievalArrays = {
-    database: matrix(n, d, seededFloats(n * d, 21)), queries: matrix(nq, d, seededFloats(nq * d, 22)),
+    database: new DatabaseVectors(files.databaseX, n, d, true), queries: matrix(nq, d, seededFloats(nq * d, 22)),
     databaseLabels: Int32Array.from({ length: n }, (_, i) => i % 5), queryLabels: Int32Array.from({ length: nq }, (_, i) => i % 5),
-    files: { databaseX: path.join(dir, "db.npy"), queriesX: path.join(dir, "q.npy") },
+    files, budgetBytes: 2e9,
   };
-  writeMatrixNpy(arrays.files.databaseX, arrays.database);
   writeMatrixNpy(arrays.files.queriesX, arrays.queries);
   const results = (["csv", "npy"] as const).map((shortlistFormat) => {
     const spec: ArtifactSpec = { root: path.join(dir, shortlistFormat), model: "mrl", dataset: "T", indexType: "exactl2", shortlistFormat };

@@ -42,7 +42,7 @@ test("faiss_nn shortlists equal a brute-force search over normalized prefixes (t
   for (const dim of [8, 64]) {
     const shortlist = readShortlistCsv(neighborsPath(spec, dim, config.k));
     assert.deepEqual([shortlist.rows, shortlist.cols], [arrays.queries.rows, config.k]);
-    const db = Array.from({ length: arrays.database.rows }, (_, j) => unitPrefix(arrays.database, j, dim));
+    const db = Array.from({ length: arrays.database.rows }, (_, j) => unitPrefix(arrays.database.matrix(), j, dim));
     for (const qi of [0, 7, 199, 399]) {
       const q = unitPrefix(arrays.queries, qi, dim);
       const sorted = db.map((v) => dist2(q, v)).sort((a, b) => a - b);
@@ -75,7 +75,7 @@ print(json.dumps({"same": bool(np.allclose(dist(ours), D, atol=1e-5)), "ntotal":
 /** Oracle: candidates sorted by distance between unit prefixes at `dim`, stable. */
 function oracleRerank(candidates: number[], qi: number, dim: number): number[] {
   const q = unitPrefix(arrays.queries, qi, dim);
-  return candidates.map((id, p) => ({ id, p, d: dist2(q, unitPrefix(arrays.database, id, dim)) }))
+  return candidates.map((id, p) => ({ id, p, d: dist2(q, unitPrefix(arrays.database.matrix(), id, dim)) }))
     .sort((a, b) => a.d - b.d || a.p - b.p).map((x) => x.id);
 }
 

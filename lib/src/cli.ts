@@ -7,41 +7,31 @@
 import * as path from "node:path";
 import { MrlError } from "./core/errors";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
-import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment, type ExperimentOverrides } from "./experiment/experiment";
+import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
+import { FLAG_USAGE, fitRerankConfigs, parseFlags } from "./experiment/flags";
+import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { executeNotebook } from "./report/notebooks";
 import { writeReport } from "./report/report";
 
 interface Options { experiment: Experiment; force: boolean; notebooks: boolean; results: string; positional: string[] }
 
-const FLAGS = `[--experiment FILE] [--root DIR] [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--force]
-             [--results DIR] [--no-notebooks]`;
-
 // Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
 const resolveArg = (p: string): string => path.resolve(process.env.INIT_CWD ?? process.cwd(), p);
 
 function parseOptions(args: string[]): Options {
-  let file = defaultExperimentFile();
-  const overrides: ExperimentOverrides = {};
-  let force = false, notebooks = true, results = resultsDir();
-  const positional: string[] = [];
-  const value = (i: number): string => {
-    if (i >= args.length || args[i].startsWith("--")) throw new MrlError(`option ${args[i - 1]} needs a value`);
-    return args[i];
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--experiment") file = resolveArg(value(++i));
-    else if (a === "--root") overrides.root = resolveArg(value(++i));
-    else if (a === "--shortlist-format") overrides.shortlistFormat = value(++i) as Experiment["shortlistFormat"];
-    else if (a === "--rerank-precision") overrides.rerankPrecision = value(++i) as Experiment["rerankPrecision"];
-    else if (a === "--results") results = resolveArg(value(++i));
-    else if (a === "--force") force = true;
-    else if (a === "--no-notebooks") notebooks = false;
-    else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}; expected one of: ${FLAGS.replace(/\s+/g, " ")}`);
-    else positional.push(a);
+  const flags = parseFlags(args);
+  const file = flags.experimentFile ? resolveArg(flags.experimentFile) : defaultExperimentFile();
+  const overrides = { ...flags.overrides, root: flags.paths.root ? resolveArg(flags.paths.root) : undefined };
+  if (overrides.nesting || overrides.k) {
+    const fitted = fitRerankConfigs(loadExperiment({}, file), overrides);
+    if (fitted.note) console.error(`note: ${fitted.note}`);
+    Object.assign(overrides, { adaptive: overrides.adaptive ?? fitted.adaptive, funnels: overrides.funnels ?? fitted.funnels });
   }
-  return { experiment: loadExperiment(overrides, file), force, notebooks, results, positional };
+  return {
+    experiment: loadExperiment(overrides, file), force: flags.force, notebooks: flags.notebooks,
+    results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), positional: flags.positional,
+  };
 }
 
 /** The notebooks `pipeline` executes, in order. */
@@ -137,11 +127,14 @@ async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(`usage: mrl <command> ${FLAGS}\n\n` + Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
+    console.error(`usage: mrl <command> ${FLAG_USAGE}\n\n` + Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;
   }
-  await command.run(parseOptions(rest));
+  const options = parseOptions(rest);
+  await command.run(options);
+  // what the stage used, against the budget it kept to
+  if (name !== "notebook") console.error(peakRssLine(name, memoryBudgetBytes(options.experiment.memoryGb)));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -81,13 +81,17 @@ export {
   readShortlist, writeShortlist, loadShortlist,
 } from "./io/shortlists";
 export {
-  /** An experiment's embeddings and labels, checked against each other, in shared memory. */
-  loadRetrievalArrays,
-  type RetrievalArrays,
+  /**
+   * An experiment's embeddings and labels, checked against each other: queries in shared memory, the database
+   * held in memory when it fits the memory budget, else read from its file in blocks (DatabaseVectors).
+   */
+  loadRetrievalArrays, loadRetrievalLabels,
+  type RetrievalArrays, type RetrievalLabels,
 } from "./io/arrays";
+export { DatabaseVectors } from "./io/database";
 export {
   /** Artifact paths in the original notebooks' spelling, and what a file name means. */
-  arrayPath, indexPath, neighborsPath, rerankedPath, funnelPath, metricsPath, parseArtifactName,
+  arrayPath, arrayFiles, modelConfig, indexPath, neighborsPath, rerankedPath, funnelPath, metricsPath, parseArtifactName,
   type ArtifactSpec,
 } from "./io/naming";
 

@@ -3,6 +3,8 @@
  * used and benchmarks can compare peaks.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
+import { MrlError } from "./errors";
 
 export interface MemoryReport {
   /** Resident set size now, MiB. */
@@ -40,4 +42,34 @@ export function resetPeakRss(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Share of the machine's memory the stages may use when no budget is given (the rest: OS, page cache, peers). */
+export const DEFAULT_BUDGET_SHARE = 0.6;
+
+/**
+ * The memory budget in bytes: `gb` (GB = 10^9 bytes) when given, else $MRL_MEMORY_GB, else
+ * DEFAULT_BUDGET_SHARE of this machine's memory.
+ */
+export function memoryBudgetBytes(gb?: number): number {
+  if (gb !== undefined) {
+    if (!(typeof gb === "number" && Number.isFinite(gb) && gb > 0)) throw new MrlError(`memory budget must be a positive number of GB, got ${gb}`);
+    return Math.floor(gb * 1e9);
+  }
+  const env = process.env.MRL_MEMORY_GB;
+  if (env !== undefined && env !== "") {
+    const value = Number(env);
+    if (!(Number.isFinite(value) && value > 0)) throw new MrlError(`MRL_MEMORY_GB is "${env}"; expected a positive number of GB`);
+    return Math.floor(value * 1e9);
+  }
+  return Math.floor(os.totalmem() * DEFAULT_BUDGET_SHARE);
+}
+
+/** Bytes as "1.23 GB" for messages. */
+export const gigabytes = (bytes: number): string => `${(bytes / 1e9).toFixed(bytes < 1e8 ? 3 : 2)} GB`;
+
+/** One line for the end of a stage: its peak resident memory (and the budget it kept to). */
+export function peakRssLine(stage: string, budgetBytes?: number): string {
+  const peak = memoryReport().peakRssMiB * 2 ** 20;
+  return `${stage}: peak RSS ${gigabytes(peak)}${budgetBytes ? ` (budget ${gigabytes(budgetBytes)})` : ""}`;
 }

@@ -11,15 +11,15 @@ import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
 import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
-import { fieldError, listOf, objectOf, oneOf, positiveInt, text, type FieldAt, type Reader } from "./fields";
+import { fieldError, listOf, objectOf, oneOf, plainName, positiveInt, positiveNumber, text, type FieldAt, type Reader } from "./fields";
 import {
-  DEFAULT_RERANK_PRECISION, INDEX_TYPES, MODEL_KINDS, RERANK_PRECISIONS, SHORTLIST_FORMATS,
+  DEFAULT_RERANK_PRECISION, INDEX_TYPES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
   type FunnelSpec, type IndexType, type ModelKind, type RerankPrecision, type RerankSpec, type ShortlistFormat,
 } from "./types";
 
 /** How stage 1 embeds images (absent when the arrays come from elsewhere, e.g. the Python originals). */
 export interface InferenceSettings {
-  /** The ONNX model file of each model kind. */
+  /** The ONNX model file of each model (not `ff`: its per-size models are embedded one size at a time elsewhere). */
   models: Partial<Record<ModelKind, string>>;
   /** Database images: "fashion-mnist:train", "fashion-mnist:test" or an image folder (<dir>/<class>/<image>). */
   database: string;
@@ -38,9 +38,9 @@ export interface Experiment {
   description?: string;
   /** Folder with the embedding arrays; index_files/, neighbors/ and metrics/ go below it. */
   root: string;
-  /** Dataset tag in file names, e.g. "FMNIST" or "1K". */
+  /** Dataset tag in file names, e.g. "FMNIST", "1K", "4K" or "V2" (V2's queries search 1K's database). */
   dataset: string;
-  /** Models to evaluate. */
+  /** Models to evaluate: "mrl", "mrl_e", "ff" (per-size baselines) or a config string (see MODEL_KINDS). */
   models: ModelKind[];
   /** FAISS index types to build. */
   indexTypes: IndexType[];
@@ -62,6 +62,11 @@ export interface Experiment {
   shortlistFormat: ShortlistFormat;
   /** Arithmetic of reranking's dot products (see RerankPrecision). */
   rerankPrecision: RerankPrecision;
+  /**
+   * Memory budget in GB (10^9 bytes) for the stages (default: $MRL_MEMORY_GB, else a safe share of this
+   * machine's memory). A database larger than it is read from its file in blocks instead of loaded.
+   */
+  memoryGb?: number;
   inference?: InferenceSettings;
 }
 
@@ -153,9 +158,11 @@ const funnelSpec = objectOf<FunnelSpec>({ retrievalDim: positiveInt, dims: listO
 const recallDenominator: Reader<"class-count" | number> = (v, at) =>
   v === "class-count" || (Number.isInteger(v) && (v as number) > 0) ? (v as "class-count" | number) : fieldError(at, v, '"class-count" or a positive integer');
 const modelFiles: Reader<Partial<Record<ModelKind, string>>> = (v, at) => {
-  if (!isPlainObject(v)) return fieldError(at, v, `an object mapping model kinds (${MODEL_KINDS.join(", ")}) to ONNX files`);
+  if (!isPlainObject(v)) return fieldError(at, v, "an object mapping model names (e.g. mrl) to ONNX files");
   return Object.fromEntries(Object.entries(v).map(([kind, file]) => {
-    oneOf(MODEL_KINDS)(kind, { ...at, field: `${at.field} key` });
+    plainName(kind, { ...at, field: `${at.field} key` });
+    if (kind === "ff") fieldError({ ...at, field: `${at.field} key` }, kind, "a nested model's name: ff means one model per size (embed each size " +
+      "separately, or name a single fixed-feature model by its config string, e.g. mrl0_e0_ff2048)");
     return [kind, text(file, { ...at, field: `${at.field}.${kind}` })];
   }));
 };
@@ -165,12 +172,13 @@ const inferenceSettings = objectOf<InferenceSettings>({
 }, ["limit", "batchSize"]);
 
 const experimentFields = objectOf<Experiment>({
-  name: text, description: (v, at) => (typeof v === "string" ? v : fieldError(at, v, "a string")), root: text, dataset: text,
-  models: listOf(oneOf(MODEL_KINDS), { nonEmpty: true }), indexTypes: listOf(oneOf(INDEX_TYPES), { nonEmpty: true }),
+  name: text, description: (v, at) => (typeof v === "string" ? v : fieldError(at, v, "a string")), root: text, dataset: plainName,
+  models: listOf(plainName, { nonEmpty: true }), indexTypes: listOf(oneOf(INDEX_TYPES), { nonEmpty: true }),
   k: positiveInt, nesting: listOf(positiveInt, { nonEmpty: true }), efSearch: positiveInt,
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
-  recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), inference: inferenceSettings,
-}, ["description", "efSearch", "inference"]);
+  recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), memoryGb: positiveNumber,
+  inference: inferenceSettings,
+}, ["description", "efSearch", "memoryGb", "inference"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,
@@ -191,11 +199,6 @@ export function validateExperiment(raw: unknown, file?: string): Experiment {
     fromNesting(f.retrievalDim, `funnels[${i}].retrievalDim`);
     checkFunnel(f, e.k, at(`funnels[${i}]`));
   });
-  if (e.inference) {
-    for (const model of e.models) {
-      if (!e.inference.models[model]) fieldError(at("inference.models"), e.inference.models, `an ONNX file for every model in "models" (${model} has none)`);
-    }
-  }
   return e;
 }
 
@@ -224,7 +227,7 @@ export function describeExperiment(e: Experiment): string {
     `k=${e.k}, nesting [${e.nesting.join(", ")}]${e.efSearch ? `, efSearch ${e.efSearch}` : ""}, shortlists as ${e.shortlistFormat}, rerank in ${e.rerankPrecision}`,
     `adaptive: ${e.adaptive.map((a) => `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`).join(", ") || "none"}`,
     `funnels: ${e.funnels.map((f) => `${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]`).join(", ") || "none"}`,
-    `metrics @[${e.metricKs.join(", ")}], recall / ${e.recallDenominator}`,
+    `metrics @[${e.metricKs.join(", ")}], recall / ${e.recallDenominator}${e.memoryGb ? `, memory budget ${e.memoryGb} GB` : ""}`,
   ];
   if (e.inference?.limit) lines.push(`inference: first ${e.inference.limit.database} database / ${e.inference.limit.queries} query images`);
   return lines.join("\n");

@@ -24,6 +24,14 @@ const inside = (at: FieldAt, key: string | number): FieldAt =>
 
 export const positiveInt: Reader<number> = (v, at) => (Number.isInteger(v) && (v as number) > 0 ? (v as number) : fieldError(at, v, "a positive integer"));
 
+export const positiveNumber: Reader<number> = (v, at) =>
+  (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : fieldError(at, v, "a positive number"));
+
+/** A name that becomes part of file names (dataset tag, model): no path separators, no "..". */
+export const plainName: Reader<string> = (v, at) =>
+  (typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(v) && !v.includes("..") ? v
+    : fieldError(at, v, 'a plain name (letters, digits, "_", "-", "+", "."; no path separators or ".."), as it becomes part of file names'));
+
 export const text: Reader<string> = (v, at) => (typeof v === "string" && v.length > 0 ? v : fieldError(at, v, "a non-empty string"));
 
 export function oneOf<T extends string>(allowed: readonly T[]): Reader<T> {

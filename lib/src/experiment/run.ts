@@ -4,11 +4,11 @@
  * loaded once for all its index types. Every stage skips outputs that are already up to date (see
  * io/manifest.ts), so re-running after an interruption continues where it stopped.
  */
-import type { ArtifactSpec } from "../io/naming";
-import { loadRetrievalArrays, type RetrievalArrays } from "../io/arrays";
+import { isPerSizeModel, type ArtifactSpec } from "../io/naming";
+import { loadRetrievalArrays, loadRetrievalLabels, type RetrievalArrays } from "../io/arrays";
 import { firstItems, imageSource, type ImageSource } from "../inference/sources";
 import { runRetrievalInference, type RetrievalInferenceResult } from "../inference/stage";
-import { runMetricsStage, type MetricsRow } from "../metrics/table";
+import { runMetricsStage, type LabelsOf, type MetricsRow } from "../metrics/table";
 import { runRerankStage, type RerankStageResult } from "../rerank/stage";
 import { runIndexSearch, type DimResult } from "../search/stage";
 import { MrlError } from "../core/errors";
@@ -30,15 +30,33 @@ export interface StageRun<T> {
   seconds: number;
 }
 
-/** The model x index-type loop: each model's arrays load once and serve all its index types. */
-function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays: RetrievalArrays) => T): StageRun<T>[] {
+/** A model's arrays, loaded on first use; `dim` picks the ff baseline of that size (one array per size). */
+type ArraysOf = (dim?: number) => RetrievalArrays;
+
+/**
+ * The model x index-type loop: each model's arrays load once (when a stage first asks) and serve all its
+ * index types; per-size ff arrays are held one size at a time.
+ */
+function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arraysOf: ArraysOf, labelsOf: LabelsOf) => T): StageRun<T>[] {
   const runs: StageRun<T>[] = [];
   for (const model of experiment.models) {
-    const arrays = loadRetrievalArrays(experiment.root, experiment.dataset, model);
+    let held: { dim?: number; arrays: RetrievalArrays } | undefined;
+    const arraysOf: ArraysOf = (dim) => {
+      if (!held || held.dim !== dim) {
+        held = undefined; // let the previous size go before loading the next
+        held = { dim, arrays: loadRetrievalArrays(experiment.root, experiment.dataset, model, { memoryGb: experiment.memoryGb, dim }) };
+      }
+      return held.arrays;
+    };
+    const labels = new Map<number | undefined, ReturnType<LabelsOf>>();
+    const labelsOf: LabelsOf = (dim) => {
+      if (!labels.has(dim)) labels.set(dim, loadRetrievalLabels(experiment.root, experiment.dataset, model, dim));
+      return labels.get(dim)!;
+    };
     for (const indexType of experiment.indexTypes) {
       const spec = experimentSpec(experiment, model, indexType);
       const t0 = performance.now();
-      const result = work(spec, arrays);
+      const result = work(spec, arraysOf, labelsOf);
       runs.push({ model, indexType, spec, result, seconds: (performance.now() - t0) / 1000 });
     }
   }
@@ -46,29 +64,36 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
 }
 
 // One function per stage maps the experiment to that stage's options; every caller goes through these.
-const search = (e: Experiment, spec: ArtifactSpec, arrays: RetrievalArrays, o: StageOptions): DimResult[] =>
-  runIndexSearch(spec, arrays, { k: e.k, nesting: e.nesting, efSearch: e.efSearch, force: o.force, quiet: o.quiet });
-const rerankAll = (e: Experiment, spec: ArtifactSpec, arrays: RetrievalArrays, o: StageOptions): RerankStageResult[] =>
-  runRerankStage(spec, arrays, { k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, force: o.force, quiet: o.quiet });
-const metrics = (e: Experiment, spec: ArtifactSpec, arrays: RetrievalArrays, o: StageOptions): MetricsTable =>
-  runMetricsStage(spec, e, arrays, { force: o.force });
+const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): DimResult[] => {
+  const options = { k: e.k, efSearch: e.efSearch, force: o.force, quiet: o.quiet };
+  // ff: each size is its own model, searched at its full width
+  return isPerSizeModel(spec.model)
+    ? e.nesting.flatMap((dim) => runIndexSearch(spec, arraysOf(dim), { ...options, nesting: [dim] }))
+    : runIndexSearch(spec, arraysOf(), { ...options, nesting: e.nesting });
+};
+// The ff baselines share no dims between sizes, so they have no adaptive or funnel retrieval (as in the originals).
+const rerankAll = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): RerankStageResult[] =>
+  isPerSizeModel(spec.model) ? []
+    : runRerankStage(spec, arraysOf(), { k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, force: o.force, quiet: o.quiet });
+const metrics = (e: Experiment, spec: ArtifactSpec, labelsOf: LabelsOf, o: StageOptions): MetricsTable =>
+  runMetricsStage(spec, e, labelsOf, { force: o.force });
 
 /** A metrics table and where it is saved; `skipped` when it was up to date and read back. */
 export interface MetricsTable { rows: MetricsRow[]; file: string; skipped: boolean }
 
 /** Stage 2, faiss_nn: every nesting dim, for every model and index type. */
 export function runSearch(experiment: Experiment, options: StageOptions = {}): StageRun<DimResult[]>[] {
-  return forEachRun(experiment, (spec, arrays) => search(experiment, spec, arrays, options));
+  return forEachRun(experiment, (spec, arraysOf) => search(experiment, spec, arraysOf, options));
 }
 
 /** Stage 3, reranking: every adaptive and funnel configuration, for every model and index type. */
 export function runReranking(experiment: Experiment, options: StageOptions = {}): StageRun<RerankStageResult[]>[] {
-  return forEachRun(experiment, (spec, arrays) => rerankAll(experiment, spec, arrays, options));
+  return forEachRun(experiment, (spec, arraysOf) => rerankAll(experiment, spec, arraysOf, options));
 }
 
 /** Stage 4, compute_metrics: one table per model and index type. */
 export function runMetrics(experiment: Experiment, options: StageOptions = {}): StageRun<MetricsTable>[] {
-  return forEachRun(experiment, (spec, arrays) => metrics(experiment, spec, arrays, options));
+  return forEachRun(experiment, (spec, _arraysOf, labelsOf) => metrics(experiment, spec, labelsOf, options));
 }
 
 /** Stages 2-4 for one model and index type, with each stage's time. */
@@ -81,13 +106,13 @@ export interface RetrievalResult {
 
 /** Stages 2-4 (faiss_nn, reranking, compute_metrics) for every model and index type. */
 export function runRetrieval(experiment: Experiment, options: StageOptions = {}): StageRun<RetrievalResult>[] {
-  return forEachRun(experiment, (spec, arrays) => {
+  return forEachRun(experiment, (spec, arraysOf, labelsOf) => {
     const t0 = performance.now();
-    const s = search(experiment, spec, arrays, options);
+    const s = search(experiment, spec, arraysOf, options);
     const t1 = performance.now();
-    const r = rerankAll(experiment, spec, arrays, options);
+    const r = rerankAll(experiment, spec, arraysOf, options);
     const t2 = performance.now();
-    const m = metrics(experiment, spec, arrays, options);
+    const m = metrics(experiment, spec, labelsOf, options);
     const t3 = performance.now();
     return { search: s, rerank: r, metrics: m, seconds: { search: (t1 - t0) / 1000, rerank: (t2 - t1) / 1000, metrics: (t3 - t2) / 1000 } };
   });
@@ -111,7 +136,11 @@ export async function runInference(experiment: Experiment, options: StageOptions
   const sources = experimentSources(experiment);
   const runs: InferenceRun[] = [];
   for (const model of experiment.models) {
-    const modelFile = experiment.inference!.models[model]!;
+    const modelFile = experiment.inference!.models[model];
+    if (!modelFile) {
+      throw new MrlError(`field "inference.models" has no ONNX file for model ${model}; expected one for every model in "models"` +
+        (model === "ff" ? " (ff is one model per size: embed each size separately, or name one model by its config string, e.g. mrl0_e0_ff2048)" : ""));
+    }
     const result = await runRetrievalInference({
       modelFile, modelKind: model, dataset: experiment.dataset, root: experiment.root, database: sources.database, queries: sources.queries,
       batchSize: experiment.inference!.batchSize, force: options.force, quiet: options.quiet,

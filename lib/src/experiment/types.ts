@@ -3,8 +3,15 @@
  * formats and rerank precisions. Every other module takes these names from here.
  */
 
-export const MODEL_KINDS = ["mrl", "ff"] as const;
-export type ModelKind = (typeof MODEL_KINDS)[number];
+/**
+ * The originals' model folders: `mrl` (mrl1_e0_ff2048) and `mrl_e` (mrl0_e1_ff2048) are nested, one array
+ * evaluated at every prefix; `ff` is the fixed-feature baselines, one model and one array per size
+ * (mrl0_e0_ff{d}), each evaluated at its own d. Any other model is named by its config string (e.g.
+ * "mrl1_e0_ff768" or "mrl0_e0_ff2048"), nested like mrl, with its artifacts in a folder of that name.
+ */
+export const MODEL_KINDS = ["mrl", "mrl_e", "ff"] as const;
+/** One of MODEL_KINDS or a config string. */
+export type ModelKind = string;
 export const INDEX_TYPES = ["exactl2", "hnsw8", "hnsw32"] as const;
 export type IndexType = (typeof INDEX_TYPES)[number];
 export const SHORTLIST_FORMATS = ["csv", "npy"] as const;

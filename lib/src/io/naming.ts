@@ -16,16 +16,43 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { checkOneOf, MrlError } from "../core/errors";
-import { INDEX_TYPES, MODEL_KINDS, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec, type ShortlistFormat } from "../experiment/types";
+import { MrlError } from "../core/errors";
+import { INDEX_TYPES, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec, type ShortlistFormat } from "../experiment/types";
 
 export const SPLITS = ["train", "val"] as const;
 /** "train" is the database, "val" the queries (the original's naming, whatever the source split). */
 export type Split = (typeof SPLITS)[number];
 
-/** The original's config strings: MRL (mrl1) or fixed-feature (mrl0), no efficient heads, 2048-d. */
-export function modelConfig(model: ModelKind): string {
-  return checkOneOf(model, MODEL_KINDS, "model") === "mrl" ? "mrl1_e0_ff2048" : "mrl0_e0_ff2048";
+/** A dataset tag or model name: it becomes part of file names, so it must never reach outside the root. */
+export function checkNameToken(value: string, what: string): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(value) || value.includes("..")) {
+    throw new MrlError(`${what} ${JSON.stringify(value)} is not a plain name; expected letters, digits, "_", "-", "+" or "." ` +
+      "(no path separators or \"..\": names become file names under the root)");
+  }
+  return value;
+}
+
+/** The fixed-feature baselines: one model per size, each evaluated at its own d. */
+export const isPerSizeModel = (model: ModelKind): boolean => model === "ff";
+
+/**
+ * The config string in array names: mrl -> mrl1_e0_ff2048, mrl_e -> mrl0_e1_ff2048, ff -> mrl0_e0_ff{d}
+ * (the size-d baseline, so `dim` is required), any other model -> its own name.
+ */
+export function modelConfig(model: ModelKind, dim?: number): string {
+  checkNameToken(model, "model");
+  if (model === "mrl") return "mrl1_e0_ff2048";
+  if (model === "mrl_e") return "mrl0_e1_ff2048";
+  if (model === "ff") {
+    if (dim === undefined || !Number.isInteger(dim) || dim <= 0) throw new MrlError(`model ff has one array per size; name the size (got ${dim})`);
+    return `mrl0_e0_ff${dim}`;
+  }
+  return model;
+}
+
+/** The dataset whose train split is the database: ImageNet-V2 is a test set only, searched against 1K's. */
+export function databaseDataset(dataset: string): string {
+  return checkNameToken(dataset, "dataset") === "V2" ? "1K" : dataset;
 }
 
 /** Where one retrieval experiment's artifacts live and which ones it means. */
@@ -43,29 +70,37 @@ function inFormat(spec: ArtifactSpec, fileName: string): string {
   return spec.shortlistFormat === "npy" ? fileName.replace(/\.csv$/, ".npy") : fileName;
 }
 
-/** `<DATASET>_<split>_<config>-X.npy` (part X: vectors) or `-y.npy` (labels). */
-export function arrayFileName(dataset: string, split: Split, model: ModelKind, part: "X" | "y"): string {
-  return `${dataset}_${split}_${modelConfig(model)}-${part}.npy`;
+/** `<DATASET>_<split>_<config>-X.npy` (part X: vectors) or `-y.npy` (labels); `dim` names the ff baseline's size. */
+export function arrayFileName(dataset: string, split: Split, model: ModelKind, part: "X" | "y", dim?: number): string {
+  return `${checkNameToken(dataset, "dataset")}_${split}_${modelConfig(model, dim)}-${part}.npy`;
 }
 
-export function arrayPath(root: string, dataset: string, split: Split, model: ModelKind, part: "X" | "y"): string {
-  return path.join(root, arrayFileName(dataset, split, model, part));
+export function arrayPath(root: string, dataset: string, split: Split, model: ModelKind, part: "X" | "y", dim?: number): string {
+  return path.join(root, arrayFileName(dataset, split, model, part, dim));
 }
 
-/** The four arrays of one model: database (train) and query (val) embeddings and labels. */
-export function arrayFiles(root: string, dataset: string, model: ModelKind): { databaseX: string; databaseY: string; queriesX: string; queriesY: string } {
+/**
+ * The four arrays of one model: database (train) and query (val) embeddings and labels. V2's queries are
+ * searched against 1K's database, as in the originals; `dim` picks the ff baseline of that size.
+ */
+export function arrayFiles(root: string, dataset: string, model: ModelKind, dim?: number): { databaseX: string; databaseY: string; queriesX: string; queriesY: string } {
+  const db = databaseDataset(dataset);
   return {
-    databaseX: arrayPath(root, dataset, "train", model, "X"), databaseY: arrayPath(root, dataset, "train", model, "y"),
-    queriesX: arrayPath(root, dataset, "val", model, "X"), queriesY: arrayPath(root, dataset, "val", model, "y"),
+    databaseX: arrayPath(root, db, "train", model, "X", dim), databaseY: arrayPath(root, db, "train", model, "y", dim),
+    queriesX: arrayPath(root, dataset, "val", model, "X", dim), queriesY: arrayPath(root, dataset, "val", model, "y", dim),
   };
 }
+
+/** The folder of a model's artifacts (index_files/<model>/, neighbors/<model>/, ...): its name, checked. */
+export const modelFolder = (model: ModelKind): string => checkNameToken(model, "model");
 
 export function indexFileName(dataset: string, dim: number, indexType: IndexType): string {
   return `${dataset}_${dim}dim_${indexType}.index`;
 }
 
+/** The index is the database's, so V2 uses (and names) 1K's index files. */
 export function indexPath(spec: ArtifactSpec, dim: number): string {
-  return path.join(spec.root, "index_files", spec.model, indexFileName(spec.dataset, dim, spec.indexType));
+  return path.join(spec.root, "index_files", modelFolder(spec.model), indexFileName(databaseDataset(spec.dataset), dim, spec.indexType));
 }
 
 export function neighborsFileName(dataset: string, dim: number, k: number, indexType: IndexType): string {
@@ -73,7 +108,7 @@ export function neighborsFileName(dataset: string, dim: number, k: number, index
 }
 
 export function neighborsPath(spec: ArtifactSpec, dim: number, k: number): string {
-  return path.join(spec.root, "neighbors", spec.model, inFormat(spec, neighborsFileName(spec.dataset, dim, k, spec.indexType)));
+  return path.join(spec.root, "neighbors", modelFolder(spec.model), inFormat(spec, neighborsFileName(spec.dataset, dim, k, spec.indexType)));
 }
 
 export function rerankedFileName(dataset: string, r: RerankSpec, indexType: IndexType): string {
@@ -81,7 +116,7 @@ export function rerankedFileName(dataset: string, r: RerankSpec, indexType: Inde
 }
 
 export function rerankedPath(spec: ArtifactSpec, r: RerankSpec): string {
-  return path.join(spec.root, "neighbors", "reranked", spec.model, inFormat(spec, rerankedFileName(spec.dataset, r, spec.indexType)));
+  return path.join(spec.root, "neighbors", "reranked", modelFolder(spec.model), inFormat(spec, rerankedFileName(spec.dataset, r, spec.indexType)));
 }
 
 export function funnelFileName(dataset: string, f: FunnelSpec, indexType: IndexType, pythonSpelling = false): string {
@@ -90,7 +125,7 @@ export function funnelFileName(dataset: string, f: FunnelSpec, indexType: IndexT
 }
 
 export function funnelPath(spec: ArtifactSpec, f: FunnelSpec, pythonSpelling = false): string {
-  return path.join(spec.root, "neighbors", "funnel_retrieval", spec.model,
+  return path.join(spec.root, "neighbors", "funnel_retrieval", modelFolder(spec.model),
     inFormat(spec, funnelFileName(spec.dataset, f, spec.indexType, pythonSpelling)));
 }
 
@@ -137,5 +172,5 @@ export function parseArtifactName(fileName: string): ParsedArtifact {
 
 /** `<root>/metrics/<model>/<DATASET>_<index>_metrics.csv` (and .json): the metrics table of one experiment. */
 export function metricsPath(spec: ArtifactSpec, ext: "csv" | "json" = "csv"): string {
-  return path.join(spec.root, "metrics", spec.model, `${spec.dataset}_${spec.indexType}_metrics.${ext}`);
+  return path.join(spec.root, "metrics", modelFolder(spec.model), `${spec.dataset}_${spec.indexType}_metrics.${ext}`);
 }

@@ -1,6 +1,6 @@
 /**
- * .npy files read and written in row blocks, for arrays larger than one typed array (V8 caps one near 4 GiB;
- * ImageNet-1K's 1.28M x 2048 float32 database is 10.5 GB) and for memory that stays bounded: rows are read
+ * .npy files read and written in row blocks, for arrays larger than the memory budget (ImageNet-1K's
+ * 1.28M x 2048 float32 database is 10.5 GB, 4K's is larger than many machines) and for memory that stays bounded: rows are read
  * with fs.readSync at their offsets, the dim prefix is taken while reading (a 1.28M x 2048 file yields a
  * 1.28M x 16 matrix through one small buffer), and blocks can go straight into a FAISS index
  * (search/stage.ts: addNpyToIndex). Also: binary shortlists as int32/int64 .npy, written and read in one go.
@@ -27,8 +27,8 @@ function openOrThrow(file: string): number {
   }
 }
 
-/** Reads exactly `length` bytes at `position` (readSync may return fewer). */
-function readFully(fd: number, target: Uint8Array, position: number, file: string): void {
+/** Reads exactly `target.length` bytes at `position` (readSync may return fewer). */
+export function readFully(fd: number, target: Uint8Array, position: number, file: string): void {
   let done = 0;
   while (done < target.length) {
     const n = fs.readSync(fd, target, done, target.length - done, position + done);
@@ -154,16 +154,14 @@ export interface ReadPrefixOptions extends RowBlockOptions {
 
 /**
  * The first `dims` columns of every row of a 2-D float .npy file, read in blocks: never more than the result
- * plus one buffer in memory, whatever the file's size (the result itself must fit in one typed array).
+ * plus one buffer in memory, whatever the file's size (a typed array may hold more than 4 GiB: ImageNet-1K's
+ * 10.5 GB database is one Float32Array).
  */
 export function readMatrixPrefixNpy(file: string, options: ReadPrefixOptions = {}): Matrix {
   const { rows, cols } = npyShape(file);
   const dims = options.dims ?? cols;
   const first = options.start ?? 0, end = options.end ?? rows;
   const count = Math.max(0, end - first);
-  if (count * (dims > 0 ? dims : 1) * 4 > 2 ** 32 - 4) {
-    throw new MrlError(`${count} x ${dims} float32 values do not fit in one typed array (4 GiB); read a smaller prefix or row range, or stream with npyRowBlocks`, file);
-  }
   const bytes = count * dims * 4;
   // Shared: in a wasm memory when it fits (the SIMD rerank kernel reads it there), else a SharedArrayBuffer.
   const data = options.shared

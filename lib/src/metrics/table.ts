@@ -7,10 +7,13 @@ import { writeFileAtomic } from "../core/atomic";
 import type { Experiment } from "../experiment/experiment";
 import { MrlError } from "../core/errors";
 import { computeMetrics, mflops, type RetrievalMetrics } from "./metrics";
-import type { RetrievalArrays } from "../io/arrays";
+import type { RetrievalLabels } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
-import { findFunnelFile, funnelPath, metricsPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
-import { loadShortlist } from "../io/shortlists";
+import { findFunnelFile, funnelPath, isPerSizeModel, metricsPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
+import { readCheckedShortlist } from "../io/shortlists";
+
+/** The label arrays of a model; `dim` picks the ff baseline of that size (one array per size). */
+export type LabelsOf = (dim?: number) => RetrievalLabels;
 
 /** One row of the metrics table: a retrieval configuration and its metrics (flat, table/CSV friendly). */
 export interface MetricsRow {
@@ -40,22 +43,27 @@ function metricColumns(m: RetrievalMetrics): Record<string, number> {
   return out;
 }
 
-/** The experiment's shortlist files with their configuration; only k <= the final shortlist are evaluated. */
-export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, arrays: RetrievalArrays): MetricsRow[] {
-  const n = arrays.database.rows;
+/**
+ * The experiment's shortlist files with their configuration; only k <= the final shortlist are evaluated.
+ * Needs the labels only. The ff baselines (one model per size) have exact rows only, each with its own labels.
+ */
+export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, labelsOf: LabelsOf): MetricsRow[] {
+  const perSize = isPerSizeModel(spec.model);
+  const n = labelsOf(perSize ? experiment.nesting[0] : undefined).databaseLabels.length;
   const rows: MetricsRow[] = [];
-  const evaluate = (file: string, base: Omit<MetricsRow, "top1">): void => {
-    const neighbors = loadShortlist(file, arrays, "run the earlier stages first");
+  const evaluate = (file: string, base: Omit<MetricsRow, "top1">, labels = labelsOf()): void => {
+    const neighbors = readCheckedShortlist(file, labels.queryLabels.length, labels.databaseLabels.length, "run the earlier stages first");
     const ks = experiment.metricKs.filter((k) => k <= neighbors.cols);
-    const metrics = computeMetrics(neighbors, arrays.queryLabels, arrays.databaseLabels, ks, experiment.recallDenominator);
+    const metrics = computeMetrics(neighbors, labels.queryLabels, labels.databaseLabels, ks, experiment.recallDenominator);
     rows.push({ ...base, ...metricColumns(metrics) } as MetricsRow);
   };
   for (const dim of experiment.nesting) {
     evaluate(neighborsPath(spec, dim, experiment.k), {
       model: spec.model, index: spec.indexType, method: "exact", config: `${dim}d`, retrievalDim: dim, rerankDim: dim,
       shortlist: String(experiment.k), MFLOPs: mflops.exact(dim, n),
-    });
+    }, perSize ? labelsOf(dim) : undefined);
   }
+  if (perSize) return rows;
   for (const a of experiment.adaptive) {
     evaluate(rerankedPath(spec, a), {
       model: spec.model, index: spec.indexType, method: "adaptive", config: `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`,
@@ -96,12 +104,14 @@ export function writeMetricsTable(spec: ArtifactSpec, rows: MetricsRow[]): strin
 }
 
 /** The files a metrics table is computed from: every shortlist of the experiment and the label arrays. */
-export function metricsInputs(spec: ArtifactSpec, experiment: Experiment, arrays: RetrievalArrays): string[] {
+export function metricsInputs(spec: ArtifactSpec, experiment: Experiment, labelsOf: LabelsOf): string[] {
+  const perSize = isPerSizeModel(spec.model);
+  const labelFiles = (perSize ? experiment.nesting.map((d) => labelsOf(d)) : [labelsOf()]).flatMap((l) => [l.files.databaseY, l.files.queriesY]);
   return [
     ...experiment.nesting.map((dim) => neighborsPath(spec, dim, experiment.k)),
-    ...experiment.adaptive.map((a) => rerankedPath(spec, a)),
-    ...experiment.funnels.map((f) => findFunnelFile(spec, f) ?? funnelPath(spec, f)),
-    ...[arrays.files.databaseY, arrays.files.queriesY].filter((f): f is string => f !== undefined),
+    ...(perSize ? [] : experiment.adaptive.map((a) => rerankedPath(spec, a))),
+    ...(perSize ? [] : experiment.funnels.map((f) => findFunnelFile(spec, f) ?? funnelPath(spec, f))),
+    ...labelFiles,
   ];
 }
 
@@ -109,16 +119,16 @@ export function metricsInputs(spec: ArtifactSpec, experiment: Experiment, arrays
  * Stage 4 with the manifest's freshness rule: evaluates and saves the table, or reads the saved one when its
  * entry matches the configuration and the shortlists it was computed from.
  */
-export function runMetricsStage(spec: ArtifactSpec, experiment: Experiment, arrays: RetrievalArrays, options: { force?: boolean } = {}):
+export function runMetricsStage(spec: ArtifactSpec, experiment: Experiment, labelsOf: LabelsOf, options: { force?: boolean } = {}):
   { rows: MetricsRow[]; file: string; skipped: boolean } {
-  const inputs = metricsInputs(spec, experiment, arrays);
+  const inputs = metricsInputs(spec, experiment, labelsOf);
   const stageConfig = { k: experiment.k, nesting: experiment.nesting, adaptive: experiment.adaptive, funnels: experiment.funnels,
     metricKs: experiment.metricKs, recallDenominator: experiment.recallDenominator };
   const csv = metricsPath(spec, "csv"), json = metricsPath(spec, "json");
   if (!options.force && isFresh(csv, "compute_metrics", stageConfig, inputs) && isFresh(json, "compute_metrics", stageConfig, inputs)) {
     return { rows: readMetricsTable(spec), file: csv, skipped: true };
   }
-  const rows = evaluateExperiment(spec, experiment, arrays);
+  const rows = evaluateExperiment(spec, experiment, labelsOf);
   const file = writeMetricsTable(spec, rows);
   recordArtifact(csv, "compute_metrics", stageConfig, inputs);
   recordArtifact(json, "compute_metrics", stageConfig, inputs);

@@ -18,6 +18,7 @@ interface NativeIndex {
   addFloat32(data: Float32Array): void;
   searchFloat32(queries: Float32Array, k: number, distances: Float32Array, labels: Int32Array): void;
   setEfSearch(ef: number): boolean;
+  resetIndex(): void;
 }
 
 /** k-NN results in FAISS's (D, I) layout: row q holds query q's k neighbours, nearest first. */
@@ -101,6 +102,11 @@ export class FaissIndex {
       onRows?.(end - start);
     }
     return { distances, labels, nq, k };
+  }
+
+  /** Removes every vector (the index object stays, its memory is freed now rather than at garbage collection). */
+  reset(): void {
+    this.native.resetIndex();
   }
 
   /** HNSW search breadth (efSearch); returns false for indexes that are not HNSW. */

@@ -1,0 +1,124 @@
+/**
+ * Command-line flags that mirror the original notebooks' parameters, turned into experiment overrides: a
+ * pure function from argv to what the CLI should do, so every flag is testable without a process.
+ */
+import { MrlError } from "../core/errors";
+import type { ExperimentOverrides } from "./experiment";
+import type { FunnelSpec, RerankSpec } from "./types";
+
+export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--model mrl|mrl_e|ff[,...]] [--model-config CONFIG]
+             [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N]
+             [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
+             [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--memory-gb N]
+             [--force] [--results DIR] [--no-notebooks]`;
+
+export interface ParsedFlags {
+  /** --experiment, as typed (the caller resolves it). */
+  experimentFile?: string;
+  overrides: ExperimentOverrides;
+  /** Paths as typed: resolve them against where the user typed the command. */
+  paths: { root?: string; results?: string };
+  force: boolean;
+  notebooks: boolean;
+  positional: string[];
+}
+
+const bad = (flag: string, value: string, expected: string): never => {
+  throw new MrlError(`${flag} "${value}" does not parse; expected ${expected}`);
+};
+
+function positiveInteger(flag: string, text: string): number {
+  const n = Number(text);
+  return /^\d+$/.test(text) && Number.isInteger(n) && n > 0 ? n : bad(flag, text, "a positive integer");
+}
+
+function integerList(flag: string, text: string, example: string): number[] {
+  const parts = text.split(",");
+  if (parts.some((p) => !/^\d+$/.test(p.trim()) || Number(p) <= 0)) bad(flag, text, `comma-separated positive integers (e.g. ${example})`);
+  return parts.map(Number);
+}
+
+/** `--adaptive DR:DS:L`, e.g. 16:2048:200 (shortlist at 16 dims, rerank the first 200 at 2048). */
+export function parseAdaptive(text: string): RerankSpec {
+  const expected = "DR:DS:L, e.g. 16:2048:200 (retrieve at 16 dims, rerank the first 200 at 2048)";
+  const parts = text.split(":");
+  if (parts.length !== 3 || parts.some((p) => !/^\d+$/.test(p) || Number(p) <= 0)) bad("--adaptive", text, expected);
+  return { retrievalDim: Number(parts[0]), rerankDim: Number(parts[1]), shortlist: Number(parts[2]) };
+}
+
+/** `--funnel DR:D1,D2,...:S1,S2,...`, e.g. 8:16,32,64,128,2048:200,100,50,25,10. */
+export function parseFunnel(text: string): FunnelSpec {
+  const expected = "DR:D1,D2,...:S1,S2,..., e.g. 8:16,32,64,128,2048:200,100,50,25,10 (as many dims as shortlists)";
+  const parts = text.split(":");
+  if (parts.length !== 3 || !/^\d+$/.test(parts[0]) || Number(parts[0]) <= 0) bad("--funnel", text, expected);
+  const list = (p: string): number[] => (/^\d+(,\d+)*$/.test(p) && !p.split(",").some((x) => Number(x) <= 0) ? p.split(",").map(Number) : bad("--funnel", text, expected));
+  const dims = list(parts[1]), shortlists = list(parts[2]);
+  if (dims.length !== shortlists.length) bad("--funnel", text, expected);
+  return { retrievalDim: Number(parts[0]), dims, shortlists };
+}
+
+/** Parses the flags after the command name. Unknown flags and values that do not parse are one-line errors. */
+export function parseFlags(args: string[]): ParsedFlags {
+  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, notebooks: true, positional: [] };
+  const o = out.overrides;
+  const adaptive: RerankSpec[] = [], funnels: FunnelSpec[] = [];
+  const value = (i: number): string => {
+    if (i >= args.length || args[i].startsWith("--")) throw new MrlError(`option ${args[i - 1]} needs a value`);
+    return args[i];
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--experiment") out.experimentFile = value(++i);
+    else if (a === "--root") out.paths.root = value(++i);
+    else if (a === "--results") out.paths.results = value(++i);
+    else if (a === "--dataset") o.dataset = value(++i);
+    else if (a === "--model") o.models = value(++i).split(",");
+    else if (a === "--model-config") o.models = [value(++i)];
+    else if (a === "--index") o.indexTypes = value(++i).split(",") as ExperimentOverrides["indexTypes"];
+    else if (a === "--dims") o.nesting = integerList(a, value(++i), "8,16,32,64,2048");
+    else if (a === "--k") o.k = positiveInteger(a, value(++i));
+    else if (a === "--ef-search") o.efSearch = positiveInteger(a, value(++i));
+    else if (a === "--adaptive") adaptive.push(parseAdaptive(value(++i)));
+    else if (a === "--funnel") funnels.push(parseFunnel(value(++i)));
+    else if (a === "--recall-denominator") {
+      const v = value(++i);
+      o.recallDenominator = v === "class-count" ? v : /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : bad(a, v, 'class-count or a positive integer (the original: 1300)');
+    } else if (a === "--shortlist-format") o.shortlistFormat = value(++i) as ExperimentOverrides["shortlistFormat"];
+    else if (a === "--rerank-precision") o.rerankPrecision = value(++i) as ExperimentOverrides["rerankPrecision"];
+    else if (a === "--memory-gb") {
+      const v = value(++i);
+      o.memoryGb = Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : bad(a, v, "a positive number of GB (e.g. 4 or 0.5)");
+    } else if (a === "--force") out.force = true;
+    else if (a === "--no-notebooks") out.notebooks = false;
+    else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}; expected one of: ${FLAG_USAGE.replace(/\s+/g, " ")}`);
+    else out.positional.push(a);
+  }
+  if (adaptive.length > 0) o.adaptive = adaptive;
+  if (funnels.length > 0) o.funnels = funnels;
+  return out;
+}
+
+/**
+ * When flags change the nesting dims or k but name no adaptive / funnel configurations, the experiment's own
+ * ones that no longer fit (retrieval dim not searched, shortlist over k) are left out rather than failing;
+ * returns the overrides to apply and a note saying what was left out.
+ */
+export function fitRerankConfigs(base: { nesting: number[]; k: number; adaptive: RerankSpec[]; funnels: FunnelSpec[] }, o: ExperimentOverrides):
+  { adaptive?: RerankSpec[]; funnels?: FunnelSpec[]; note?: string } {
+  const nesting = o.nesting ?? base.nesting, k = o.k ?? base.k;
+  const fits = (dim: number, shortlist: number): boolean => nesting.includes(dim) && shortlist <= k;
+  const result: { adaptive?: RerankSpec[]; funnels?: FunnelSpec[]; note?: string } = {};
+  const dropped: string[] = [];
+  if (!o.adaptive) {
+    const kept = base.adaptive.filter((a) => fits(a.retrievalDim, a.shortlist));
+    base.adaptive.filter((a) => !kept.includes(a)).forEach((a) => dropped.push(`adaptive ${a.retrievalDim}:${a.rerankDim}:${a.shortlist}`));
+    if (kept.length !== base.adaptive.length) result.adaptive = kept;
+  }
+  if (!o.funnels) {
+    const kept = base.funnels.filter((f) => fits(f.retrievalDim, f.shortlists[0]));
+    base.funnels.filter((f) => !kept.includes(f)).forEach((f) => dropped.push(`funnel ${f.retrievalDim}:${f.dims}:${f.shortlists}`));
+    if (kept.length !== base.funnels.length) result.funnels = kept;
+  }
+  if (dropped.length > 0) result.note = `left out (their retrieval dim is not among --dims or their shortlist is over --k): ${dropped.join("; ")}`;
+  return result;
+}
