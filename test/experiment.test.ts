@@ -50,7 +50,7 @@ test("paths resolve against the file that names them; objects merge, lists repla
   assert.equal(e.root, path.join(dir, "base", "arrays"));
   assert.deepEqual(e.nesting, [16], "lists replace");
   assert.deepEqual(e.metricKs, [5, 10], "inherited");
-  assert.deepEqual(e.inference!.models, { mrl: path.join(dir, "child", "own.onnx"), ff: path.join(dir, "base", "f.onnx") }, "objects merge");
+  assert.deepEqual(e.inference!.models, { mrl: path.join(dir, "child", "own.onnx"), mrl0_e0_ff2048: path.join(dir, "base", "f.onnx") }, "objects merge");
   assert.equal(e.inference!.database, path.join(dir, "base", "images", "train"));
   assert.equal(e.inference!.batchSize, 32);
   assert.deepEqual([e.shortlistFormat, e.rerankPrecision, e.recallDenominator, e.funnels], ["csv", "float32", "class-count", []], "defaults");

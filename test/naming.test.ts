@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  arrayFileName, arrayPath, findFunnelFile, funnelFileName, funnelPath, indexFileName, indexPath, modelConfig,
+  arrayFileName, arrayFiles, arrayPath, findFunnelFile, funnelFileName, funnelPath, indexFileName, indexPath, modelConfig,
   neighborsFileName, neighborsPath, parseArtifactName, rerankedFileName, rerankedPath, type ArtifactSpec,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir } from "./helpers";
@@ -13,9 +13,18 @@ const cascade = { retrievalDim: 8, dims: [16, 32, 64, 128, 2048], shortlists: [2
 
 test("produces the original notebooks' names and folders", () => {
   assert.equal(modelConfig("mrl"), "mrl1_e0_ff2048");
-  assert.equal(modelConfig("ff"), "mrl0_e0_ff2048");
+  assert.equal(modelConfig("mrl_e"), "mrl0_e1_ff2048");
+  assert.equal(modelConfig("ff", 16), "mrl0_e0_ff16");
+  assert.equal(modelConfig("mrl1_e0_ff768"), "mrl1_e0_ff768");
   assert.equal(arrayFileName("1K", "train", "mrl", "X"), "1K_train_mrl1_e0_ff2048-X.npy");
-  assert.equal(arrayFileName("FMNIST", "val", "ff", "y"), "FMNIST_val_mrl0_e0_ff2048-y.npy");
+  assert.equal(arrayFileName("FMNIST", "val", "mrl0_e0_ff2048", "y"), "FMNIST_val_mrl0_e0_ff2048-y.npy");
+  assert.equal(arrayFileName("1K", "val", "ff", "X", 64), "1K_val_mrl0_e0_ff64-X.npy");
+  assert.deepEqual(arrayFiles("/r", "V2", "mrl_e"), {
+    databaseX: "/r/1K_train_mrl0_e1_ff2048-X.npy", databaseY: "/r/1K_train_mrl0_e1_ff2048-y.npy",
+    queriesX: "/r/V2_val_mrl0_e1_ff2048-X.npy", queriesY: "/r/V2_val_mrl0_e1_ff2048-y.npy",
+  }, "V2's queries search 1K's database");
+  assert.equal(indexPath({ ...spec, dataset: "V2" }, 16), "/r/index_files/mrl/1K_16dim_exactl2.index", "V2 shares 1K's index");
+  assert.equal(neighborsPath({ ...spec, dataset: "V2", model: "ff" }, 16, 2048), "/r/neighbors/ff/exactl2_16dim_2048shortlist_V2.csv");
   assert.equal(arrayPath("/r", "FMNIST", "train", "mrl", "X"), "/r/FMNIST_train_mrl1_e0_ff2048-X.npy");
   assert.equal(indexFileName("1K", 16, "hnsw32"), "1K_16dim_hnsw32.index");
   assert.equal(indexPath(spec, 16), "/r/index_files/mrl/1K_16dim_exactl2.index");
@@ -30,7 +39,11 @@ test("produces the original notebooks' names and folders", () => {
     "8dim-cascade[16, 32, 64, 128, 2048]_shortlist[200, 100, 50, 25, 10]_1K_exactl2.csv");
   assert.equal(funnelPath(spec, cascade),
     "/r/neighbors/funnel_retrieval/mrl/8dim-cascade[16,32,64,128,2048]_shortlist[200,100,50,25,10]_1K_exactl2.csv");
-  assert.throws(() => modelConfig("vit" as never), /unknown model "vit"; expected one of: mrl, ff/);
+  assert.throws(() => modelConfig("ff"), /model ff has one array per size; name the size/);
+  for (const name of ["../mrl", "a/b", "..", "", "x\\y"]) {
+    assert.throws(() => modelConfig(name), /is not a plain name; expected .*no path separators/, name);
+    assert.throws(() => arrayFileName(name, "train", "mrl", "X"), /dataset .* is not a plain name/, name);
+  }
 });
 
 test("parses every artifact name back, including the Python spelling with spaces", () => {

@@ -11,7 +11,7 @@ import { REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
 // One small real run (the test experiment: 4000 database / 400 query Fashion-MNIST images) shared by the tests below.
 const root = tempDir("mrl-report-root-");
 const results = tempDir("mrl-report-out-");
-const config = loadExperiment({ root, models: ["mrl", "ff"] }, TEST_EXPERIMENT);
+const config = loadExperiment({ root, models: ["mrl", "mrl0_e0_ff2048"] }, TEST_EXPERIMENT);
 const ready = runPipeline(config, { quiet: true });
 
 /** PNG width/height from the IHDR chunk. */

@@ -52,8 +52,8 @@ for (const { model, result } of await mrl.runInference(experiment)) {
 }
 """),
     ("ts", """
-for (const model of experiment.models) {
-  const arrays = mrl.loadRetrievalArrays(experiment.root, experiment.dataset, model);
+for (const model of experiment.models.filter((m) => m !== "ff")) { // ff: one array per size
+  const arrays = mrl.experimentArrays(experiment, model);
   console.log(`${model}: database ${arrays.database.rows} x ${arrays.database.cols}, queries ${arrays.queries.rows} x ${arrays.queries.cols}`);
 }
 """),
@@ -118,12 +118,12 @@ function distance(query: Float32Array, candidate: Float32Array): number {
 }
 
 /** Adaptive retrieval: each query's first `length` candidates, nearest first at `dim` dims. */
-function rerankReference(database: mrl.Matrix, queries: mrl.Matrix, shortlist: mrl.IntMatrix, dim: number, length: number): mrl.IntMatrix {
+function rerankReference(database: mrl.DatabaseVectors, queries: mrl.Matrix, shortlist: mrl.IntMatrix, dim: number, length: number): mrl.IntMatrix {
   const out = mrl.intMatrix(queries.rows, length);
   for (let q = 0; q < queries.rows; q++) {
     const query = mrl.row(queries, q).subarray(0, dim);
     const scored = Array.from(mrl.row(shortlist, q).subarray(0, length), (id, position) =>
-      ({ id, position, d: distance(query, mrl.row(database, id).subarray(0, dim)) }));
+      ({ id, position, d: distance(query, database.readBlock(id, id + 1, dim).data) }));
     scored.sort((a, b) => a.d - b.d || a.position - b.position);
     scored.forEach((c, j) => { out.data[q * length + j] = c.id; });
   }
@@ -141,7 +141,7 @@ ids, up to the order of candidates at equal distance (`mrl.compareRankings`, lik
 const sample = 200;
 const adaptive = experiment.adaptive[0];
 const model = experiment.models[0];
-const arrays = mrl.loadRetrievalArrays(experiment.root, experiment.dataset, model);
+const arrays = mrl.experimentArrays(experiment, model); // the database stays in its file when over the memory budget
 const spec = mrl.experimentSpec(experiment, model, experiment.indexTypes[0]);
 const shortlist = mrl.loadShortlist(mrl.neighborsPath(spec, adaptive.retrievalDim, experiment.k), arrays, "run faiss_nn.ipynb first");
 const n = Math.min(sample, arrays.queries.rows), dim = adaptive.rerankDim, length = adaptive.shortlist;
@@ -151,7 +151,7 @@ const reference = rerankReference(arrays.database, someQueries, theirShortlists,
 const fast = mrl.rerank(arrays.database, someQueries, theirShortlists, dim, length, { precision: experiment.rerankPrecision });
 const tolerance = 1e-5; // relative: float32 sums over 2048 dims round at about 1e-6
 const agreement = mrl.compareRankings(reference, fast,
-  (q, id) => distance(mrl.row(someQueries, q).subarray(0, dim), mrl.row(arrays.database, id).subarray(0, dim)), tolerance);
+  (q, id) => distance(mrl.row(someQueries, q).subarray(0, dim), arrays.database.readBlock(id, id + 1, dim).data), tolerance);
 console.log(`${adaptive.retrievalDim}->${dim} @${length} on ${n} queries: ${agreement.identical} identical, ${agreement.tiesOnly} differ only ` +
   `in the order of candidates at equal distance (within ${tolerance}, ${experiment.rerankPrecision} rounding), ${agreement.differing.length} differ`);
 if (agreement.differing.length > 0) throw new Error(`the kernel and the reference disagree on queries ${agreement.differing.slice(0, 10)}`);

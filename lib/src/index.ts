@@ -30,6 +30,8 @@ export {
   runReranking,
   /** Stage 4 (compute_metrics): one metrics table per model and index type. */
   runMetrics,
+  /** One model's arrays under an experiment's root, dataset and memory budget (notebook cells that look at them). */
+  experimentArrays,
   /** Stages 2-4 for every model and index type, with each stage's time. */
   runRetrieval,
   /** Everything: inference, then stages 2-4. */

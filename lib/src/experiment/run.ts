@@ -30,6 +30,11 @@ export interface StageRun<T> {
   seconds: number;
 }
 
+/** One model's arrays under an experiment (its root, dataset and memory budget); `dim` picks an ff size. */
+export function experimentArrays(experiment: Experiment, model: ModelKind, dim?: number): RetrievalArrays {
+  return loadRetrievalArrays(experiment.root, experiment.dataset, model, { memoryGb: experiment.memoryGb, dim });
+}
+
 /** A model's arrays, loaded on first use; `dim` picks the ff baseline of that size (one array per size). */
 type ArraysOf = (dim?: number) => RetrievalArrays;
 
@@ -44,7 +49,7 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
     const arraysOf: ArraysOf = (dim) => {
       if (!held || held.dim !== dim) {
         held = undefined; // let the previous size go before loading the next
-        held = { dim, arrays: loadRetrievalArrays(experiment.root, experiment.dataset, model, { memoryGb: experiment.memoryGb, dim }) };
+        held = { dim, arrays: experimentArrays(experiment, model, dim) };
       }
       return held.arrays;
     };

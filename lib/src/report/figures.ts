@@ -11,7 +11,13 @@ export interface Figure {
   layout: Record<string, unknown>;
 }
 
-const COLORS: Record<string, string> = { mrl: "#1f77b4", ff: "#d62728" };
+const COLORS: Record<string, string> = { mrl: "#1f77b4", mrl_e: "#2ca02c", ff: "#d62728" };
+const OTHER_COLORS = ["#ff7f0e", "#9467bd", "#8c564b", "#e377c2"];
+/** A model's colour: the originals' three fixed, config-string models by a stable hash of the name. */
+const colorOf = (model: string): string =>
+  COLORS[model] ?? OTHER_COLORS[[...model].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % OTHER_COLORS.length];
+/** Nested (MRL) models draw solid lines; fixed-feature ones (ff, mrl0_e0_*) dashed. */
+const dashOf = (model: string): string => (model === "ff" || model.startsWith("mrl0_e0") ? "dash" : "solid");
 const SYMBOLS: Record<MetricsRow["method"], string> = { exact: "circle", adaptive: "diamond", funnel: "star" };
 
 /** mAP@10 (or another column) vs MFLOPs per query, log x: exact search per dim, adaptive and funnel points. */
@@ -25,8 +31,8 @@ export function metricVsMflopsFigure(rows: MetricsRow[], metric = "mAP@10"): Fig
   const data = [...groups.entries()].map(([name, rs]) => ({
     type: "scatter", name, mode: rs[0].method === "exact" ? "lines+markers" : "markers",
     x: rs.map((r) => r.MFLOPs), y: rs.map((r) => r[metric]), text: rs.map((r) => r.config),
-    marker: { symbol: SYMBOLS[rs[0].method], size: rs[0].method === "exact" ? 7 : 11, color: COLORS[rs[0].model] },
-    line: { color: COLORS[rs[0].model], dash: rs[0].model === "ff" ? "dash" : "solid" },
+    marker: { symbol: SYMBOLS[rs[0].method], size: rs[0].method === "exact" ? 7 : 11, color: colorOf(rs[0].model) },
+    line: { color: colorOf(rs[0].model), dash: dashOf(rs[0].model) },
     hovertemplate: "%{text}<br>%{x:.3g} MFLOPs<br>" + metric + " %{y:.4f}<extra>%{fullData.name}</extra>",
   }));
   return {
@@ -47,7 +53,7 @@ export function metricVsDimFigure(rows: MetricsRow[], metric = "mAP@10"): Figure
     return {
       type: "scatter", mode: "lines+markers", name: `${model.toUpperCase()}${index === "exactl2" ? "" : ` (${index})`}`,
       x: rs.map((r) => r.retrievalDim), y: rs.map((r) => r[metric]),
-      marker: { color: COLORS[model] }, line: { color: COLORS[model], dash: model === "ff" ? "dash" : "solid" },
+      marker: { color: colorOf(model) }, line: { color: colorOf(model), dash: dashOf(model) },
     };
   });
   const dims = [...new Set(rows.filter((r) => r.method === "exact").map((r) => r.retrievalDim))].sort((a, b) => a - b);
