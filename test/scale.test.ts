@@ -46,10 +46,14 @@ function rootWithArrays(): string {
 test("out of core (budget smaller than the database) gives byte-identical shortlists, reranks, indexes and metrics", () => {
   const inMemory = loadExperiment({ root: rootWithArrays() }, TEST_EXPERIMENT);
   const outOfCore = loadExperiment({ root: rootWithArrays(), memoryGb: SMALL_BUDGET_GB }, TEST_EXPERIMENT);
-  assert.equal(loadRetrievalArrays(inMemory.root, inMemory.dataset, "mrl").database.inMemory, true);
+  // the in-memory run gets these arrays (same files, same budget), loaded: every stage reads rows from memory
+  const held = loadRetrievalArrays(inMemory.root, inMemory.dataset, "mrl");
+  assert.equal(held.database.inMemory, true);
+  held.database.matrix();
   assert.equal(loadRetrievalArrays(outOfCore.root, outOfCore.dataset, "mrl", { memoryGb: SMALL_BUDGET_GB }).database.inMemory, false);
   runRetrieval(inMemory, { quiet: true });
   runRetrieval(outOfCore, { quiet: true });
+  assert.ok(held.database.loaded);
   const a = outputs(inMemory.root, ["neighbors", "index_files", "metrics"]);
   const b = outputs(outOfCore.root, ["neighbors", "index_files", "metrics"]);
   assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());

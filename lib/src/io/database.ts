@@ -1,7 +1,9 @@
 /**
- * The database embeddings of an experiment, wherever they are: loaded once into shared memory when they fit
- * the memory budget, else left in their .npy file and read on demand (row blocks for search, candidate rows
- * for reranking). Both give the same float32 values, so every stage gives the same results either way.
+ * The database embeddings of an experiment, wherever they are: in their .npy file, read on demand (row blocks
+ * for search, candidate rows for reranking), and loaded once into shared memory only where random access
+ * pays for it (reranking in place) and the array fits the memory budget. Sequential reads go to the file
+ * even then: from the page cache they cost what a copy from memory costs, without holding the whole array.
+ * Both give the same float32 values, so every stage gives the same results either way.
  */
 import * as fs from "node:fs";
 import { checkFinite, checkNonZeroPrefixes } from "../core/checks";
@@ -18,7 +20,7 @@ export class DatabaseVectors {
   private readonly checkedDims = new Set<number>();
 
   /**
-   * @param inMemory whether the array is loaded into memory (on first use) or read from the file each time
+   * @param inMemory whether the array may be loaded into memory (it fits the budget); matrix() loads it
    */
   constructor(readonly file: string, readonly rows: number, readonly cols: number, readonly inMemory: boolean) {}
 
@@ -27,7 +29,12 @@ export class DatabaseVectors {
     return this.rows * this.cols * 4;
   }
 
-  /** The whole array in shared memory, loaded on first use. Only for databases held in memory. */
+  /** Whether the whole array is in memory now (matrix() was called). */
+  get loaded(): boolean {
+    return this.resident !== undefined;
+  }
+
+  /** The whole array in shared memory, loaded on first use. Only for databases that fit the budget. */
   matrix(): Matrix {
     if (!this.inMemory) {
       throw new MrlError(`the database is read from its file (${this.rows} x ${this.cols} is over the memory budget); ` +
@@ -45,7 +52,7 @@ export class DatabaseVectors {
   readBlock(start: number, end: number, dims: number, out = new Float32Array((end - start) * dims)): Matrix {
     check(0 <= start && start <= end && end <= this.rows && dims > 0 && dims <= this.cols, `rows ${start}..${end} x ${dims} dims are outside ${this.rows} x ${this.cols}`, this.file);
     const block = matrix(end - start, dims, out.subarray(0, (end - start) * dims));
-    if (this.inMemory) {
+    if (this.resident) {
       const m = this.matrix();
       if (dims === this.cols) block.data.set(m.data.subarray(start * dims, end * dims));
       else for (let r = start; r < end; r++) block.data.set(m.data.subarray(r * this.cols, r * this.cols + dims), (r - start) * dims);
@@ -61,8 +68,8 @@ export class DatabaseVectors {
   /** Rows `ids` (ascending, distinct), first `dims` columns, packed into `out` (ids.length x dims). */
   gatherRows(ids: Int32Array, dims: number, out: Float32Array): void {
     check(out.length >= ids.length * dims && dims > 0 && dims <= this.cols, `cannot gather ${ids.length} rows x ${dims} dims into ${out.length} values`, this.file);
-    if (this.inMemory) {
-      const m = this.matrix().data, cols = this.cols;
+    if (this.resident) {
+      const m = this.resident.data, cols = this.cols;
       for (let i = 0; i < ids.length; i++) out.set(m.subarray(ids[i] * cols, ids[i] * cols + dims), i * dims);
       return;
     }
@@ -100,8 +107,8 @@ export class DatabaseVectors {
   check(dims: number[], quiet = false): void {
     const todo = dims.filter((d) => !this.checkedDims.has(d));
     if (todo.length === 0 && this.checkedDims.has(0)) return;
-    if (this.inMemory) {
-      checkNonZeroPrefixes(this.matrix(), todo, this.file);
+    if (this.resident) {
+      checkNonZeroPrefixes(this.resident, todo, this.file);
     } else {
       const largest = Math.max(...todo, 1), finite = !this.checkedDims.has(0);
       const chunkRows = Math.max(1, Math.floor(STREAM_BUFFER_BYTES / (this.cols * 4)));

@@ -77,13 +77,13 @@ export interface DimResult {
 const MAX_BLOCK_BYTES = 256 * 2 ** 20;
 
 /**
- * Rows per search block at `dim`: what the budget leaves after the resident database, the queries and the
+ * Rows per search block at `dim`: what the budget leaves after the database (if loaded), the queries and the
  * k-NN results, split three ways (the block, FAISS's copy, headroom), at most MAX_BLOCK_BYTES, in multiples
  * of MIN_BLOCK_ROWS (FAISS's own BLAS tiles are 1024 database rows, so blocks cut no tile in two).
  */
 export function searchBlockRows(arrays: RetrievalArrays, dim: number, k: number): number {
   const { database, queries } = arrays;
-  const resident = database.inMemory ? database.bytes : 0;
+  const resident = database.loaded ? database.bytes : 0;
   const results = queries.rows * k * 8 * 3 + queries.rows * dim * 4;
   const spare = arrays.budgetBytes - resident - queries.data.byteLength - results;
   const blockBytes = Math.min(MAX_BLOCK_BYTES, Math.floor(spare / 3));
@@ -182,7 +182,7 @@ function buildFromBlocks(indexType: IndexType, arrays: RetrievalArrays, dim: num
   const { database } = arrays;
   const m = Number(indexType.replace("hnsw", ""));
   const indexBytes = database.rows * (dim * 4 + m * 2 * 4 * 1.1 + 16);
-  const resident = database.inMemory ? database.bytes : 0;
+  const resident = database.loaded ? database.bytes : 0;
   if (resident + indexBytes + arrays.queries.data.byteLength > arrays.budgetBytes) {
     throw new MrlError(`an ${indexType} index of ${database.rows} x ${dim}-d vectors needs about ${gigabytes(indexBytes)}, which with ` +
       `${resident ? "the database held in memory and " : ""}the queries is over the memory budget ${gigabytes(arrays.budgetBytes)}; ` +
