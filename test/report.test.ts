@@ -50,13 +50,13 @@ test("report: PNG and SVG figure files drawn by headless Chromium, gallery PNG, 
   assert.ok(pngSize(screenshot).height > 2000, "full-page screenshot saved");
 });
 
-test("report figures follow the data: MRL mAP@10 rises with dim and beats FF at 8 dims", async () => {
+test("report figures follow the data: MRL mAP@10 rises with dim and beats the fixed-feature model (mrl0_e0_ff2048) at 8 dims", async () => {
   await ready;
   const rows = readAllMetrics(config);
   const fig = metricVsDimFigure(rows, "mAP@10");
   const line = (name: string) => fig.data.find((d) => d.name === name) as { x: number[]; y: number[] };
   const mrl = line("MRL");
-  const ff = line("FF");
+  const ff = line("MRL0_E0_FF2048");
   assert.deepEqual(mrl.x, [8, 16, 64, 2048]);
   assert.ok(mrl.y[3] > mrl.y[0], `MRL mAP@10 ${mrl.y[0]} at 8d < ${mrl.y[3]} at 2048d`);
   assert.ok(mrl.y[0] > ff.y[0], `MRL ${mrl.y[0]} > FF ${ff.y[0]} at 8d`);

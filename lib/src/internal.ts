@@ -12,6 +12,7 @@ export * from "./core/paths";
 export * from "./core/progress";
 export * from "./core/sharedMemory";
 export * from "./experiment/experiment";
+export * from "./experiment/flags";
 export * from "./experiment/fields";
 export * from "./experiment/run";
 export * from "./experiment/types";

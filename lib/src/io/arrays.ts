@@ -72,6 +72,14 @@ export function loadRetrievalArrays(root: string, dataset: string, model: ModelK
   const cached = loaded.get(key)?.deref();
   if (cached) return cached;
   const db = npyShape(files.databaseX), q = npyShape(files.queriesX);
+  const databaseLabels = readLabelsNpy(files.databaseY);
+  const queryLabels = readLabelsNpy(files.queriesY);
+  if (databaseLabels.length !== db.rows) {
+    throw new MrlError(`has ${databaseLabels.length} labels but ${files.databaseX} has ${db.rows} rows; expected one label per row`, files.databaseY);
+  }
+  if (queryLabels.length !== q.rows) {
+    throw new MrlError(`has ${queryLabels.length} labels but ${files.queriesX} has ${q.rows} rows; expected one label per row`, files.queriesY);
+  }
   if (q.cols !== db.cols) {
     throw new MrlError(`queries are ${q.cols}-d but the database ${files.databaseX} is ${db.cols}-d; expected the same dims ` +
       "(both embedded by the same model)", files.queriesX);
@@ -81,16 +89,12 @@ export function loadRetrievalArrays(root: string, dataset: string, model: ModelK
     throw new MrlError(`memory budget ${gigabytes(budgetBytes)} is smaller than one block: the queries (${gigabytes(queryBytes)}) and a ` +
       `${MIN_BLOCK_ROWS}-row database block need ${gigabytes(needed)}; raise --memory-gb (or MRL_MEMORY_GB)`, files.databaseX);
   }
-  const databaseLabels = readLabelsNpy(files.databaseY);
-  const queryLabels = readLabelsNpy(files.queriesY);
-  if (databaseLabels.length !== db.rows) {
-    throw new MrlError(`has ${databaseLabels.length} labels but ${files.databaseX} has ${db.rows} rows; expected one label per row`, files.databaseY);
-  }
-  if (queryLabels.length !== q.rows) {
-    throw new MrlError(`has ${queryLabels.length} labels but ${files.queriesX} has ${q.rows} rows; expected one label per row`, files.queriesY);
-  }
   const queries = checkFinite(readMatrixPrefixNpy(files.queriesX, { shared: true }), files.queriesX);
   const inMemory = db.rows * db.cols * 4 + needed <= budgetBytes;
+  if (!["f4", "f8"].includes(db.dtype)) throw new MrlError(`expected float32 vectors, got dtype ${db.dtype}`, files.databaseX);
+  if (!inMemory && db.dtype !== "f4") {
+    throw new MrlError(`is float64 and over the memory budget; reading rows from the file needs float32 (np.save(file, x.astype(np.float32)))`, files.databaseX);
+  }
   const database = new DatabaseVectors(files.databaseX, db.rows, db.cols, inMemory);
   const arrays = { database, queries, databaseLabels, queryLabels, files, budgetBytes };
   loaded.set(key, new WeakRef(arrays));

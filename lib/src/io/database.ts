@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import { checkFinite, checkNonZeroPrefixes } from "../core/checks";
 import { check, MrlError } from "../core/errors";
 import { matrix, type Matrix } from "../core/matrix";
+import { createProgress } from "../core/progress";
 import { npyRowBlocks, openNpy, readFully, readMatrixPrefixNpy, STREAM_BUFFER_BYTES } from "./npyStream";
 
 /** Rows read through rather than skipped when a gap between wanted rows is at most this many bytes (one read beats two). */
@@ -96,7 +97,7 @@ export class DatabaseVectors {
    * Checks, before a stage writes anything, that every value is finite and every row's prefix at each of
    * `dims` is non-zero (it must be L2-normalized). Streams the file when it is not in memory; each check runs once.
    */
-  check(dims: number[]): void {
+  check(dims: number[], quiet = false): void {
     const todo = dims.filter((d) => !this.checkedDims.has(d));
     if (todo.length === 0 && this.checkedDims.has(0)) return;
     if (this.inMemory) {
@@ -104,7 +105,9 @@ export class DatabaseVectors {
     } else {
       const largest = Math.max(...todo, 1), finite = !this.checkedDims.has(0);
       const chunkRows = Math.max(1, Math.floor(STREAM_BUFFER_BYTES / (this.cols * 4)));
+      const progress = createProgress("check database", this.rows, { quiet });
       for (const block of npyRowBlocks(this.file, { dims: finite ? this.cols : largest, blockRows: chunkRows })) {
+        progress.tick(block.data.rows);
         try {
           if (finite) checkFinite(block.data);
           checkNonZeroPrefixes(block.data, todo);
@@ -113,6 +116,7 @@ export class DatabaseVectors {
           throw new MrlError((err as Error).message.replace(/^row (\d+)/, (_, r) => `row ${block.start + Number(r)}`).replace(/^error: /, ""), this.file);
         }
       }
+      progress.done();
       this.checkedDims.add(0);
     }
     for (const d of todo) this.checkedDims.add(d);

@@ -138,11 +138,14 @@ export function* npyRowBlocks(file: string, options: RowBlockOptions = {}): Gene
   }
 }
 
-/** Rows and columns of a 2-D .npy file, from its header alone. */
+/** Rows and columns of a 2-D .npy file, from its header and size (a truncated file is an error). */
 export function npyShape(file: string): { rows: number; cols: number; dtype: string } {
   const npy = openNpy(file);
   fs.closeSync(npy.fd);
   if (npy.header.shape.length !== 2) throw new MrlError(`expected a 2-D array (rows x dims), got shape (${npy.header.shape.join(", ")})`, file);
+  if (npy.available < npy.header.dataBytes) {
+    throw new MrlError(`truncated: shape (${npy.header.shape.join(", ")}) of ${npy.header.dtype} needs ${npy.header.dataBytes} data bytes, file has ${npy.available}`, file);
+  }
   return { rows: npy.header.shape[0], cols: npy.header.shape[1], dtype: npy.header.dtype };
 }
 

@@ -119,7 +119,7 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
     searchBlockRows(arrays, dim, options.k); // the budget holds a block at every dim
   }
   checkNonZeroPrefixes(queries, options.nesting, files.queriesX);
-  database.check(options.nesting);
+  database.check(options.nesting, options.quiet);
   const inputs = [files.databaseX, files.queriesX];
   // What each artifact depends on besides its input files; efSearch only changes HNSW results.
   const indexConfig = (dim: number) => ({ indexType: spec.indexType, dim });
