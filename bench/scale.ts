@@ -98,7 +98,7 @@ function parseOptions(args: string[]): Options {
 class UserError extends Error {}
 
 const log = (s: string): void => console.error(`bench-scale: ${s}`);
-const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
+const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(bytes < 1e10 ? 2 : 1)} GB`;
 
 // ---- files and disk -----------------------------------------------------------------------------------------
 
