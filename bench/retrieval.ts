@@ -12,6 +12,9 @@
  * peer's (a child process taking one stage per command), so both see the same load on a shared machine;
  * --repeat N alternates N times and keeps each side's best. --scale-width: columns of the synthetic file the
  * scaling run streams its 16-d prefix from (default 2048: a 10.5 GB file; removed afterwards unless --keep-scale).
+ *
+ * --scale hands over to the ImageNet-1K-shape benchmark of every stage through the CLI against the Python
+ * originals (bench/scale.ts, its own options; not the same as this file's scaling run, which --no-scale skips).
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
@@ -19,6 +22,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
+import { scaleMain } from "./scale";
 import {
   addNpyToIndex, arrayPath, buildIndex, closeWorkers, computeMetrics, defaultThreads, FaissIndex, funnelRerank, intMatrix,
   knnLabels, l2NormalizeRows, memoryReport, nestedNormalized, PROJECT_ROOT, readLabelsNpy, readMatrixPrefixNpy, readShortlistCsv,
@@ -171,6 +175,7 @@ async function pair<T>(repeat: number, ours: () => { result: T; timing: Timing }
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--scale")) return scaleMain(process.argv.slice(2));
   const o = parseOptions(process.argv.slice(2));
   ensureArrays(o.root);
   const work = path.join(PROJECT_ROOT, "build", "bench-work");

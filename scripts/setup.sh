@@ -16,6 +16,7 @@ apt_packages=(
   python3-torch python3-torchvision python3-onnx      # model training/export and reference outputs
   chromium chromium-driver fonts-liberation           # headless browser: static figures, report test
   patch
+  time                                                # /usr/bin/time: wall time and peak RSS per stage (bench/scale.ts)
   wabt                                                # wat2wasm: the WebAssembly kernels (lib/src/kernels/*.wat)
 )
 missing=()
