@@ -68,6 +68,11 @@ index (`exactl2` = IndexFlatL2, `hnsw8` / `hnsw32` = IndexHNSWFlat with M = 8 / 
 `index_files/<model>/<DATASET>_<d>dim_<index>.index` and write the k-NN shortlist
 `neighbors/<model>/<index>_<d>dim_<k>shortlist_<DATASET>.csv`. Index files and shortlists load in Python
 (`faiss.read_index`, `pd.read_csv(header=None)`).
+
+Any database size: exact search runs over blocks of rows, each normalized, searched with FAISS and merged
+into a running top-k (faiss contrib's `knn` over a database iterator does the same), within the
+experiment's memory budget (`memoryGb`); a database over the budget stays in its file. The shortlists are
+the same either way.
 """),
     ("ts", IMPORTS),
     ("md", CONFIG_MD),
