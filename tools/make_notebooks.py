@@ -145,7 +145,7 @@ ids, up to the order of candidates at equal distance (`mrl.compareRankings`, lik
     ("ts", """
 const sample = 200;
 const adaptive = experiment.adaptive[0];
-const model = experiment.models[0];
+const model = experiment.models.find((m) => m !== "ff") ?? experiment.models[0]; // ff: one model per size, nothing to rerank
 const arrays = mrl.experimentArrays(experiment, model); // the database stays in its file when over the memory budget
 const spec = mrl.experimentSpec(experiment, model, experiment.indexTypes[0]);
 const shortlist = mrl.loadShortlist(mrl.neighborsPath(spec, adaptive.retrievalDim, experiment.k), arrays, "run faiss_nn.ipynb first");
