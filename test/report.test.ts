@@ -56,7 +56,7 @@ test("report figures follow the data: MRL mAP@10 rises with dim and beats the fi
   const fig = metricVsDimFigure(rows, "mAP@10");
   const line = (name: string) => fig.data.find((d) => d.name === name) as { x: number[]; y: number[] };
   const mrl = line("MRL");
-  const ff = line("MRL0_E0_FF2048");
+  const ff = line("mrl0_e0_ff2048");
   assert.deepEqual(mrl.x, [8, 16, 64, 2048]);
   assert.ok(mrl.y[3] > mrl.y[0], `MRL mAP@10 ${mrl.y[0]} at 8d < ${mrl.y[3]} at 2048d`);
   assert.ok(mrl.y[0] > ff.y[0], `MRL ${mrl.y[0]} > FF ${ff.y[0]} at 8d`);

@@ -16,6 +16,8 @@ const OTHER_COLORS = ["#ff7f0e", "#9467bd", "#8c564b", "#e377c2"];
 /** A model's colour: the originals' three fixed, config-string models by a stable hash of the name. */
 const colorOf = (model: string): string =>
   COLORS[model] ?? OTHER_COLORS[[...model].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % OTHER_COLORS.length];
+/** Legend names: the originals' models as the paper writes them, config-string models as they are. */
+export const modelLabel = (model: string): string => ({ mrl: "MRL", mrl_e: "MRL-E", ff: "FF" } as Record<string, string>)[model] ?? model;
 /** Nested (MRL) models draw solid lines; fixed-feature ones (ff, mrl0_e0_*) dashed. */
 const dashOf = (model: string): string => (model === "ff" || model.startsWith("mrl0_e0") ? "dash" : "solid");
 const SYMBOLS: Record<MetricsRow["method"], string> = { exact: "circle", adaptive: "diamond", funnel: "star" };
@@ -25,7 +27,7 @@ export function metricVsMflopsFigure(rows: MetricsRow[], metric = "mAP@10"): Fig
   const groups = new Map<string, MetricsRow[]>();
   for (const r of rows) {
     if (typeof r[metric] !== "number") continue;
-    const key = `${r.model.toUpperCase()} ${r.method}${r.index === "exactl2" ? "" : ` (${r.index})`}`;
+    const key = `${modelLabel(r.model)} ${r.method}${r.index === "exactl2" ? "" : ` (${r.index})`}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const data = [...groups.entries()].map(([name, rs]) => ({
@@ -51,7 +53,7 @@ export function metricVsDimFigure(rows: MetricsRow[], metric = "mAP@10"): Figure
     const [model, index] = key.split("|");
     const rs = rows.filter((r) => r.method === "exact" && r.model === model && r.index === index).sort((a, b) => a.retrievalDim - b.retrievalDim);
     return {
-      type: "scatter", mode: "lines+markers", name: `${model.toUpperCase()}${index === "exactl2" ? "" : ` (${index})`}`,
+      type: "scatter", mode: "lines+markers", name: `${modelLabel(model)}${index === "exactl2" ? "" : ` (${index})`}`,
       x: rs.map((r) => r.retrievalDim), y: rs.map((r) => r[metric]),
       marker: { color: colorOf(model) }, line: { color: colorOf(model), dash: dashOf(model) },
     };

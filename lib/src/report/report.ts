@@ -9,7 +9,7 @@ import { writeFileAtomic } from "../core/atomic";
 import { experimentSpec, type Experiment } from "../experiment/experiment";
 import type { ImageSource } from "../inference/sources";
 import { readMetricsTable, type MetricsRow } from "../metrics/table";
-import { metricVsDimFigure, metricVsMflopsFigure, figureHtml, plotlyScriptTag } from "./figures";
+import { metricVsDimFigure, metricVsMflopsFigure, figureHtml, plotlyScriptTag, modelLabel } from "./figures";
 import { experimentGallerySettings, galleryData, galleryHtml, galleryPage, pickGalleryQueries, type GalleryQuery } from "./gallery";
 import type { IndexType, ModelKind, RerankSpec } from "../experiment/types";
 import { experimentSources } from "../experiment/run";
@@ -56,7 +56,7 @@ export async function experimentGallery(experiment: Experiment, options: Gallery
   // Without inference settings (arrays from elsewhere) the gallery shows numbered tiles instead of images.
   const sources = options.sources ?? (experiment.inference ? experimentSources(experiment) : undefined);
   const classes = options.classes ?? sources?.database.classes;
-  const html = await galleryHtml(data, sources, { classes, title: `Retrieval gallery: ${model.toUpperCase()} (${indexType}) on ${experiment.dataset}` });
+  const html = await galleryHtml(data, sources, { classes, title: `Retrieval gallery: ${modelLabel(model)} (${indexType}) on ${experiment.dataset}` });
   return { html, data };
 }
 
@@ -82,10 +82,10 @@ export function reportHighlights(rows: MetricsRow[]): string[] {
     if (exact.length === 0) continue;
     const full = exact[exact.length - 1];
     const small = exact[0];
-    lines.push(`${model.toUpperCase()} ${index}: mAP@10 ${Number(small["mAP@10"]).toFixed(4)} at ${small.retrievalDim}d ` +
+    lines.push(`${modelLabel(model)} ${index}: mAP@10 ${Number(small["mAP@10"]).toFixed(4)} at ${small.retrievalDim}d ` +
       `→ ${Number(full["mAP@10"]).toFixed(4)} at ${full.retrievalDim}d (${full.MFLOPs.toFixed(2)} MFLOPs per query).`);
     for (const r of rs.filter((x) => x.method !== "exact")) {
-      lines.push(`${model.toUpperCase()} ${index} ${r.method} ${r.config}: mAP@10 ${Number(r["mAP@10"]).toFixed(4)} ` +
+      lines.push(`${modelLabel(model)} ${index} ${r.method} ${r.config}: mAP@10 ${Number(r["mAP@10"]).toFixed(4)} ` +
         `at ${r.MFLOPs.toFixed(2)} MFLOPs (${(full.MFLOPs / r.MFLOPs).toFixed(0)}x fewer than ${full.retrievalDim}d exact).`);
     }
   }
@@ -129,7 +129,7 @@ export async function writeReport(experiment: Experiment, options: { outDir: str
       for (const c of ["method", "config", "MFLOPs", "top1", "mAP@10", "precision@10", "recall@10", "top-10", "mAP@100"]) if (r[c] !== undefined) picked[c] = r[c];
       return picked as MetricsRow;
     });
-    return `<h3>${model.toUpperCase()} · ${index}</h3>${htmlTable(rs)}`;
+    return `<h3>${modelLabel(model)} · ${index}</h3>${htmlTable(rs)}`;
   }).join("\n");
 
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>MRL retrieval report: ${escapeHtml(experiment.dataset)}</title>
