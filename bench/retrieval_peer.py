@@ -19,6 +19,8 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from original_metrics import compute_mAP_recall_at_k  # compute_metrics.ipynb's loop, shared by both peers
+
 
 def normalize(x):
     """sklearn.preprocessing.normalize(x, axis=1) (not in Debian's Python): rows to unit L2 norm, zeros stay."""
@@ -93,25 +95,6 @@ def naive_rerank(db_rerank, queries, use_cascade, rerank_dim, shortlist, neighbo
             neighbors_new[j] = reranked_neighbors
         neighbors = neighbors_new
     return neighbors
-
-
-def compute_mAP_recall_at_k(val_classes, db_classes, neighbors, k, class_counts):
-    """compute_metrics.py's per-query loop; recall over the query class's database count, like ours."""
-    APs = list()
-    precision, recall, topk = [], [], []
-    for i in range(val_classes.shape[0]):
-        target = val_classes[i]
-        indices = neighbors[i, :][:k]
-        labels = db_classes[indices]
-        matches = (labels == target)
-        hits = np.sum(matches)
-        topk.append(1 if hits > 0 else 0)
-        tps = np.cumsum(matches)
-        recall.append(np.sum(matches) / class_counts[target])
-        precision.append(np.sum(matches) / k)
-        precs = tps.astype(float) / np.arange(1, k + 1, 1)
-        APs.append(np.sum(precs[matches.squeeze()]) / k)
-    return np.mean(APs), np.mean(precision), np.mean(recall), np.mean(topk)
 
 
 def metrics(neighbors, query_labels, db_labels, ks):

@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from original_metrics import compute_mAP_recall_at_k  # compute_metrics.ipynb's loop, shared by both peers
+
 DATASET = "1K"
 CONFIG = "mrl1_e0_ff2048"
 MODEL = "mrl/"
@@ -267,28 +269,6 @@ def rerank_stage(a):
 
 
 # ---- compute_metrics.ipynb -------------------------------------------------------------------------------
-
-def compute_mAP_recall_at_k(val_classes, db_classes, neighbors, k, recall_denominator):
-    """compute_metrics.ipynb's function; the notebook's constant 1300 is the recall denominator parameter."""
-    APs = list()
-    precision, recall, topk = [], [], []
-    for i in range(val_classes.shape[0]):
-        target = val_classes[i]
-        indices = neighbors[i, :][:k]
-        labels = db_classes[indices]
-        matches = (labels == target)
-        hits = np.sum(matches)
-        if hits > 0:
-            topk.append(1)
-        else:
-            topk.append(0)
-        tps = np.cumsum(matches)
-        recall.append(np.sum(matches) / recall_denominator)
-        precision.append(np.sum(matches) / k)
-        precs = tps.astype(float) / np.arange(1, k + 1, 1)
-        APs.append(np.sum(precs[matches.squeeze()]) / k)
-    return np.mean(APs), np.mean(precision), np.mean(recall), np.mean(topk)
-
 
 def parse_adaptive(text):
     r, d, s = ints(text.replace(":", ","))

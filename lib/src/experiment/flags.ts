@@ -27,14 +27,16 @@ const bad = (flag: string, value: string, expected: string): never => {
   throw new MrlError(`${flag} "${value}" does not parse; expected ${expected}`);
 };
 
+/** Digits only, and not zero. */
+const isPositiveInteger = (text: string): boolean => /^\d+$/.test(text) && Number(text) > 0;
+
 function positiveInteger(flag: string, text: string): number {
-  const n = Number(text);
-  return /^\d+$/.test(text) && Number.isInteger(n) && n > 0 ? n : bad(flag, text, "a positive integer");
+  return isPositiveInteger(text) ? Number(text) : bad(flag, text, "a positive integer");
 }
 
 function integerList(flag: string, text: string, example: string): number[] {
   const parts = text.split(",");
-  if (parts.some((p) => !/^\d+$/.test(p.trim()) || Number(p) <= 0)) bad(flag, text, `comma-separated positive integers (e.g. ${example})`);
+  if (!parts.every((p) => isPositiveInteger(p.trim()))) bad(flag, text, `comma-separated positive integers (e.g. ${example})`);
   return parts.map(Number);
 }
 
@@ -42,7 +44,7 @@ function integerList(flag: string, text: string, example: string): number[] {
 export function parseAdaptive(text: string): RerankSpec {
   const expected = "DR:DS:L, e.g. 16:2048:200 (retrieve at 16 dims, rerank the first 200 at 2048)";
   const parts = text.split(":");
-  if (parts.length !== 3 || parts.some((p) => !/^\d+$/.test(p) || Number(p) <= 0)) bad("--adaptive", text, expected);
+  if (parts.length !== 3 || !parts.every(isPositiveInteger)) bad("--adaptive", text, expected);
   return { retrievalDim: Number(parts[0]), rerankDim: Number(parts[1]), shortlist: Number(parts[2]) };
 }
 
@@ -50,8 +52,8 @@ export function parseAdaptive(text: string): RerankSpec {
 export function parseFunnel(text: string): FunnelSpec {
   const expected = "DR:D1,D2,...:S1,S2,..., e.g. 8:16,32,64,128,2048:200,100,50,25,10 (as many dims as shortlists)";
   const parts = text.split(":");
-  if (parts.length !== 3 || !/^\d+$/.test(parts[0]) || Number(parts[0]) <= 0) bad("--funnel", text, expected);
-  const list = (p: string): number[] => (/^\d+(,\d+)*$/.test(p) && !p.split(",").some((x) => Number(x) <= 0) ? p.split(",").map(Number) : bad("--funnel", text, expected));
+  if (parts.length !== 3 || !isPositiveInteger(parts[0])) bad("--funnel", text, expected);
+  const list = (p: string): number[] => (p.split(",").every(isPositiveInteger) ? p.split(",").map(Number) : bad("--funnel", text, expected));
   const dims = list(parts[1]), shortlists = list(parts[2]);
   if (dims.length !== shortlists.length) bad("--funnel", text, expected);
   return { retrievalDim: Number(parts[0]), dims, shortlists };
@@ -82,7 +84,7 @@ export function parseFlags(args: string[]): ParsedFlags {
     else if (a === "--funnel") funnels.push(parseFunnel(value(++i)));
     else if (a === "--recall-denominator") {
       const v = value(++i);
-      o.recallDenominator = v === "class-count" ? v : /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : bad(a, v, 'class-count or a positive integer (the original: 1300)');
+      o.recallDenominator = v === "class-count" ? v : isPositiveInteger(v) ? Number(v) : bad(a, v, 'class-count or a positive integer (the original: 1300)');
     } else if (a === "--shortlist-format") o.shortlistFormat = value(++i) as ExperimentOverrides["shortlistFormat"];
     else if (a === "--rerank-precision") o.rerankPrecision = value(++i) as ExperimentOverrides["rerankPrecision"];
     else if (a === "--memory-gb") {

@@ -54,7 +54,9 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
       return held.arrays;
     };
     const labels = new Map<number | undefined, ReturnType<LabelsOf>>();
+    // arrays already loaded for this size carry the labels; only a metrics-only run reads them on their own
     const labelsOf: LabelsOf = (dim) => {
+      if (held && held.dim === dim) return held.arrays;
       if (!labels.has(dim)) labels.set(dim, loadRetrievalLabels(experiment.root, experiment.dataset, model, dim));
       return labels.get(dim)!;
     };

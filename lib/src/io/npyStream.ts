@@ -77,10 +77,16 @@ function checkMatrixFile(npy: NpyFile, dtypes: string[], what: string): { rows: 
     throw new MrlError(`expected a 2-D array (rows x dims), got shape (${header.shape.join(", ")})`, file);
   }
   if (!dtypes.includes(header.dtype)) throw new MrlError(`expected ${what}, got dtype ${header.dtype}`, file);
+  checkComplete(npy);
+  return { rows: header.shape[0], cols: header.shape[1] };
+}
+
+/** Throws when the file holds fewer data bytes than its header's shape needs. */
+function checkComplete(npy: NpyFile): void {
+  const { header, file } = npy;
   if (npy.available < header.dataBytes) {
     throw new MrlError(`truncated: shape (${header.shape.join(", ")}) of ${header.dtype} needs ${header.dataBytes} data bytes, file has ${npy.available}`, file);
   }
-  return { rows: header.shape[0], cols: header.shape[1] };
 }
 
 export interface RowBlockOptions {
@@ -143,9 +149,7 @@ export function npyShape(file: string): { rows: number; cols: number; dtype: str
   const npy = openNpy(file);
   fs.closeSync(npy.fd);
   if (npy.header.shape.length !== 2) throw new MrlError(`expected a 2-D array (rows x dims), got shape (${npy.header.shape.join(", ")})`, file);
-  if (npy.available < npy.header.dataBytes) {
-    throw new MrlError(`truncated: shape (${npy.header.shape.join(", ")}) of ${npy.header.dtype} needs ${npy.header.dataBytes} data bytes, file has ${npy.available}`, file);
-  }
+  checkComplete(npy);
   return { rows: npy.header.shape[0], cols: npy.header.shape[1], dtype: npy.header.dtype };
 }
 

@@ -22,7 +22,7 @@ import { indexPath, neighborsPath, type ArtifactSpec } from "../io/naming";
 import { npyRowBlocks, readFully } from "../io/npyStream";
 import { writeShortlist } from "../io/shortlists";
 import { FaissIndex, type KnnResult } from "./faiss";
-import { flatIndexShape, FlatIndexWriter, readFlatIndexRows } from "./flatIndexFile";
+import { FLAT_HEADER_BYTES, flatIndexShape, FlatIndexWriter, readFlatIndexRows } from "./flatIndexFile";
 import { RunningTopK } from "./topk";
 
 /** Builds an index of `indexType` over the normalized database prefix. */
@@ -294,7 +294,7 @@ function readCheckpoint(c: ExactSearchOptions["checkpoint"], nq: number, k: numb
     const head = new Uint8Array(CHECKPOINT_HEADER);
     readFully(fd, head, 0, c.file);
     const rows = new DataView(head.buffer).getFloat64(4, true);
-    if (partialIndex && !(fs.existsSync(partialIndex) && fs.statSync(partialIndex).size >= 45 + rows * dim * 4)) return undefined;
+    if (partialIndex && !(fs.existsSync(partialIndex) && fs.statSync(partialIndex).size >= FLAT_HEADER_BYTES + rows * dim * 4)) return undefined;
     const distances = new Float32Array(nq * k), labels = new Int32Array(nq * k);
     readFully(fd, new Uint8Array(distances.buffer), CHECKPOINT_HEADER, c.file);
     readFully(fd, new Uint8Array(labels.buffer), CHECKPOINT_HEADER + nq * k * 4, c.file);
