@@ -9,7 +9,7 @@ say() { echo "setup: $*" >&2; }
 
 # 1. Debian packages ---------------------------------------------------------------------------------------
 apt_packages=(
-  libfaiss-dev libopenblas-dev                        # FAISS for faiss-node
+  libfaiss-dev libopenblas-dev                        # FAISS for faiss-node; OpenBLAS for lib/native
   jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel jupyter-core jupyter-notebook
   dataset-fashion-mnist                               # the default data
   python3-numpy python3-pandas python3-faiss          # interop tests and the Python peer
@@ -50,8 +50,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# 3. faiss-node from source against Debian's FAISS, with the typed-array patch ---------------------------
+# 3. native code: faiss-node from source against Debian's FAISS (with the typed-array patch), and the
+# project's own kernels (lib/native: nested exact k-NN over OpenBLAS) ----------------------------------------
 bash scripts/build-faiss-node.sh
+bash scripts/build-native.sh
 
 # 4. tslab kernel pointing at this checkout's tslab ----------------------------------------------------------
 # Registered twice: per user, for the Jupyter UI; and inside build/jupyter, which headless execution puts

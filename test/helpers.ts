@@ -21,6 +21,9 @@ export function python<T = unknown>(code: string, args: string[] = []): T {
   return JSON.parse(lines[lines.length - 1]) as T;
 }
 
+/** Python lines that import check_knn (test/knn_check.py: the tie-aware k-NN comparison of the agreement tests). */
+export const IMPORT_KNN_CHECK = `import sys; sys.path.insert(0, ${JSON.stringify(path.join(REPO, "test"))}); from knn_check import check_knn`;
+
 /** Seeded pseudo-random floats in [-1, 1) (mulberry32), so tests are reproducible without fixtures. */
 export function seededFloats(n: number, seed: number): Float32Array {
   let a = seed >>> 0;

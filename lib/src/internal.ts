@@ -46,4 +46,5 @@ export * from "./rerank/stage";
 export * from "./search/faiss";
 export * from "./search/stage";
 export * from "./search/flatIndexFile";
-export * from "./search/topk";
+export * from "./search/nested";
+export * from "./kernels/native";

@@ -1,18 +1,19 @@
 /**
  * Stage 2 (faiss_nn): for each nesting dim d, take the first d dims of database and queries, L2-normalize
- * the rows, index them with FAISS and write the k-NN shortlist under the original names.
+ * the rows, index them and write the k-NN shortlist under the original names.
  *
- * Exact search runs over database blocks (faiss contrib's `knn` over a database iterator does the same): each
- * block is normalized, written to the exact index file, searched with FAISS, and merged into the running
- * top-k (search/topk.ts), so memory stays within the budget whatever the database's size and the result does
- * not depend on the block size. A run killed in the middle of a dim resumes from its last checkpoint.
- * HNSW indexes are built from the same blocks (the index itself must fit the budget).
+ * Exact search runs every dim at once in the nested engine (search/nested.ts: one sgemm pass at the largest
+ * dim, one candidate scan per dim), over database blocks, so it streams a database larger than memory; the
+ * neighbours are the ones FAISS IndexFlatL2 finds (test/nested.test.ts checks every query against Python
+ * FAISS). The exact index files the original writes are still written, in FAISS's format, during the first
+ * pass. A run killed in the middle resumes from its last checkpoint (finished query chunks).
+ * HNSW indexes are built with FAISS from the same blocks (the index itself must fit the budget).
  */
 import * as fs from "node:fs";
 import { writeAtomically } from "../core/atomic";
 import { checkNonZeroPrefixes } from "../core/checks";
 import { MrlError } from "../core/errors";
-import { intMatrix, l2NormalizeRows, nestedNormalized, type IntMatrix, type Matrix } from "../core/matrix";
+import { intMatrix, l2NormalizeRows, matrix, nestedNormalized, type IntMatrix, type Matrix } from "../core/matrix";
 import { gigabytes } from "../core/memory";
 import { createProgress } from "../core/progress";
 import type { IndexType } from "../experiment/types";
@@ -22,8 +23,10 @@ import { indexPath, neighborsPath, type ArtifactSpec } from "../io/naming";
 import { npyRowBlocks, readFully } from "../io/npyStream";
 import { writeShortlist } from "../io/shortlists";
 import { FaissIndex, type KnnResult } from "./faiss";
-import { FLAT_HEADER_BYTES, flatIndexShape, FlatIndexWriter, readFlatIndexRows } from "./flatIndexFile";
-import { RunningTopK } from "./topk";
+import { allocateFloat32, allocateInt32, nativeKernels } from "../kernels/native";
+import { defaultThreads } from "../kernels/parallel";
+import { FlatIndexWriter } from "./flatIndexFile";
+import { NESTED_TILE_QUERIES, NestedTopK, nestedStateBytes } from "./nested";
 
 /** Builds an index of `indexType` over the normalized database prefix. */
 export function buildIndex(indexType: IndexType, database: Matrix, label = "add", quiet = false): FaissIndex {
@@ -57,8 +60,12 @@ export interface IndexSearchOptions {
   quiet?: boolean;
   /** Seconds between checkpoints of a long exact search (default CHECKPOINT_SECONDS). */
   checkpointSeconds?: number;
-  /** Called after each database block of an exact search with the rows searched so far (progress, tests). */
-  onBlock?: (dim: number, rowsDone: number) => void;
+  /** Called after each database block of an exact search: queries finished before this pass, rows searched in it. */
+  onProgress?: (queriesDone: number, rowsDone: number) => void;
+  /** Write each dim's exact index file (FAISS IndexFlatL2, as the original does); default true. */
+  indexFiles?: boolean;
+  /** At most this many queries per pass of an exact search (the budget decides below that). */
+  maxChunkQueries?: number;
 }
 
 export interface DimResult {
@@ -69,39 +76,56 @@ export interface DimResult {
   action: "built" | "reused-index" | "skipped";
   buildSeconds: number;
   searchSeconds: number;
-  /** Database rows found already searched in a checkpoint of an interrupted run. */
-  resumedRows?: number;
+  /** Queries found already searched in a checkpoint of an interrupted run. */
+  resumedQueries?: number;
 }
 
-/** Largest share of the budget one database block takes (block, its FAISS copy, and the rest of the stage). */
+/** Largest database block read from a file at once. */
 const MAX_BLOCK_BYTES = 256 * 2 ** 20;
+/** Largest running state of a query chunk (the nested engine's top-k lists at every dim). */
+const MAX_STATE_BYTES = 2 ** 30;
+
+/** How the nested exact search splits its work to stay inside the memory budget. */
+export interface ExactPlan {
+  /** Queries searched together (their running top-k at every dim is held at once). */
+  chunkQueries: number;
+  /** Database rows read per block (a view when the database is in memory). */
+  blockRows: number;
+}
 
 /**
- * Rows per search block at `dim`: what the budget leaves after the database (if loaded), the queries and the
- * k-NN results, split three ways (the block, FAISS's copy, headroom), at most MAX_BLOCK_BYTES, in multiples
- * of MIN_BLOCK_ROWS (FAISS's own BLAS tiles are 1024 database rows, so blocks cut no tile in two).
+ * Chunks and blocks for an exact search of `dims` within the budget: after the database (when held), the
+ * queries and every dim's finished shortlist, the rest is split between the running state of a query chunk
+ * and a database block (and, when index files are written, that block's normalized prefix).
  */
-export function searchBlockRows(arrays: RetrievalArrays, dim: number, k: number): number {
+export function planExactSearch(arrays: RetrievalArrays, dims: number[], k: number, maxChunkQueries = Infinity): ExactPlan {
   const { database, queries } = arrays;
-  const resident = database.loaded ? database.bytes : 0;
-  const results = queries.rows * k * 8 * 3 + queries.rows * dim * 4;
-  const spare = arrays.budgetBytes - resident - queries.data.byteLength - results;
-  const blockBytes = Math.min(MAX_BLOCK_BYTES, Math.floor(spare / 3));
-  const rows = Math.floor(blockBytes / (dim * 4) / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS;
-  if (rows < MIN_BLOCK_ROWS) {
-    throw new MrlError(`memory budget ${gigabytes(arrays.budgetBytes)} is smaller than one block at ${dim} dims: the queries, their ` +
-      `${k}-NN results and a ${MIN_BLOCK_ROWS}-row block need ${gigabytes(resident + queries.data.byteLength + results + 3 * MIN_BLOCK_ROWS * dim * 4)}; ` +
-      "raise --memory-gb (or MRL_MEMORY_GB)", database.file);
+  const maxDim = Math.max(...dims);
+  const resident = database.inMemory ? database.bytes : 0;
+  const shortlists = dims.length * queries.rows * k * 4;
+  const spare = arrays.budgetBytes - resident - queries.data.byteLength - shortlists;
+  const blockRows = database.inMemory ? Math.min(database.rows, 16384)
+    : Math.min(database.rows, Math.max(MIN_BLOCK_ROWS, Math.floor(Math.min(MAX_BLOCK_BYTES, spare / 4) / (maxDim * 8) / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS));
+  const blockBytes = database.inMemory ? 0 : blockRows * maxDim * 8;
+  const perQuery = nestedStateBytes(dims.length, k) + dims.length * k * 8; // state + its result
+  const fits = Math.floor(Math.min(MAX_STATE_BYTES, spare - blockBytes) / perQuery);
+  // whole engine tiles, so the shortlists do not depend on the budget
+  const chunkQueries = Math.min(queries.rows, Math.floor(Math.min(maxChunkQueries, fits) / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES);
+  if (chunkQueries < 1) {
+    throw new MrlError(`memory budget ${gigabytes(arrays.budgetBytes)} is too small for an exact search at ${dims.length} dims: ` +
+      `${resident ? "the database held in memory, " : ""}the queries and their ${k}-NN shortlists need ` +
+      `${gigabytes(resident + queries.data.byteLength + shortlists + blockBytes + perQuery * NESTED_TILE_QUERIES)}; raise --memory-gb (or MRL_MEMORY_GB)`, database.file);
   }
-  return Math.min(rows, Math.ceil(database.rows / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS);
+  return { chunkQueries, blockRows };
 }
 
-/** Seconds between checkpoints of a dim's search (an interrupted run resumes from the last one). */
+/** Seconds between checkpoints of an exact search (an interrupted run resumes from the last one). */
 export const CHECKPOINT_SECONDS = 60;
 
 /**
  * Runs faiss_nn for every nesting dim. Index files are cached like the original; an index or shortlist whose
  * manifest entry matches the current configuration and inputs (see manifest.ts) is reused / left as it is.
+ * Exact shortlists of all dims that need one are computed together, in one pass of the nested engine.
  * Everything is validated before the first file is written.
  */
 export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, options: IndexSearchOptions): DimResult[] {
@@ -116,62 +140,78 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
     if (!Number.isInteger(dim) || dim <= 0 || dim > database.cols) {
       throw new MrlError(`nesting dim ${dim} is larger than the array's ${database.cols} dims; expected 1..${database.cols}`, files.databaseX);
     }
-    searchBlockRows(arrays, dim, options.k); // the budget holds a block at every dim
   }
+  if (spec.indexType === "exactl2") planExactSearch(arrays, options.nesting, options.k); // the budget holds the search
   checkNonZeroPrefixes(queries, options.nesting, files.queriesX);
   database.check(options.nesting, options.quiet);
   const inputs = [files.databaseX, files.queriesX];
+  const writeIndex = options.indexFiles !== false;
   // What each artifact depends on besides its input files; efSearch only changes HNSW results.
   const indexConfig = (dim: number) => ({ indexType: spec.indexType, dim });
   const searchConfig = (dim: number) => ({ indexType: spec.indexType, dim, k: options.k,
     efSearch: spec.indexType.startsWith("hnsw") ? options.efSearch ?? "default" : undefined });
   const results: DimResult[] = [];
+  const exactTodo: { dim: number; indexFile: string; neighborsFile: string; indexFresh: boolean }[] = [];
   for (const dim of options.nesting) {
     const indexFile = indexPath(spec, dim);
     const neighborsFile = neighborsPath(spec, dim, options.k);
     const indexFresh = !options.force && isFresh(indexFile, "faiss_nn", indexConfig(dim), [files.databaseX]);
-    if (indexFresh && isFresh(neighborsFile, "faiss_nn", searchConfig(dim), [indexFile, ...inputs])) {
+    const shortlistInputs = spec.indexType === "exactl2" ? inputs : [indexFile, ...inputs];
+    if ((indexFresh || (spec.indexType === "exactl2" && !writeIndex)) && !options.force &&
+      isFresh(neighborsFile, "faiss_nn", searchConfig(dim), shortlistInputs)) {
       results.push({ dim, indexFile, neighborsFile, action: "skipped", buildSeconds: 0, searchSeconds: 0 });
+      continue;
+    }
+    if (spec.indexType === "exactl2") {
+      exactTodo.push({ dim, indexFile, neighborsFile, indexFresh });
       continue;
     }
     const label = `${spec.indexType} ${dim}d`;
     const queriesAtDim = nestedNormalized(queries, dim, files.queriesX);
     const t0 = performance.now();
-    let labels: IntMatrix, action: DimResult["action"], buildSeconds: number, resumedRows: number | undefined;
-    if (spec.indexType === "exactl2") {
-      const checkpoint = { file: `${neighborsFile}.partial`, config: searchConfig(dim), inputs: [...inputs] };
-      const run = exactSearch(arrays, queriesAtDim, options.k, { indexFile, indexFresh, checkpoint, force: options.force, label, quiet: options.quiet,
-        checkpointSeconds: options.checkpointSeconds ?? CHECKPOINT_SECONDS, onBlock: (rows) => options.onBlock?.(dim, rows) });
-      if (!indexFresh) recordArtifact(indexFile, "faiss_nn", indexConfig(dim), [files.databaseX]);
-      labels = run.labels;
-      action = indexFresh ? "reused-index" : "built";
-      buildSeconds = 0; // built while searching
-      resumedRows = run.resumedRows || undefined;
-    } else {
-      let index: FaissIndex;
-      if (indexFresh) {
-        index = FaissIndex.read(indexFile);
-        if (index.dim !== dim || index.ntotal !== database.rows) {
-          throw new MrlError(`cached index has ${index.ntotal} x ${index.dim}-d vectors, expected ${database.rows} x ${dim}; delete it or use force`, indexFile);
-        }
-        action = "reused-index";
-      } else {
-        index = buildFromBlocks(spec.indexType, arrays, dim, `${label} add`, options.quiet);
-        index.write(indexFile);
-        recordArtifact(indexFile, "faiss_nn", indexConfig(dim), [files.databaseX]);
-        action = "built";
+    let index: FaissIndex, action: DimResult["action"];
+    if (indexFresh) {
+      index = FaissIndex.read(indexFile);
+      if (index.dim !== dim || index.ntotal !== database.rows) {
+        throw new MrlError(`cached index has ${index.ntotal} x ${index.dim}-d vectors, expected ${database.rows} x ${dim}; delete it or use force`, indexFile);
       }
-      buildSeconds = (performance.now() - t0) / 1000;
-      if (options.efSearch !== undefined) index.setEfSearch(options.efSearch);
-      labels = knnLabels(searchIndex(index, queriesAtDim, options.k, `${label} search`, options.quiet));
-      index.reset();
+      action = "reused-index";
+    } else {
+      index = buildFromBlocks(spec.indexType, arrays, dim, `${label} add`, options.quiet);
+      index.write(indexFile);
+      recordArtifact(indexFile, "faiss_nn", indexConfig(dim), [files.databaseX]);
+      action = "built";
     }
+    const buildSeconds = (performance.now() - t0) / 1000;
+    if (options.efSearch !== undefined) index.setEfSearch(options.efSearch);
+    const labels = knnLabels(searchIndex(index, queriesAtDim, options.k, `${label} search`, options.quiet));
+    index.reset();
     writeShortlist(neighborsFile, labels);
-    recordArtifact(neighborsFile, "faiss_nn", searchConfig(dim), [indexFile, ...inputs]);
-    fs.rmSync(`${neighborsFile}.partial`, { force: true });
-    results.push({ dim, indexFile, neighborsFile, action, buildSeconds, searchSeconds: (performance.now() - t0) / 1000 - buildSeconds, resumedRows });
+    recordArtifact(neighborsFile, "faiss_nn", searchConfig(dim), shortlistInputs);
+    results.push({ dim, indexFile, neighborsFile, action, buildSeconds, searchSeconds: (performance.now() - t0) / 1000 - buildSeconds });
   }
-  return results;
+  if (exactTodo.length > 0) {
+    const t0 = performance.now();
+    const dims = exactTodo.map((t) => t.dim);
+    const newIndexes = writeIndex ? exactTodo.filter((t) => !t.indexFresh) : [];
+    const run = nestedExactSearch(arrays, dims, options.k, {
+      label: `${spec.indexType} ${dims.length === 1 ? `${dims[0]}d` : `${dims.length} dims ${dims[0]}..${dims[dims.length - 1]}`}`,
+      quiet: options.quiet, force: options.force, checkpointSeconds: options.checkpointSeconds ?? CHECKPOINT_SECONDS, onProgress: options.onProgress,
+      maxChunkQueries: options.maxChunkQueries,
+      indexFiles: newIndexes.map((t) => ({ dim: t.dim, file: t.indexFile })),
+      checkpoints: exactTodo.map((t) => ({ file: `${t.neighborsFile}.partial`, config: searchConfig(t.dim), inputs })),
+      onIndexesWritten: () => { for (const t of newIndexes) recordArtifact(t.indexFile, "faiss_nn", indexConfig(t.dim), [files.databaseX]); },
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    exactTodo.forEach((t, i) => {
+      writeShortlist(t.neighborsFile, run.labels[i]);
+      recordArtifact(t.neighborsFile, "faiss_nn", searchConfig(t.dim), inputs);
+      fs.rmSync(`${t.neighborsFile}.partial`, { force: true });
+      results.push({ dim: t.dim, indexFile: t.indexFile, neighborsFile: t.neighborsFile, action: t.indexFresh || !writeIndex ? "reused-index" : "built",
+        buildSeconds: 0, searchSeconds: seconds / exactTodo.length, resumedQueries: run.resumedQueries || undefined });
+    });
+  }
+  return options.nesting.map((dim) => results.find((r) => r.dim === dim)!);
 }
 
 /**
@@ -201,107 +241,124 @@ function buildFromBlocks(indexType: IndexType, arrays: RetrievalArrays, dim: num
 }
 
 interface ExactSearchOptions {
-  indexFile: string;
-  /** Search the cached index file's vectors instead of normalizing the database again. */
-  indexFresh: boolean;
-  /** Where the running top-k is saved every CHECKPOINT_SECONDS, with the manifest configuration it must match to resume. */
-  checkpoint: { file: string; config: Record<string, unknown>; inputs: string[] };
-  force?: boolean;
   label: string;
   quiet?: boolean;
+  force?: boolean;
   checkpointSeconds: number;
-  onBlock: (rowsDone: number) => void;
+  onProgress?: (queriesDone: number, rowsDone: number) => void;
+  /** Exact index files to write (normalized prefixes, FAISS's IndexFlatL2 format) during the first pass. */
+  indexFiles: { dim: number; file: string }[];
+  onIndexesWritten: () => void;
+  maxChunkQueries?: number;
+  /** Per dim (same order as dims): where its finished queries' shortlist is saved, and what it must match to resume. */
+  checkpoints: { file: string; config: Record<string, unknown>; inputs: string[] }[];
 }
 
 /**
- * Exact k-NN of the normalized queries over the normalized `queries.cols`-prefix of the database, block by
- * block; writes the exact index file as it goes (unless it is cached, then its vectors are the blocks).
+ * Exact k-NN at every dim of `dims` with the nested engine (search/nested.ts): query chunk by query chunk, each
+ * a pass over the database in blocks. Finished chunks are checkpointed (every checkpointSeconds), so an
+ * interrupted run resumes at the first unfinished chunk; the index files are written during the first pass.
  */
-function exactSearch(arrays: RetrievalArrays, queries: Matrix, k: number, o: ExactSearchOptions): { labels: IntMatrix; resumedRows: number } {
-  const { database } = arrays;
-  const dim = queries.cols, rows = database.rows;
-  if (o.indexFresh) {
-    const shape = flatIndexShape(o.indexFile);
-    if (!shape || shape.dim !== dim || shape.ntotal !== rows) {
-      throw new MrlError(`cached index is not an exact L2 index of ${rows} x ${dim}-d vectors; delete it or use force`, o.indexFile);
-    }
-  }
-  const resumed = o.force ? undefined : readCheckpoint(o.checkpoint, queries.rows, k, o.indexFresh ? undefined : `${o.indexFile}.partial`, dim);
-  const done = resumed?.rows ?? 0;
-  const topk = new RunningTopK(queries.rows, k, resumed);
-  const writer = o.indexFresh ? undefined : new FlatIndexWriter(o.indexFile, dim, done);
-  const blockRows = searchBlockRows(arrays, dim, k);
-  const buffer = new Float32Array(Math.min(blockRows, rows) * dim);
-  const index = FaissIndex.create("exactl2", dim);
-  const progress = createProgress(o.label, rows, { quiet: o.quiet });
-  if (done > 0) progress.tick(done);
+function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o: ExactSearchOptions): { labels: IntMatrix[]; resumedQueries: number } {
+  const { database, queries } = arrays;
+  const { chunkQueries, blockRows } = planExactSearch(arrays, dims, k, o.maxChunkQueries);
+  const maxDim = Math.max(...dims), nq = queries.rows;
+  const labels = dims.map(() => intMatrix(nq, k, allocateInt32(nq * k)));
+  const resumed = o.force ? 0 : readCheckpoints(o.checkpoints, labels, k);
+  const held = database.inMemory ? database.matrix() : undefined;
+  const buffer = held ? undefined : allocateFloat32(blockRows * maxDim);
+  const normalized = o.indexFiles.length > 0 ? allocateFloat32(blockRows * maxDim) : undefined;
+  const topk = new NestedTopK(matrix(Math.min(chunkQueries, nq), queries.cols, queries.data.subarray(0, Math.min(chunkQueries, nq) * queries.cols)), dims, k);
+  const progress = createProgress(o.label, (nq - resumed) * database.rows, { quiet: o.quiet });
   let lastCheckpoint = performance.now();
-  try {
-    for (let start = done; start < rows; start += blockRows) {
-      const end = Math.min(rows, start + blockRows);
-      const block = o.indexFresh ? readFlatIndexRows(o.indexFile, dim, start, end, buffer)
-        : l2NormalizeRows(database.readBlock(start, end, dim, buffer), database.file);
-      writer?.append(block);
-      index.add(block);
-      const kb = Math.min(k, block.rows);
-      const found = index.search(queries, kb, undefined, searchBatch(kb));
-      index.reset();
-      topk.merge(found.distances, found.labels, kb, start);
-      progress.tick(block.rows);
-      if (end < rows && performance.now() - lastCheckpoint >= o.checkpointSeconds * 1000) {
-        writeCheckpoint(o.checkpoint, topk, writer ? writer.sync() : end);
-        lastCheckpoint = performance.now();
+  for (let q0 = resumed; q0 < nq; q0 += chunkQueries) {
+    const q1 = Math.min(nq, q0 + chunkQueries);
+    topk.restart(matrix(q1 - q0, queries.cols, queries.data.subarray(q0 * queries.cols, q1 * queries.cols)));
+    const writers = q0 === resumed ? o.indexFiles.map((f) => ({ dim: f.dim, writer: new FlatIndexWriter(f.file, f.dim, 0) })) : [];
+    try {
+      for (let start = 0; start < database.rows; start += blockRows) {
+        const end = Math.min(database.rows, start + blockRows);
+        const block = held ? matrix(end - start, held.cols, held.data.subarray(start * held.cols, end * held.cols))
+          : database.readBlock(start, end, maxDim, buffer);
+        topk.add(block);
+        for (const { dim, writer } of writers) writer.append(prefixNormalized(block, dim, normalized!, database.file));
+        progress.tick((q1 - q0) * (end - start));
+        o.onProgress?.(q0 - resumed, end);
       }
-      o.onBlock(end);
+      for (const { writer } of writers) writer.finish();
+    } catch (err) {
+      for (const { writer } of writers) writer.close();
+      throw err;
     }
-    writer?.finish();
-  } catch (err) {
-    writer?.close();
-    throw err;
+    if (writers.length > 0) o.onIndexesWritten();
+    const found = topk.result();
+    found.forEach((r, i) => labels[i].data.set(r.labels.data, q0 * k));
+    if (q1 < nq && performance.now() - lastCheckpoint >= o.checkpointSeconds * 1000) {
+      writeCheckpoints(o.checkpoints, labels, q1, k);
+      lastCheckpoint = performance.now();
+    }
   }
   progress.done();
-  return { labels: intMatrix(queries.rows, k, topk.labels), resumedRows: done };
+  return { labels, resumedQueries: resumed };
 }
 
-// A checkpoint: "MRLK" | rows searched (float64) | nq x k distances (float32) | nq x k labels (int32).
+// A checkpoint per dim: "MRLQ" | queries done (float64) | their k neighbour ids (int32, queries done x k).
 const CHECKPOINT_HEADER = 12;
 
-function writeCheckpoint(c: ExactSearchOptions["checkpoint"], topk: RunningTopK, rows: number): void {
-  writeAtomically(c.file, (temp) => {
-    const fd = fs.openSync(temp, "w");
+function writeCheckpoints(checkpoints: ExactSearchOptions["checkpoints"], labels: IntMatrix[], queriesDone: number, k: number): void {
+  checkpoints.forEach((c, i) => {
+    writeAtomically(c.file, (temp) => {
+      const fd = fs.openSync(temp, "w");
+      try {
+        const head = new Uint8Array(CHECKPOINT_HEADER);
+        head.set([0x4d, 0x52, 0x4c, 0x51]);
+        new DataView(head.buffer).setFloat64(4, queriesDone, true);
+        const ids = labels[i].data.subarray(0, queriesDone * k);
+        for (const part of [head, new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)]) {
+          let done = 0;
+          while (done < part.length) done += fs.writeSync(fd, part, done, part.length - done);
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
+    recordArtifact(c.file, "faiss_nn-checkpoint", c.config, c.inputs);
+  });
+}
+
+/** Queries already done by an interrupted run whose checkpoints all match this run (0 if any does not); their ids go into `labels`. */
+function readCheckpoints(checkpoints: ExactSearchOptions["checkpoints"], labels: IntMatrix[], k: number): number {
+  let done = Infinity;
+  for (const c of checkpoints) {
+    if (!isFresh(c.file, "faiss_nn-checkpoint", c.config, c.inputs)) return 0;
+    const fd = fs.openSync(c.file, "r");
     try {
       const head = new Uint8Array(CHECKPOINT_HEADER);
-      head.set([0x4d, 0x52, 0x4c, 0x4b]);
-      new DataView(head.buffer).setFloat64(4, rows, true);
-      for (const part of [head, new Uint8Array(topk.distances.buffer), new Uint8Array(topk.labels.buffer)]) {
-        let done = 0;
-        while (done < part.length) done += fs.writeSync(fd, part, done, part.length - done);
-      }
+      readFully(fd, head, 0, c.file);
+      const rows = new DataView(head.buffer).getFloat64(4, true);
+      if (String.fromCharCode(...head.subarray(0, 4)) !== "MRLQ" || fs.fstatSync(fd).size !== CHECKPOINT_HEADER + rows * k * 4) return 0;
+      done = Math.min(done, rows);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  checkpoints.forEach((c, i) => {
+    const fd = fs.openSync(c.file, "r");
+    try {
+      const ids = labels[i].data.subarray(0, done * k);
+      readFully(fd, new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength), CHECKPOINT_HEADER, c.file);
     } finally {
       fs.closeSync(fd);
     }
   });
-  recordArtifact(c.file, "faiss_nn-checkpoint", c.config, c.inputs);
+  return done === Infinity ? 0 : done;
 }
 
-/** The state saved by an interrupted run, when it matches this run (same configuration, inputs, index file rows). */
-function readCheckpoint(c: ExactSearchOptions["checkpoint"], nq: number, k: number, partialIndex: string | undefined, dim: number):
-  { rows: number; distances: Float32Array; labels: Int32Array } | undefined {
-  if (!isFresh(c.file, "faiss_nn-checkpoint", c.config, c.inputs)) return undefined;
-  if (fs.statSync(c.file).size !== CHECKPOINT_HEADER + nq * k * 8) return undefined;
-  const fd = fs.openSync(c.file, "r");
-  try {
-    const head = new Uint8Array(CHECKPOINT_HEADER);
-    readFully(fd, head, 0, c.file);
-    const rows = new DataView(head.buffer).getFloat64(4, true);
-    if (partialIndex && !(fs.existsSync(partialIndex) && fs.statSync(partialIndex).size >= FLAT_HEADER_BYTES + rows * dim * 4)) return undefined;
-    const distances = new Float32Array(nq * k), labels = new Int32Array(nq * k);
-    readFully(fd, new Uint8Array(distances.buffer), CHECKPOINT_HEADER, c.file);
-    readFully(fd, new Uint8Array(labels.buffer), CHECKPOINT_HEADER + nq * k * 4, c.file);
-    return { rows, distances, labels };
-  } finally {
-    fs.closeSync(fd);
-  }
+/** The normalized `dim`-prefix of a block's rows, into `out`. */
+function prefixNormalized(block: Matrix, dim: number, out: Float32Array, file: string): Matrix {
+  const bad = nativeKernels().prefixNormalize(block.data, block.rows, block.cols, dim, out, defaultThreads());
+  if (bad >= 0) throw new MrlError(`a row's first ${dim} values are all zeros or not finite and cannot be L2-normalized`, file);
+  return matrix(block.rows, dim, out.subarray(0, block.rows * dim));
 }
 
 /**

@@ -1,0 +1,12 @@
+// mrl_native: the kernels that need native speed (see lib/src/kernels/native.ts for the typed interface).
+#include "common.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("allocate", Napi::Function::New(env, mrl::Allocate));
+  exports.Set("prefixNormalize", Napi::Function::New(env, mrl::PrefixNormalize));
+  exports.Set("nestedKnnBlock", Napi::Function::New(env, mrl::NestedKnnBlock));
+  exports.Set("nestedKnnFinish", Napi::Function::New(env, mrl::NestedKnnFinish));
+  return exports;
+}
+
+NODE_API_MODULE(mrl_native, Init)

@@ -1,0 +1,278 @@
+// Exact k-NN at every nesting dim in one pass over the database (the engine of search/nested.ts).
+//
+// For unit-normalized prefixes, |q/|q| - x/|x||^2 = 2 - 2 (q.x) / (|q||x|), and the dot product at prefix d2
+// is the one at d1 plus the columns (d1, d2]. So a tile of dot products is accumulated dim by dim with
+// sgemm (beta = 1 on the new columns only) and, after each nesting dim, every query's row of the tile is
+// scanned for candidates: key = (q.x) / |x| is larger for nearer rows, and only keys above the query's
+// current k-th best are kept. All dims together cost one product at the largest dim plus one scan per dim.
+//
+// The running top-k of each (dim, query) lives in caller-owned state: up to 2k (key, id) entries, unordered,
+// and a threshold (the k-th best key after the last compaction). Each thread owns whole query tiles, so no
+// two threads touch one query's state. Ties keep the smaller id: rows arrive in increasing id order and a
+// candidate must beat the threshold strictly.
+#include "common.h"
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <cblas.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+namespace mrl {
+
+// An entry packs (key, id) into one integer whose ascending order is key descending, then id ascending, so
+// selection and sorting compare plain integers (no branches on ties).
+using Entry = uint64_t;
+static inline uint32_t floatBits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+static inline float bitsFloat(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+// Monotone map of floats to unsigned ints, complemented so that larger keys come first.
+static inline Entry pack(float key, int32_t id) {
+  uint32_t b = floatBits(key);
+  uint32_t ordered = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  return (static_cast<uint64_t>(~ordered) << 32) | static_cast<uint32_t>(id);
+}
+static inline float keyOf(Entry e) {
+  uint32_t ordered = ~static_cast<uint32_t>(e >> 32);
+  return bitsFloat((ordered & 0x80000000u) ? (ordered & 0x7fffffffu) : ~ordered);
+}
+static inline int32_t idOf(Entry e) { return static_cast<int32_t>(static_cast<uint32_t>(e)); }
+
+// Tiles of dot products are TILE_QUERIES x TILE_ROWS floats. Their size is fixed, and tiles start at fixed
+// positions, because sgemm's rounding depends on the shapes it is given: so a distance is the same float
+// whatever the thread count, and whatever the query chunks and database blocks (multiples of the tile) are.
+// (search/nested.ts NESTED_TILE_QUERIES is this number.)
+constexpr int64_t TILE_QUERIES = 256;
+constexpr int64_t TILE_ROWS = 1024;
+
+// 1 / |prefix| at every dim for each row, [s * rows + r], from float64 sums of squares.
+static std::vector<float> prefixInvNorms(const float* x, int64_t rows, int64_t stride, const std::vector<int>& dims) {
+  std::vector<float> inv(dims.size() * rows);
+  for (int64_t r = 0; r < rows; r++) {
+    const float* v = x + r * stride;
+    double sum = 0;
+    int c = 0;
+    for (size_t s = 0; s < dims.size(); s++) {
+      for (; c < dims[s]; c++) sum += static_cast<double>(v[c]) * v[c];
+      inv[s * rows + r] = static_cast<float>(1 / std::sqrt(sum));
+    }
+  }
+  return inv;
+}
+
+struct State {
+  Entry* entries;  // [slot * cap, slot * cap + count)
+  int32_t* counts;
+  float* thresholds;
+  int64_t k, cap;
+};
+
+// Keeps the k best of a slot's entries and sets its threshold to the k-th best key.
+static void compact(const State& st, int64_t slot) {
+  Entry* e = st.entries + slot * st.cap;
+  int32_t& n = st.counts[slot];
+  if (n <= st.k) return;
+  std::nth_element(e, e + st.k - 1, e + n);
+  n = static_cast<int32_t>(st.k);
+  st.thresholds[slot] = keyOf(e[st.k - 1]);
+}
+
+// Scans one query's row of dot products against the rows' inverse norms; appends keys above the threshold.
+static void scanRow(const State& st, int64_t slot, const float* dots, const float* invNorms, int64_t rows, int32_t firstId) {
+  Entry* e = st.entries + slot * st.cap;
+  int32_t& n = st.counts[slot];
+  float thr = st.thresholds[slot];
+  int64_t j = 0;
+  auto push = [&](float key, int64_t at) {
+    e[n++] = pack(key, static_cast<int32_t>(firstId + at));
+    if (n == st.cap) {
+      compact(st, slot);
+      thr = st.thresholds[slot];
+    }
+  };
+#ifdef __AVX512F__
+  for (; j + 16 <= rows; j += 16) {
+    __m512 keys = _mm512_mul_ps(_mm512_loadu_ps(dots + j), _mm512_loadu_ps(invNorms + j));
+    __mmask16 m = _mm512_cmp_ps_mask(keys, _mm512_set1_ps(thr), _CMP_GT_OQ);
+    if (!m) continue;
+    alignas(64) float k16[16];
+    _mm512_store_ps(k16, keys);
+    while (m) {
+      int b = __builtin_ctz(m);
+      m &= m - 1;
+      if (k16[b] > thr) push(k16[b], j + b);
+    }
+  }
+#endif
+  for (; j < rows; j++) {
+    float key = dots[j] * invNorms[j];
+    if (key > thr) push(key, j);
+  }
+}
+
+// One sgemm of the plan: columns up to `end`. Grid steps (8, 16, 32, ... columns) extend the running sums;
+// a requested dim off the grid is the running sums plus its own tail. `dim` is the index of the requested dim
+// scanned after the step, or -1.
+struct Step {
+  int end;
+  bool onGrid;
+  int dim;
+};
+
+static std::vector<Step> slicePlan(const std::vector<int>& dims) {
+  std::vector<Step> plan;
+  size_t s = 0;
+  for (int g = 8;; g *= 2) {
+    for (; s < dims.size() && dims[s] < g; s++) plan.push_back({dims[s], false, static_cast<int>(s)});
+    if (s == dims.size()) break;
+    bool asked = dims[s] == g;
+    plan.push_back({g, true, asked ? static_cast<int>(s) : -1});
+    if (asked) s++;
+  }
+  return plan;
+}
+
+static int dimsArg(const Napi::CallbackInfo& info, size_t i, std::vector<int>& dims) {
+  auto d = viewOf<int32_t>(info[i], napi_int32_array, "dims");
+  dims.assign(d.data, d.data + d.length);
+  require(!dims.empty(), info.Env(), "nestedKnn: no dims");
+  for (size_t s = 0; s < dims.size(); s++) {
+    require(dims[s] > 0 && (s == 0 || dims[s] > dims[s - 1]), info.Env(), "nestedKnn: dims must be positive and increasing");
+  }
+  return dims.back();
+}
+
+static State stateArgs(const Napi::CallbackInfo& info, size_t i, int64_t slots, int64_t k) {
+  auto entries = viewOf<float>(info[i], napi_float32_array, "entries");  // opaque: two floats' bytes per entry
+  auto counts = viewOf<int32_t>(info[i + 1], napi_int32_array, "counts");
+  auto thresholds = viewOf<float>(info[i + 2], napi_float32_array, "thresholds");
+  State st{reinterpret_cast<Entry*>(entries.data), counts.data, thresholds.data, k, 2 * k};
+  require(entries.length >= static_cast<size_t>(slots * st.cap * 2) && counts.length >= static_cast<size_t>(slots) &&
+              thresholds.length >= static_cast<size_t>(slots), info.Env(), "nestedKnn: state arrays are too short");
+  return st;
+}
+
+// nestedKnnBlock(queries, nq, qStride, block, nb, bStride, firstId, dims, k, entries, counts, thresholds, threads)
+// Adds database rows firstId .. firstId + nb - 1 (`block`, row-major with stride bStride) to the running top-k
+// of every query at every dim. State: entries Float32Array(dims * nq * 2k * 2), counts Int32Array(dims * nq),
+// thresholds Float32Array(dims * nq); a new state is zero counts and -Infinity thresholds.
+Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto queries = viewOf<float>(info[0], napi_float32_array, "queries");
+  int64_t nq = intArg(info, 1, "nq"), qStride = intArg(info, 2, "qStride");
+  auto block = viewOf<float>(info[3], napi_float32_array, "block");
+  int64_t nb = intArg(info, 4, "nb"), bStride = intArg(info, 5, "bStride"), firstId = intArg(info, 6, "firstId");
+  std::vector<int> dims;
+  int maxDim = dimsArg(info, 7, dims);
+  int64_t k = intArg(info, 8, "k");
+  int64_t nd = static_cast<int64_t>(dims.size());
+  State st = stateArgs(info, 9, nd * nq, k);
+  int threads = static_cast<int>(intArg(info, 12, "threads"));
+  require(nq > 0 && nb >= 0 && k > 0 && threads > 0 && qStride >= maxDim && bStride >= maxDim, env, "nestedKnnBlock: bad shape");
+  require(static_cast<size_t>((nq - 1) * qStride + maxDim) <= queries.length, env, "nestedKnnBlock: queries are too short");
+  require(nb == 0 || static_cast<size_t>((nb - 1) * bStride + maxDim) <= block.length, env, "nestedKnnBlock: block is too short");
+  require(firstId >= 0 && firstId + nb <= std::numeric_limits<int32_t>::max(), env, "nestedKnnBlock: ids beyond int32");
+  if (nb == 0) return env.Undefined();
+
+  // The key needs only the rows' norms: a query's own norm scales all its rows alike.
+  std::vector<float> xInv = prefixInvNorms(block.data, nb, bStride, dims);
+  // Each thread runs its own single-threaded sgemm on its own tiles.
+  int blasThreads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  const int64_t tileQueries = TILE_QUERIES;
+  int64_t tiles = (nq + tileQueries - 1) / tileQueries;
+  std::atomic<int64_t> next{0};
+  std::vector<Step> plan = slicePlan(dims);
+  bool anyTail = std::any_of(plan.begin(), plan.end(), [](const Step& p) { return !p.onGrid; });
+  // Tiles of dot products are kept between calls: fresh pages are slow to touch on some virtual machines.
+  static std::vector<std::vector<float>> scratch, tailScratch;
+  int workers = static_cast<int>(std::min<int64_t>(threads, tiles));
+  if (static_cast<int>(scratch.size()) < workers) scratch.resize(workers), tailScratch.resize(workers);
+  for (int t = 0; t < workers; t++) {
+    if (scratch[t].size() < static_cast<size_t>(tileQueries * TILE_ROWS)) scratch[t].resize(tileQueries * TILE_ROWS);
+    if (anyTail && tailScratch[t].size() < static_cast<size_t>(tileQueries * TILE_ROWS)) tailScratch[t].resize(tileQueries * TILE_ROWS);
+  }
+  fanOut(workers, [&](int t) {
+    std::vector<float>& dots = scratch[t];
+    std::vector<float>& tails = tailScratch[t];
+    for (int64_t tile; (tile = next++) < tiles;) {
+      int64_t q0 = tile * tileQueries, mq = std::min(tileQueries, nq - q0);
+      for (int64_t j0 = 0; j0 < nb; j0 += TILE_ROWS) {
+        int64_t mb = std::min(TILE_ROWS, nb - j0);
+        // Columns are summed in the fixed slices of `plan`, so a dim's dot products do not depend on
+        // which other dims were asked for (sgemm's rounding depends on the slices it is given).
+        int done = 0;
+        for (const Step& step : plan) {
+          float* out = dots.data();
+          if (!step.onGrid) {  // a dim between grid points: the running sums plus its tail, on the side
+            out = tails.data();
+            if (done > 0) std::copy(dots.begin(), dots.begin() + mq * TILE_ROWS, tails.begin());
+          }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mq, mb, step.end - done, 1.0f, queries.data + q0 * qStride + done, qStride,
+                      block.data + j0 * bStride + done, bStride, done == 0 ? 0.0f : 1.0f, out, TILE_ROWS);
+          if (step.onGrid) done = step.end;
+          if (step.dim < 0) continue;
+          for (int64_t q = 0; q < mq; q++) {
+            scanRow(st, step.dim * nq + q0 + q, out + q * TILE_ROWS, xInv.data() + step.dim * nb + j0, mb, static_cast<int32_t>(firstId + j0));
+          }
+        }
+      }
+    }
+  });
+  openblas_set_num_threads(blasThreads);
+  return env.Undefined();
+}
+
+// nestedKnnFinish(queries, nq, qStride, dims, k, entries, counts, thresholds, distances, labels, threads)
+// Writes each (dim, query)'s k nearest as squared L2 distances between the normalized prefixes, ascending,
+// ties by id: distances Float32Array(dims * nq * k), labels Int32Array(dims * nq * k) (-1 / Infinity where
+// fewer than k rows were seen).
+Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto queries = viewOf<float>(info[0], napi_float32_array, "queries");
+  int64_t nq = intArg(info, 1, "nq"), qStride = intArg(info, 2, "qStride");
+  std::vector<int> dims;
+  int maxDim = dimsArg(info, 3, dims);
+  int64_t k = intArg(info, 4, "k");
+  int64_t nd = static_cast<int64_t>(dims.size());
+  State st = stateArgs(info, 5, nd * nq, k);
+  auto distances = viewOf<float>(info[8], napi_float32_array, "distances");
+  auto labels = viewOf<int32_t>(info[9], napi_int32_array, "labels");
+  int threads = static_cast<int>(intArg(info, 10, "threads"));
+  require(nq > 0 && k > 0 && threads > 0 && qStride >= maxDim, env, "nestedKnnFinish: bad shape");
+  require(static_cast<size_t>((nq - 1) * qStride + maxDim) <= queries.length, env, "nestedKnnFinish: queries are too short");
+  require(distances.length >= static_cast<size_t>(nd * nq * k) && labels.length >= static_cast<size_t>(nd * nq * k), env,
+          "nestedKnnFinish: outputs are too short");
+  std::vector<float> qInv = prefixInvNorms(queries.data, nq, qStride, dims);
+  std::atomic<int64_t> next{0};
+  fanOut(threads, [&](int) {
+    for (int64_t slot; (slot = next++) < nd * nq;) {
+      compact(st, slot);
+      Entry* e = st.entries + slot * st.cap;
+      int64_t n = st.counts[slot];
+      std::sort(e, e + n);
+      float scale = 2 * qInv[slot];  // slot = s * nq + q, as is qInv's layout
+      float* d = distances.data + slot * k;
+      int32_t* l = labels.data + slot * k;
+      for (int64_t i = 0; i < k; i++) {
+        d[i] = i < n ? std::max(0.0f, 2 - scale * keyOf(e[i])) : std::numeric_limits<float>::infinity();
+        l[i] = i < n ? idOf(e[i]) : -1;
+        // distinct keys can round to one distance: keep such runs in id order
+        for (int64_t j = i; j > 0 && d[j] == d[j - 1] && l[j] < l[j - 1]; j--) std::swap(l[j], l[j - 1]);
+      }
+    }
+  });
+  return env.Undefined();
+}
+
+}  // namespace mrl

@@ -1,0 +1,44 @@
+/**
+ * The native kernels (lib/native, C++ over OpenBLAS, compiled at set-up by scripts/build-native.sh): nested
+ * exact k-NN, prefix normalization and huge-page buffers. Typed wrappers only; callers check their inputs.
+ */
+import * as path from "node:path";
+import { MrlError } from "../core/errors";
+
+interface NativeKernels {
+  allocate(bytes: number): ArrayBuffer;
+  prefixNormalize(src: Float32Array, rows: number, srcStride: number, dim: number, dst: Float32Array, threads: number): number;
+  nestedKnnBlock(queries: Float32Array, nq: number, qStride: number, block: Float32Array, nb: number, bStride: number, firstId: number,
+    dims: Int32Array, k: number, entries: Float32Array, counts: Int32Array, thresholds: Float32Array, threads: number): void;
+  nestedKnnFinish(queries: Float32Array, nq: number, qStride: number, dims: Int32Array, k: number, entries: Float32Array,
+    counts: Int32Array, thresholds: Float32Array, distances: Float32Array, labels: Int32Array, threads: number): void;
+}
+
+const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");
+let addon: NativeKernels | undefined;
+
+/** The loaded addon; a clear error when set-up has not built it. */
+export function nativeKernels(): NativeKernels {
+  if (!addon) {
+    try {
+      addon = require(ADDON) as NativeKernels;
+    } catch (err) {
+      throw new MrlError(`the native kernels are not built (${(err as Error).message.split("\n")[0]}); run npm run setup`, ADDON);
+    }
+  }
+  return addon;
+}
+
+/**
+ * A zeroed Float32Array of `length` values in huge-page memory that is populated up front. On this kind of
+ * virtual machine a fresh page costs a slow fault on first touch (a new 500 MB array took ~2 s to fill);
+ * these arrays fill at memory speed. Use for large matrices; small ones gain nothing.
+ */
+export function allocateFloat32(length: number): Float32Array {
+  return new Float32Array(nativeKernels().allocate(length * 4), 0, length);
+}
+
+/** allocateFloat32's Int32Array twin. */
+export function allocateInt32(length: number): Int32Array {
+  return new Int32Array(nativeKernels().allocate(length * 4), 0, length);
+}

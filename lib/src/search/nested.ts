@@ -1,0 +1,104 @@
+/**
+ * Exact k-NN at several nesting dims in one pass (lib/native/src/nested_knn.cc): the neighbours FAISS
+ * IndexFlatL2 finds on each dim's L2-normalized prefixes, computed from the raw rows. Dot products at a larger
+ * prefix extend the smaller one's (sgemm on the new columns only), so all dims cost one product at the
+ * largest dim plus one candidate scan per dim, instead of one full search per dim.
+ *
+ * The database arrives in blocks of rows in id order (in memory or streamed from a file), so the engine
+ * composes with the out-of-core search; the running top-k of every (dim, query) is held here, in a compact
+ * state that a checkpoint can save.
+ */
+import { check } from "../core/errors";
+import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
+import { allocateFloat32, allocateInt32, nativeKernels } from "../kernels/native";
+import { defaultThreads } from "../kernels/parallel";
+
+/** The k nearest rows of every query at one nesting dim: squared L2 distances (ascending, ties by id) and ids. */
+export interface KnnAtDim {
+  dim: number;
+  distances: Matrix;
+  labels: IntMatrix;
+}
+
+/**
+ * Queries per tile of the native engine. sgemm rounds differently for different shapes, so the engine's
+ * tiles have a fixed size and start at multiples of it: query chunks that are multiples of it give the same
+ * floats (and ids) as one whole search.
+ */
+export const NESTED_TILE_QUERIES = 256;
+
+/** Bytes of running state per query: dims x 2k (key, id) entries, plus a count and threshold each. */
+export const nestedStateBytes = (dims: number, k: number): number => dims * (2 * k * 8 + 8);
+
+/** The running top-k of `queries` at every dim of `dims` while database blocks are added in id order. */
+export class NestedTopK {
+  readonly dims: number[];
+  private readonly dimsI32: Int32Array;
+  private readonly entries: Float32Array;
+  private readonly counts: Int32Array;
+  private readonly thresholds: Float32Array;
+  private readonly threads: number;
+  private readonly capacity: number;
+  /** Database rows added so far (the next block's first id). */
+  rowsSeen = 0;
+
+  /** `queries` also sets the capacity: restart() takes at most as many queries. */
+  constructor(public queries: Matrix, dims: number[], readonly k: number, threads = defaultThreads()) {
+    this.dims = [...new Set(dims)].sort((a, b) => a - b);
+    check(this.dims.length > 0 && this.dims[0] >= 1 && this.dims[this.dims.length - 1] <= queries.cols,
+      `nesting dims [${dims}] must lie in 1..${queries.cols}`);
+    check(Number.isInteger(k) && k > 0, `k must be a positive integer, got ${k}`);
+    check(queries.rows > 0, "there are no queries to search");
+    this.dimsI32 = Int32Array.from(this.dims);
+    const slots = this.dims.length * queries.rows;
+    this.entries = allocateFloat32(slots * 2 * k * 2);
+    this.counts = new Int32Array(slots);
+    this.thresholds = new Float32Array(slots).fill(-Infinity);
+    this.threads = threads;
+    this.capacity = queries.rows;
+  }
+
+  /** Starts over with other queries (at most the first ones' count), reusing the state's memory. */
+  restart(queries: Matrix): void {
+    check(queries.rows > 0 && queries.rows <= this.capacity && queries.cols === this.queries.cols,
+      `restart takes 1..${this.capacity} queries of ${this.queries.cols} dims, got ${queries.rows} x ${queries.cols}`);
+    this.queries = queries;
+    this.counts.fill(0);
+    this.thresholds.fill(-Infinity);
+    this.rowsSeen = 0;
+  }
+
+  /** Adds database rows rowsSeen .. rowsSeen + block.rows - 1 (raw, not normalized; at least the largest dim wide). */
+  add(block: Matrix): void {
+    check(block.cols >= this.dims[this.dims.length - 1], `database blocks are ${block.cols}-d, the largest nesting dim is ${this.dims[this.dims.length - 1]}`);
+    const q = this.queries;
+    nativeKernels().nestedKnnBlock(q.data, q.rows, q.cols, block.data, block.rows, block.cols, this.rowsSeen, this.dimsI32, this.k,
+      this.entries, this.counts, this.thresholds, this.threads);
+    this.rowsSeen += block.rows;
+  }
+
+  /** The k nearest at every dim (in `dims` order, ascending). The state is compacted, and stays usable. */
+  result(): KnnAtDim[] {
+    const { queries: q, k, dims } = this;
+    const per = q.rows * k;
+    const distances = allocateFloat32(dims.length * per), labels = allocateInt32(dims.length * per);
+    nativeKernels().nestedKnnFinish(q.data, q.rows, q.cols, this.dimsI32, k, this.entries, this.counts, this.thresholds, distances, labels, this.threads);
+    return dims.map((dim, s) => ({ dim, distances: matrix(q.rows, k, distances.subarray(s * per, (s + 1) * per)),
+      labels: intMatrix(q.rows, k, labels.subarray(s * per, (s + 1) * per)) }));
+  }
+}
+
+/** Exact k-NN of `queries` in `database` at every nesting dim (both raw; prefixes normalized on the fly). */
+export function nestedKnn(database: Matrix, queries: Matrix, dims: number[], k: number,
+  options: { blockRows?: number; threads?: number; onRows?: (rows: number) => void } = {}): KnnAtDim[] {
+  check(database.cols === queries.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
+  check(k <= database.rows, `k=${k} is larger than the database (${database.rows} rows)`);
+  const topk = new NestedTopK(queries, dims, k, options.threads);
+  const step = options.blockRows ?? 16384;
+  for (let start = 0; start < database.rows; start += step) {
+    const end = Math.min(database.rows, start + step);
+    topk.add(matrix(end - start, database.cols, database.data.subarray(start * database.cols, end * database.cols)));
+    options.onRows?.(end - start);
+  }
+  return topk.result();
+}
