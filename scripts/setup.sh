@@ -15,7 +15,7 @@ apt_packages=(
   python3-numpy python3-pandas python3-faiss          # interop tests and the Python peer
   python3-torch python3-torchvision python3-onnx      # model training/export and reference outputs
   chromium chromium-driver fonts-liberation           # headless browser: static figures, report test
-  patch
+  patch g++ make                                      # node-gyp builds (faiss-node, lib/native)
   time                                                # /usr/bin/time: wall time and peak RSS per stage (bench/scale.ts)
   wabt                                                # wat2wasm: the WebAssembly kernels (lib/src/kernels/*.wat)
 )

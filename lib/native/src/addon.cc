@@ -6,6 +6,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("prefixNormalize", Napi::Function::New(env, mrl::PrefixNormalize));
   exports.Set("nestedKnnBlock", Napi::Function::New(env, mrl::NestedKnnBlock));
   exports.Set("nestedKnnFinish", Napi::Function::New(env, mrl::NestedKnnFinish));
+  exports.Set("sgemmSeconds", Napi::Function::New(env, mrl::SgemmSeconds));
+  exports.Set("selectPass", Napi::Function::New(env, mrl::SelectPass));
   return exports;
 }
 

@@ -50,5 +50,7 @@ Napi::Value Allocate(const Napi::CallbackInfo& info);
 Napi::Value PrefixNormalize(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info);
+Napi::Value SgemmSeconds(const Napi::CallbackInfo& info);
+Napi::Value SelectPass(const Napi::CallbackInfo& info);
 
 }  // namespace mrl

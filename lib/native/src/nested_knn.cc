@@ -6,14 +6,16 @@
 // scanned for candidates: key = (q.x) / |x| is larger for nearer rows, and only keys above the query's
 // current k-th best are kept. All dims together cost one product at the largest dim plus one scan per dim.
 //
-// The running top-k of each (dim, query) lives in caller-owned state: up to 2k (key, id) entries, unordered,
+// The running top-k of each (dim, query) lives in caller-owned state: up to 2k + 16 (key, id) entries, unordered,
 // and a threshold (the k-th best key after the last compaction). Each thread owns whole query tiles, so no
 // two threads touch one query's state. Ties keep the smaller id: rows arrive in increasing id order and a
 // candidate must beat the threshold strictly.
 #include "common.h"
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <cblas.h>
@@ -70,6 +72,8 @@ static std::vector<float> prefixInvNorms(const float* x, int64_t rows, int64_t s
   return inv;
 }
 
+constexpr int64_t SLACK = 16;  // room for one group of 16 candidates beyond 2k (see scanRow)
+
 struct State {
   Entry* entries;  // [slot * cap, slot * cap + count)
   int32_t* counts;
@@ -77,46 +81,131 @@ struct State {
   int64_t k, cap;
 };
 
-// Keeps the k best of a slot's entries and sets its threshold to the k-th best key.
-static void compact(const State& st, int64_t slot) {
-  Entry* e = st.entries + slot * st.cap;
-  int32_t& n = st.counts[slot];
-  if (n <= st.k) return;
-  std::nth_element(e, e + st.k - 1, e + n);
-  n = static_cast<int32_t>(st.k);
-  st.thresholds[slot] = keyOf(e[st.k - 1]);
+// Moves the k smallest entries (the k best) to the front, unordered, and returns the k-th. A histogram of the
+// keys' high bits finds the bucket holding the k-th; only that bucket is searched exactly. `tmp`: scratch.
+static Entry selectSmallest(Entry* e, int64_t n, int64_t k, std::vector<Entry>& tmp) {
+  uint32_t mn = UINT32_MAX, mx = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t h = static_cast<uint32_t>(e[i] >> 32);
+    mn = std::min(mn, h);
+    mx = std::max(mx, h);
+  }
+  if (mn == mx) {
+    std::nth_element(e, e + k - 1, e + n);
+    return e[k - 1];
+  }
+  int shift = std::max(0, 32 - __builtin_clz(mx - mn) - 11);
+  uint32_t hist[2048] = {};
+  for (int64_t i = 0; i < n; i++) hist[(static_cast<uint32_t>(e[i] >> 32) - mn) >> shift]++;
+  uint32_t bucket = 0;
+  int64_t below = 0;
+  while (below + hist[bucket] < static_cast<uint64_t>(k)) below += hist[bucket++];
+  if (tmp.size() < static_cast<size_t>(n)) tmp.resize(n);
+  int64_t front = 0, inBucket = 0;
+  for (int64_t i = 0; i < n; i++) {  // branch-free: store always, advance where the entry belongs
+    Entry v = e[i];
+    uint32_t b = (static_cast<uint32_t>(v >> 32) - mn) >> shift;
+    e[front] = v;
+    front += b < bucket;
+    tmp[inBucket] = v;
+    inBucket += b == bucket;
+  }
+  int64_t need = k - below;
+  std::nth_element(tmp.begin(), tmp.begin() + need - 1, tmp.begin() + inBucket);
+  std::copy(tmp.begin(), tmp.begin() + need, e + front);
+  return tmp[need - 1];
 }
 
+// Sorts entries ascending: a stable radix sort on the keys (relative to the smallest), then ids within equal keys.
+static void sortEntries(Entry* e, int64_t n, std::vector<Entry>& tmp) {
+  if (n < 64) {
+    std::sort(e, e + n);
+    return;
+  }
+  uint32_t mn = UINT32_MAX, mx = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t h = static_cast<uint32_t>(e[i] >> 32);
+    mn = std::min(mn, h);
+    mx = std::max(mx, h);
+  }
+  int width = mx == mn ? 0 : 32 - __builtin_clz(mx - mn);
+  if (tmp.size() < static_cast<size_t>(n)) tmp.resize(n);
+  Entry* src = e;
+  Entry* dst = tmp.data();
+  for (int shift = 0; shift < width; shift += 11) {
+    uint32_t hist[2048] = {};
+    for (int64_t i = 0; i < n; i++) hist[((static_cast<uint32_t>(src[i] >> 32) - mn) >> shift) & 2047]++;
+    for (uint32_t d = 0, sum = 0; d < 2048; d++) {
+      uint32_t c = hist[d];
+      hist[d] = sum;
+      sum += c;
+    }
+    for (int64_t i = 0; i < n; i++) dst[hist[((static_cast<uint32_t>(src[i] >> 32) - mn) >> shift) & 2047]++] = src[i];
+    std::swap(src, dst);
+  }
+  if (src != e) std::copy(src, src + n, e);
+  for (int64_t i = 1; i < n; i++) {  // equal keys (rare): by id
+    for (int64_t j = i; j > 0 && (e[j] >> 32) == (e[j - 1] >> 32) && e[j] < e[j - 1]; j--) std::swap(e[j], e[j - 1]);
+  }
+}
+
+// Keeps the k best of a slot's entries and sets its threshold to the k-th best key.
+static void compact(const State& st, int64_t slot, std::vector<Entry>& tmp) {
+  int32_t& n = st.counts[slot];
+  if (n <= st.k) return;
+  Entry kth = selectSmallest(st.entries + slot * st.cap, n, st.k, tmp);
+  n = static_cast<int32_t>(st.k);
+  st.thresholds[slot] = keyOf(kth);
+}
+
+#ifdef __AVX512F__
+// Eight (key, id) pairs packed as entries (see pack), in one vector.
+static inline __m512i pack8(__m256 keys, __m256i ids) {
+  __m256i b = _mm256_castps_si256(keys);
+  __m256i negative = _mm256_srai_epi32(b, 31);
+  __m256i ordered = _mm256_xor_si256(b, _mm256_or_si256(negative, _mm256_set1_epi32(INT32_MIN)));
+  __m256i high = _mm256_xor_si256(ordered, _mm256_set1_epi32(-1));
+  return _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(high), 32), _mm512_cvtepu32_epi64(ids));
+}
+#endif
+
 // Scans one query's row of dot products against the rows' inverse norms; appends keys above the threshold.
-static void scanRow(const State& st, int64_t slot, const float* dots, const float* invNorms, int64_t rows, int32_t firstId) {
+// The state holds 2k entries plus SLACK, so a group of 16 can be stored whole; it is compacted beyond 2k.
+static void scanRow(const State& st, int64_t slot, const float* dots, const float* invNorms, int64_t rows, int32_t firstId,
+                    std::vector<Entry>& tmp) {
   Entry* e = st.entries + slot * st.cap;
   int32_t& n = st.counts[slot];
   float thr = st.thresholds[slot];
+  const int64_t full = 2 * st.k;
   int64_t j = 0;
-  auto push = [&](float key, int64_t at) {
-    e[n++] = pack(key, static_cast<int32_t>(firstId + at));
-    if (n == st.cap) {
-      compact(st, slot);
-      thr = st.thresholds[slot];
-    }
-  };
 #ifdef __AVX512F__
-  for (; j + 16 <= rows; j += 16) {
+  __m512i ids = _mm512_add_epi32(_mm512_set1_epi32(firstId), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  for (; j + 16 <= rows; j += 16, ids = _mm512_add_epi32(ids, _mm512_set1_epi32(16))) {
     __m512 keys = _mm512_mul_ps(_mm512_loadu_ps(dots + j), _mm512_loadu_ps(invNorms + j));
     __mmask16 m = _mm512_cmp_ps_mask(keys, _mm512_set1_ps(thr), _CMP_GT_OQ);
     if (!m) continue;
-    alignas(64) float k16[16];
-    _mm512_store_ps(k16, keys);
-    while (m) {
-      int b = __builtin_ctz(m);
-      m &= m - 1;
-      if (k16[b] > thr) push(k16[b], j + b);
+    if (n > full) {
+      compact(st, slot, tmp);
+      thr = st.thresholds[slot];
+      m = _mm512_cmp_ps_mask(keys, _mm512_set1_ps(thr), _CMP_GT_OQ);
     }
+    __m512i low = pack8(_mm512_castps512_ps256(keys), _mm512_castsi512_si256(ids));
+    __m512i high = pack8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(keys), 1)), _mm512_extracti64x4_epi64(ids, 1));
+    _mm512_mask_compressstoreu_epi64(e + n, static_cast<__mmask8>(m), low);
+    n += __builtin_popcount(m & 0xff);
+    _mm512_mask_compressstoreu_epi64(e + n, static_cast<__mmask8>(m >> 8), high);
+    n += __builtin_popcount(m >> 8);
   }
 #endif
   for (; j < rows; j++) {
     float key = dots[j] * invNorms[j];
-    if (key > thr) push(key, j);
+    if (!(key > thr)) continue;
+    if (n > full) {
+      compact(st, slot, tmp);
+      thr = st.thresholds[slot];
+      if (!(key > thr)) continue;
+    }
+    e[n++] = pack(key, static_cast<int32_t>(firstId + j));
   }
 }
 
@@ -156,7 +245,7 @@ static State stateArgs(const Napi::CallbackInfo& info, size_t i, int64_t slots, 
   auto entries = viewOf<float>(info[i], napi_float32_array, "entries");  // opaque: two floats' bytes per entry
   auto counts = viewOf<int32_t>(info[i + 1], napi_int32_array, "counts");
   auto thresholds = viewOf<float>(info[i + 2], napi_float32_array, "thresholds");
-  State st{reinterpret_cast<Entry*>(entries.data), counts.data, thresholds.data, k, 2 * k};
+  State st{reinterpret_cast<Entry*>(entries.data), counts.data, thresholds.data, k, 2 * k + SLACK};
   require(entries.length >= static_cast<size_t>(slots * st.cap * 2) && counts.length >= static_cast<size_t>(slots) &&
               thresholds.length >= static_cast<size_t>(slots), info.Env(), "nestedKnn: state arrays are too short");
   return st;
@@ -164,7 +253,7 @@ static State stateArgs(const Napi::CallbackInfo& info, size_t i, int64_t slots, 
 
 // nestedKnnBlock(queries, nq, qStride, block, nb, bStride, firstId, dims, k, entries, counts, thresholds, threads)
 // Adds database rows firstId .. firstId + nb - 1 (`block`, row-major with stride bStride) to the running top-k
-// of every query at every dim. State: entries Float32Array(dims * nq * 2k * 2), counts Int32Array(dims * nq),
+// of every query at every dim. State: entries Float32Array(dims * nq * (2k + 16) * 2), counts Int32Array(dims * nq),
 // thresholds Float32Array(dims * nq); a new state is zero counts and -Infinity thresholds.
 Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -205,6 +294,7 @@ Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
   fanOut(workers, [&](int t) {
     std::vector<float>& dots = scratch[t];
     std::vector<float>& tails = tailScratch[t];
+    std::vector<Entry> tmp;
     for (int64_t tile; (tile = next++) < tiles;) {
       int64_t q0 = tile * tileQueries, mq = std::min(tileQueries, nq - q0);
       for (int64_t j0 = 0; j0 < nb; j0 += TILE_ROWS) {
@@ -223,7 +313,7 @@ Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
           if (step.onGrid) done = step.end;
           if (step.dim < 0) continue;
           for (int64_t q = 0; q < mq; q++) {
-            scanRow(st, step.dim * nq + q0 + q, out + q * TILE_ROWS, xInv.data() + step.dim * nb + j0, mb, static_cast<int32_t>(firstId + j0));
+            scanRow(st, step.dim * nq + q0 + q, out + q * TILE_ROWS, xInv.data() + step.dim * nb + j0, mb, static_cast<int32_t>(firstId + j0), tmp);
           }
         }
       }
@@ -256,11 +346,12 @@ Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info) {
   std::vector<float> qInv = prefixInvNorms(queries.data, nq, qStride, dims);
   std::atomic<int64_t> next{0};
   fanOut(threads, [&](int) {
+    std::vector<Entry> tmp;
     for (int64_t slot; (slot = next++) < nd * nq;) {
-      compact(st, slot);
+      compact(st, slot, tmp);
       Entry* e = st.entries + slot * st.cap;
       int64_t n = st.counts[slot];
-      std::sort(e, e + n);
+      sortEntries(e, n, tmp);
       float scale = 2 * qInv[slot];  // slot = s * nq + q, as is qInv's layout
       float* d = distances.data + slot * k;
       int32_t* l = labels.data + slot * k;
@@ -273,6 +364,64 @@ Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info) {
     }
   });
   return env.Undefined();
+}
+
+}  // namespace mrl
+
+namespace mrl {
+
+// Floors for the benchmark (bench/retrieval.ts), measured with the engine's own pieces.
+
+// sgemmSeconds(m, n, kdim, threads): seconds of one float32 product m x kdim by (n x kdim)^T through OpenBLAS
+// on `threads` threads (random inputs), the GEMM rate the engine's products are compared with.
+Napi::Value SgemmSeconds(const Napi::CallbackInfo& info) {
+  int64_t m = intArg(info, 0, "m"), n = intArg(info, 1, "n"), kd = intArg(info, 2, "kdim");
+  int threads = static_cast<int>(intArg(info, 3, "threads"));
+  require(m > 0 && n > 0 && kd > 0 && threads > 0, info.Env(), "sgemmSeconds: bad shape");
+  std::vector<float> a(m * kd), b(n * kd), c(m * n);
+  for (size_t i = 0; i < a.size(); i++) a[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f;
+  for (size_t i = 0; i < b.size(); i++) b[i] = static_cast<float>((i * 40503u) % 1000) / 1000.0f;
+  int blasThreads = openblas_get_num_threads();
+  openblas_set_num_threads(threads);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, std::min<int64_t>(n, 1024), kd, 1.0f, a.data(), kd, b.data(), kd, 0.0f, c.data(), n);  // warm-up
+  auto t0 = std::chrono::steady_clock::now();
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, kd, 1.0f, a.data(), kd, b.data(), kd, 0.0f, c.data(), n);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  openblas_set_num_threads(blasThreads);
+  return Napi::Number::New(info.Env(), seconds);
+}
+
+// selectPass(scores, nq, nb, k, threads): the engine's top-k selection alone over a precomputed nq x nb matrix
+// of keys (larger is nearer), with the same running state, compaction and final sort as a search; returns the
+// labels (nq x k) so that the work cannot be skipped.
+Napi::Value SelectPass(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto scores = viewOf<float>(info[0], napi_float32_array, "scores");
+  int64_t nq = intArg(info, 1, "nq"), nb = intArg(info, 2, "nb"), k = intArg(info, 3, "k");
+  int threads = static_cast<int>(intArg(info, 4, "threads"));
+  require(nq > 0 && nb > 0 && k > 0 && k <= nb && threads > 0 && scores.length >= static_cast<size_t>(nq * nb), env, "selectPass: bad shape");
+  auto labels = Napi::Int32Array::New(env, nq * k);
+  int32_t* out = labels.Data();
+  std::vector<float> ones(TILE_ROWS, 1.0f);
+  std::atomic<int64_t> next{0};
+  fanOut(threads, [&](int) {
+    // one query at a time per thread: a single slot of state, reused
+    std::vector<Entry> entries(2 * k + SLACK), tmp;
+    int32_t count;
+    float threshold;
+    State st{entries.data(), &count, &threshold, k, 2 * k + SLACK};
+    for (int64_t q; (q = next++) < nq;) {
+      count = 0;
+      threshold = -std::numeric_limits<float>::infinity();
+      for (int64_t j0 = 0; j0 < nb; j0 += TILE_ROWS) {
+        scanRow(st, 0, scores.data + q * nb + j0, ones.data(), std::min(TILE_ROWS, nb - j0), static_cast<int32_t>(j0), tmp);
+      }
+      compact(st, 0, tmp);
+      sortEntries(entries.data(), count, tmp);
+      for (int64_t i = 0; i < k; i++) out[q * k + i] = idOf(entries[i]);
+    }
+  });
+  return labels;
 }
 
 }  // namespace mrl

@@ -12,6 +12,9 @@ interface NativeKernels {
     dims: Int32Array, k: number, entries: Float32Array, counts: Int32Array, thresholds: Float32Array, threads: number): void;
   nestedKnnFinish(queries: Float32Array, nq: number, qStride: number, dims: Int32Array, k: number, entries: Float32Array,
     counts: Int32Array, thresholds: Float32Array, distances: Float32Array, labels: Int32Array, threads: number): void;
+  /** Benchmark floors: seconds of one m x kdim x n sgemm, and the engine's selection alone over nq x nb keys. */
+  sgemmSeconds(m: number, n: number, kdim: number, threads: number): number;
+  selectPass(scores: Float32Array, nq: number, nb: number, k: number, threads: number): Int32Array;
 }
 
 const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");

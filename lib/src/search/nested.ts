@@ -27,8 +27,11 @@ export interface KnnAtDim {
  */
 export const NESTED_TILE_QUERIES = 256;
 
-/** Bytes of running state per query: dims x 2k (key, id) entries, plus a count and threshold each. */
-export const nestedStateBytes = (dims: number, k: number): number => dims * (2 * k * 8 + 8);
+/** (key, id) entries of running state per (dim, query): 2k, and room for one group of 16 candidates. */
+const stateEntries = (k: number): number => 2 * k + 16;
+
+/** Bytes of running state per query: dims x stateEntries, plus a count and threshold each. */
+export const nestedStateBytes = (dims: number, k: number): number => dims * (stateEntries(k) * 8 + 8);
 
 /** The running top-k of `queries` at every dim of `dims` while database blocks are added in id order. */
 export class NestedTopK {
@@ -51,7 +54,7 @@ export class NestedTopK {
     check(queries.rows > 0, "there are no queries to search");
     this.dimsI32 = Int32Array.from(this.dims);
     const slots = this.dims.length * queries.rows;
-    this.entries = allocateFloat32(slots * 2 * k * 2);
+    this.entries = allocateFloat32(slots * stateEntries(k) * 2);
     this.counts = new Int32Array(slots);
     this.thresholds = new Float32Array(slots).fill(-Infinity);
     this.threads = threads;
