@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the project's native kernels (lib/native: nested exact k-NN over OpenBLAS sgemm, normalization,
-# huge-page buffers) with node-gyp against Debian's Node headers and OpenBLAS. Skips when up to date.
+# Builds the project's native kernels (lib/native: nested exact k-NN over OpenBLAS sgemm, reranking,
+# normalization, huge-page buffers) with node-gyp against Debian's Node headers and OpenBLAS. Skips when up
+# to date.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 native="$root/lib/native"

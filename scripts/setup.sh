@@ -17,7 +17,6 @@ apt_packages=(
   chromium chromium-driver fonts-liberation           # headless browser: static figures, report test
   patch g++ make                                      # node-gyp builds (faiss-node, lib/native)
   time                                                # /usr/bin/time: wall time and peak RSS per stage (bench/scale.ts)
-  wabt                                                # wat2wasm: the WebAssembly kernels (lib/src/kernels/*.wat)
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -51,7 +50,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 # 3. native code: faiss-node from source against Debian's FAISS (with the typed-array patch), and the
-# project's own kernels (lib/native: nested exact k-NN over OpenBLAS) ----------------------------------------
+# project's own kernels (lib/native: nested exact k-NN over OpenBLAS, reranking) ---------------------------
 bash scripts/build-faiss-node.sh
 bash scripts/build-native.sh
 
@@ -74,6 +73,9 @@ if ! grep -qF "\"$tslab_bin\"" "$local_kernel" 2>/dev/null; then
   "$tslab_bin" install --python=/usr/bin/python3 --binary="$tslab_bin" --prefix="$root/build/jupyter" >/dev/null
 fi
 
-# 5. compile lib and tests (incremental), then the WebAssembly kernels (.wat -> .wasm) ------------------------
+# 5. compile lib and tests (incremental) --------------------------------------------------------------------
 node_modules/.bin/tsc -b
-bash scripts/build-wasm.sh
+# a compiled test whose source was deleted would still run under `npm test` (build/test/*.test.js)
+for js in build/test/*.test.js; do
+  if [ -e "$js" ] && [ ! -f "test/$(basename "${js%.js}").ts" ]; then rm -f "${js%.js}".*; fi
+done

@@ -1,88 +1,25 @@
 /**
- * The fast paths against the straightforward ones: rerank/funnel kernel and worker threads vs the original
- * one-candidate-at-a-time loop (bit-identical), streamed .npy row blocks vs whole-file reads, binary
- * shortlists vs numpy, batched FAISS search vs one search, and memory reporting.
+ * The fast paths against the straightforward ones: the native rerank/funnel kernel (any threads, any query
+ * order) vs the original one-candidate-at-a-time loop (bit-identical, test/reference.ts), streamed .npy row
+ * blocks vs whole-file reads, binary shortlists vs numpy, batched FAISS search vs one search, and memory
+ * reporting.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import {
   DatabaseVectors,
-  addNpyToIndex, allocateWasmFloat32, buildIndex, instantiateDots8, instantiateKernels, dotF32, localityOrder, DEFAULT_RERANK_PRECISION, validateExperiment, loadExperiment, wasmHomeOf, wasmSimdSupported, closeWorkers, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
-  neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
-  rerank, resetPeakRss, runIndexSearch, sortByDistance, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
+  addNpyToIndex, buildIndex, localityOrder, DEFAULT_RERANK_PRECISION, validateExperiment, loadExperiment, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
+  nativeKernels, neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
+  rerank, resetPeakRss, runIndexSearch, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { python, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
-
-after(() => closeWorkers());
+import { differingRows, referenceFunnel, referenceOf, referenceRerank, referenceRerankF32, sameIds as same } from "./reference";
 
 const dir = tempDir("mrl-perf-");
-
-/** The reranking loop as it was before the kernel (one candidate at a time, comparator sort): the oracle. */
-function referenceRerank(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
-  const out = new Int32Array(queries.rows * shortlist);
-  const dist = new Float64Array(shortlist);
-  const order = new Int32Array(shortlist);
-  const stride = database.cols, db = database.data, q = queries.data, ids = candidates.data;
-  for (let i = 0; i < queries.rows; i++) {
-    const qo = i * stride;
-    let qq = 0;
-    for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
-    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
-    const row = i * candidates.cols;
-    for (let j = 0; j < shortlist; j++) {
-      const o = ids[row + j] * stride;
-      let dot = 0, cc = 0;
-      for (let c = 0; c < dim; c++) {
-        const v = db[o + c];
-        dot += v * q[qo + c];
-        cc += v * v;
-      }
-      dist[j] = cc > 0 ? 2 - 2 * dot * qInv / Math.sqrt(cc) : 4;
-      order[j] = j;
-    }
-    order.sort((a, b) => dist[a] - dist[b] || a - b);
-    for (let j = 0; j < shortlist; j++) out[i * shortlist + j] = ids[row + order[j]];
-  }
-  return intMatrix(queries.rows, shortlist, out);
-}
-
-const fround = Math.fround;
-
-/**
- * The float32 dot product, written out independently of the library: four partial sums in float32 (lane
- * c mod 4, each product rounded to float32), the prefix padded with zeros to a multiple of 4, then
- * (s0 + s1) + (s2 + s3).
- */
-function scalarDotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  const s = [0, 0, 0, 0];
-  for (let c = 0; c < Math.ceil(dim / 4) * 4; c++) {
-    const p = c < dim ? fround(a[ao + c] * b[bo + c]) : 0;
-    s[c % 4] = fround(s[c % 4] + p);
-  }
-  return fround(fround(s[0] + s[1]) + fround(s[2] + s[3]));
-}
-
-/** The original loop in float32 arithmetic (scalarDotF32 for dots and norms), comparator sort: the float32 oracle. */
-function referenceRerankF32(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
-  const out = new Int32Array(queries.rows * shortlist);
-  const stride = database.cols, db = database.data, q = queries.data, ids = candidates.data;
-  for (let i = 0; i < queries.rows; i++) {
-    const qq = scalarDotF32(q, i * stride, q, i * stride, dim);
-    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
-    const row = i * candidates.cols;
-    const dist = Array.from({ length: shortlist }, (_, j) => {
-      const o = ids[row + j] * stride;
-      const cc = scalarDotF32(db, o, db, o, dim);
-      return cc > 0 ? 2 - 2 * scalarDotF32(db, o, q, i * stride, dim) * qInv / Math.sqrt(cc) : 4;
-    });
-    const order = dist.map((_, j) => j).sort((a, b) => dist[a] - dist[b] || a - b);
-    for (let j = 0; j < shortlist; j++) out[i * shortlist + j] = ids[row + order[j]];
-  }
-  return intMatrix(queries.rows, shortlist, out);
-}
+const PRECISIONS = ["float64", "float32"] as const;
 
 /** Seeded data with exact ties: database rows 0..9 are repeated at 10..19, and one row is all zeros. */
 function tiedData(n: number, nq: number, d: number, k: number): { database: Matrix; queries: Matrix; candidates: IntMatrix } {
@@ -108,8 +45,41 @@ function tiedData(n: number, nq: number, d: number, k: number): { database: Matr
   return { database: matrix(n, d, db), queries, candidates: intMatrix(nq, k, ids) };
 }
 
-const same = (a: IntMatrix, b: IntMatrix): boolean =>
-  a.rows === b.rows && a.cols === b.cols && a.data.every((v, i) => v === b.data[i]);
+/**
+ * Rows that are one vector with a few coordinates moved by one float32 ulp, and queries alike: every distance
+ * is a few rounding errors away from 0, so the order of the candidates is decided by the rounding of the sums
+ * (and by the stable sort where they tie). A kernel that summed in any other order would reorder many. The
+ * vector holds a zero, a -0 and a product that underflows.
+ */
+function nearDuplicates(n: number, nq: number, d: number, k: number): { database: Matrix; queries: Matrix; candidates: IntMatrix } {
+  const base = seededFloats(d, 71);
+  if (d > 5) { base[1] = 1e-30; base[3] = 0; base[5] = -0; }
+  let s = 99;
+  const next = (): number => (s = (s * 1103515245 + 12345) >>> 0);
+  const nudged = (rows: number): Float32Array => {
+    const out = new Float32Array(rows * d);
+    const bits = new Int32Array(out.buffer);
+    for (let r = 0; r < rows; r++) {
+      out.set(base, r * d);
+      for (let t = 0; t < 3; t++) {
+        const at = r * d + (next() % d);
+        if (Math.abs(out[at]) > 1e-20) bits[at] += next() % 2 === 0 ? 1 : -1; // one ulp, never across zero
+      }
+    }
+    return out;
+  };
+  const ids = new Int32Array(nq * k);
+  for (let i = 0; i < nq; i++) {
+    const used = new Set<number>();
+    for (let j = 0; j < k; j++) {
+      let id = next() % n;
+      while (used.has(id)) id = next() % n;
+      used.add(id);
+      ids[i * k + j] = id;
+    }
+  }
+  return { database: matrix(n, d, nudged(n)), queries: matrix(nq, d, nudged(nq)), candidates: intMatrix(nq, k, ids) };
+}
 
 /**
  * Query 0 of tiedData reranked at full width (120): rows 3 and 13 are copies, so they tie and come out next to
@@ -122,54 +92,83 @@ function assertTiesInShortlistOrder(reranked: IntMatrix, candidates: IntMatrix):
   assert.equal(row0[119], 20, "the all-zero row gets the largest distance (4)");
 }
 
-test("rerank: kernel and worker threads are bit-identical to the original loop, ties included", () => {
+test("rerank: the native kernel, with any threads and query order, is bit-identical to the original loop, ties included", () => {
   const { database, queries, candidates } = tiedData(3000, 301, 96, 120);
   for (const [dim, shortlist] of [[96, 120], [16, 100], [33, 7], [1, 5]]) {
     const expected = referenceRerank(database, queries, candidates, dim, shortlist);
-    for (const simd of [true, false]) {
-      for (const threads of [1, 2, 3]) {
-        assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads, simd, precision: "float64" }), expected), `${threads} threads, simd ${simd}, dim ${dim} @${shortlist}`);
+    for (const threads of [1, 2, 3]) {
+      for (const localityOrder of [true, false]) {
+        const got = rerank(database, queries, candidates, dim, shortlist, { threads, precision: "float64", localityOrder });
+        assert.ok(same(got, expected), `${threads} threads, locality order ${localityOrder}, dim ${dim} @${shortlist}`);
       }
     }
   }
   assertTiesInShortlistOrder(rerank(database, queries, candidates, 96, 120, { threads: 2, precision: "float64" }), candidates);
 });
 
-test("funnel: kernel and worker threads equal repeated original reranks", () => {
+test("funnel: the native kernel with any threads equals repeated original reranks", () => {
   const { database, queries, candidates } = tiedData(2500, 257, 64, 200);
-  let expected = candidates;
   const dims = [8, 16, 32, 64], shortlists = [200, 100, 50, 10];
-  dims.forEach((d, i) => { expected = referenceRerank(database, queries, expected, d, shortlists[i]); });
-  for (const simd of [true, false]) {
-    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1, simd, precision: "float64" }), expected), `1 thread, simd ${simd}`);
-    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 2, simd, precision: "float64" }), expected), `2 threads, simd ${simd}`);
+  const expected = referenceFunnel("float64", database, queries, candidates, dims, shortlists);
+  for (const threads of [1, 2, 3]) {
+    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads, precision: "float64" }), expected), `${threads} threads`);
   }
 });
 
-test("rerank float32: kernel, plain JS and worker threads equal the float32 oracle, ties included", () => {
+test("rerank float32: the native kernel, with any threads and query order, equals the float32 oracle, ties included", () => {
   const { database, queries, candidates } = tiedData(3000, 301, 99, 120);
   for (const [dim, shortlist] of [[99, 120], [96, 117], [16, 100], [33, 7], [1, 5], [2, 9], [3, 12], [6, 1]]) {
     const expected = referenceRerankF32(database, queries, candidates, dim, shortlist);
-    for (const simd of [true, false]) {
-      for (const threads of [1, 2, 3]) {
-        for (const localityOrder of [true, false]) {
-          const got = rerank(database, queries, candidates, dim, shortlist, { threads, simd, precision: "float32", localityOrder });
-          assert.ok(same(got, expected), `${threads} threads, simd ${simd}, locality order ${localityOrder}, dim ${dim} @${shortlist}`);
-        }
+    for (const threads of [1, 2, 3]) {
+      for (const localityOrder of [true, false]) {
+        const got = rerank(database, queries, candidates, dim, shortlist, { threads, precision: "float32", localityOrder });
+        assert.ok(same(got, expected), `${threads} threads, locality order ${localityOrder}, dim ${dim} @${shortlist}`);
       }
     }
   }
   assertTiesInShortlistOrder(rerank(database, queries, candidates, 99, 120, { threads: 2, precision: "float32" }), candidates);
 });
 
-test("funnel float32: kernel and worker threads equal repeated float32 oracle reranks", () => {
+test("funnel float32: the native kernel with any threads equals repeated float32 oracle reranks", () => {
   const { database, queries, candidates } = tiedData(2500, 257, 67, 200);
-  let expected = candidates;
   const dims = [7, 16, 33, 67], shortlists = [200, 100, 50, 10];
-  dims.forEach((d, i) => { expected = referenceRerankF32(database, queries, expected, d, shortlists[i]); });
-  for (const simd of [true, false]) {
-    for (const threads of [1, 2]) {
-      assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads, simd, precision: "float32" }), expected), `${threads} threads, simd ${simd}`);
+  const expected = referenceFunnel("float32", database, queries, candidates, dims, shortlists);
+  for (const threads of [1, 2]) {
+    assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads, precision: "float32" }), expected), `${threads} threads`);
+  }
+});
+
+test("distances decided by rounding: both precisions equal their oracle at every dim remainder and shortlist length", () => {
+  const { database, queries, candidates } = nearDuplicates(600, 40, 67, 60);
+  // the data tells summation orders apart: float32 and float64 sums order most queries' candidates differently
+  assert.ok(differingRows(referenceRerank(database, queries, candidates, 67, 60), referenceRerankF32(database, queries, candidates, 67, 60)) > 30);
+  const shortlists = [60, 23, 16, 8, 5];
+  [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 33, 64, 67].forEach((dim, t) => {
+    const shortlist = shortlists[t % shortlists.length];
+    for (const precision of PRECISIONS) {
+      const expected = referenceOf(precision)(database, queries, candidates, dim, shortlist);
+      for (const threads of [1, 2]) {
+        assert.ok(same(rerank(database, queries, candidates, dim, shortlist, { threads, precision }), expected), `${precision}, dim ${dim} @${shortlist}, ${threads} threads`);
+      }
+    }
+  });
+  for (const precision of PRECISIONS) {
+    const funnel = { dims: [9, 33, 67], shortlists: [60, 21, 6] };
+    assert.ok(same(funnelRerank(database, queries, candidates, funnel, { precision }), referenceFunnel(precision, database, queries, candidates, funnel.dims, funnel.shortlists)), precision);
+  }
+});
+
+test("many exact ties at every sort run/merge boundary keep shortlist order, as a stable comparator sort does", () => {
+  // 4 distinct vectors, repeated: every distance is one of 4 values
+  const d = 8, n = 400, nq = 5;
+  const base = seededFloats(4 * d, 41);
+  const database = matrix(n, d, Float32Array.from({ length: n * d }, (_, x) => base[(Math.floor(x / d) % 4) * d + (x % d)]));
+  const queries = matrix(nq, d, seededFloats(nq * d, 42));
+  const k = 300;
+  const candidates = intMatrix(nq, k, Int32Array.from({ length: nq * k }, (_, x) => (Math.floor(x / k) * 31 + (x % k) * 7) % n));
+  for (const shortlist of [1, 2, 15, 16, 17, 31, 32, 33, 200, 257, 300]) {
+    for (const precision of PRECISIONS) {
+      assert.ok(same(rerank(database, queries, candidates, d, shortlist, { precision }), referenceOf(precision)(database, queries, candidates, d, shortlist)), `${precision} @${shortlist}`);
     }
   }
 });
@@ -183,12 +182,10 @@ test("funnel: ties at the cut between steps keep the earlier candidates, as a fu
   const ids = Int32Array.from({ length: nq * k }, (_, x) => (Math.floor(x / k) * 17 + (x % k) * 7) % n);
   const candidates = intMatrix(nq, k, ids);
   const dims = [4, 6, 8], shortlists = [48, 21, 5];
-  for (const precision of ["float64", "float32"] as const) {
-    const oracle = precision === "float64" ? referenceRerank : referenceRerankF32;
-    let expected = candidates;
-    dims.forEach((dim, i) => { expected = oracle(database, queries, expected, dim, shortlists[i]); });
-    for (const simd of [true, false]) {
-      assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads: 1, simd, precision }), expected), `${precision}, simd ${simd}`);
+  for (const precision of PRECISIONS) {
+    const expected = referenceFunnel(precision, database, queries, candidates, dims, shortlists);
+    for (const threads of [1, 2]) {
+      assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads, precision }), expected), `${precision}, ${threads} threads`);
     }
   }
 });
@@ -199,10 +196,8 @@ test("float32 and float64 differ where float32 cannot tell two distances apart; 
   const database = matrix(2, 4, Float32Array.from([1, 2e-4, 0, 0, 1, 1e-4, 0, 0]));
   const queries = matrix(1, 4, Float32Array.from([1, 0, 0, 0]));
   const candidates = intMatrix(1, 2, Int32Array.from([0, 1]));
-  for (const simd of [true, false]) {
-    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { simd, precision: "float64" }).data), [1, 0], `simd ${simd}`);
-    assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { simd, precision: "float32" }).data), [0, 1], `simd ${simd}`);
-  }
+  assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { precision: "float64" }).data), [1, 0]);
+  assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { precision: "float32" }).data), [0, 1]);
   assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), DEFAULT_RERANK_PRECISION === "float32" ? [0, 1] : [1, 0]);
   assert.throws(() => rerank(database, queries, candidates, 4, 2, { precision: "half" as "float32" }),
     (e: unknown) => e instanceof MrlError && /unknown rerank precision "half"; expected one of: float32, float64/.test(e.message));
@@ -211,34 +206,6 @@ test("float32 and float64 differ where float32 cannot tell two distances apart; 
   assert.equal(loadExperiment({ rerankPrecision: "float64" }, TEST_EXPERIMENT).rerankPrecision, "float64");
   assert.throws(() => validateExperiment({ ...loadExperiment({}, TEST_EXPERIMENT), rerankPrecision: "f16" }, "x.json"),
     /x\.json: field "rerankPrecision" is "f16"; expected one of: float32, float64/);
-});
-
-test("the float32 SIMD kernels' sums equal the scalar float32 loop bit for bit, for every dim remainder", () => {
-  const maxDim = 41;
-  const data = allocateWasmFloat32(9 * maxDim, maxDim)!;
-  data.set(seededFloats(9 * maxDim, 32));
-  data[3] = 0; data[maxDim + 5] = -0; data[2 * maxDim + 1] = 1e-30; // zeros and a product that underflows
-  const home = wasmHomeOf(data, maxDim)!;
-  const k = instantiateKernels(home.home.memory);
-  const q = new Float32Array(home.home.memory.buffer, 0, maxDim);
-  q.set(data.subarray(8 * maxDim, 9 * maxDim));
-  q[1] = 1e-20;
-  const rows = [0, 1, 2, 3, 4, 5, 6, 7].map((r) => home.home.dataBase + r * maxDim * 4);
-  const outAddr = 2048;
-  const got = new Float32Array(home.home.memory.buffer, outAddr, 8);
-  for (const d of [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 40, 41]) {
-    for (const n of [8, 4]) {
-      for (const square of [false, true]) {
-        got.fill(NaN);
-        (square ? k.normsF32 : k.dotsF32).get(n)!(0, ...rows.slice(0, n), d * 4, outAddr);
-        for (let r = 0; r < n; r++) {
-          const expected = square ? scalarDotF32(data, r * maxDim, data, r * maxDim, d) : scalarDotF32(data, r * maxDim, q, 0, d);
-          assert.ok(Object.is(got[r], expected), `dim ${d}, ${n} rows, ${square ? "norm" : "dot"} of row ${r}: ${got[r]} vs ${expected}`);
-          assert.ok(Object.is(dotF32(data, r * maxDim, square ? data : q, square ? r * maxDim : 0, d), expected), `dotF32, dim ${d}`);
-        }
-      }
-    }
-  }
 });
 
 test("localityOrder is a permutation that keeps clustered queries together", () => {
@@ -256,51 +223,40 @@ test("localityOrder is a permutation that keeps clustered queries together", () 
   assert.deepEqual(Array.from(localityOrder(new Float32Array(0), 3, 0)), []);
 });
 
-test("the SIMD kernel runs here and its sums equal the scalar loop's bit for bit", () => {
-  assert.ok(wasmSimdSupported(), "WebAssembly SIMD with shared memory is available in this Node");
-  const d = 37;
-  const data = allocateWasmFloat32(9 * d, d)!;
-  data.set(seededFloats(9 * d, 31));
-  const home = wasmHomeOf(data, d)!;
-  assert.equal(home.data, data, "an array allocated in wasm memory is used in place");
-  const dots = instantiateDots8(home.home.memory);
-  const q = new Float32Array(home.home.memory.buffer, 0, d);
-  q.set(data.subarray(8 * d, 9 * d));
-  const rows = [0, 1, 2, 3, 4, 5, 6, 7].map((r) => home.home.dataBase + r * d * 4);
-  const outAddr = 1024;
-  dots(0, rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[6], rows[7], d * 4, outAddr);
-  const got = new Float64Array(home.home.memory.buffer, outAddr, 8);
-  for (let r = 0; r < 8; r++) {
-    let s = 0;
-    for (let c = 0; c < d; c++) s += data[r * d + c] * q[c];
-    assert.equal(got[r], s, `row ${r}`);
-  }
-});
-
-test("sortByDistance orders like a stable comparator sort, with many ties, at every run/merge boundary", () => {
-  const values = seededFloats(300, 41);
-  for (const n of [1, 2, 15, 16, 17, 31, 32, 33, 200, 257, 300]) {
-    // quarter steps in [-1, 1): many exact ties
-    const dist = Float64Array.from(values.subarray(0, n), (v) => Math.floor(v * 4) / 4);
-    const expected = Array.from({ length: n }, (_, i) => i).sort((a, b) => dist[a] - dist[b] || a - b);
-    const d = dist.slice(), order = Int32Array.from({ length: n }, (_, i) => i);
-    sortByDistance(d, order, new Float64Array(n), new Int32Array(n), n);
-    assert.deepEqual(Array.from(order), expected, `n=${n}`);
-    assert.deepEqual(Array.from(d), expected.map((i) => dist[i]), `n=${n}`);
-  }
-});
-
-test("worker errors reach the caller as MrlError", () => {
+test("a candidate id outside the database is an MrlError naming query and position, before anything is read", () => {
   const { database, queries, candidates } = tiedData(500, 40, 8, 20);
-  const bad = intMatrix(candidates.rows, candidates.cols, candidates.data.slice());
-  bad.data[35 * 20 + 3] = 500;
-  for (const threads of [1, 2]) {
-    assert.throws(() => rerank(database, queries, bad, 8, 20, { threads }),
-      (e: unknown) => e instanceof MrlError && /neighbour id 500 \(query 35, position 3\) is outside the database's 0\.\.499/.test(e.message), `threads ${threads}`);
+  for (const badId of [500, -1, 2 ** 31 - 1]) {
+    const bad = intMatrix(candidates.rows, candidates.cols, candidates.data.slice());
+    bad.data[35 * 20 + 3] = badId;
+    for (const threads of [1, 2]) {
+      const message = new RegExp(`neighbour id ${badId} \\(query 35, position 3\\) is outside the database's 0\\.\\.499`);
+      assert.throws(() => rerank(database, queries, bad, 8, 20, { threads }), (e: unknown) => e instanceof MrlError && message.test(e.message), `${badId}, threads ${threads}`);
+      assert.throws(() => funnelRerank(database, queries, bad, { dims: [4, 8], shortlists: [20, 5] }, { threads }),
+        (e: unknown) => e instanceof MrlError && message.test(e.message), `funnel, ${badId}, threads ${threads}`);
+    }
+    // past the shortlist the ids are not read, so not checked
+    assert.equal(rerank(database, queries, bad, 8, 3).cols, 3);
   }
   assert.throws(() => rerank(database, queries, candidates, 8, 20, { threads: 0 }), /threads must be a positive integer, got 0/);
 });
 
+test("the native kernel checks shapes itself: arrays too short for the call are a RangeError, nothing is read past them", () => {
+  const { database, queries, candidates } = tiedData(100, 10, 8, 20);
+  const k = nativeKernels();
+  const args = (over: Partial<Record<string, unknown>> = {}): Parameters<typeof k.rerank> => {
+    const a = { db: database.data, rows: 100, stride: 8, q: queries.data, qStride: 8, nq: 10, c: candidates.data, cols: 20,
+      dims: Int32Array.from([8]), shortlists: Int32Array.from([20]), f32: false, order: new Int32Array(0), out: new Int32Array(200), threads: 2, ...over };
+    return [a.db, a.rows, a.stride, a.q, a.qStride, a.nq, a.c, a.cols, a.dims, a.shortlists, a.f32, a.order, a.out, a.threads] as Parameters<typeof k.rerank>;
+  };
+  assert.equal(k.rerank(...args()), -1);
+  const cases: [string, Partial<Record<string, unknown>>][] = [
+    ["database", { rows: 101 }], ["queries", { nq: 11, c: new Int32Array(11 * 20), out: new Int32Array(220) }],
+    ["candidates", { c: candidates.data.subarray(0, 199) }], ["out", { out: new Int32Array(199) }], ["dim", { dims: Int32Array.from([9]) }],
+    ["shortlist", { shortlists: Int32Array.from([21]) }], ["order", { order: Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 8]) }],
+    ["order length", { order: Int32Array.from([0]) }], ["steps", { dims: Int32Array.from([4, 8]), shortlists: Int32Array.from([20, 20]) }],
+  ];
+  for (const [what, over] of cases) assert.throws(() => k.rerank(...args(over)), RangeError, what);
+});
 test("streamed .npy row blocks with a dim prefix equal the whole-file read (float32 and float64 from numpy)", () => {
   const f32 = path.join(dir, "x32.npy"), f64 = path.join(dir, "x64.npy");
   python(`
@@ -325,11 +281,10 @@ print("{}")`, [f32, f64]);
       assert.deepEqual(readMatrixPrefixNpy(file, { dims, blockRows }).data, expected.data);
     }
   }
-  const part = readMatrixPrefixNpy(f32, { dims: 3, start: 50, end: 60, shared: true });
-  assert.ok(part.data.buffer instanceof SharedArrayBuffer);
+  const part = readMatrixPrefixNpy(f32, { dims: 3, start: 50, end: 60 });
   assert.deepEqual([part.rows, part.cols], [10, 3]);
   assert.deepEqual(part.data, prefixColumns(full, 3).data.slice(150, 180));
-  const whole = readMatrixPrefixNpy(f32, { shared: true, start: 100 });
+  const whole = readMatrixPrefixNpy(f32, { start: 100 });
   assert.deepEqual(whole.data, full.data.slice(100 * 24));
 
   assert.throws(() => readMatrixPrefixNpy(f32, { dims: 25 }), /x32\.npy: nesting dim 25 is outside the array's 1\.\.24 columns/);

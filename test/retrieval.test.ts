@@ -3,11 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  computeMetrics, funnelRerank, intMatrix, loadExperiment, loadRetrievalArrays, matrix, mflops, MrlError, neighborsPath,
-  readShortlistCsv, rerank, runInference, runIndexSearch, runRerankStage, runRetrieval, writeMatrixNpy,
-  writeShortlistCsv, type ArtifactSpec, type Experiment, type IntMatrix, type Matrix, type RetrievalArrays,
+  compareRankings, computeMetrics, DatabaseVectors, funnelRerank, intMatrix, loadExperiment, loadRetrievalArrays, matrix, mflops, MrlError,
+  neighborsPath, readShortlistCsv, readShortlistNpy, rerank, runInference, runIndexSearch, runRerankStage, runRetrieval, writeMatrixNpy,
+  writeShortlistCsv, writeShortlistNpy, type ArtifactSpec, type Experiment, type IntMatrix, type Matrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
-import { python, tempDir, TEST_EXPERIMENT } from "./helpers";
+import { python, REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
+import { referenceFunnel, referenceOf, sameIds } from "./reference";
 
 let config: Experiment;
 let arrays: RetrievalArrays;
@@ -93,6 +94,64 @@ test("adaptive rerank and funnel equal brute-force distance sorts", () => {
     c = oracleRerank(c, qi, 16).slice(0, 50);
     c = oracleRerank(c, qi, 64).slice(0, 10);
     assert.deepEqual(rowOf(funnel, qi), oracleRerank(c, qi, 2048));
+  }
+});
+
+/** The first n rows of a shortlist, its first `cols` columns. */
+function firstRows(m: IntMatrix, n: number, cols = m.cols): IntMatrix {
+  const out = new Int32Array(n * cols);
+  for (let r = 0; r < n; r++) out.set(m.data.subarray(r * m.cols, r * m.cols + cols), r * cols);
+  return intMatrix(n, cols, out);
+}
+
+test("on the real embeddings, adaptive and funnel are bit-identical to the original loop in both precisions (threads, in memory or from the file)", () => {
+  // the first 100 queries; the oracles are plain loops
+  const n = 100, database = arrays.database.matrix();
+  const queries = matrix(n, arrays.queries.cols, arrays.queries.data.subarray(0, n * arrays.queries.cols));
+  const base16 = firstRows(readShortlistCsv(neighborsPath(spec, 16, config.k)), n, 200);
+  const base8 = firstRows(readShortlistCsv(neighborsPath(spec, 8, config.k)), n, 200);
+  const fromFile = new DatabaseVectors(arrays.files.databaseX, database.rows, database.cols, false);
+  const funnel = { dims: [16, 64, 2048], shortlists: [200, 50, 10] };
+  for (const precision of ["float64", "float32"] as const) {
+    const adaptive = referenceOf(precision)(database, queries, base16, 2048, 200);
+    const cascade = referenceFunnel(precision, database, queries, base8, funnel.dims, funnel.shortlists);
+    for (const [where, db] of [["Matrix", database], ["DatabaseVectors in memory", arrays.database], ["DatabaseVectors from its file", fromFile]] as const) {
+      for (const threads of [1, 2]) {
+        const what = `${precision}, ${where}, ${threads} threads`;
+        assert.ok(sameIds(rerank(db, queries, base16, 2048, 200, { precision, threads }), adaptive), `adaptive, ${what}`);
+        assert.ok(sameIds(funnelRerank(db, queries, base8, funnel, { precision, threads }), cascade), `funnel, ${what}`);
+      }
+    }
+  }
+});
+
+test("adaptive and funnel agree with the original notebook's numpy loop (naive_rerank) up to ties and float32 rounding", () => {
+  const dir = tempDir("mrl-naive-");
+  const base16 = readShortlistCsv(neighborsPath(spec, 16, config.k)), base8 = readShortlistCsv(neighborsPath(spec, 8, config.k));
+  writeShortlistNpy(path.join(dir, "nn16.npy"), base16);
+  writeShortlistNpy(path.join(dir, "nn8.npy"), base8);
+  // bench/retrieval_peer.py's naive_rerank is reranking.ipynb's loop as written, on arrays normalized at 2048
+  python(`
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+from retrieval_peer import naive_rerank, normalize
+db = normalize(np.load(sys.argv[2])); q = normalize(np.load(sys.argv[3])); d = sys.argv[4]
+np.save(d + "/adaptive.npy", naive_rerank(db, q, 0, [2048], [200], np.load(d + "/nn16.npy").astype(np.int64)))
+np.save(d + "/funnel.npy", naive_rerank(db, q, 1, [16, 64, 2048], [200, 50, 10], np.load(d + "/nn8.npy").astype(np.int64)))
+print("{}")`, [path.join(REPO, "bench"), arrays.files.databaseX, arrays.files.queriesX, dir]);
+  const database = arrays.database.matrix();
+  const distance = (dim: number) => (row: number, id: number): number => dist2(unitPrefix(arrays.queries, row, dim), unitPrefix(database, id, dim));
+  const theirs = { adaptive: readShortlistNpy(path.join(dir, "adaptive.npy")), funnel: readShortlistNpy(path.join(dir, "funnel.npy")) };
+  for (const precision of ["float64", "float32"] as const) {
+    const ours = {
+      adaptive: rerank(database, arrays.queries, base16, 2048, 200, { precision }),
+      funnel: funnelRerank(database, arrays.queries, base8, { dims: [16, 64, 2048], shortlists: [200, 50, 10] }, { precision }),
+    };
+    for (const kind of ["adaptive", "funnel"] as const) {
+      const agreement = compareRankings(theirs[kind], ours[kind], distance(2048), 1e-5);
+      assert.ok(agreement.identical > 0.9 * agreement.queries, `${kind}, ${precision}: ${JSON.stringify(agreement)}`);
+      assert.deepEqual(agreement.differing, [], `${kind}, ${precision}: ${JSON.stringify(agreement)}`);
+    }
   }
 });
 

@@ -138,7 +138,7 @@ function rerankReference(database: mrl.DatabaseVectors, queries: mrl.Matrix, sho
     ("md", """
 ## The reference and the fast kernel agree
 On the first `sample` queries of the first adaptive configuration: the cell above and the library's
-`mrl.rerank` (WebAssembly SIMD on worker threads, in the experiment's `rerankPrecision`) must give the same
+`mrl.rerank` (the native kernel on several threads, in the experiment's `rerankPrecision`) must give the same
 ids, up to the order of candidates at equal distance (`mrl.compareRankings`, like faiss contrib's
 `check_ref_knn_with_draws`).
 """),

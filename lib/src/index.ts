@@ -1,8 +1,8 @@
 /**
  * mrl-retrieval: Matryoshka Representation Learning retrieval in TypeScript notebooks. This is the public
  * API that notebooks (`import * as mrl from "@mrl-retrieval/lib"`) and the CLI use: the experiment, the
- * stages, file IO, the retrieval functions and figures. Kernels, shared-memory and worker plumbing, and the
- * per-artifact stage runners live behind "@mrl-retrieval/lib/internal".
+ * stages, file IO, the retrieval functions and figures. The kernels and the per-artifact stage runners live
+ * behind "@mrl-retrieval/lib/internal".
  */
 
 // ---- the experiment and the stage loop -------------------------------------------------------------------
@@ -84,7 +84,7 @@ export {
 } from "./io/shortlists";
 export {
   /**
-   * An experiment's embeddings and labels, checked against each other: queries in shared memory, the database
+   * An experiment's embeddings and labels, checked against each other: queries in memory, the database
    * held in memory when it fits the memory budget, else read from its file in blocks (DatabaseVectors).
    */
   loadRetrievalArrays, loadRetrievalLabels,

@@ -1,7 +1,7 @@
 /**
- * Everything the library has, public API included: the per-artifact stage runners, kernels, shared-memory
- * and worker plumbing, validators. For tests, benchmarks and code that extends the library; notebooks use
- * the curated API of index.ts. Names here may change without notice.
+ * Everything the library has, public API included: the per-artifact stage runners, kernels, validators. For
+ * tests, benchmarks and code that extends the library; notebooks use the curated API of index.ts. Names here
+ * may change without notice.
  */
 export * from "./core/atomic";
 export * from "./core/checks";
@@ -10,7 +10,6 @@ export * from "./core/matrix";
 export * from "./core/memory";
 export * from "./core/paths";
 export * from "./core/progress";
-export * from "./core/sharedMemory";
 export * from "./experiment/experiment";
 export * from "./experiment/flags";
 export * from "./experiment/fields";
@@ -28,10 +27,7 @@ export * from "./io/npy";
 export * from "./io/npyStream";
 export * from "./io/shortlists";
 export * from "./kernels/locality";
-export * from "./kernels/parallel";
-export * from "./kernels/rerankKernel";
-export * from "./kernels/sort";
-export * from "./kernels/wasm";
+export * from "./kernels/threads";
 export * from "./metrics/agreement";
 export * from "./metrics/metrics";
 export * from "./metrics/table";

@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("nestedKnnFinish", Napi::Function::New(env, mrl::NestedKnnFinish));
   exports.Set("sgemmSeconds", Napi::Function::New(env, mrl::SgemmSeconds));
   exports.Set("selectPass", Napi::Function::New(env, mrl::SelectPass));
+  exports.Set("rerank", Napi::Function::New(env, mrl::Rerank));
   return exports;
 }
 

@@ -52,5 +52,6 @@ Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info);
 Napi::Value SgemmSeconds(const Napi::CallbackInfo& info);
 Napi::Value SelectPass(const Napi::CallbackInfo& info);
+Napi::Value Rerank(const Napi::CallbackInfo& info);
 
 }  // namespace mrl

@@ -36,10 +36,10 @@ export interface FunnelSpec {
  * - "float64": float32 values multiplied and summed in float64 in dimension order (the original loop);
  * - "float32": products rounded to float32 and summed in float32 with four partial sums per vector, as a
  *   4-wide SIMD dot product does: partial sum l takes the dims c = l mod 4 in order, and the result is
- *   (s0 + s1) + (s2 + s3) (`dotF32` in kernels/rerankKernel.ts). numpy's float32 arrays, which the original notebooks rerank
- *   with, also sum in float32 with several partial sums.
+ *   (s0 + s1) + (s2 + s3) (`dotsF32` in lib/native/src/rerank.cc). numpy's float32 arrays, which the original
+ *   notebooks rerank with, also sum in float32 with several partial sums.
  * Either way the distance 2 - 2 dot / (|q| |c|) is then formed in float64 from those sums, and each precision
- * gives bit-identical results on every path (SIMD kernel or plain JS, any number of threads).
+ * gives bit-identical results with any number of threads and query order.
  */
 export type RerankPrecision = "float32" | "float64";
 export const RERANK_PRECISIONS: readonly RerankPrecision[] = ["float32", "float64"];

@@ -89,7 +89,7 @@ export function loadRetrievalArrays(root: string, dataset: string, model: ModelK
     throw new MrlError(`memory budget ${gigabytes(budgetBytes)} is smaller than one block: the queries (${gigabytes(queryBytes)}) and a ` +
       `${MIN_BLOCK_ROWS}-row database block need ${gigabytes(needed)}; raise --memory-gb (or MRL_MEMORY_GB)`, files.databaseX);
   }
-  const queries = checkFinite(readMatrixPrefixNpy(files.queriesX, { shared: true }), files.queriesX);
+  const queries = checkFinite(readMatrixPrefixNpy(files.queriesX), files.queriesX);
   const inMemory = db.rows * db.cols * 4 + needed <= budgetBytes;
   if (!["f4", "f8"].includes(db.dtype)) throw new MrlError(`expected float32 vectors, got dtype ${db.dtype}`, files.databaseX);
   if (!inMemory && db.dtype !== "f4") {

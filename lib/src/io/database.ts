@@ -1,6 +1,6 @@
 /**
  * The database embeddings of an experiment, wherever they are: in their .npy file, read on demand (row blocks
- * for search, candidate rows for reranking), and loaded once into shared memory only where random access
+ * for search, candidate rows for reranking), and loaded once into memory only where random access
  * pays for it (reranking in place) and the array fits the memory budget. Sequential reads go to the file
  * even then: from the page cache they cost what a copy from memory costs, without holding the whole array.
  * Both give the same float32 values, so every stage gives the same results either way.
@@ -10,7 +10,8 @@ import { checkFinite, checkNonZeroPrefixes } from "../core/checks";
 import { check, MrlError } from "../core/errors";
 import { matrix, type Matrix } from "../core/matrix";
 import { createProgress } from "../core/progress";
-import { npyRowBlocks, openNpy, readFully, readMatrixPrefixNpy, STREAM_BUFFER_BYTES } from "./npyStream";
+import { readFully } from "./npy";
+import { npyRowBlocks, openNpy, readMatrixPrefixNpy, STREAM_BUFFER_BYTES } from "./npyStream";
 
 /** Rows read through rather than skipped when a gap between wanted rows is at most this many bytes (one read beats two). */
 const COALESCE_GAP_BYTES = 64 * 1024;
@@ -34,15 +35,14 @@ export class DatabaseVectors {
     return this.resident !== undefined;
   }
 
-  /** The whole array in shared memory, loaded on first use. Only for databases that fit the budget. */
+  /** The whole array in memory, loaded on first use. Only for databases that fit the budget. */
   matrix(): Matrix {
     if (!this.inMemory) {
       throw new MrlError(`the database is read from its file (${this.rows} x ${this.cols} is over the memory budget); ` +
         "use readBlock / gatherRows, or raise the budget (--memory-gb)", this.file);
     }
     if (!this.resident) {
-      // Shared memory, so reranking's SIMD kernel and worker threads read the array without a copy.
-      this.resident = checkFinite(readMatrixPrefixNpy(this.file, { shared: true }), this.file);
+      this.resident = checkFinite(readMatrixPrefixNpy(this.file), this.file);
       this.checkedDims.add(0);
     }
     return this.resident;

@@ -8,6 +8,7 @@ import { dump, parse, type DType } from "npyjs";
 import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
+import { nativeKernels } from "../kernels/native";
 
 /** Element types this project reads; everything else is rejected with a clear error. */
 const ITEM_SIZE: Record<string, number> = { f4: 4, f8: 8, i4: 4, i8: 8, u1: 1, i1: 1 };
@@ -80,10 +81,38 @@ export function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
   return { dtype, shape, fortranOrder: false, dataOffset, dataBytes: count * itemSize };
 }
 
-function readFileOrThrow(file: string): Buffer {
+/**
+ * Files and arrays from this size on are read into huge-page memory populated up front (kernels/native.ts):
+ * on virtual machines where every fresh page costs a slow fault, that reads a 491 MB array in about half the
+ * time, and its pages are mapped already, so the first pass over it (a rerank) does not pay ~1 s of faults
+ * for the pages the kernel filled.
+ */
+export const HUGE_PAGE_MIN_BYTES = 2 * 2 ** 20;
+
+/** Reads exactly `target.length` bytes at `position` (readSync may return fewer, and takes at most 2 GiB). */
+export function readFully(fd: number, target: Uint8Array, position: number, file: string): void {
+  let done = 0;
+  while (done < target.length) {
+    const n = fs.readSync(fd, target, done, Math.min(target.length - done, 2 ** 30), position + done);
+    if (n === 0) throw new MrlError(`unexpected end of file at byte ${position + done}`, file);
+    done += n;
+  }
+}
+
+function readFileOrThrow(file: string): Uint8Array {
   try {
-    return fs.readFileSync(file);
+    const stat = fs.statSync(file);
+    if (!stat.isFile() || stat.size < HUGE_PAGE_MIN_BYTES) return fs.readFileSync(file);
+    const bytes = new Uint8Array(nativeKernels().allocate(stat.size));
+    const fd = fs.openSync(file, "r");
+    try {
+      readFully(fd, bytes, 0, file);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return bytes;
   } catch (err) {
+    if (err instanceof MrlError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new MrlError("file not found", file);
     if (code === "EISDIR") throw new MrlError("is a directory, expected a .npy file", file);

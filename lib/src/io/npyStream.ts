@@ -9,8 +9,8 @@ import * as fs from "node:fs";
 import { writeAtomically } from "../core/atomic";
 import { check, MrlError } from "../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
-import { allocateWasmFloat32 } from "../core/sharedMemory";
-import { parseNpyHeader, type NpyHeader } from "./npy";
+import { allocateFloat32 } from "../kernels/native";
+import { HUGE_PAGE_MIN_BYTES, parseNpyHeader, readFully, type NpyHeader } from "./npy";
 
 const ITEM_SIZE: Record<string, number> = { f4: 4, f8: 8, i4: 4, i8: 8 };
 
@@ -24,16 +24,6 @@ function openOrThrow(file: string): number {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new MrlError("file not found", file);
     throw new MrlError(`cannot read: ${(err as Error).message}`, file);
-  }
-}
-
-/** Reads exactly `target.length` bytes at `position` (readSync may return fewer). */
-export function readFully(fd: number, target: Uint8Array, position: number, file: string): void {
-  let done = 0;
-  while (done < target.length) {
-    const n = fs.readSync(fd, target, done, target.length - done, position + done);
-    if (n === 0) throw new MrlError(`unexpected end of file at byte ${position + done}`, file);
-    done += n;
   }
 }
 
@@ -154,8 +144,6 @@ export function npyShape(file: string): { rows: number; cols: number; dtype: str
 }
 
 export interface ReadPrefixOptions extends RowBlockOptions {
-  /** Allocate the result in shared memory (worker threads and the SIMD kernel then read it without a copy). */
-  shared?: boolean;
   onRows?: (rows: number) => void;
 }
 
@@ -170,10 +158,8 @@ export function readMatrixPrefixNpy(file: string, options: ReadPrefixOptions = {
   const first = options.start ?? 0, end = options.end ?? rows;
   const count = Math.max(0, end - first);
   const bytes = count * dims * 4;
-  // Shared: in a wasm memory when it fits (the SIMD rerank kernel reads it there), else a SharedArrayBuffer.
-  const data = options.shared
-    ? allocateWasmFloat32(count * dims, dims) ?? new Float32Array(new SharedArrayBuffer(Math.max(4, bytes)), 0, count * dims)
-    : new Float32Array(bytes / 4);
+  // large results in huge-page memory, for the reason readNpy gives
+  const data = bytes >= HUGE_PAGE_MIN_BYTES ? allocateFloat32(count * dims) : new Float32Array(bytes / 4);
   if (dims === cols) {
     // Whole float32 rows: read straight into the result, 1 GiB per call (readSync's length limit is 2 GiB).
     const npy = openNpy(file);

@@ -1,6 +1,7 @@
 /**
  * The native kernels (lib/native, C++ over OpenBLAS, compiled at set-up by scripts/build-native.sh): nested
- * exact k-NN, prefix normalization and huge-page buffers. Typed wrappers only; callers check their inputs.
+ * exact k-NN, adaptive and funnel reranking, prefix normalization and huge-page buffers. Typed wrappers only;
+ * callers check their inputs (the kernels check shapes again and never read outside the arrays).
  */
 import * as path from "node:path";
 import { MrlError } from "../core/errors";
@@ -15,6 +16,16 @@ interface NativeKernels {
   /** Benchmark floors: seconds of one m x kdim x n sgemm, and the engine's selection alone over nq x nb keys. */
   sgemmSeconds(m: number, n: number, kdim: number, threads: number): number;
   selectPass(scores: Float32Array, nq: number, nb: number, k: number, threads: number): Int32Array;
+  /**
+   * A funnel over every query (one step: adaptive retrieval): rerank its first shortlists[0] candidates at
+   * dims[0] keeping shortlists[1], ..., the last step writing shortlists[last] ids per query to out (nq rows).
+   * Rows of the arrays are row-major with the given strides; `order` is the order to process queries in (a
+   * permutation, or empty for 0..nq-1). Returns -1, or the index in `candidates` of the first id outside
+   * 0..rows-1 (then nothing was computed). See lib/native/src/rerank.cc for the arithmetic.
+   */
+  rerank(database: Float32Array, rows: number, stride: number, queries: Float32Array, qStride: number, nq: number,
+    candidates: Int32Array, candidateCols: number, dims: Int32Array, shortlists: Int32Array, float32: boolean, order: Int32Array,
+    out: Int32Array, threads: number): number;
 }
 
 const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { check, MrlError } from "../core/errors";
 import { matrix, type Matrix } from "../core/matrix";
-import { readFully } from "../io/npyStream";
+import { readFully } from "../io/npy";
 
 export const FLAT_HEADER_BYTES = 45;
 

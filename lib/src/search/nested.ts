@@ -11,7 +11,7 @@
 import { check } from "../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { allocateFloat32, allocateInt32, nativeKernels } from "../kernels/native";
-import { defaultThreads } from "../kernels/parallel";
+import { defaultThreads } from "../kernels/threads";
 
 /** The k nearest rows of every query at one nesting dim: squared L2 distances (ascending, ties by id) and ids. */
 export interface KnnAtDim {

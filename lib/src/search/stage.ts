@@ -20,11 +20,12 @@ import type { IndexType } from "../experiment/types";
 import { MIN_BLOCK_ROWS, type RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
 import { indexPath, neighborsPath, type ArtifactSpec } from "../io/naming";
-import { npyRowBlocks, readFully } from "../io/npyStream";
+import { readFully } from "../io/npy";
+import { npyRowBlocks } from "../io/npyStream";
 import { writeShortlist } from "../io/shortlists";
 import { FaissIndex, type KnnResult } from "./faiss";
 import { allocateFloat32, allocateInt32, nativeKernels } from "../kernels/native";
-import { defaultThreads } from "../kernels/parallel";
+import { defaultThreads } from "../kernels/threads";
 import { FlatIndexWriter } from "./flatIndexFile";
 import { NESTED_TILE_QUERIES, NestedTopK, nestedStateBytes } from "./nested";
 

@@ -1,0 +1,406 @@
+// Adaptive and funnel reranking over the caller's typed arrays (the engine of rerank/rerank.ts): each query's
+// candidates reordered by the squared L2 distance between the unit-normalized dim-prefixes of query and row,
+// 2 - 2 (q.x) / (|q| |x|); a funnel repeats that with growing dims and shrinking shortlists.
+//
+// Results are bit-identical to the straightforward loop (one candidate at a time, comparator sort):
+// - float64: each candidate's dot product and squared norm are float64 sums of (double) x[c] * q[c] in
+//   dimension order from +0. The product of two floats is exact in double, so only the additions round, and
+//   they happen in the same order: SIMD runs ACROSS candidates (eight per register, each lane its own
+//   candidate's chain), never across dims. Eight rows at a time are transposed in registers for that.
+// - float32: the definition in RerankPrecision (experiment/types.ts): four float32 partial sums,
+//   s[c mod 4] += float(x[c] * q[c]), the prefix padded with zeros (0 * 0 = +0) to a multiple of four, then
+//   (s0 + s1) + (s2 + s3). One 4-lane register per candidate is exactly those four sums.
+// The addon is compiled with -ffp-contract=off: a fused multiply-add would round differently.
+// Ties keep shortlist order (stable sort); a funnel step keeps the smallest by (distance, position) first.
+#include "common.h"
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <immintrin.h>
+
+namespace mrl {
+namespace {  // internal types: other files of the addon have their own (e.g. nested_knn.cc's Step)
+
+// Queries a thread takes from the shared counter at a time: small, so that the threads stay close together in
+// the locality order (sharing cached rows) and a thread slowed by other work takes fewer chunks.
+constexpr int64_t CHUNK = 8;
+
+// Reranking 2048-d rows is bound by memory: the rows ahead are prefetched, within a row PREFETCH_AHEAD floats
+// ahead of the sums (every 16 dims: one line), and the first NEXT_LINES lines of the next group's rows.
+constexpr int64_t PREFETCH_AHEAD = 256;
+constexpr int NEXT_LINES = 8;
+
+static inline void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
+// Squared norms of the database rows' prefixes at one dim, computed on first use and shared by the threads
+// (-1 = not yet). Two threads may compute the same row at once; both store the same value.
+class NormCache {
+ public:
+  explicit NormCache(int64_t rows) : values_(new std::atomic<double>[rows]) {
+    for (int64_t r = 0; r < rows; r++) values_[r].store(-1.0, std::memory_order_relaxed);
+  }
+  double get(int32_t row) const { return values_[row].load(std::memory_order_relaxed); }
+  void set(int32_t row, double v) { values_[row].store(v, std::memory_order_relaxed); }
+  bool known(int32_t row) const { return get(row) != -1.0; }
+
+ private:
+  std::unique_ptr<std::atomic<double>[]> values_;
+};
+
+// ---- float64 ---------------------------------------------------------------------------------------------
+
+// 8 x 8 floats in r[0..8) (row u, dims c..c+7) -> r[k] = dim c+k of rows 0..7.
+static inline void transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Adds dims c..c+n-1 (n <= 8; `mask` selects them) of 8 rows to their float64 sums: lane u of dot is row u.
+template <bool NORMS, bool FULL>
+static inline void accumulate8(const float* const* rows, int64_t c, __mmask8 mask, int n, const double* q, __m512d& dot, __m512d& norm) {
+  __m256 r[8];
+  for (int u = 0; u < 8; u++) r[u] = FULL ? _mm256_loadu_ps(rows[u] + c) : _mm256_maskz_loadu_ps(mask, rows[u] + c);
+  transpose8(r);
+  for (int k = 0; k < (FULL ? 8 : n); k++) {
+    __m512d x = _mm512_cvtps_pd(r[k]);
+    dot = _mm512_add_pd(dot, _mm512_mul_pd(x, _mm512_set1_pd(q[c + k])));
+    if (NORMS) norm = _mm512_add_pd(norm, _mm512_mul_pd(x, x));
+  }
+}
+
+// Dot products of 8 rows with q (float64, dims 0..dim-1 in order), with NORMS also the rows' squared norms.
+// One group of 8 at a time: rows 8 KiB apart share L1 sets, and 16 rows read together would evict each other.
+template <bool NORMS>
+static void dotsF64(const float* const* rows, const double* q, int64_t dim, double* dots, double* norms) {
+  __m512d dot = _mm512_setzero_pd(), norm = _mm512_setzero_pd();
+  int64_t c = 0;
+  for (; c + 8 <= dim; c += 8) {
+    if ((c & 15) == 0 && c + PREFETCH_AHEAD < dim) for (int u = 0; u < 8; u++) prefetch(rows[u] + c + PREFETCH_AHEAD);
+    accumulate8<NORMS, true>(rows, c, 0xff, 8, q, dot, norm);
+  }
+  if (c < dim) accumulate8<NORMS, false>(rows, c, static_cast<__mmask8>((1u << (dim - c)) - 1), static_cast<int>(dim - c), q, dot, norm);
+  _mm512_storeu_pd(dots, dot);
+  if (NORMS) _mm512_storeu_pd(norms, norm);
+}
+
+// ---- float32 ---------------------------------------------------------------------------------------------
+
+// (s0 + s1) + (s2 + s3) in float32.
+static inline float combine4(__m128 s) {
+  __m128 h = _mm_hadd_ps(s, s);  // s0 + s1, s2 + s3, ...
+  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+}
+
+// float32 dot products of 8 rows with q, one 4-lane register per row (lane l = the sum of dims c = l mod 4);
+// with NORMS also the rows' squared norms, the same sums of each row with itself. The last 1..3 dims are
+// masked loads: zeros, as the padding.
+template <bool NORMS>
+static void dotsF32(const float* const* rows, const float* q, int64_t dim, double* dots, double* norms) {
+  __m128 dot[8], norm[8];
+  for (int u = 0; u < 8; u++) dot[u] = norm[u] = _mm_setzero_ps();
+  int64_t c = 0;
+  for (; c + 4 <= dim; c += 4) {
+    if ((c & 15) == 0 && c + PREFETCH_AHEAD < dim) for (int u = 0; u < 8; u++) prefetch(rows[u] + c + PREFETCH_AHEAD);
+    __m128 qv = _mm_loadu_ps(q + c);
+    for (int u = 0; u < 8; u++) {
+      __m128 x = _mm_loadu_ps(rows[u] + c);
+      dot[u] = _mm_add_ps(dot[u], _mm_mul_ps(x, qv));
+      if (NORMS) norm[u] = _mm_add_ps(norm[u], _mm_mul_ps(x, x));
+    }
+  }
+  if (c < dim) {
+    __mmask8 mask = static_cast<__mmask8>((1u << (dim - c)) - 1);
+    __m128 qv = _mm_maskz_loadu_ps(mask, q + c);
+    for (int u = 0; u < 8; u++) {
+      __m128 x = _mm_maskz_loadu_ps(mask, rows[u] + c);
+      dot[u] = _mm_add_ps(dot[u], _mm_mul_ps(x, qv));
+      if (NORMS) norm[u] = _mm_add_ps(norm[u], _mm_mul_ps(x, x));
+    }
+  }
+  for (int u = 0; u < 8; u++) {
+    dots[u] = combine4(dot[u]);
+    if (NORMS) norms[u] = combine4(norm[u]);
+  }
+}
+
+// The float32 squared norm of one vector (the query's), written out as the definition.
+static float selfDotF32(const float* a, int64_t dim) {
+  float s[4] = {0, 0, 0, 0};
+  int64_t padded = (dim + 3) / 4 * 4;
+  for (int64_t c = 0; c < padded; c++) s[c % 4] = s[c % 4] + (c < dim ? a[c] * a[c] : 0.0f);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// ---- ordering --------------------------------------------------------------------------------------------
+
+// Sorts dist[0..n) ascending, moving the positions in `order` along: stable (equal distances keep shortlist
+// order). Insertion sort on runs of 16, then bottom-up merges; the same algorithm as before the native
+// kernel, so that even NaN distances land where they did.
+static void sortByDistance(double* dist, int32_t* order, double* distTmp, int32_t* orderTmp, int64_t n) {
+  const int64_t RUN = 16;
+  for (int64_t s = 0; s < n; s += RUN) {
+    int64_t e = std::min(n, s + RUN);
+    for (int64_t i = s + 1; i < e; i++) {
+      double key = dist[i];
+      int32_t pos = order[i];
+      int64_t k = i - 1;
+      while (k >= s && key < dist[k]) {
+        dist[k + 1] = dist[k];
+        order[k + 1] = order[k];
+        k--;
+      }
+      dist[k + 1] = key;
+      order[k + 1] = pos;
+    }
+  }
+  double *srcD = dist, *dstD = distTmp;
+  int32_t *srcO = order, *dstO = orderTmp;
+  for (int64_t width = RUN; width < n; width *= 2) {
+    for (int64_t lo = 0; lo < n; lo += 2 * width) {
+      int64_t mid = std::min(n, lo + width), hi = std::min(n, lo + 2 * width);
+      int64_t a = lo, b = mid, k = lo;
+      while (a < mid && b < hi) {
+        if (srcD[b] < srcD[a]) {
+          dstD[k] = srcD[b];
+          dstO[k++] = srcO[b++];
+        } else {
+          dstD[k] = srcD[a];
+          dstO[k++] = srcO[a++];
+        }
+      }
+      while (a < mid) dstD[k] = srcD[a], dstO[k++] = srcO[a++];
+      while (b < hi) dstD[k] = srcD[b], dstO[k++] = srcO[b++];
+    }
+    std::swap(srcD, dstD);
+    std::swap(srcO, dstO);
+  }
+  if (srcO != order) {
+    std::copy(srcO, srcO + n, order);
+    std::copy(srcD, srcD + n, dist);
+  }
+}
+
+// Moves the `keep` smallest of dist[0..n) by (distance, position) to the front, in position order, with their
+// positions in `order` (0..n-1 on entry); returns keep. A stable sort of those equals the first `keep` of a
+// stable sort of all n. No NaN allowed (the caller then sorts everything).
+static int64_t keepSmallest(double* dist, int32_t* order, double* d, int32_t* p, int64_t n, int64_t keep) {
+  std::copy(dist, dist + n, d);
+  std::copy(order, order + n, p);
+  int64_t l = 0, r = n - 1;
+  const int64_t nth = keep - 1;
+  while (r > l) {
+    int64_t m = (l + r) >> 1;
+    double pd = d[m];
+    int32_t pp = p[m];
+    int64_t i = l, j = r;
+    while (i <= j) {
+      while (d[i] < pd || (d[i] == pd && p[i] < pp)) i++;
+      while (pd < d[j] || (pd == d[j] && pp < p[j])) j--;
+      if (i <= j) {
+        std::swap(d[i], d[j]);
+        std::swap(p[i], p[j]);
+        i++;
+        j--;
+      }
+    }
+    if (nth <= j) r = j;
+    else if (nth >= i) l = i;
+    else break;
+  }
+  double td = d[nth];
+  int32_t tp = p[nth];
+  int64_t k = 0;
+  for (int64_t q = 0; q < n; q++) {
+    double v = dist[q];
+    if (v < td || (v == td && q <= tp)) {
+      dist[k] = v;
+      order[k++] = static_cast<int32_t>(q);
+    }
+  }
+  return k;
+}
+
+// ---- one query -------------------------------------------------------------------------------------------
+
+struct Arrays {
+  const float* db;
+  int64_t rows, stride;
+  const float* queries;
+  int64_t qStride;
+  bool f32;
+};
+
+// Per-thread buffers, sized for the longest shortlist and dim.
+struct Scratch {
+  std::vector<double> dist, distTmp, qd;
+  std::vector<int32_t> order, orderTmp, kept[2];
+  std::vector<float> qf;
+  Scratch(int64_t shortlist, int64_t dim)
+      : dist(shortlist), distTmp(shortlist), qd(dim), order(shortlist), orderTmp(shortlist), qf(dim) {
+    kept[0].resize(shortlist);
+    kept[1].resize(shortlist);
+  }
+};
+
+// The dot products of the query prefix (s.qf / s.qd) with rows ids[j0 .. j0 + count), count <= 8, into
+// s.dist[j0..]; the missing rows of a group repeat the last one. Rows whose norm is not yet known get it
+// from the same pass.
+static void dotsOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, int64_t j0, int64_t count, int64_t dim, NormCache& norms) {
+  const float* rows[8];
+  bool needNorms = false;
+  for (int64_t u = 0; u < 8; u++) {
+    int32_t id = ids[j0 + std::min(u, count - 1)];
+    rows[u] = a.db + static_cast<int64_t>(id) * a.stride;
+    needNorms |= u < count && !norms.known(id);
+  }
+  double dots[8], sq[8];
+  if (a.f32) needNorms ? dotsF32<true>(rows, s.qf.data(), dim, dots, sq) : dotsF32<false>(rows, s.qf.data(), dim, dots, sq);
+  else needNorms ? dotsF64<true>(rows, s.qd.data(), dim, dots, sq) : dotsF64<false>(rows, s.qd.data(), dim, dots, sq);
+  for (int64_t u = 0; u < count; u++) {
+    s.dist[j0 + u] = dots[u];
+    if (needNorms) norms.set(ids[j0 + u], sq[u]);
+  }
+}
+
+// Query i at one dim: orders its `shortlist` candidates ids[0..) by distance; writes the first `keep` ids to out.
+static void rerankQuery(const Arrays& a, Scratch& s, int64_t i, const int32_t* ids, int64_t dim, int64_t shortlist, int64_t keep, int32_t* out,
+                        NormCache& norms) {
+  const float* q = a.queries + i * a.qStride;
+  double qq;
+  if (a.f32) {
+    std::copy(q, q + dim, s.qf.begin());
+    qq = selfDotF32(q, dim);
+  } else {
+    qq = 0;
+    for (int64_t c = 0; c < dim; c++) {
+      s.qd[c] = q[c];
+      qq += s.qd[c] * s.qd[c];
+    }
+  }
+  const double qInv = qq > 0 ? 1 / std::sqrt(qq) : 0;
+  for (int64_t j = 0; j < shortlist; j += 8) {
+    for (int64_t u = j + 8; u < std::min(shortlist, j + 16); u++) {
+      for (int l = 0; l < NEXT_LINES && 16 * l < dim; l++) prefetch(a.db + static_cast<int64_t>(ids[u]) * a.stride + 16 * l);
+    }
+    dotsOfGroup(a, s, ids, j, std::min<int64_t>(8, shortlist - j), dim, norms);
+  }
+  double* dist = s.dist.data();
+  int32_t* order = s.order.data();
+  bool nan = false;
+  for (int64_t p = 0; p < shortlist; p++) {
+    // squared distance between unit vectors: 2 - 2 cos (same expression, same order of operations as before)
+    double cc = norms.get(ids[p]);
+    double d = cc > 0 ? 2 - 2 * dist[p] * qInv / std::sqrt(cc) : 4;
+    nan |= d != d;
+    dist[p] = d;
+    order[p] = static_cast<int32_t>(p);
+  }
+  int64_t n = shortlist;
+  if (keep < shortlist && !nan) n = keepSmallest(dist, order, s.distTmp.data(), s.orderTmp.data(), shortlist, keep);
+  sortByDistance(dist, order, s.distTmp.data(), s.orderTmp.data(), n);
+  for (int64_t p = 0; p < keep; p++) out[p] = ids[order[p]];
+}
+
+}  // namespace
+
+// rerank(database, rows, stride, queries, qStride, nq, candidates, candidateCols, dims, shortlists, float32, order, out, threads)
+// -> -1, or the index in `candidates` of the first id outside 0..rows-1 (then nothing is computed).
+// A funnel over every query: rerank at dims[0] keeping shortlists[0] of its candidates, then dims[1] keeping
+// shortlists[1], ... (one step: adaptive retrieval). out: nq x shortlists[last]. order: the order to process
+// queries in (a permutation of 0..nq-1, e.g. locality order; empty = 0..nq-1): only the speed depends on it.
+// Threads take CHUNK queries at a time in that order from a shared counter. All steps of a query run before
+// the next query, so the rows the first step read are still in cache for the later ones.
+Napi::Value Rerank(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto db = viewOf<float>(info[0], napi_float32_array, "database");
+  int64_t rows = intArg(info, 1, "rows"), stride = intArg(info, 2, "stride");
+  auto queries = viewOf<float>(info[3], napi_float32_array, "queries");
+  int64_t qStride = intArg(info, 4, "qStride"), nq = intArg(info, 5, "nq");
+  auto candidates = viewOf<int32_t>(info[6], napi_int32_array, "candidates");
+  int64_t candidateCols = intArg(info, 7, "candidateCols");
+  auto dimsView = viewOf<int32_t>(info[8], napi_int32_array, "dims");
+  auto shortlistsView = viewOf<int32_t>(info[9], napi_int32_array, "shortlists");
+  if (!info[10].IsBoolean()) throw Napi::TypeError::New(env, "float32 must be a boolean");
+  bool f32 = info[10].As<Napi::Boolean>().Value();
+  auto order = viewOf<int32_t>(info[11], napi_int32_array, "order");
+  auto out = viewOf<int32_t>(info[12], napi_int32_array, "out");
+  int threads = static_cast<int>(intArg(info, 13, "threads"));
+
+  std::vector<int64_t> dims(dimsView.data, dimsView.data + dimsView.length);
+  std::vector<int64_t> shortlists(shortlistsView.data, shortlistsView.data + shortlistsView.length);
+  require(!dims.empty() && dims.size() == shortlists.size(), env, "rerank: dims and shortlists must be non-empty and of one length");
+  int64_t maxDim = 0;
+  for (size_t s = 0; s < dims.size(); s++) {
+    require(dims[s] > 0 && dims[s] <= stride && dims[s] <= qStride, env, "rerank: a dim is outside the rows");
+    require(shortlists[s] > 0 && (s == 0 || shortlists[s] < shortlists[s - 1]), env, "rerank: shortlists must be positive and decreasing");
+    maxDim = std::max(maxDim, dims[s]);
+  }
+  const int64_t first = shortlists[0], last = shortlists.back();
+  require(rows >= 0 && nq >= 0 && threads > 0 && candidateCols >= first, env, "rerank: bad shape");
+  require(static_cast<size_t>(rows * stride) <= db.length, env, "rerank: the database is too short");
+  require(nq == 0 || static_cast<size_t>((nq - 1) * qStride + maxDim) <= queries.length, env, "rerank: queries are too short");
+  require(nq == 0 || static_cast<size_t>((nq - 1) * candidateCols + first) <= candidates.length, env, "rerank: candidates are too short");
+  require(static_cast<size_t>(nq * last) <= out.length, env, "rerank: out is too short");
+  require(order.length == 0 || static_cast<int64_t>(order.length) == nq, env, "rerank: order must hold every query once");
+  if (order.length > 0) {
+    std::vector<bool> seen(nq);
+    for (int64_t t = 0; t < nq; t++) {
+      int32_t i = order.data[t];
+      require(i >= 0 && i < nq && !seen[i], env, "rerank: order must hold every query once");
+      seen[i] = true;
+    }
+  }
+  for (int64_t i = 0; i < nq; i++) {
+    for (int64_t j = 0; j < first; j++) {
+      int32_t id = candidates.data[i * candidateCols + j];
+      if (id < 0 || id >= rows) return Napi::Number::New(env, static_cast<double>(i * candidateCols + j));
+    }
+  }
+  if (nq == 0) return Napi::Number::New(env, -1);
+
+  const Arrays a{db.data, rows, stride, queries.data, qStride, f32};
+  std::map<int64_t, NormCache> caches;  // one per distinct dim
+  std::vector<NormCache*> stepNorms;
+  for (int64_t d : dims) stepNorms.push_back(&caches.try_emplace(d, rows).first->second);
+  int workers = static_cast<int>(std::min<int64_t>(threads, (nq + CHUNK - 1) / CHUNK));
+  std::vector<Scratch> scratch;
+  for (int t = 0; t < workers; t++) scratch.emplace_back(first, maxDim);
+  std::atomic<int64_t> next{0};
+  const int64_t steps = static_cast<int64_t>(dims.size());
+  fanOut(workers, [&](int t) {
+    Scratch& s = scratch[t];
+    for (int64_t from; (from = next.fetch_add(CHUNK)) < nq;) {
+      for (int64_t pos = from; pos < std::min(nq, from + CHUNK); pos++) {
+        int64_t i = order.length > 0 ? order.data[pos] : pos;
+        const int32_t* ids = candidates.data + i * candidateCols;
+        for (int64_t st = 0; st < steps; st++) {
+          bool final = st == steps - 1;
+          // a step before the last only needs the candidates the next one keeps, in order
+          int32_t* target = final ? out.data + i * last : s.kept[st % 2].data();
+          rerankQuery(a, s, i, ids, dims[st], shortlists[st], final ? last : shortlists[st + 1], target, *stepNorms[st]);
+          ids = target;
+        }
+      }
+    }
+  });
+  return Napi::Number::New(env, -1);
+}
+
+}  // namespace mrl
