@@ -16,7 +16,7 @@ import {
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { python, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
-import { differingRows, referenceFunnel, referenceOf, referenceRerank, referenceRerankF32, sameIds as same } from "./reference";
+import { differingRows, referenceFunnel, referenceLocalityOrder, referenceOf, referenceRerank, referenceRerankF32, sameIds as same } from "./reference";
 
 const dir = tempDir("mrl-perf-");
 const PRECISIONS = ["float64", "float32"] as const;
@@ -221,6 +221,20 @@ test("localityOrder is a permutation that keeps clustered queries together", () 
   assert.ok(changes(order) <= 30, `${changes(order)} cluster changes along the order (input order: ${changes(Array.from({ length: nq }, (_, i) => i))})`);
   assert.deepEqual(Array.from(localityOrder(new Float32Array(5 * 3).fill(NaN), 3, 5)).sort(), [0, 1, 2, 3, 4]);
   assert.deepEqual(Array.from(localityOrder(new Float32Array(0), 3, 0)), []);
+});
+
+test("the native localityOrder is the order the TypeScript one gave, ties, NaN and infinities included", () => {
+  const clustered = seededFloats(3000 * 12, 53);
+  const ties = Float32Array.from(seededFloats(700 * 5, 54), (v) => Math.round(v * 3) / 3); // few distinct values
+  const odd = seededFloats(300 * 9, 55);
+  odd[7] = NaN; odd[40] = Infinity; odd[41] = -Infinity; odd.fill(NaN, 90, 180);
+  const cases: [string, Float32Array, number, number, number?, number?][] = [
+    ["clustered", clustered, 12, 3000], ["ties", ties, 5, 700], ["NaN and infinities", odd, 9, 300],
+    ["dims > stride", ties, 5, 700, 8], ["dims 3, leaf 1", clustered, 12, 3000, 3, 1], ["fewer than a leaf", odd, 9, 5],
+  ];
+  for (const [what, data, stride, nq, dims, leaf] of cases) {
+    assert.deepEqual(Array.from(localityOrder(data, stride, nq, dims, leaf)), Array.from(referenceLocalityOrder(data, stride, nq, dims, leaf)), what);
+  }
 });
 
 test("a candidate id outside the database is an MrlError naming query and position, before anything is read", () => {

@@ -3,12 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  compareRankings, computeMetrics, DatabaseVectors, funnelRerank, intMatrix, loadExperiment, loadRetrievalArrays, matrix, mflops, MrlError,
+  compareRankings, computeMetrics, DatabaseVectors, funnelRerank, intMatrix, loadExperiment, loadRetrievalArrays, localityOrder, matrix, mflops, MrlError,
   neighborsPath, readShortlistCsv, readShortlistNpy, rerank, runInference, runIndexSearch, runRerankStage, runRetrieval, writeMatrixNpy,
   writeShortlistCsv, writeShortlistNpy, type ArtifactSpec, type Experiment, type IntMatrix, type Matrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { python, REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
-import { referenceFunnel, referenceOf, sameIds } from "./reference";
+import { referenceFunnel, referenceLocalityOrder, referenceOf, sameIds } from "./reference";
 
 let config: Experiment;
 let arrays: RetrievalArrays;
@@ -104,7 +104,7 @@ function firstRows(m: IntMatrix, n: number, cols = m.cols): IntMatrix {
   return intMatrix(n, cols, out);
 }
 
-test("on the real embeddings, adaptive and funnel are bit-identical to the original loop in both precisions (threads, in memory or from the file)", () => {
+test("on the real embeddings, adaptive and funnel are bit-identical to the original loop in both precisions (threads, in memory or from the file); the same query order", () => {
   // the first 100 queries; the oracles are plain loops
   const n = 100, database = arrays.database.matrix();
   const queries = matrix(n, arrays.queries.cols, arrays.queries.data.subarray(0, n * arrays.queries.cols));
@@ -112,6 +112,8 @@ test("on the real embeddings, adaptive and funnel are bit-identical to the origi
   const base8 = firstRows(readShortlistCsv(neighborsPath(spec, 8, config.k)), n, 200);
   const fromFile = new DatabaseVectors(arrays.files.databaseX, database.rows, database.cols, false);
   const funnel = { dims: [16, 64, 2048], shortlists: [200, 50, 10] };
+  const q = arrays.queries;
+  assert.deepEqual(Array.from(localityOrder(q.data, q.cols, q.rows)), Array.from(referenceLocalityOrder(q.data, q.cols, q.rows)), "the queries' locality order");
   for (const precision of ["float64", "float32"] as const) {
     const adaptive = referenceOf(precision)(database, queries, base16, 2048, 200);
     const cascade = referenceFunnel(precision, database, queries, base8, funnel.dims, funnel.shortlists);

@@ -9,6 +9,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemmSeconds", Napi::Function::New(env, mrl::SgemmSeconds));
   exports.Set("selectPass", Napi::Function::New(env, mrl::SelectPass));
   exports.Set("rerank", Napi::Function::New(env, mrl::Rerank));
+  exports.Set("localityOrder", Napi::Function::New(env, mrl::LocalityOrder));
   return exports;
 }
 

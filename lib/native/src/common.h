@@ -53,5 +53,6 @@ Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info);
 Napi::Value SgemmSeconds(const Napi::CallbackInfo& info);
 Napi::Value SelectPass(const Napi::CallbackInfo& info);
 Napi::Value Rerank(const Napi::CallbackInfo& info);
+Napi::Value LocalityOrder(const Napi::CallbackInfo& info);
 
 }  // namespace mrl

@@ -1,6 +1,6 @@
 /**
  * The native kernels (lib/native, C++ over OpenBLAS, compiled at set-up by scripts/build-native.sh): nested
- * exact k-NN, adaptive and funnel reranking, prefix normalization and huge-page buffers. Typed wrappers only;
+ * exact k-NN, adaptive and funnel reranking with its query order, prefix normalization and huge-page buffers. Typed wrappers only;
  * callers check their inputs (the kernels check shapes again and never read outside the arrays).
  */
 import * as path from "node:path";
@@ -26,6 +26,8 @@ interface NativeKernels {
   rerank(database: Float32Array, rows: number, stride: number, queries: Float32Array, qStride: number, nq: number,
     candidates: Int32Array, candidateCols: number, dims: Int32Array, shortlists: Int32Array, float32: boolean, order: Int32Array,
     out: Int32Array, threads: number): number;
+  /** Writes to order (nq values) the queries' locality order (see kernels/locality.ts). */
+  localityOrder(queries: Float32Array, stride: number, nq: number, dims: number, leaf: number, order: Int32Array): void;
 }
 
 const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");
