@@ -120,6 +120,22 @@ print(json.dumps({"ntotal": int(index.ntotal), "d": int(index.d), "maxdiff": flo
   void intMatrix;
 });
 
+test("without index files (indexFiles: false) the shortlists are the same, none is written, and a rerun skips", () => {
+  const root = rootWithArrays(), other = rootWithArrays();
+  const spec: ArtifactSpec = { root, model: "mrl", dataset: config.dataset, indexType: "exactl2" };
+  const options = { k: 20, nesting: [8, 64], quiet: true };
+  const first = runIndexSearch(spec, loadRetrievalArrays(root, config.dataset, "mrl"), { ...options, indexFiles: false });
+  assert.deepEqual(first.map((r) => r.action), ["searched", "searched"]);
+  for (const dim of [8, 64]) assert.ok(!fs.existsSync(indexPath(spec, dim)), `no index file at ${dim}`);
+  runIndexSearch({ ...spec, root: other }, loadRetrievalArrays(other, config.dataset, "mrl"), options);
+  for (const dim of [8, 64]) {
+    assert.ok(fs.existsSync(indexPath({ ...spec, root: other }, dim)), "index files by default");
+    assert.ok(fs.readFileSync(neighborsPath(spec, dim, 20)).equals(fs.readFileSync(neighborsPath({ ...spec, root: other }, dim, 20))));
+  }
+  const again = runIndexSearch(spec, loadRetrievalArrays(root, config.dataset, "mrl"), { ...options, indexFiles: false });
+  assert.deepEqual(again.map((r) => r.action), ["skipped", "skipped"]);
+});
+
 test("a budget smaller than one block is refused before anything is written, naming the file", () => {
   const root = rootWithArrays();
   assert.throws(() => loadRetrievalArrays(root, config.dataset, "mrl", { memoryGb: 0.01 }),

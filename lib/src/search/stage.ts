@@ -72,8 +72,11 @@ export interface DimResult {
   dim: number;
   indexFile: string;
   neighborsFile: string;
-  /** What happened: built a new index, reused a cached one, or skipped (shortlist already up to date). */
-  action: "built" | "reused-index" | "skipped";
+  /**
+   * What happened: built a new index (exact: wrote its file), reused a cached one, searched without an index
+   * file (exact search with indexFiles: false), or skipped (shortlist already up to date).
+   */
+  action: "built" | "reused-index" | "searched" | "skipped";
   buildSeconds: number;
   searchSeconds: number;
   /** Queries found already searched in a checkpoint of an interrupted run. */
@@ -207,7 +210,7 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
       writeShortlist(t.neighborsFile, run.labels[i]);
       recordArtifact(t.neighborsFile, "faiss_nn", searchConfig(t.dim), inputs);
       fs.rmSync(`${t.neighborsFile}.partial`, { force: true });
-      results.push({ dim: t.dim, indexFile: t.indexFile, neighborsFile: t.neighborsFile, action: t.indexFresh || !writeIndex ? "reused-index" : "built",
+      results.push({ dim: t.dim, indexFile: t.indexFile, neighborsFile: t.neighborsFile, action: !writeIndex ? "searched" : t.indexFresh ? "reused-index" : "built",
         buildSeconds: 0, searchSeconds: seconds / exactTodo.length, resumedQueries: run.resumedQueries || undefined });
     });
   }
