@@ -99,7 +99,9 @@ test("results do not depend on database blocks, query chunks, threads or the oth
   for (const [q0, q1] of [[0, 256], [256, queries.rows]]) {
     chunked.restart(matrix(q1 - q0, queries.cols, queries.data.subarray(q0 * queries.cols, q1 * queries.cols)));
     chunked.add(database);
-    parts.push(chunked.result());
+    // views valid until the next restart: copy them
+    parts.push(chunked.result().map((r) => ({ dim: r.dim, distances: matrix(r.distances.rows, k, r.distances.data.slice()),
+      labels: { rows: r.labels.rows, cols: k, data: r.labels.data.slice() } })));
   }
   same(dims.map((dim, s) => ({
     dim,

@@ -44,6 +44,7 @@ export class NestedTopK {
   private readonly thresholds: Float32Array;
   private readonly threads: number;
   private readonly capacity: number;
+  private out?: { distances: Float32Array; labels: Int32Array };
   /** Database rows added so far (the next block's first id). */
   rowsSeen = 0;
 
@@ -85,11 +86,15 @@ export class NestedTopK {
     this.rowsSeen += block.rows;
   }
 
-  /** The k nearest at every dim (in `dims` order, ascending). The state is compacted, and stays usable. */
+  /**
+   * The k nearest at every dim (in `dims` order, ascending). The state is compacted, and stays usable. The
+   * matrices are views of buffers this object reuses: valid until the next restart() (copy them to keep them).
+   */
   result(): KnnAtDim[] {
     const { queries: q, k, dims } = this;
     const per = q.rows * k;
-    const distances = allocateFloat32(dims.length * per), labels = allocateInt32(dims.length * per);
+    this.out ??= { distances: allocateFloat32(dims.length * this.capacity * k), labels: allocateInt32(dims.length * this.capacity * k) };
+    const { distances, labels } = this.out;
     nativeKernels().nestedKnnFinish(q.data, q.rows, q.cols, this.dimsI32, k, this.entries, this.counts, this.thresholds, distances, labels, this.threads);
     return dims.map((dim, s) => ({ dim, distances: matrix(q.rows, k, distances.subarray(s * per, (s + 1) * per)),
       labels: intMatrix(q.rows, k, labels.subarray(s * per, (s + 1) * per)) }));
@@ -111,5 +116,5 @@ export function nestedKnn(database: Matrix, queries: Matrix, dims: number[], k: 
     topk.add(matrix(end - start, database.cols, database.data.subarray(start * database.cols, end * database.cols)));
     options.onRows?.(end - start);
   }
-  return topk.result();
+  return topk.result(); // views of buffers that only this call's NestedTopK held
 }
