@@ -16,7 +16,7 @@ test("every flag becomes its experiment field", () => {
     "--experiment", "e.json", "--root", "data", "--results", "out", "--dataset", "1K", "--model", "mrl,mrl_e", "--index", "exactl2,hnsw32",
     "--dims", "8,16,2048", "--k", "1024", "--ef-search", "64", "--adaptive", "16:2048:200", "--adaptive", "8:64:100",
     "--funnel", "8:16,32,2048:200,50,10", "--recall-denominator", "1300", "--shortlist-format", "npy", "--rerank-precision", "float64",
-    "--memory-gb", "4.5", "--force", "--no-notebooks", "extra",
+    "--memory-gb", "4.5", "--no-index-files", "--force", "--no-notebooks", "extra",
   ]);
   assert.equal(f.experimentFile, "e.json");
   assert.deepEqual(f.paths, { root: "data", results: "out" });
@@ -24,7 +24,7 @@ test("every flag becomes its experiment field", () => {
     dataset: "1K", models: ["mrl", "mrl_e"], indexTypes: ["exactl2", "hnsw32"], nesting: [8, 16, 2048], k: 1024, efSearch: 64,
     adaptive: [{ retrievalDim: 16, rerankDim: 2048, shortlist: 200 }, { retrievalDim: 8, rerankDim: 64, shortlist: 100 }],
     funnels: [{ retrievalDim: 8, dims: [16, 32, 2048], shortlists: [200, 50, 10] }],
-    recallDenominator: 1300, shortlistFormat: "npy", rerankPrecision: "float64", memoryGb: 4.5,
+    recallDenominator: 1300, shortlistFormat: "npy", rerankPrecision: "float64", memoryGb: 4.5, indexFiles: false,
   });
   assert.equal(f.force, true);
   assert.equal(f.notebooks, false);

@@ -38,6 +38,27 @@ test("reads CRLF line ends and a missing final newline", () => {
   assert.deepEqual([m.rows, m.cols, ...m.data], [2, 3, 1, 2, 3, 4, 5, 6]);
 });
 
+test("reads only the first columns when asked, and files larger than one read buffer", () => {
+  const file = path.join(dir, "wide.csv");
+  const rows = 3000, cols = 2048; // about 20 MB: more than one 8 MiB read
+  const m = intMatrix(rows, cols, Int32Array.from({ length: rows * cols }, (_, i) => (i * 7919) % 1_000_003 - (i % 5 === 0 ? 1 : 0)));
+  writeShortlistCsv(file, m);
+  const all = readShortlistCsv(file);
+  assert.deepEqual([all.rows, all.cols], [rows, cols]);
+  assert.deepEqual(all.data, m.data);
+  for (const columns of [1, 100, 2047, 5000]) {
+    const first = readShortlistCsv(file, { columns });
+    const kept = Math.min(columns, cols);
+    assert.deepEqual([first.rows, first.cols], [rows, kept]);
+    for (const r of [0, 1, 1234, rows - 1]) assert.deepEqual(first.data.subarray(r * kept, (r + 1) * kept), m.data.subarray(r * cols, r * cols + kept));
+  }
+  // a short line is still found when only the first columns are read
+  fs.writeFileSync(path.join(dir, "short-line.csv"), "1,2,3,4\n5,6\n");
+  assert.throws(() => readShortlistCsv(path.join(dir, "short-line.csv"), { columns: 3 }), /ragged CSV: line 2 has 2 values, line 1 has 4/);
+  fs.writeFileSync(path.join(dir, "blank-inside.csv"), "1,2\n\n3,4\n");
+  assert.throws(() => readShortlistCsv(path.join(dir, "blank-inside.csv")), /line 2 is empty/);
+});
+
 test("bad CSV input gets an error naming the file, the line and the problem", () => {
   const cases: Array<[string, string, RegExp]> = [
     ["ragged-short.csv", "1,2,3\n4,5\n", /ragged CSV: line 2 has 2 values, line 1 has 3/],

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  FaissIndex, flatIndexShape, indexPath, intMatrix, l2NormalizeRows, loadExperiment, loadRetrievalArrays, MrlError, neighborsPath,
+  exactDimGroups, FaissIndex, flatIndexShape, indexPath, intMatrix, l2NormalizeRows, loadExperiment, loadRetrievalArrays, MrlError, neighborsPath,
   prefixColumns, readShortlist, runIndexSearch, runInference, runRetrieval, type ArtifactSpec, type Experiment,
 } from "@mrl-retrieval/lib/internal";
 import { IMPORT_KNN_CHECK, python, tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -118,6 +118,37 @@ print(json.dumps({"ntotal": int(index.ntotal), "d": int(index.d), "maxdiff": flo
   for (let r = 0; r < shortlist.rows; r++) for (let c = 0; c < 10; c++) same += Number(shortlist.data[r * 12 + c] === first10.data[r * 10 + c]);
   assert.ok(same / (shortlist.rows * 10) > 0.999);
   void intMatrix;
+});
+
+test("without index files (indexFiles: false) the shortlists are the same, none is written, and a rerun skips", () => {
+  const root = rootWithArrays(), other = rootWithArrays();
+  const spec: ArtifactSpec = { root, model: "mrl", dataset: config.dataset, indexType: "exactl2" };
+  const options = { k: 20, nesting: [8, 64], quiet: true };
+  const first = runIndexSearch(spec, loadRetrievalArrays(root, config.dataset, "mrl"), { ...options, indexFiles: false });
+  assert.deepEqual(first.map((r) => r.action), ["searched", "searched"]);
+  for (const dim of [8, 64]) assert.ok(!fs.existsSync(indexPath(spec, dim)), `no index file at ${dim}`);
+  runIndexSearch({ ...spec, root: other }, loadRetrievalArrays(other, config.dataset, "mrl"), options);
+  for (const dim of [8, 64]) {
+    assert.ok(fs.existsSync(indexPath({ ...spec, root: other }, dim)), "index files by default");
+    assert.ok(fs.readFileSync(neighborsPath(spec, dim, 20)).equals(fs.readFileSync(neighborsPath({ ...spec, root: other }, dim, 20))));
+  }
+  const again = runIndexSearch(spec, loadRetrievalArrays(root, config.dataset, "mrl"), { ...options, indexFiles: false });
+  assert.deepEqual(again.map((r) => r.action), ["skipped", "skipped"]);
+});
+
+test("dims that do not fit the budget together are searched in groups, with the same shortlists", () => {
+  const tight = rootWithArrays(), roomy = rootWithArrays();
+  const spec: ArtifactSpec = { root: tight, model: "mrl", dataset: config.dataset, indexType: "exactl2" };
+  const options = { k: 4000, nesting: [8, 16, 32, 64, 128], quiet: true };
+  const arrays = loadRetrievalArrays(tight, config.dataset, "mrl", { memoryGb: 0.1 });
+  // 4000-NN shortlists of 400 queries and the search state of 256 of them: three dims fit in 0.1 GB, four do not
+  assert.deepEqual(exactDimGroups(arrays, options.nesting, options.k), [[8, 16, 32], [64, 128]]);
+  assert.deepEqual(exactDimGroups(loadRetrievalArrays(roomy, config.dataset, "mrl"), options.nesting, options.k), [options.nesting]);
+  runIndexSearch(spec, arrays, options);
+  runIndexSearch({ ...spec, root: roomy }, loadRetrievalArrays(roomy, config.dataset, "mrl"), options);
+  for (const dim of options.nesting) {
+    assert.ok(fs.readFileSync(neighborsPath(spec, dim, 4000)).equals(fs.readFileSync(neighborsPath({ ...spec, root: roomy }, dim, 4000))), `${dim}d`);
+  }
 });
 
 test("a budget smaller than one block is refused before anything is written, naming the file", () => {

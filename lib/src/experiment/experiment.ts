@@ -50,6 +50,11 @@ export interface Experiment {
   nesting: number[];
   /** HNSW efSearch (FAISS default 16; searches with k > efSearch use k). */
   efSearch?: number;
+  /**
+   * Write each dim's exact index file (FAISS IndexFlatL2 .index, as the original does; default true). Exact
+   * search does not need them; at ImageNet-1K size each is up to 10.5 GB.
+   */
+  indexFiles?: boolean;
   /** Adaptive retrieval: shortlist at D_r, rerank the first L candidates at D_s. */
   adaptive: RerankSpec[];
   /** Funnel retrieval: shortlist at D_r, then rerank at dims[i] keeping shortlists[i]. */
@@ -175,10 +180,11 @@ const experimentFields = objectOf<Experiment>({
   name: text, description: (v, at) => (typeof v === "string" ? v : fieldError(at, v, "a string")), root: text, dataset: plainName,
   models: listOf(plainName, { nonEmpty: true }), indexTypes: listOf(oneOf(INDEX_TYPES), { nonEmpty: true }),
   k: positiveInt, nesting: listOf(positiveInt, { nonEmpty: true }), efSearch: positiveInt,
+  indexFiles: (v, at) => (typeof v === "boolean" ? v : fieldError(at, v, "true or false")),
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
   recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), memoryGb: positiveNumber,
   inference: inferenceSettings,
-}, ["description", "efSearch", "memoryGb", "inference"]);
+}, ["description", "efSearch", "indexFiles", "memoryGb", "inference"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,

@@ -10,7 +10,7 @@ export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--m
              [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N]
              [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
              [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--memory-gb N]
-             [--force] [--results DIR] [--no-notebooks]`;
+             [--no-index-files] [--force] [--results DIR] [--no-notebooks]`;
 
 export interface ParsedFlags {
   /** --experiment, as typed (the caller resolves it). */
@@ -90,7 +90,8 @@ export function parseFlags(args: string[]): ParsedFlags {
     else if (a === "--memory-gb") {
       const v = value(++i);
       o.memoryGb = Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : bad(a, v, "a positive number of GB (e.g. 4 or 0.5)");
-    } else if (a === "--force") out.force = true;
+    } else if (a === "--no-index-files") o.indexFiles = false;
+    else if (a === "--force") out.force = true;
     else if (a === "--no-notebooks") out.notebooks = false;
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}; expected one of: ${FLAG_USAGE.replace(/\s+/g, " ")}`);
     else out.positional.push(a);

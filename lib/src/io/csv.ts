@@ -79,30 +79,41 @@ function writeInt(buf: Buffer, pos: number, value: number): number {
 
 const COMMA = 44, NL = 10, CR = 13, MINUS = 45, ZERO = 48, NINE = 57, SPACE = 32;
 
+/** Bytes read from a CSV file at a time (one reused buffer: fresh pages are slow to touch on some VMs). */
+const READ_CHUNK = 8 * 2 ** 20;
+
 /**
- * Reads a headerless integer CSV into an IntMatrix, parsing bytes directly (no giant string: 50k x 2048
- * shortlists exceed V8's string limit). Errors name the file and the line: ragged rows, empty or
+ * Reads a headerless integer CSV into an IntMatrix, parsing bytes as they stream from the file (no giant
+ * string: 50k x 2048 shortlists exceed V8's string limit). With `columns`, only the first `columns` values of
+ * each line are parsed and kept (the rest of the line is skipped unread by the parser): metrics need the first
+ * 100 of 2048 neighbours, a rerank its first L. Errors name the file and the line: ragged rows, empty or
  * non-integer fields, values outside int32, empty files.
  */
-export function readShortlistCsv(file: string): IntMatrix {
-  let bytes: Buffer;
+export function readShortlistCsv(file: string, options: { columns?: number } = {}): IntMatrix {
+  const limit = options.columns ?? Infinity;
+  let fd: number;
   try {
-    bytes = fs.readFileSync(file);
+    fd = fs.openSync(file, "r");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new MrlError("file not found", file);
     throw new MrlError(`cannot read: ${(err as Error).message}`, file);
   }
-  let end = bytes.length;
-  while (end > 0 && (bytes[end - 1] === NL || bytes[end - 1] === CR || bytes[end - 1] === SPACE)) end--;
-  if (end === 0) throw new MrlError("empty CSV file, expected one row of neighbour ids per query", file);
+  try {
+    return parseCsv(fd, file, limit);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
-  let rows = 1;
-  for (let i = 0; i < end; i++) if (bytes[i] === NL) rows++;
-  let cols = 1;
-  for (let i = 0; i < end && bytes[i] !== NL; i++) if (bytes[i] === COMMA) cols++;
-
-  const out = new Int32Array(rows * cols);
-  let line = 1, col = 0, value = 0, digits = 0, negative = false, at = 0;
+function parseCsv(fd: number, file: string, limit: number): IntMatrix {
+  const size = fs.fstatSync(fd).size;
+  const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(size, READ_CHUNK)));
+  let out = new Int32Array(0);
+  let rows = 0;
+  /** Values per line (line 1's count, known when line 1 ends) and how many of them are kept. */
+  let cols = -1, kept = 0;
+  let line = 1, col = 0, value = 0, digits = 0, negative = false, skipping = false, blankLine = -1;
+  let bytes = chunk, at = 0, end = 0;
   const fieldError = (why: string): MrlError => {
     let s = at, e = at;
     while (s > 0 && bytes[s - 1] !== COMMA && bytes[s - 1] !== NL) s--;
@@ -110,35 +121,87 @@ export function readShortlistCsv(file: string): IntMatrix {
     const text = bytes.subarray(s, e).toString("utf8").trim();
     return new MrlError(`line ${line}, column ${col + 1}: "${text}" ${why}`, file);
   };
+  const store = (v: number): void => {
+    if (cols < 0) { // line 1 sets the width: grow as it goes
+      if (col >= out.length) out = grow(out, Math.max(1024, out.length * 2));
+      out[col] = v;
+      return;
+    }
+    const index = (line - 1) * kept + col;
+    // capacity from the file size, so a typical file is allocated once
+    if (index >= out.length) out = grow(out, Math.max(out.length * 2, Math.ceil(size / Math.max(1, bytesPerLine) * 1.05) * kept));
+    out[index] = v;
+  };
+  let bytesPerLine = 0, position = 0;
   const finishField = (): void => {
     if (digits === 0) throw fieldError("is not an integer neighbour id");
-    if (col >= cols) throw new MrlError(`ragged CSV: line ${line} has more than ${cols} values (line 1 has ${cols})`, file);
-    out[(line - 1) * cols + col] = negative ? -value : value;
+    if (cols >= 0 && col >= cols) throw new MrlError(`ragged CSV: line ${line} has more than ${cols} values (line 1 has ${cols})`, file);
+    if (col < limit) store(negative ? -value : value);
     col++;
     value = 0; digits = 0; negative = false;
+    if (col >= limit && cols >= 0) skipping = true;
   };
-  for (at = 0; at < end; at++) {
-    const b = bytes[at];
-    if (b >= ZERO && b <= NINE) {
-      value = value * 10 + (b - ZERO);
-      digits++;
-      if (value > (negative ? 2147483648 : 2147483647)) throw fieldError("does not fit in int32");
-    } else if (b === COMMA) {
-      finishField();
-    } else if (b === NL) {
-      finishField();
-      if (col !== cols) throw new MrlError(`ragged CSV: line ${line} has ${col} values, line 1 has ${cols}`, file);
-      line++;
-      col = 0;
-    } else if (b === MINUS && digits === 0 && !negative) {
-      negative = true;
-    } else if (b === CR || b === SPACE) {
-      // tolerated: Windows line ends, spaces around fields
-    } else {
-      throw fieldError("is not an integer neighbour id");
+  const finishLine = (): void => {
+    if (cols < 0) {
+      cols = col;
+      kept = Math.min(cols, limit);
+      bytesPerLine = position + at + 1;
+    } else if (!skipping && col !== cols) {
+      throw new MrlError(`ragged CSV: line ${line} has ${col} values, line 1 has ${cols}`, file);
+    }
+    rows = line;
+    line++;
+    col = 0;
+    skipping = false;
+  };
+  for (position = 0; position < size; position += end) {
+    end = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+    if (end <= 0) throw new MrlError(`cannot read: the file ended at byte ${position} of ${size}`, file);
+    bytes = chunk;
+    for (at = 0; at < end; at++) {
+      if (skipping) { // the rest of the line is not needed: jump to its end
+        const nl = bytes.indexOf(NL, at);
+        if (nl < 0 || nl >= end) { at = end; break; }
+        at = nl;
+        finishLine();
+        continue;
+      }
+      const b = bytes[at];
+      if (b >= ZERO && b <= NINE) {
+        if (blankLine > 0) throw new MrlError(`line ${blankLine} is empty; expected one row of neighbour ids per query`, file);
+        value = value * 10 + (b - ZERO);
+        digits++;
+        if (value > (negative ? 2147483648 : 2147483647)) throw fieldError("does not fit in int32");
+      } else if (b === COMMA) {
+        finishField();
+      } else if (b === NL) {
+        if (col === 0 && digits === 0 && !negative) { // an empty line: only more of them may follow
+          if (blankLine < 0) blankLine = line;
+          line++;
+          continue;
+        }
+        finishField();
+        finishLine();
+      } else if (b === MINUS && digits === 0 && !negative) {
+        negative = true;
+      } else if (b === CR || b === SPACE) {
+        // tolerated: Windows line ends, spaces around fields
+      } else {
+        throw fieldError("is not an integer neighbour id");
+      }
     }
   }
-  finishField();
-  if (col !== cols) throw new MrlError(`ragged CSV: line ${line} has ${col} values, line 1 has ${cols}`, file);
-  return intMatrix(rows, cols, out);
+  if (col > 0 || digits > 0 || negative) { // no final newline
+    finishField();
+    finishLine();
+  }
+  if (rows === 0) throw new MrlError("empty CSV file, expected one row of neighbour ids per query", file);
+  const used = rows * kept;
+  return intMatrix(rows, kept, out.length === used ? out : out.slice(0, used));
+}
+
+function grow(a: Int32Array, length: number): Int32Array {
+  const b = new Int32Array(length);
+  b.set(a);
+  return b;
 }

@@ -18,9 +18,12 @@ export function writeShortlist(file: string, m: IntMatrix): void {
   else writeShortlistCsv(file, m);
 }
 
-/** Reads a .npy or CSV shortlist, by the file's extension. */
-export function readShortlist(file: string): IntMatrix {
-  return isNpy(file) ? readShortlistNpy(file) : readShortlistCsv(file);
+/**
+ * Reads a .npy or CSV shortlist, by the file's extension. `columns`: the first neighbours only are needed (a CSV
+ * then parses only those; a .npy is read whole, which costs little).
+ */
+export function readShortlist(file: string, options: { columns?: number } = {}): IntMatrix {
+  return isNpy(file) ? readShortlistNpy(file) : readShortlistCsv(file, options);
 }
 
 /**
@@ -59,13 +62,17 @@ export function checkCandidates(neighbors: IntMatrix, needed: number, file: stri
   return neighbors;
 }
 
-/** Reads a shortlist (CSV or .npy) and checks it against the arrays; `missingHint` says which stage makes the file. */
-export function loadShortlist(file: string, arrays: RetrievalArrays, missingHint: string): IntMatrix {
-  return readCheckedShortlist(file, arrays.queries.rows, arrays.database.rows, missingHint);
+/**
+ * Reads a shortlist (CSV or .npy) and checks it against the arrays; `missingHint` says which stage makes the
+ * file; `columns` as in readShortlist.
+ */
+export function loadShortlist(file: string, arrays: RetrievalArrays, missingHint: string, options: { columns?: number } = {}): IntMatrix {
+  return readCheckedShortlist(file, arrays.queries.rows, arrays.database.rows, missingHint, options);
 }
 
 /** loadShortlist for callers that know only the counts (e.g. from the label arrays). */
-export function readCheckedShortlist(file: string, queries: number, databaseRows: number, missingHint: string): IntMatrix {
+export function readCheckedShortlist(file: string, queries: number, databaseRows: number, missingHint: string,
+  options: { columns?: number } = {}): IntMatrix {
   if (!fs.existsSync(file)) throw new MrlError(`shortlist not found; ${missingHint}`, file);
-  return checkShortlist(readShortlist(file), queries, databaseRows, file);
+  return checkShortlist(readShortlist(file, options), queries, databaseRows, file);
 }

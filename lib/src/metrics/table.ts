@@ -52,7 +52,9 @@ export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, l
   const n = labelsOf(perSize ? experiment.nesting[0] : undefined).databaseLabels.length;
   const rows: MetricsRow[] = [];
   const evaluate = (file: string, base: Omit<MetricsRow, "top1">, labels = labelsOf()): void => {
-    const neighbors = readCheckedShortlist(file, labels.queryLabels.length, labels.databaseLabels.length, "run the earlier stages first");
+    // metrics look at the first max(k) neighbours only
+    const neighbors = readCheckedShortlist(file, labels.queryLabels.length, labels.databaseLabels.length, "run the earlier stages first",
+      { columns: Math.max(...experiment.metricKs) });
     const ks = experiment.metricKs.filter((k) => k <= neighbors.cols);
     const metrics = computeMetrics(neighbors, labels.queryLabels, labels.databaseLabels, ks, experiment.recallDenominator);
     rows.push({ ...base, ...metricColumns(metrics) } as MetricsRow);

@@ -86,7 +86,8 @@ export function experimentGallerySettings(experiment: Experiment, model: ModelKi
   const spec = experimentSpec(experiment, model, indexType);
   const files = arrayFiles(experiment.root, experiment.dataset, model);
   const databaseLabels = readLabelsNpy(files.databaseY), queryLabels = readLabelsNpy(files.queriesY);
-  const load = (file: string, hint: string): IntMatrix => readCheckedShortlist(file, queryLabels.length, databaseLabels.length, hint);
+  // a gallery shows the first few neighbours: parse at most 100 of each line
+  const load = (file: string, hint: string): IntMatrix => readCheckedShortlist(file, queryLabels.length, databaseLabels.length, hint, { columns: 100 });
   const shownDims = dims.filter((d) => experiment.nesting.includes(d));
   if (shownDims.length === 0) throw new MrlError(`none of the gallery dims [${dims}] is in the experiment's nesting [${experiment.nesting}]`);
   const settings: GallerySetting[] = shownDims.map((d) => ({

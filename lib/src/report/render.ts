@@ -3,10 +3,12 @@
  * playwright-core (the only module that touches either). Figures are exported the way plotly's own image
  * export (kaleido) does it: Plotly.toImage inside a browser page, so PNG and SVG match what the notebook shows.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
+import { isFresh, recordArtifact } from "../io/manifest";
 import { plotlyScriptTag, type Figure } from "./figures";
 
 // Type-only import keeps playwright-core out of the load path of notebooks that never render files.
@@ -67,25 +69,31 @@ export async function renderFigureFiles(figures: FigureFile[], outDir: string,
   options: { formats?: ImageFormat[]; scale?: number } = {}): Promise<string[]> {
   const formats = options.formats ?? ["png", "svg"];
   const scale = options.scale ?? 2;
-  const written: string[] = [];
-  await withBrowser(async (browser) => {
-    const { page, consoleErrors } = await offlinePage(browser);
-    await page.setContent(`<!doctype html><html><head><meta charset="utf-8">${plotlyScriptTag()}</head><body></body></html>`);
-    for (const { name, figure } of figures) {
-      for (const format of formats) {
-        const layout = figure.layout as { width?: number; height?: number };
-        const options = { format, width: layout.width ?? 760, height: layout.height ?? 480, scale: format === "png" ? scale : 1 };
+  const jobs = figures.flatMap(({ name, figure }) => formats.map((format) => {
+    const layout = figure.layout as { width?: number; height?: number };
+    const image = { format, width: layout.width ?? 760, height: layout.height ?? 480, scale: format === "png" ? scale : 1 };
+    const call = `Plotly.toImage(${JSON.stringify({ data: figure.data, layout: figure.layout })}, ${JSON.stringify(image)})`;
+    return { file: path.join(outDir, `${name}.${format}`), call };
+  }));
+  // A file drawn from the same figure before (by a notebook or an earlier report) is kept: no browser for it.
+  const todo = jobs.filter((j) => !isFresh(j.file, "figure", { drawn: sha256(j.call) }, []));
+  if (todo.length > 0) {
+    await withBrowser(async (browser) => {
+      const { page, consoleErrors } = await offlinePage(browser);
+      await page.setContent(`<!doctype html><html><head><meta charset="utf-8">${plotlyScriptTag()}</head><body></body></html>`);
+      for (const { file, call } of todo) {
         // In-page code is a string: this package compiles without DOM types.
-        const dataUrl = (await page.evaluate(`Plotly.toImage(${JSON.stringify({ data: figure.data, layout: figure.layout })}, ${JSON.stringify(options)})`)) as string;
-        const file = path.join(outDir, `${name}.${format}`);
+        const dataUrl = (await page.evaluate(call)) as string;
         writeFileAtomic(file, decodeDataUrl(dataUrl, file));
-        written.push(file);
+        recordArtifact(file, "figure", { drawn: sha256(call) }, []);
       }
-    }
-    if (consoleErrors.length) throw new MrlError(`the browser reported errors while drawing figures: ${consoleErrors.join("; ")}`, outDir);
-  });
-  return written;
+      if (consoleErrors.length) throw new MrlError(`the browser reported errors while drawing figures: ${consoleErrors.join("; ")}`, outDir);
+    });
+  }
+  return jobs.map((j) => j.file);
 }
+
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
 /** Plotly.toImage returns base64 PNG or URI-encoded SVG data URLs. */
 function decodeDataUrl(url: string, file: string): Buffer {
@@ -140,6 +148,8 @@ export async function checkHtmlPage(htmlFile: string, options: { screenshot?: st
 
 /** Screenshot of one element of an HTML string (e.g. the retrieval gallery) as a PNG file. */
 export async function renderHtmlToPng(html: string, pngFile: string, selector = "body", options: { width?: number; scale?: number } = {}): Promise<string> {
+  const drawn = { drawn: sha256(JSON.stringify([html, selector, options.width ?? 1200, options.scale ?? 1])) };
+  if (isFresh(pngFile, "figure", drawn, [])) return pngFile; // the same page was drawn into it before
   await withBrowser(async (browser) => {
     const { page } = await offlinePage(browser, { width: options.width ?? 1200, height: 800 }, options.scale ?? 1);
     await page.setContent(html, { waitUntil: "load" });
@@ -147,5 +157,6 @@ export async function renderHtmlToPng(html: string, pngFile: string, selector = 
     if (!element) throw new MrlError(`no element matches ${selector}`, pngFile);
     writeFileAtomic(pngFile, await element.screenshot({ type: "png" }));
   });
+  recordArtifact(pngFile, "figure", drawn, []);
   return pngFile;
 }

@@ -43,11 +43,13 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
     return {
       file,
       load: () => {
-        if (!cache.has(dim)) cache.set(dim, loadShortlist(file, arrays, `run the faiss_nn stage for dim ${dim} with k=${options.k} first`));
+        // the first candidates only: as many as the longest rerank from this dim uses
+        if (!cache.has(dim)) cache.set(dim, loadShortlist(file, arrays, `run the faiss_nn stage for dim ${dim} with k=${options.k} first`, { columns: neededAt(dim) }));
         return cache.get(dim)!;
       },
     };
   };
+  const neededAt = (dim: number): number => Math.max(...jobs.filter((j) => j.retrievalDim === dim).map((j) => j.needed));
   const jobs = [
     ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
       config: { k: options.k, ...a, ...recorded }, needed: a.shortlist,

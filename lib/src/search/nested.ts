@@ -26,6 +26,8 @@ export interface KnnAtDim {
  * floats (and ids) as one whole search.
  */
 export const NESTED_TILE_QUERIES = 256;
+/** Database rows per tile of the native engine: blocks of whole tiles give the same floats as one whole search. */
+export const NESTED_TILE_ROWS = 1024;
 
 /** (key, id) entries of running state per (dim, query): 2k, and room for one group of 16 candidates. */
 const stateEntries = (k: number): number => 2 * k + 16;
@@ -42,6 +44,7 @@ export class NestedTopK {
   private readonly thresholds: Float32Array;
   private readonly threads: number;
   private readonly capacity: number;
+  private out?: { distances: Float32Array; labels: Int32Array };
   /** Database rows added so far (the next block's first id). */
   rowsSeen = 0;
 
@@ -71,7 +74,10 @@ export class NestedTopK {
     this.rowsSeen = 0;
   }
 
-  /** Adds database rows rowsSeen .. rowsSeen + block.rows - 1 (raw, not normalized; at least the largest dim wide). */
+  /**
+   * Adds database rows rowsSeen .. rowsSeen + block.rows - 1 (raw, not normalized; at least the largest dim
+   * wide). Blocks of whole NESTED_TILE_ROWS tiles (but the last) give the same floats however the rows are cut.
+   */
   add(block: Matrix): void {
     check(block.cols >= this.dims[this.dims.length - 1], `database blocks are ${block.cols}-d, the largest nesting dim is ${this.dims[this.dims.length - 1]}`);
     const q = this.queries;
@@ -80,28 +86,35 @@ export class NestedTopK {
     this.rowsSeen += block.rows;
   }
 
-  /** The k nearest at every dim (in `dims` order, ascending). The state is compacted, and stays usable. */
+  /**
+   * The k nearest at every dim (in `dims` order, ascending). The state is compacted, and stays usable. The
+   * matrices are views of buffers this object reuses: valid until the next restart() (copy them to keep them).
+   */
   result(): KnnAtDim[] {
     const { queries: q, k, dims } = this;
     const per = q.rows * k;
-    const distances = allocateFloat32(dims.length * per), labels = allocateInt32(dims.length * per);
+    this.out ??= { distances: allocateFloat32(dims.length * this.capacity * k), labels: allocateInt32(dims.length * this.capacity * k) };
+    const { distances, labels } = this.out;
     nativeKernels().nestedKnnFinish(q.data, q.rows, q.cols, this.dimsI32, k, this.entries, this.counts, this.thresholds, distances, labels, this.threads);
     return dims.map((dim, s) => ({ dim, distances: matrix(q.rows, k, distances.subarray(s * per, (s + 1) * per)),
       labels: intMatrix(q.rows, k, labels.subarray(s * per, (s + 1) * per)) }));
   }
 }
 
-/** Exact k-NN of `queries` in `database` at every nesting dim (both raw; prefixes normalized on the fly). */
+/**
+ * Exact k-NN of `queries` in `database` at every nesting dim (both raw; prefixes normalized on the fly), the
+ * database in blocks of `blockRows` rounded to whole engine tiles.
+ */
 export function nestedKnn(database: Matrix, queries: Matrix, dims: number[], k: number,
   options: { blockRows?: number; threads?: number; onRows?: (rows: number) => void } = {}): KnnAtDim[] {
   check(database.cols === queries.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   check(k <= database.rows, `k=${k} is larger than the database (${database.rows} rows)`);
   const topk = new NestedTopK(queries, dims, k, options.threads);
-  const step = options.blockRows ?? 16384;
+  const step = Math.max(1, Math.round((options.blockRows ?? 16384) / NESTED_TILE_ROWS)) * NESTED_TILE_ROWS;
   for (let start = 0; start < database.rows; start += step) {
     const end = Math.min(database.rows, start + step);
     topk.add(matrix(end - start, database.cols, database.data.subarray(start * database.cols, end * database.cols)));
     options.onRows?.(end - start);
   }
-  return topk.result();
+  return topk.result(); // views of buffers that only this call's NestedTopK held
 }

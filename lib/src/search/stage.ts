@@ -73,8 +73,11 @@ export interface DimResult {
   dim: number;
   indexFile: string;
   neighborsFile: string;
-  /** What happened: built a new index, reused a cached one, or skipped (shortlist already up to date). */
-  action: "built" | "reused-index" | "skipped";
+  /**
+   * What happened: built a new index (exact: wrote its file), reused a cached one, searched without an index
+   * file (exact search with indexFiles: false), or skipped (shortlist already up to date).
+   */
+  action: "built" | "reused-index" | "searched" | "skipped";
   buildSeconds: number;
   searchSeconds: number;
   /** Queries found already searched in a checkpoint of an interrupted run. */
@@ -90,34 +93,57 @@ const MAX_STATE_BYTES = 2 ** 30;
 export interface ExactPlan {
   /** Queries searched together (their running top-k at every dim is held at once). */
   chunkQueries: number;
-  /** Database rows read per block (a view when the database is in memory). */
+  /** Database rows per block. */
   blockRows: number;
+  /** Search the database loaded in memory (blocks are views), else read blocks from its file. */
+  holdDatabase: boolean;
 }
 
 /**
- * Chunks and blocks for an exact search of `dims` within the budget: after the database (when held), the
- * queries and every dim's finished shortlist, the rest is split between the running state of a query chunk
- * and a database block (and, when index files are written, that block's normalized prefix).
+ * Chunks and blocks for an exact search of `dims` within the budget, or undefined when it does not fit: after
+ * the database (when held), the queries and every dim's finished shortlist, the rest holds the running state
+ * of a query chunk and, when the database is read from its file, a block and its normalized prefix.
  */
-export function planExactSearch(arrays: RetrievalArrays, dims: number[], k: number, maxChunkQueries = Infinity): ExactPlan {
+function tryPlan(arrays: RetrievalArrays, dims: number[], k: number, hold: boolean, maxChunkQueries: number): ExactPlan | undefined {
   const { database, queries } = arrays;
   const maxDim = Math.max(...dims);
-  const resident = database.inMemory ? database.bytes : 0;
-  const shortlists = dims.length * queries.rows * k * 4;
-  const spare = arrays.budgetBytes - resident - queries.data.byteLength - shortlists;
-  const blockRows = database.inMemory ? Math.min(database.rows, 16384)
-    : Math.min(database.rows, Math.max(MIN_BLOCK_ROWS, Math.floor(Math.min(MAX_BLOCK_BYTES, spare / 4) / (maxDim * 8) / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS));
-  const blockBytes = database.inMemory ? 0 : blockRows * maxDim * 8;
+  const resident = hold || database.loaded ? database.bytes : 0;
+  const spare = arrays.budgetBytes - resident - queries.data.byteLength - dims.length * queries.rows * k * 4;
+  const blockRows = hold ? Math.min(database.rows, 16384)
+    : Math.min(database.rows, Math.floor(Math.min(MAX_BLOCK_BYTES, spare / 4) / (maxDim * 8) / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS);
+  const blockBytes = hold ? 0 : blockRows * maxDim * 8;
   const perQuery = nestedStateBytes(dims.length, k) + dims.length * k * 8; // state + its result
-  const fits = Math.floor(Math.min(MAX_STATE_BYTES, spare - blockBytes) / perQuery);
+  const limit = Math.min(maxChunkQueries, Math.floor(Math.min(MAX_STATE_BYTES, spare - blockBytes) / perQuery));
   // whole engine tiles, so the shortlists do not depend on the budget
-  const chunkQueries = Math.min(queries.rows, Math.floor(Math.min(maxChunkQueries, fits) / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES);
-  if (chunkQueries < 1) {
-    throw new MrlError(`memory budget ${gigabytes(arrays.budgetBytes)} is too small for an exact search at ${dims.length} dims: ` +
-      `${resident ? "the database held in memory, " : ""}the queries and their ${k}-NN shortlists need ` +
-      `${gigabytes(resident + queries.data.byteLength + shortlists + blockBytes + perQuery * NESTED_TILE_QUERIES)}; raise --memory-gb (or MRL_MEMORY_GB)`, database.file);
+  const chunkQueries = limit >= queries.rows ? queries.rows : Math.floor(limit / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
+  if (blockRows < 1 || chunkQueries < 1) return undefined;
+  return { chunkQueries, blockRows, holdDatabase: hold || database.loaded };
+}
+
+/** The plan for `dims` (the database held in memory when it fits beside the search), or a clear error. */
+export function planExactSearch(arrays: RetrievalArrays, dims: number[], k: number, maxChunkQueries = Infinity): ExactPlan {
+  const plan = (arrays.database.inMemory ? tryPlan(arrays, dims, k, true, maxChunkQueries) : undefined) ?? tryPlan(arrays, dims, k, false, maxChunkQueries);
+  if (plan) return plan;
+  const { database, queries } = arrays;
+  const least = queries.data.byteLength + dims.length * queries.rows * k * 4 + MIN_BLOCK_ROWS * Math.max(...dims) * 8 +
+    (nestedStateBytes(dims.length, k) + dims.length * k * 8) * Math.min(queries.rows, NESTED_TILE_QUERIES);
+  throw new MrlError(`memory budget ${gigabytes(arrays.budgetBytes)} is too small for an exact search at ${dims.length === 1 ? `${dims[0]} dims` : `dims [${dims}]`}: ` +
+    `the queries, their ${k}-NN shortlists, a ${MIN_BLOCK_ROWS}-row block and the search state need ${gigabytes(least)}` +
+    `${database.loaded ? " besides the database held in memory" : ""}; raise --memory-gb (or MRL_MEMORY_GB)`, database.file);
+}
+
+/** The dims in groups that each fit the budget (one exact search per group; a single dim that does not fit is an error). */
+export function exactDimGroups(arrays: RetrievalArrays, dims: number[], k: number, maxChunkQueries = Infinity): number[][] {
+  const groups: number[][] = [];
+  for (const dim of dims) {
+    const last = groups[groups.length - 1];
+    if (last && tryPlan(arrays, [...last, dim], k, false, maxChunkQueries)) last.push(dim);
+    else {
+      planExactSearch(arrays, [dim], k, maxChunkQueries); // throws when even one dim does not fit
+      groups.push([dim]);
+    }
   }
-  return { chunkQueries, blockRows };
+  return groups;
 }
 
 /** Seconds between checkpoints of an exact search (an interrupted run resumes from the last one). */
@@ -142,7 +168,7 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
       throw new MrlError(`nesting dim ${dim} is larger than the array's ${database.cols} dims; expected 1..${database.cols}`, files.databaseX);
     }
   }
-  if (spec.indexType === "exactl2") planExactSearch(arrays, options.nesting, options.k); // the budget holds the search
+  if (spec.indexType === "exactl2") exactDimGroups(arrays, options.nesting, options.k, options.maxChunkQueries); // the budget holds the search
   checkNonZeroPrefixes(queries, options.nesting, files.queriesX);
   database.check(options.nesting, options.quiet);
   const inputs = [files.databaseX, files.queriesX];
@@ -191,25 +217,26 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
     recordArtifact(neighborsFile, "faiss_nn", searchConfig(dim), shortlistInputs);
     results.push({ dim, indexFile, neighborsFile, action, buildSeconds, searchSeconds: (performance.now() - t0) / 1000 - buildSeconds });
   }
-  if (exactTodo.length > 0) {
+  for (const group of exactDimGroups(arrays, exactTodo.map((t) => t.dim), options.k, options.maxChunkQueries)) {
+    const todo = exactTodo.filter((t) => group.includes(t.dim));
     const t0 = performance.now();
-    const dims = exactTodo.map((t) => t.dim);
-    const newIndexes = writeIndex ? exactTodo.filter((t) => !t.indexFresh) : [];
+    const dims = todo.map((t) => t.dim);
+    const newIndexes = writeIndex ? todo.filter((t) => !t.indexFresh) : [];
     const run = nestedExactSearch(arrays, dims, options.k, {
       label: `${spec.indexType} ${dims.length === 1 ? `${dims[0]}d` : `${dims.length} dims ${dims[0]}..${dims[dims.length - 1]}`}`,
       quiet: options.quiet, force: options.force, checkpointSeconds: options.checkpointSeconds ?? CHECKPOINT_SECONDS, onProgress: options.onProgress,
       maxChunkQueries: options.maxChunkQueries,
       indexFiles: newIndexes.map((t) => ({ dim: t.dim, file: t.indexFile })),
-      checkpoints: exactTodo.map((t) => ({ file: `${t.neighborsFile}.partial`, config: searchConfig(t.dim), inputs })),
+      checkpoints: todo.map((t) => ({ file: `${t.neighborsFile}.partial`, config: searchConfig(t.dim), inputs })),
       onIndexesWritten: () => { for (const t of newIndexes) recordArtifact(t.indexFile, "faiss_nn", indexConfig(t.dim), [files.databaseX]); },
     });
     const seconds = (performance.now() - t0) / 1000;
-    exactTodo.forEach((t, i) => {
+    todo.forEach((t, i) => {
       writeShortlist(t.neighborsFile, run.labels[i]);
       recordArtifact(t.neighborsFile, "faiss_nn", searchConfig(t.dim), inputs);
       fs.rmSync(`${t.neighborsFile}.partial`, { force: true });
-      results.push({ dim: t.dim, indexFile: t.indexFile, neighborsFile: t.neighborsFile, action: t.indexFresh || !writeIndex ? "reused-index" : "built",
-        buildSeconds: 0, searchSeconds: seconds / exactTodo.length, resumedQueries: run.resumedQueries || undefined });
+      results.push({ dim: t.dim, indexFile: t.indexFile, neighborsFile: t.neighborsFile, action: !writeIndex ? "searched" : t.indexFresh ? "reused-index" : "built",
+        buildSeconds: 0, searchSeconds: seconds / todo.length, resumedQueries: run.resumedQueries || undefined });
     });
   }
   return options.nesting.map((dim) => results.find((r) => r.dim === dim)!);
@@ -262,11 +289,11 @@ interface ExactSearchOptions {
  */
 function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o: ExactSearchOptions): { labels: IntMatrix[]; resumedQueries: number } {
   const { database, queries } = arrays;
-  const { chunkQueries, blockRows } = planExactSearch(arrays, dims, k, o.maxChunkQueries);
+  const { chunkQueries, blockRows, holdDatabase } = planExactSearch(arrays, dims, k, o.maxChunkQueries);
   const maxDim = Math.max(...dims), nq = queries.rows;
   const labels = dims.map(() => intMatrix(nq, k, allocateInt32(nq * k)));
   const resumed = o.force ? 0 : readCheckpoints(o.checkpoints, labels, k);
-  const held = database.inMemory ? database.matrix() : undefined;
+  const held = holdDatabase ? database.matrix() : undefined;
   const buffer = held ? undefined : allocateFloat32(blockRows * maxDim);
   const normalized = o.indexFiles.length > 0 ? allocateFloat32(blockRows * maxDim) : undefined;
   const topk = new NestedTopK(matrix(Math.min(chunkQueries, nq), queries.cols, queries.data.subarray(0, Math.min(chunkQueries, nq) * queries.cols)), dims, k);
