@@ -4,9 +4,10 @@ the same arrays and shortlists as the TypeScript side.
 
     /usr/bin/python3 bench/retrieval_peer.py JOB.json   (then stage commands on stdin, one per line)
 
-JOB.json (written by bench/retrieval.ts) names the arrays and row counts; the shortlists our side saved in
-the work folder are the rerank inputs, so both sides rerank the same candidates. The bench sends one stage
-at a time, alternating with its own, so both see the same machine load; each answer is one JSON line:
+JOB.json (written by bench/retrieval.ts) names the arrays, row counts, the nesting dims of the faiss_nn loop
+and the queries of the cold/warm rerank rows; the shortlists our side saved in the work folder are the rerank
+inputs, so both sides rerank the same candidates. The bench sends one stage at a time, alternating with its
+own, so both see the same machine load; each answer is one JSON line:
 {"command": ..., "seconds": ..., "peak_mib": ..., ...extra values}.
 """
 import gc
@@ -129,12 +130,33 @@ class Peer:
             self.yq = np.load(job["query_labels"])[:job["n_q"]]
         return timed(load)
 
-    def exact(self, d):
+    def warmup(self):
+        # a process's first FAISS search starts OpenMP's threads and BLAS: kept out of the stages' times
         def run():
-            index, I = faiss_nn(self.xb, self.xq, d, self.job["k"])
-            if d in (16, 2048):
-                self.indexes[d] = index
+            faiss_nn(self.xb[:4096], self.xq[:256], 64, 16)
         return timed(run)
+
+    def faiss_nn_loop(self):
+        """faiss_nn.ipynb's loop over the nesting dims on the arrays in memory, with no index files and no CSVs
+        (our side writes none either). Also returns each dim's seconds; each dim's top-10 ids are saved after
+        the timing, for the agreement check."""
+        per_dim, top10 = [], []
+
+        def run():
+            per_dim.clear()
+            top10.clear()
+            for d in self.job["dims"]:
+                t0 = time.perf_counter()
+                index, I = faiss_nn(self.xb, self.xq, d, self.job["k"])
+                per_dim.append(time.perf_counter() - t0)
+                top10.append(I[:, :10].copy())
+                if d in (16, 2048):
+                    self.indexes[d] = index  # the query-time rows search these
+                del index, I
+        r = timed(run)
+        np.save(self.work + "/peer_top10.npy", np.concatenate(top10))
+        r["dim_seconds"] = list(per_dim)
+        return r
 
     def hnsw(self):
         def run():
@@ -142,18 +164,27 @@ class Peer:
             self.indexes["hnsw"] = index
         return timed(run)
 
-    def normalize(self):
-        # reranking.ipynb normalizes queries and database at the full dim once, in its own cell
-        def run():
-            self.queries_n = normalize(self.xq)
-            self.db_n = normalize(self.xb)
-        return timed(run)
+    def normalize_db(self):
+        # reranking.ipynb normalizes database and queries at the full dim once, in its own cell; the database's
+        # is timed (copy + L2-normalize rows, as nestedNormalized on our side), the queries' is not
+        r = timed(lambda: setattr(self, "db_n", normalize(self.xb)), repeat_below=2.0)
+        self.queries_n = normalize(self.xq)
+        return r
 
     def rerank(self):
         nn16 = np.load(self.work + "/nn16.npy").astype(np.int64)
         out = {}
         r = timed(lambda: out.setdefault("I", naive_rerank(self.db_n, self.queries_n, 0, [2048], [200], nn16)), repeat_below=2.0)
         np.save(self.work + "/peer_rerank.npy", out["I"])
+        return r
+
+    def rerank_subset(self):
+        """Adaptive retrieval's rerank on the first rerank_queries queries (the bench's cold/warm rows)."""
+        n = self.job["rerank_queries"]
+        nn16 = np.load(self.work + "/nn16.npy")[:n].astype(np.int64)
+        out = {}
+        r = timed(lambda: out.setdefault("I", naive_rerank(self.db_n, self.queries_n[:n], 0, [2048], [200], nn16)), repeat_below=2.0)
+        np.save(self.work + "/peer_rerank_subset.npy", out["I"])
         return r
 
     def funnel(self):
@@ -218,19 +249,17 @@ def main():
     """Reads stage commands from stdin (one per line), answers each with one JSON line on stdout."""
     peer = Peer(json.load(open(sys.argv[1])))
     commands = {
-        "versions": peer.versions, "load": peer.load, "hnsw": peer.hnsw, "normalize": peer.normalize,
-        "rerank": peer.rerank, "funnel": peer.funnel, "metrics": peer.metrics, "csv_write": peer.csv_write,
-        "csv_read": peer.csv_read, "adaptive_exact": peer.adaptive_exact, "adaptive_hnsw": lambda: peer.adaptive("hnsw"),
+        "versions": peer.versions, "load": peer.load, "warmup": peer.warmup, "faiss_nn": peer.faiss_nn_loop,
+        "hnsw": peer.hnsw, "normalize_db": peer.normalize_db, "rerank": peer.rerank, "rerank_subset": peer.rerank_subset,
+        "funnel": peer.funnel, "metrics": peer.metrics, "csv_write": peer.csv_write, "csv_read": peer.csv_read,
+        "adaptive_exact": peer.adaptive_exact, "adaptive_hnsw": lambda: peer.adaptive("hnsw"),
         "adaptive_exact16": lambda: peer.adaptive(16), "free": peer.free, "scale": peer.scale,
     }
     for line in sys.stdin:
         command = line.strip()
         if not command:
             continue
-        if command.startswith("exact "):
-            result = peer.exact(int(command.split()[1]))
-        else:
-            result = commands[command]()
+        result = commands[command]()
         print(json.dumps({"command": command, **(result or {})}), flush=True)
 
 
