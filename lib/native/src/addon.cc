@@ -6,6 +6,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("prefixNormalize", Napi::Function::New(env, mrl::PrefixNormalize));
   exports.Set("nestedKnnBlock", Napi::Function::New(env, mrl::NestedKnnBlock));
   exports.Set("nestedKnnFinish", Napi::Function::New(env, mrl::NestedKnnFinish));
+  exports.Set("prefixInvNorms", Napi::Function::New(env, mrl::PrefixInvNorms));
   exports.Set("sgemmSeconds", Napi::Function::New(env, mrl::SgemmSeconds));
   exports.Set("selectPass", Napi::Function::New(env, mrl::SelectPass));
   exports.Set("rerank", Napi::Function::New(env, mrl::Rerank));

@@ -51,6 +51,7 @@ Napi::Value PrefixNormalize(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info);
 Napi::Value SgemmSeconds(const Napi::CallbackInfo& info);
+Napi::Value PrefixInvNorms(const Napi::CallbackInfo& info);
 Napi::Value SelectPass(const Napi::CallbackInfo& info);
 Napi::Value Rerank(const Napi::CallbackInfo& info);
 Napi::Value LocalityOrder(const Napi::CallbackInfo& info);

@@ -273,8 +273,18 @@ Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
   require(firstId >= 0 && firstId + nb <= std::numeric_limits<int32_t>::max(), env, "nestedKnnBlock: ids beyond int32");
   if (nb == 0) return env.Undefined();
 
-  // The key needs only the rows' norms: a query's own norm scales all its rows alike.
-  std::vector<float> xInv = prefixInvNorms(block.data, nb, bStride, dims);
+  // The key needs only the rows' norms: a query's own norm scales all its rows alike. Given (invNorms, their
+  // stride: [s * stride + r] for row r of this block) when the caller keeps them across calls, else computed.
+  std::vector<float> xInv;
+  if (info.Length() > 14 && info[13].IsTypedArray()) {
+    auto given = viewOf<float>(info[13], napi_float32_array, "invNorms");
+    int64_t stride = intArg(info, 14, "invNormsStride");
+    require(stride >= nb && given.length >= static_cast<size_t>((nd - 1) * stride + nb), env, "nestedKnnBlock: invNorms are too short");
+    xInv.resize(nd * nb);
+    for (int64_t s = 0; s < nd; s++) std::copy(given.data + s * stride, given.data + s * stride + nb, xInv.begin() + s * nb);
+  } else {
+    xInv = prefixInvNorms(block.data, nb, bStride, dims);
+  }
   // Each thread runs its own single-threaded sgemm on its own tiles.
   int blasThreads = openblas_get_num_threads();
   openblas_set_num_threads(1);
@@ -371,6 +381,27 @@ Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info) {
 namespace mrl {
 
 // Floors for the benchmark (bench/retrieval.ts), measured with the engine's own pieces.
+
+// prefixInvNorms(x, rows, stride, dims, out, threads): out[s * rows + r] = 1 / |first dims[s] values of row r|
+// (float64 sums), the rows' part of the engine's keys, for callers that search the same rows many times.
+Napi::Value PrefixInvNorms(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = viewOf<float>(info[0], napi_float32_array, "x");
+  int64_t rows = intArg(info, 1, "rows"), stride = intArg(info, 2, "stride");
+  std::vector<int> dims;
+  int maxDim = dimsArg(info, 3, dims);
+  auto out = viewOf<float>(info[4], napi_float32_array, "out");
+  int threads = static_cast<int>(intArg(info, 5, "threads"));
+  require(rows >= 0 && stride >= maxDim && threads > 0, env, "prefixInvNorms: bad shape");
+  require(rows == 0 || static_cast<size_t>((rows - 1) * stride + maxDim) <= x.length, env, "prefixInvNorms: x is too short");
+  require(out.length >= dims.size() * rows, env, "prefixInvNorms: out is too short");
+  fanOut(threads, [&](int t) {
+    int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+    std::vector<float> part = prefixInvNorms(x.data + r0 * stride, r1 - r0, stride, dims);
+    for (size_t s = 0; s < dims.size(); s++) std::copy(part.begin() + s * (r1 - r0), part.begin() + (s + 1) * (r1 - r0), out.data + s * rows + r0);
+  });
+  return env.Undefined();
+}
 
 // sgemmSeconds(m, n, kdim, threads): seconds of one float32 product m x kdim by (n x kdim)^T through OpenBLAS
 // on `threads` threads (random inputs), the GEMM rate the engine's products are compared with.

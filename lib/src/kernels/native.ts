@@ -10,7 +10,10 @@ interface NativeKernels {
   allocate(bytes: number): ArrayBuffer;
   prefixNormalize(src: Float32Array, rows: number, srcStride: number, dim: number, dst: Float32Array, threads: number): number;
   nestedKnnBlock(queries: Float32Array, nq: number, qStride: number, block: Float32Array, nb: number, bStride: number, firstId: number,
-    dims: Int32Array, k: number, entries: Float32Array, counts: Int32Array, thresholds: Float32Array, threads: number): void;
+    dims: Int32Array, k: number, entries: Float32Array, counts: Int32Array, thresholds: Float32Array, threads: number,
+    invNorms?: Float32Array, invNormsStride?: number): void;
+  /** out[s * rows + r] = 1 / |row r's first dims[s] values|. */
+  prefixInvNorms(x: Float32Array, rows: number, stride: number, dims: Int32Array, out: Float32Array, threads: number): void;
   nestedKnnFinish(queries: Float32Array, nq: number, qStride: number, dims: Int32Array, k: number, entries: Float32Array,
     counts: Int32Array, thresholds: Float32Array, distances: Float32Array, labels: Int32Array, threads: number): void;
   /** Benchmark floors: seconds of one m x kdim x n sgemm, and the engine's selection alone over nq x nb keys. */

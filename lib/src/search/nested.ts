@@ -35,6 +35,20 @@ const stateEntries = (k: number): number => 2 * k + 16;
 /** Bytes of running state per query: dims x stateEntries, plus a count and threshold each. */
 export const nestedStateBytes = (dims: number, k: number): number => dims * (stateEntries(k) * 8 + 8);
 
+/**
+ * 1 / |prefix| of every row at every dim of `dims` ([s * rows + r]), for rows searched again and again (each
+ * query chunk is a pass over the database): computed once instead of in every pass. `first`: the row the next
+ * block starts at (add() reads from there).
+ */
+export interface RowNorms { dims: number[]; rows: number; inverse: Float32Array; first: number }
+
+export function rowNorms(rows: Matrix, dims: number[]): RowNorms {
+  const sorted = [...new Set(dims)].sort((a, b) => a - b);
+  const inverse = new Float32Array(sorted.length * rows.rows);
+  nativeKernels().prefixInvNorms(rows.data, rows.rows, rows.cols, Int32Array.from(sorted), inverse, defaultThreads());
+  return { dims: sorted, rows: rows.rows, inverse, first: 0 };
+}
+
 /** The running top-k of `queries` at every dim of `dims` while database blocks are added in id order. */
 export class NestedTopK {
   readonly dims: number[];
@@ -78,11 +92,12 @@ export class NestedTopK {
    * Adds database rows rowsSeen .. rowsSeen + block.rows - 1 (raw, not normalized; at least the largest dim
    * wide). Blocks of whole NESTED_TILE_ROWS tiles (but the last) give the same floats however the rows are cut.
    */
-  add(block: Matrix): void {
+  add(block: Matrix, norms?: RowNorms): void {
     check(block.cols >= this.dims[this.dims.length - 1], `database blocks are ${block.cols}-d, the largest nesting dim is ${this.dims[this.dims.length - 1]}`);
     const q = this.queries;
+    if (norms) check(norms.dims.join() === this.dims.join() && norms.first + block.rows <= norms.rows, "the row norms do not cover this block at these dims");
     nativeKernels().nestedKnnBlock(q.data, q.rows, q.cols, block.data, block.rows, block.cols, this.rowsSeen, this.dimsI32, this.k,
-      this.entries, this.counts, this.thresholds, this.threads);
+      this.entries, this.counts, this.thresholds, this.threads, norms?.inverse.subarray(norms.first), norms?.rows);
     this.rowsSeen += block.rows;
   }
 

@@ -27,7 +27,7 @@ import { FaissIndex, type KnnResult } from "./faiss";
 import { allocateFloat32, allocateInt32, nativeKernels } from "../kernels/native";
 import { defaultThreads } from "../kernels/threads";
 import { FlatIndexWriter } from "./flatIndexFile";
-import { NESTED_TILE_QUERIES, NestedTopK, nestedStateBytes } from "./nested";
+import { NESTED_TILE_QUERIES, NestedTopK, nestedStateBytes, rowNorms } from "./nested";
 
 /** Builds an index of `indexType` over the normalized database prefix. */
 export function buildIndex(indexType: IndexType, database: Matrix, label = "add", quiet = false): FaissIndex {
@@ -87,7 +87,7 @@ export interface DimResult {
 /** Largest database block read from a file at once. */
 const MAX_BLOCK_BYTES = 256 * 2 ** 20;
 /** Largest running state of a query chunk (the nested engine's top-k lists at every dim). */
-const MAX_STATE_BYTES = 2 ** 30;
+const MAX_STATE_BYTES = 256 * 2 ** 20; // smaller chunks cost only passes over the database; fresh memory is slow to touch
 
 /** How the nested exact search splits its work to stay inside the memory budget. */
 export interface ExactPlan {
@@ -294,6 +294,7 @@ function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o
   const labels = dims.map(() => intMatrix(nq, k, allocateInt32(nq * k)));
   const resumed = o.force ? 0 : readCheckpoints(o.checkpoints, labels, k);
   const held = holdDatabase ? database.matrix() : undefined;
+  const norms = held ? rowNorms(held, dims) : undefined; // every chunk passes over the same rows
   const buffer = held ? undefined : allocateFloat32(blockRows * maxDim);
   const normalized = o.indexFiles.length > 0 ? allocateFloat32(blockRows * maxDim) : undefined;
   const topk = new NestedTopK(matrix(Math.min(chunkQueries, nq), queries.cols, queries.data.subarray(0, Math.min(chunkQueries, nq) * queries.cols)), dims, k);
@@ -308,7 +309,7 @@ function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o
         const end = Math.min(database.rows, start + blockRows);
         const block = held ? matrix(end - start, held.cols, held.data.subarray(start * held.cols, end * held.cols))
           : database.readBlock(start, end, maxDim, buffer);
-        topk.add(block);
+        topk.add(block, norms && { ...norms, first: start });
         for (const { dim, writer } of writers) writer.append(prefixNormalized(block, dim, normalized!, database.file));
         progress.tick((q1 - q0) * (end - start));
         o.onProgress?.(q0 - resumed, end);
