@@ -26,6 +26,9 @@ export interface KnnAtDim {
  * floats (and ids) as one whole search.
  */
 export const NESTED_TILE_QUERIES = 256;
+/** Largest running state of one query chunk of nestedKnn (the stage plans its own within the budget). */
+export const NESTED_CHUNK_STATE_BYTES = 256 * 2 ** 20;
+
 /** Database rows per tile of the native engine: blocks of whole tiles give the same floats as one whole search. */
 export const NESTED_TILE_ROWS = 1024;
 
@@ -124,12 +127,29 @@ export function nestedKnn(database: Matrix, queries: Matrix, dims: number[], k: 
   options: { blockRows?: number; threads?: number; onRows?: (rows: number) => void } = {}): KnnAtDim[] {
   check(database.cols === queries.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   check(k <= database.rows, `k=${k} is larger than the database (${database.rows} rows)`);
-  const topk = new NestedTopK(queries, dims, k, options.threads);
+  const sorted = [...new Set(dims)].sort((a, b) => a - b);
+  // queries in chunks of whole tiles whose running state stays small (fresh memory is slow to touch), the
+  // rows' prefix norms computed once for all chunks
+  const chunk = Math.max(NESTED_TILE_QUERIES, Math.floor(NESTED_CHUNK_STATE_BYTES / nestedStateBytes(sorted.length, k) / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES);
+  const rowsOf = (m: Matrix, first: number, last: number): Matrix => matrix(last - first, m.cols, m.data.subarray(first * m.cols, last * m.cols));
+  const topk = new NestedTopK(rowsOf(queries, 0, Math.min(chunk, queries.rows)), sorted, k, options.threads);
+  const norms = queries.rows > chunk ? rowNorms(database, sorted) : undefined;
+  const per = queries.rows * k;
+  const distances = allocateFloat32(sorted.length * per), labels = allocateInt32(sorted.length * per);
   const step = Math.max(1, Math.round((options.blockRows ?? 16384) / NESTED_TILE_ROWS)) * NESTED_TILE_ROWS;
-  for (let start = 0; start < database.rows; start += step) {
-    const end = Math.min(database.rows, start + step);
-    topk.add(matrix(end - start, database.cols, database.data.subarray(start * database.cols, end * database.cols)));
-    options.onRows?.(end - start);
+  for (let q0 = 0; q0 < queries.rows; q0 += chunk) {
+    const q1 = Math.min(queries.rows, q0 + chunk);
+    topk.restart(rowsOf(queries, q0, q1));
+    for (let start = 0; start < database.rows; start += step) {
+      const end = Math.min(database.rows, start + step);
+      topk.add(rowsOf(database, start, end), norms && { ...norms, first: start });
+      options.onRows?.(end - start);
+    }
+    topk.result().forEach((r, s) => {
+      distances.set(r.distances.data, s * per + q0 * k);
+      labels.set(r.labels.data, s * per + q0 * k);
+    });
   }
-  return topk.result(); // views of buffers that only this call's NestedTopK held
+  return sorted.map((dim, s) => ({ dim, distances: matrix(queries.rows, k, distances.subarray(s * per, (s + 1) * per)),
+    labels: intMatrix(queries.rows, k, labels.subarray(s * per, (s + 1) * per)) }));
 }
