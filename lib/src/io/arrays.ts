@@ -80,6 +80,8 @@ export function loadRetrievalArrays(root: string, dataset: string, model: ModelK
   if (queryLabels.length !== q.rows) {
     throw new MrlError(`has ${queryLabels.length} labels but ${files.queriesX} has ${q.rows} rows; expected one label per row`, files.queriesY);
   }
+  if (q.rows === 0) throw new MrlError("has no rows; expected at least one query to search for", files.queriesX);
+  if (db.rows === 0) throw new MrlError("has no rows; expected a database to search", files.databaseX);
   if (q.cols !== db.cols) {
     throw new MrlError(`queries are ${q.cols}-d but the database ${files.databaseX} is ${db.cols}-d; expected the same dims ` +
       "(both embedded by the same model)", files.queriesX);
@@ -111,5 +113,7 @@ export interface RetrievalLabels {
 /** The labels alone (compute_metrics needs nothing else): no embeddings are read. */
 export function loadRetrievalLabels(root: string, dataset: string, model: ModelKind, dim?: number): RetrievalLabels {
   const { databaseY, queriesY } = arrayFiles(root, dataset, model, dim);
-  return { databaseLabels: readLabelsNpy(databaseY), queryLabels: readLabelsNpy(queriesY), files: { databaseY, queriesY } };
+  const queryLabels = readLabelsNpy(queriesY);
+  if (queryLabels.length === 0) throw new MrlError("has no labels; expected one per query (an empty query set has nothing to evaluate)", queriesY);
+  return { databaseLabels: readLabelsNpy(databaseY), queryLabels, files: { databaseY, queriesY } };
 }

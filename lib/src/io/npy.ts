@@ -115,7 +115,7 @@ function readFileOrThrow(file: string): Uint8Array {
     if (err instanceof MrlError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new MrlError("file not found", file);
-    if (code === "EISDIR") throw new MrlError("is a directory, expected a .npy file", file);
+    if (code === "EISDIR") throw new MrlError("is a directory; expected a .npy array", file);
     throw new MrlError(`cannot read: ${(err as Error).message}`, file);
   }
 }

@@ -18,13 +18,20 @@ const ITEM_SIZE: Record<string, number> = { f4: 4, f8: 8, i4: 4, i8: 8 };
 export const STREAM_BUFFER_BYTES = 32 * 1024 * 1024;
 
 function openOrThrow(file: string): number {
+  let fd: number;
   try {
-    return fs.openSync(file, "r");
+    fd = fs.openSync(file, "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new MrlError("file not found", file);
     throw new MrlError(`cannot read: ${(err as Error).message}`, file);
   }
+  // a directory opens fine on Linux; only its first read fails (EISDIR, naming no file)
+  if (fs.fstatSync(fd).isDirectory()) {
+    fs.closeSync(fd);
+    throw new MrlError("is a directory; expected a .npy array", file);
+  }
+  return fd;
 }
 
 /** Header and size of an open .npy file. */
