@@ -275,15 +275,18 @@ Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
 
   // The key needs only the rows' norms: a query's own norm scales all its rows alike. Given (invNorms, their
   // stride: [s * stride + r] for row r of this block) when the caller keeps them across calls, else computed.
-  std::vector<float> xInv;
+  std::vector<float> computed;
+  const float* xInv;
+  int64_t xInvStride;
   if (info.Length() > 14 && info[13].IsTypedArray()) {
     auto given = viewOf<float>(info[13], napi_float32_array, "invNorms");
-    int64_t stride = intArg(info, 14, "invNormsStride");
-    require(stride >= nb && given.length >= static_cast<size_t>((nd - 1) * stride + nb), env, "nestedKnnBlock: invNorms are too short");
-    xInv.resize(nd * nb);
-    for (int64_t s = 0; s < nd; s++) std::copy(given.data + s * stride, given.data + s * stride + nb, xInv.begin() + s * nb);
+    xInvStride = intArg(info, 14, "invNormsStride");
+    require(xInvStride >= nb && given.length >= static_cast<size_t>((nd - 1) * xInvStride + nb), env, "nestedKnnBlock: invNorms are too short");
+    xInv = given.data;
   } else {
-    xInv = prefixInvNorms(block.data, nb, bStride, dims);
+    computed = prefixInvNorms(block.data, nb, bStride, dims);
+    xInv = computed.data();
+    xInvStride = nb;
   }
   // Each thread runs its own single-threaded sgemm on its own tiles.
   int blasThreads = openblas_get_num_threads();
@@ -323,7 +326,7 @@ Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
           if (step.onGrid) done = step.end;
           if (step.dim < 0) continue;
           for (int64_t q = 0; q < mq; q++) {
-            scanRow(st, step.dim * nq + q0 + q, out + q * TILE_ROWS, xInv.data() + step.dim * nb + j0, mb, static_cast<int32_t>(firstId + j0), tmp);
+            scanRow(st, step.dim * nq + q0 + q, out + q * TILE_ROWS, xInv + step.dim * xInvStride + j0, mb, static_cast<int32_t>(firstId + j0), tmp);
           }
         }
       }
@@ -376,12 +379,6 @@ Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-}  // namespace mrl
-
-namespace mrl {
-
-// Floors for the benchmark (bench/retrieval.ts), measured with the engine's own pieces.
-
 // prefixInvNorms(x, rows, stride, dims, out, threads): out[s * rows + r] = 1 / |first dims[s] values of row r|
 // (float64 sums), the rows' part of the engine's keys, for callers that search the same rows many times.
 Napi::Value PrefixInvNorms(const Napi::CallbackInfo& info) {
@@ -402,6 +399,8 @@ Napi::Value PrefixInvNorms(const Napi::CallbackInfo& info) {
   });
   return env.Undefined();
 }
+
+// Floors for the benchmark (bench/retrieval.ts), measured with the engine's own pieces.
 
 // sgemmSeconds(m, n, kdim, threads): seconds of one float32 product m x kdim by (n x kdim)^T through OpenBLAS
 // on `threads` threads (random inputs), the GEMM rate the engine's products are compared with.

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import { writeAtomically } from "../core/atomic";
 import { checkNonZeroPrefixes } from "../core/checks";
 import { MrlError } from "../core/errors";
-import { intMatrix, l2NormalizeRows, matrix, nestedNormalized, type IntMatrix, type Matrix } from "../core/matrix";
+import { intMatrix, l2NormalizeRows, matrix, nestedNormalized, nestedNormalizedInto, type IntMatrix, type Matrix } from "../core/matrix";
 import { gigabytes } from "../core/memory";
 import { createProgress } from "../core/progress";
 import type { IndexType } from "../experiment/types";
@@ -24,8 +24,7 @@ import { readFully } from "../io/npy";
 import { npyRowBlocks } from "../io/npyStream";
 import { writeShortlist } from "../io/shortlists";
 import { FaissIndex, type KnnResult } from "./faiss";
-import { allocateFloat32, allocateInt32, nativeKernels } from "../kernels/native";
-import { defaultThreads } from "../kernels/threads";
+import { allocateFloat32, allocateInt32 } from "../kernels/native";
 import { FlatIndexWriter } from "./flatIndexFile";
 import { NESTED_TILE_QUERIES, NestedTopK, nestedStateBytes, rowNorms } from "./nested";
 
@@ -310,7 +309,7 @@ function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o
         const block = held ? matrix(end - start, held.cols, held.data.subarray(start * held.cols, end * held.cols))
           : database.readBlock(start, end, maxDim, buffer);
         topk.add(block, norms && { ...norms, first: start });
-        for (const { dim, writer } of writers) writer.append(prefixNormalized(block, dim, normalized!, database.file));
+        for (const { dim, writer } of writers) writer.append(nestedNormalizedInto(block, dim, normalized!, database.file));
         progress.tick((q1 - q0) * (end - start));
         o.onProgress?.(q0 - resumed, end);
       }
@@ -381,13 +380,6 @@ function readCheckpoints(checkpoints: ExactSearchOptions["checkpoints"], labels:
     }
   });
   return done === Infinity ? 0 : done;
-}
-
-/** The normalized `dim`-prefix of a block's rows, into `out`. */
-function prefixNormalized(block: Matrix, dim: number, out: Float32Array, file: string): Matrix {
-  const bad = nativeKernels().prefixNormalize(block.data, block.rows, block.cols, dim, out, defaultThreads());
-  if (bad >= 0) throw new MrlError(`a row's first ${dim} values are all zeros or not finite and cannot be L2-normalized`, file);
-  return matrix(block.rows, dim, out.subarray(0, block.rows * dim));
 }
 
 /**
