@@ -158,9 +158,6 @@ const CASES: Case[] = [
   { name: "negative neighbour id other than -1", setup: (r) => editCsv(shortlist8(r), (l) => { l[0] = l[0].replace(/^\d+/, "-7"); }),
     run: (r) => rerankStage(r), file: shortlist8,
     problem: /neighbour id -7 at line 1 is outside the database's 0\.\.299 \(or -1 for a missing neighbour\)/ },
-  { name: "missing neighbour (-1) among the candidates to rerank", setup: (r) => editCsv(shortlist8(r), (l) => { l[1] = l[1].replace(/^(\d+),(\d+),(\d+),(\d+)/, "$1,$2,$3,-1"); }),
-    run: (r) => rerankStage(r), file: shortlist8,
-    problem: /line 2 has a missing neighbour \(-1\) at position 4; expected 10 real candidates for rerank 8->32 @10/ },
   { name: "shortlist shorter than the rerank length", run: (r) => rerankStage(r, { adaptive: [{ retrievalDim: 8, rerankDim: 32, shortlist: 30 }] }),
     file: shortlist8, problem: /has 20 neighbours per query; expected at least 30 for rerank 8->32 @30/ },
   { name: "shortlist with fewer rows than queries", setup: (r) => editCsv(shortlist8(r), (l) => { l.pop(); }),
@@ -244,14 +241,21 @@ for (const [i, c] of CASES.entries()) {
   });
 }
 
-test("-1 (FAISS's missing neighbour) past the rerank length is accepted by reranking and by the metrics' loader", () => {
+test("-1 (FAISS's missing neighbour) is accepted by reranking and by the metrics' loader: a rerank skips it and ends the row in -1", () => {
   const root = path.join(top, "ok");
   fs.cpSync(base, root, { recursive: true });
-  editCsv(shortlist8(root), (l) => { l[1] = l[1].replace(/\d+$/, "-1"); });
+  // query 1 loses its last candidate (past the rerank length) and its 4th (inside it)
+  editCsv(shortlist8(root), (l) => { l[1] = l[1].replace(/\d+$/, "-1").replace(/^(\d+),(\d+),(\d+),(\d+)/, "$1,$2,$3,-1"); });
+  const candidates = readShortlistCsv(shortlist8(root));
   const [result] = rerankStage(root);
   assert.equal(result.skipped, false);
   const reranked = readShortlistCsv(result.file);
   assert.deepEqual([reranked.rows, reranked.cols], [NQ, 10]);
+  const row1 = Array.from(reranked.data.subarray(10, 20));
+  assert.equal(row1[9], -1, "nine real candidates: the tenth place is missing");
+  assert.deepEqual(row1.slice(0, 9).sort((a, b) => a - b), Array.from(candidates.data.subarray(K, K + 10)).filter((id) => id >= 0).sort((a, b) => a - b),
+    "the real candidates among the first 10, reordered");
+  assert.ok(!reranked.data.subarray(0, 10).includes(-1), "other queries are unaffected");
   const loaded = loadShortlist(shortlist8(root), loadRetrievalArrays(root, "SYN", "mrl"), "");
   assert.equal(loaded.data[2 * K - 1], -1);
 });

@@ -82,14 +82,35 @@ function nearDuplicates(n: number, nq: number, d: number, k: number): { database
 }
 
 /**
- * Query 0 of tiedData reranked at full width (120): rows 3 and 13 are copies, so they tie and come out next to
- * each other in shortlist order; the all-zero row 20 gets the largest distance (4) and comes last.
+ * Query 0 of tiedData reranked at full width (dim = the rows' width): rows 3 and 13 are copies, so they tie and
+ * come out next to each other in shortlist order; the all-zero row 20 stays at zero (as sklearn's normalize
+ * leaves it), so its distance is |q'| = 1: it comes right after the candidates nearer than that, i.e. those
+ * with cos > 1/2 (float64, independent of the kernel).
  */
-function assertTiesInShortlistOrder(reranked: IntMatrix, candidates: IntMatrix): void {
-  const row0 = Array.from(reranked.data.subarray(0, 120)), cand0 = Array.from(candidates.data.subarray(0, 120));
+function assertTiesInShortlistOrder(reranked: IntMatrix, candidates: IntMatrix, database: Matrix, queries: Matrix): void {
+  const n = reranked.cols, d = database.cols;
+  const row0 = Array.from(reranked.data.subarray(0, n)), cand0 = Array.from(candidates.data.subarray(0, n));
   const [earlier, later] = cand0.indexOf(3) < cand0.indexOf(13) ? [3, 13] : [13, 3];
   assert.equal(row0.indexOf(later), row0.indexOf(earlier) + 1);
-  assert.equal(row0[119], 20, "the all-zero row gets the largest distance (4)");
+  const cos = (id: number): number => {
+    let dot = 0, xx = 0, qq = 0;
+    for (let c = 0; c < d; c++) {
+      const x = database.data[id * d + c], q = queries.data[c];
+      dot += x * q; xx += x * x; qq += q * q;
+    }
+    return xx > 0 ? dot / Math.sqrt(xx * qq) : NaN;
+  };
+  assert.equal(row0.indexOf(20), cand0.filter((id) => cos(id) > 0.5).length, "the all-zero row sits at distance 1");
+}
+
+/** tiedData's candidates with some ids replaced by -1 (missing, as FAISS HNSW returns), some rows ending in -1s. */
+function withMissing(candidates: IntMatrix): IntMatrix {
+  const ids = candidates.data.slice();
+  for (let i = 0; i < candidates.rows; i++) {
+    if (i % 3 === 0) ids[i * candidates.cols + (i % candidates.cols)] = -1;
+    if (i % 5 === 0) ids.fill(-1, i * candidates.cols + Math.floor(candidates.cols / 2), (i + 1) * candidates.cols);
+  }
+  return intMatrix(candidates.rows, candidates.cols, ids);
 }
 
 test("rerank: the native kernel, with any threads and query order, is bit-identical to the original loop, ties included", () => {
@@ -103,7 +124,7 @@ test("rerank: the native kernel, with any threads and query order, is bit-identi
       }
     }
   }
-  assertTiesInShortlistOrder(rerank(database, queries, candidates, 96, 120, { threads: 2, precision: "float64" }), candidates);
+  assertTiesInShortlistOrder(rerank(database, queries, candidates, 96, 120, { threads: 2, precision: "float64" }), candidates, database, queries);
 });
 
 test("funnel: the native kernel with any threads equals repeated original reranks", () => {
@@ -126,7 +147,7 @@ test("rerank float32: the native kernel, with any threads and query order, equal
       }
     }
   }
-  assertTiesInShortlistOrder(rerank(database, queries, candidates, 99, 120, { threads: 2, precision: "float32" }), candidates);
+  assertTiesInShortlistOrder(rerank(database, queries, candidates, 99, 120, { threads: 2, precision: "float32" }), candidates, database, queries);
 });
 
 test("funnel float32: the native kernel with any threads equals repeated float32 oracle reranks", () => {
@@ -135,6 +156,19 @@ test("funnel float32: the native kernel with any threads equals repeated float32
   const expected = referenceFunnel("float32", database, queries, candidates, dims, shortlists);
   for (const threads of [1, 2]) {
     assert.ok(same(funnelRerank(database, queries, candidates, { dims, shortlists }, { threads, precision: "float32" }), expected), `${threads} threads`);
+  }
+});
+
+test("missing candidates (-1) are skipped by rerank and funnel in both precisions, the rows ending in -1, as the oracles do", () => {
+  const { database, queries, candidates } = tiedData(2000, 120, 40, 100);
+  const missing = withMissing(candidates);
+  for (const precision of PRECISIONS) {
+    const adaptive = rerank(database, queries, missing, 40, 100, { precision, threads: 2 });
+    assert.ok(same(adaptive, referenceOf(precision)(database, queries, missing, 40, 100)), `adaptive, ${precision}`);
+    assert.deepEqual(Array.from(adaptive.data.subarray(50, 100)), new Array(50).fill(-1), "query 0 had 49 real candidates");
+    const funnel = { dims: [8, 16, 40], shortlists: [100, 60, 10] };
+    assert.ok(same(funnelRerank(database, queries, missing, funnel, { precision, threads: 2 }),
+      referenceFunnel(precision, database, queries, missing, funnel.dims, funnel.shortlists)), `funnel, ${precision}`);
   }
 });
 
@@ -190,15 +224,17 @@ test("funnel: ties at the cut between steps keep the earlier candidates, as a fu
   }
 });
 
-test("float32 and float64 differ where float32 cannot tell two distances apart; the precision comes from the option or the experiment", () => {
-  // query (1, 0, 0, 0); candidate 0 is (1, 2e-4, 0, 0), candidate 1 is (1, 1e-4, 0, 0): in float32 both squared
-  // norms round to 1 and the distances tie (shortlist order stays), in float64 candidate 1 is nearer
+test("near-duplicates keep their order in both precisions (distances from differences, not 2 - 2cos); the precision comes from the option or the experiment", () => {
+  // query (1, 0, 0, 0); candidate 0 is (1, 2e-4, 0, 0), candidate 1 is (1, 1e-4, 0, 0): 2 - 2cos in float32
+  // rounds both to 0 (cos rounds to 1) and would tie them; the differences (2e-4 vs 1e-4 in dim 1) do not
   const database = matrix(2, 4, Float32Array.from([1, 2e-4, 0, 0, 1, 1e-4, 0, 0]));
   const queries = matrix(1, 4, Float32Array.from([1, 0, 0, 0]));
   const candidates = intMatrix(1, 2, Int32Array.from([0, 1]));
+  const cosF32 = (id: number): number => Math.fround(Math.fround(1 * database.data[id * 4]) / Math.fround(Math.sqrt(Math.fround(1 + Math.fround(database.data[id * 4 + 1] ** 2)))));
+  assert.equal(cosF32(0), cosF32(1), "in float32 both cosines round to the same value");
   assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { precision: "float64" }).data), [1, 0]);
-  assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { precision: "float32" }).data), [0, 1]);
-  assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), DEFAULT_RERANK_PRECISION === "float32" ? [0, 1] : [1, 0]);
+  assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2, { precision: "float32" }).data), [1, 0]);
+  assert.deepEqual(Array.from(rerank(database, queries, candidates, 4, 2).data), [1, 0]);
   assert.throws(() => rerank(database, queries, candidates, 4, 2, { precision: "half" as "float32" }),
     (e: unknown) => e instanceof MrlError && /unknown rerank precision "half"; expected one of: float32, float64/.test(e.message));
   // experiments carry the precision to every stage; the default is DEFAULT_RERANK_PRECISION
@@ -239,7 +275,7 @@ test("the native localityOrder is the order the TypeScript one gave, ties, NaN a
 
 test("a candidate id outside the database is an MrlError naming query and position, before anything is read", () => {
   const { database, queries, candidates } = tiedData(500, 40, 8, 20);
-  for (const badId of [500, -1, 2 ** 31 - 1]) {
+  for (const badId of [500, -2, 2 ** 31 - 1]) {
     const bad = intMatrix(candidates.rows, candidates.cols, candidates.data.slice());
     bad.data[35 * 20 + 3] = badId;
     for (const threads of [1, 2]) {
@@ -259,15 +295,16 @@ test("the native kernel checks shapes itself: arrays too short for the call are 
   const k = nativeKernels();
   const args = (over: Partial<Record<string, unknown>> = {}): Parameters<typeof k.rerank> => {
     const a = { db: database.data, rows: 100, stride: 8, q: queries.data, qStride: 8, nq: 10, c: candidates.data, cols: 20,
-      dims: Int32Array.from([8]), shortlists: Int32Array.from([20]), f32: false, order: new Int32Array(0), out: new Int32Array(200), threads: 2, ...over };
-    return [a.db, a.rows, a.stride, a.q, a.qStride, a.nq, a.c, a.cols, a.dims, a.shortlists, a.f32, a.order, a.out, a.threads] as Parameters<typeof k.rerank>;
+      dims: Int32Array.from([8]), shortlists: Int32Array.from([20]), f32: false, order: new Int32Array(0), out: new Int32Array(200), threads: 2,
+      norms: new Float64Array(10).fill(1), ...over };
+    return [a.db, a.rows, a.stride, a.q, a.qStride, a.nq, a.c, a.cols, a.dims, a.shortlists, a.f32, a.order, a.out, a.threads, a.norms] as Parameters<typeof k.rerank>;
   };
   assert.equal(k.rerank(...args()), -1);
   const cases: [string, Partial<Record<string, unknown>>][] = [
     ["database", { rows: 101 }], ["queries", { nq: 11, c: new Int32Array(11 * 20), out: new Int32Array(220) }],
     ["candidates", { c: candidates.data.subarray(0, 199) }], ["out", { out: new Int32Array(199) }], ["dim", { dims: Int32Array.from([9]) }],
     ["shortlist", { shortlists: Int32Array.from([21]) }], ["order", { order: Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 8]) }],
-    ["order length", { order: Int32Array.from([0]) }], ["steps", { dims: Int32Array.from([4, 8]), shortlists: Int32Array.from([20, 20]) }],
+    ["order length", { order: Int32Array.from([0]) }], ["query norms", { norms: new Float64Array(9) }], ["steps", { dims: Int32Array.from([4, 8]), shortlists: Int32Array.from([20, 20]) }],
   ];
   for (const [what, over] of cases) assert.throws(() => k.rerank(...args(over)), RangeError, what);
 });

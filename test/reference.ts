@@ -1,71 +1,79 @@
 /**
- * The oracles of reranking, written out independently of the library: the original one-candidate-at-a-time
- * loop with a comparator sort, in float64 and in float32 arithmetic. The native kernel must give the same ids
- * bit for bit.
+ * The oracles of reranking, written out independently of the library as one-candidate-at-a-time loops with a
+ * comparator sort, in float64 and in float32 arithmetic. They compute what the original notebook computes:
+ * the query normalized over its whole row, then its dim-prefix q'; each candidate's dim-prefix normalized,
+ * x / |x| (a zero row stays zero); the squared distance summed from differences, sum (x/|x| - q')^2; a stable
+ * sort. A candidate id of -1 (missing) is skipped and -1 fills the row's tail. The native kernel must give the
+ * same ids bit for bit.
  */
 import { intMatrix, type IntMatrix, type Matrix } from "@mrl-retrieval/lib/internal";
 
-/** The reranking loop as it was before any kernel (float64 sums in dimension order, stable comparator sort). */
-export function referenceRerank(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
-  const out = new Int32Array(queries.rows * shortlist);
-  const dist = new Float64Array(shortlist);
-  const order = new Int32Array(shortlist);
-  const stride = database.cols, db = database.data, q = queries.data, ids = candidates.data;
-  for (let i = 0; i < queries.rows; i++) {
-    const qo = i * stride;
-    let qq = 0;
-    for (let c = 0; c < dim; c++) qq += q[qo + c] * q[qo + c];
-    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
-    const row = i * candidates.cols;
-    for (let j = 0; j < shortlist; j++) {
-      const o = ids[row + j] * stride;
-      let dot = 0, cc = 0;
-      for (let c = 0; c < dim; c++) {
-        const v = db[o + c];
-        dot += v * q[qo + c];
-        cc += v * v;
-      }
-      dist[j] = cc > 0 ? 2 - 2 * dot * qInv / Math.sqrt(cc) : 4;
-      order[j] = j;
-    }
-    order.sort((a, b) => dist[a] - dist[b] || a - b);
-    for (let j = 0; j < shortlist; j++) out[i * shortlist + j] = ids[row + order[j]];
-  }
-  return intMatrix(queries.rows, shortlist, out);
-}
-
 const fround = Math.fround;
 
-/**
- * The float32 dot product: four partial sums in float32 (lane c mod 4, each product rounded to float32), the
- * prefix padded with zeros to a multiple of 4, then (s0 + s1) + (s2 + s3).
- */
-export function scalarDotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  const s = [0, 0, 0, 0];
-  for (let c = 0; c < Math.ceil(dim / 4) * 4; c++) {
-    const p = c < dim ? fround(a[ao + c] * b[bo + c]) : 0;
-    s[c % 4] = fround(s[c % 4] + p);
-  }
-  return fround(fround(s[0] + s[1]) + fround(s[2] + s[3]));
+/** |row r| over all its columns, float64 in column order. */
+function wholeRowNorm(m: Matrix, r: number): number {
+  let s = 0;
+  for (let c = 0; c < m.cols; c++) s += m.data[r * m.cols + c] * m.data[r * m.cols + c];
+  return Math.sqrt(s);
 }
 
-/** The original loop in float32 arithmetic (scalarDotF32 for dots and norms), comparator sort: the float32 oracle. */
-export function referenceRerankF32(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
-  const out = new Int32Array(queries.rows * shortlist);
-  const stride = database.cols, db = database.data, q = queries.data, ids = candidates.data;
+/** Reranks every query with `distance(query, id)`, skipping -1 ids: stable comparator sort, -1 after the real ones. */
+function sortEach(queries: Matrix, candidates: IntMatrix, shortlist: number, distance: (i: number, id: number) => number): IntMatrix {
+  const out = new Int32Array(queries.rows * shortlist).fill(-1);
   for (let i = 0; i < queries.rows; i++) {
-    const qq = scalarDotF32(q, i * stride, q, i * stride, dim);
-    const qInv = qq > 0 ? 1 / Math.sqrt(qq) : 0;
-    const row = i * candidates.cols;
-    const dist = Array.from({ length: shortlist }, (_, j) => {
-      const o = ids[row + j] * stride;
-      const cc = scalarDotF32(db, o, db, o, dim);
-      return cc > 0 ? 2 - 2 * scalarDotF32(db, o, q, i * stride, dim) * qInv / Math.sqrt(cc) : 4;
-    });
-    const order = dist.map((_, j) => j).sort((a, b) => dist[a] - dist[b] || a - b);
-    for (let j = 0; j < shortlist; j++) out[i * shortlist + j] = ids[row + order[j]];
+    const real = Array.from(candidates.data.subarray(i * candidates.cols, i * candidates.cols + shortlist)).filter((id) => id !== -1);
+    const dist = real.map((id) => distance(i, id));
+    const order = real.map((_, j) => j).sort((a, b) => dist[a] - dist[b] || a - b);
+    order.forEach((j, p) => { out[i * shortlist + p] = real[j]; });
   }
   return intMatrix(queries.rows, shortlist, out);
+}
+
+/** The float64 loop: norms and squared distances as float64 sums in dimension order. */
+export function referenceRerank(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
+  const db = database.data, q = queries.data;
+  const qNorms = Array.from({ length: queries.rows }, (_, i) => wholeRowNorm(queries, i));
+  return sortEach(queries, candidates, shortlist, (i, id) => {
+    const o = id * database.cols, qo = i * queries.cols;
+    let nn = 0;
+    for (let c = 0; c < dim; c++) nn += db[o + c] * db[o + c];
+    const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
+    let d = 0;
+    for (let c = 0; c < dim; c++) {
+      const e = db[o + c] * inv - (qNorms[i] > 0 ? q[qo + c] / qNorms[i] : 0);
+      d += e * e;
+    }
+    return d;
+  });
+}
+
+/**
+ * The float32 sum of term(0..dim-1): sixteen float32 partial sums (lane c mod 16), the prefix padded with zeros
+ * to a multiple of 16, combined as t8[i] = s[i] + s[i+8], t4[i] = t8[i] + t8[i+4], t2[i] = t4[i] + t4[i+2],
+ * t2[0] + t2[1].
+ */
+export function scalarSumF32(dim: number, term: (c: number) => number): number {
+  const s = new Array<number>(16).fill(0);
+  for (let c = 0; c < Math.ceil(dim / 16) * 16; c++) s[c % 16] = fround(s[c % 16] + (c < dim ? term(c) : 0));
+  const t8 = Array.from({ length: 8 }, (_, i) => fround(s[i] + s[i + 8]));
+  const t4 = Array.from({ length: 4 }, (_, i) => fround(t8[i] + t8[i + 4]));
+  const t2 = [fround(t4[0] + t4[2]), fround(t4[1] + t4[3])];
+  return fround(t2[0] + t2[1]);
+}
+
+/** The float32 loop: q' and x/|x| rounded to float32, every product and difference rounded, scalarSumF32 sums. */
+export function referenceRerankF32(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
+  const db = database.data, q = queries.data;
+  const qNorms = Array.from({ length: queries.rows }, (_, i) => wholeRowNorm(queries, i));
+  return sortEach(queries, candidates, shortlist, (i, id) => {
+    const o = id * database.cols, qo = i * queries.cols;
+    const nn = scalarSumF32(dim, (c) => fround(db[o + c] * db[o + c]));
+    const inv = fround(nn > 0 ? 1 / Math.sqrt(nn) : 0);
+    return scalarSumF32(dim, (c) => {
+      const e = fround(fround(db[o + c] * inv) - fround(qNorms[i] > 0 ? q[qo + c] / qNorms[i] : 0));
+      return fround(e * e);
+    });
+  });
 }
 
 /** The oracle of a precision. */

@@ -1,15 +1,21 @@
 // Adaptive and funnel reranking over the caller's typed arrays (the engine of rerank/rerank.ts): each query's
-// candidates reordered by the squared L2 distance between the unit-normalized dim-prefixes of query and row,
-// 2 - 2 (q.x) / (|q| |x|); a funnel repeats that with growing dims and shrinking shortlists.
+// candidates reordered by the L2 distance the original reranking notebook computes, |x/|x| - q'| with
+// q' = the query's dim-prefix after normalizing its whole row (the original normalizes queries at 2048, then
+// slices); a funnel repeats that with growing dims and shrinking shortlists.
 //
-// Results are bit-identical to the straightforward loop (one candidate at a time, comparator sort):
-// - float64: each candidate's dot product and squared norm are float64 sums of (double) x[c] * q[c] in
-//   dimension order from +0. The product of two floats is exact in double, so only the additions round, and
-//   they happen in the same order: SIMD runs ACROSS candidates (eight per register, each lane its own
-//   candidate's chain), never across dims. Eight rows at a time are transposed in registers for that.
-// - float32: the definition in RerankPrecision (experiment/types.ts): four float32 partial sums,
-//   s[c mod 4] += float(x[c] * q[c]), the prefix padded with zeros (0 * 0 = +0) to a multiple of four, then
-//   (s0 + s1) + (s2 + s3). One 4-lane register per candidate is exactly those four sums.
+// Distances come from differences, sum over c of (x[c] / |x| - q'[c])^2, as numpy's np.linalg.norm(c - q)
+// does, not from 2 - 2 cos: near-duplicates lie ~1e-4 apart, which 1 - cos in float32 cannot resolve. A zero
+// row stays at zero (as sklearn's normalize leaves it), so its distance is |q'|. Candidate id -1 (FAISS: not
+// found) is skipped: the real candidates are reranked and -1 fills the tail.
+//
+// The arithmetic of each precision is fixed (RerankPrecision in experiment/types.ts; test/reference.ts writes it
+// out as scalar loops, and the kernel must equal them bit for bit):
+// - float64: squared norm and squared distance are float64 sums in dimension order from +0; SIMD runs ACROSS
+//   candidates (eight per register, each lane its own candidate's chain), never across dims. Eight rows at a
+//   time are transposed in registers for that.
+// - float32: sixteen float32 partial sums per candidate (lane = dim mod 16, the prefix padded with zeros),
+//   combined by a fixed tree (combine16); x / |x| is x * float(1 / sqrt(norm^2)), each product and difference
+//   rounded to float32. One 16-lane register per candidate is exactly those sums.
 // The addon is compiled with -ffp-contract=off: a fused multiply-add would round differently.
 // Ties keep shortlist order (stable sort); a funnel step keeps the smallest by (distance, position) first.
 #include "common.h"
@@ -72,80 +78,69 @@ static inline void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-// Adds dims c..c+n-1 (n <= 8; `mask` selects them) of 8 rows to their float64 sums: lane u of dot is row u.
+// Adds dims c..c+n-1 (n <= 8; `mask` selects them) of 8 rows to their float64 sums, lane u = row u:
+// NORMS: the squared norms x^2; otherwise the squared differences (x * inv_u - q')^2.
 template <bool NORMS, bool FULL>
-static inline void accumulate8(const float* const* rows, int64_t c, __mmask8 mask, int n, const double* q, __m512d& dot, __m512d& norm) {
+static inline void accumulate8(const float* const* rows, int64_t c, __mmask8 mask, int n, const double* q, __m512d inv, __m512d& acc) {
   __m256 r[8];
   for (int u = 0; u < 8; u++) r[u] = FULL ? _mm256_loadu_ps(rows[u] + c) : _mm256_maskz_loadu_ps(mask, rows[u] + c);
   transpose8(r);
   for (int k = 0; k < (FULL ? 8 : n); k++) {
     __m512d x = _mm512_cvtps_pd(r[k]);
-    dot = _mm512_add_pd(dot, _mm512_mul_pd(x, _mm512_set1_pd(q[c + k])));
-    if (NORMS) norm = _mm512_add_pd(norm, _mm512_mul_pd(x, x));
+    __m512d e = NORMS ? x : _mm512_sub_pd(_mm512_mul_pd(x, inv), _mm512_set1_pd(q[c + k]));
+    acc = _mm512_add_pd(acc, _mm512_mul_pd(e, e));
   }
 }
 
-// Dot products of 8 rows with q (float64, dims 0..dim-1 in order), with NORMS also the rows' squared norms.
-// One group of 8 at a time: rows 8 KiB apart share L1 sets, and 16 rows read together would evict each other.
+// float64 sums over dims 0..dim-1 in order for 8 rows (one per lane): NORMS their squared norms, otherwise
+// their squared distances to q' once scaled by inv. One group of 8 at a time: rows 8 KiB apart share L1 sets,
+// and 16 rows read together would evict each other.
 template <bool NORMS>
-static void dotsF64(const float* const* rows, const double* q, int64_t dim, double* dots, double* norms) {
-  __m512d dot = _mm512_setzero_pd(), norm = _mm512_setzero_pd();
+static void sumsF64(const float* const* rows, const double* q, const double* inv, int64_t dim, double* out) {
+  __m512d acc = _mm512_setzero_pd(), scale = _mm512_loadu_pd(inv);
   int64_t c = 0;
   for (; c + 8 <= dim; c += 8) {
     if ((c & 15) == 0 && c + PREFETCH_AHEAD < dim) for (int u = 0; u < 8; u++) prefetch(rows[u] + c + PREFETCH_AHEAD);
-    accumulate8<NORMS, true>(rows, c, 0xff, 8, q, dot, norm);
+    accumulate8<NORMS, true>(rows, c, 0xff, 8, q, scale, acc);
   }
-  if (c < dim) accumulate8<NORMS, false>(rows, c, static_cast<__mmask8>((1u << (dim - c)) - 1), static_cast<int>(dim - c), q, dot, norm);
-  _mm512_storeu_pd(dots, dot);
-  if (NORMS) _mm512_storeu_pd(norms, norm);
+  if (c < dim) accumulate8<NORMS, false>(rows, c, static_cast<__mmask8>((1u << (dim - c)) - 1), static_cast<int>(dim - c), q, scale, acc);
+  _mm512_storeu_pd(out, acc);
 }
 
 // ---- float32 ---------------------------------------------------------------------------------------------
 
-// (s0 + s1) + (s2 + s3) in float32.
-static inline float combine4(__m128 s) {
-  __m128 h = _mm_hadd_ps(s, s);  // s0 + s1, s2 + s3, ...
-  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+// The 16 lanes' float32 sum as a fixed tree: t8[i] = s[i] + s[i+8], t4[i] = t8[i] + t8[i+4],
+// t2[i] = t4[i] + t4[i+2], then t2[0] + t2[1].
+static inline float combine16(__m512 s) {
+  __m256 lo = _mm512_castps512_ps256(s), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1));
+  __m256 t8 = _mm256_add_ps(lo, hi);
+  __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+  __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+  return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
 }
 
-// float32 dot products of 8 rows with q, one 4-lane register per row (lane l = the sum of dims c = l mod 4);
-// with NORMS also the rows' squared norms, the same sums of each row with itself. The last 1..3 dims are
-// masked loads: zeros, as the padding.
+// float32 sums over dims 0..dim-1 for 8 rows, sixteen partial sums per row (lane = dim mod 16, the prefix
+// padded with zeros to a multiple of 16), combined by combine16: NORMS their squared norms x^2, otherwise their
+// squared differences (x * inv_u - q')^2, each product and difference rounded to float32.
 template <bool NORMS>
-static void dotsF32(const float* const* rows, const float* q, int64_t dim, double* dots, double* norms) {
-  __m128 dot[8], norm[8];
-  for (int u = 0; u < 8; u++) dot[u] = norm[u] = _mm_setzero_ps();
+static void sumsF32(const float* const* rows, const float* q, const float* inv, int64_t dim, double* out) {
+  __m512 acc[8], scale[8];
+  for (int u = 0; u < 8; u++) acc[u] = _mm512_setzero_ps(), scale[u] = _mm512_set1_ps(inv[u]);
+  auto step = [&](int64_t c, __mmask16 mask) {
+    __m512 qv = NORMS ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, q + c);
+    for (int u = 0; u < 8; u++) {
+      __m512 x = _mm512_maskz_loadu_ps(mask, rows[u] + c);
+      __m512 e = NORMS ? x : _mm512_sub_ps(_mm512_mul_ps(x, scale[u]), qv);
+      acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(e, e));
+    }
+  };
   int64_t c = 0;
-  for (; c + 4 <= dim; c += 4) {
-    if ((c & 15) == 0 && c + PREFETCH_AHEAD < dim) for (int u = 0; u < 8; u++) prefetch(rows[u] + c + PREFETCH_AHEAD);
-    __m128 qv = _mm_loadu_ps(q + c);
-    for (int u = 0; u < 8; u++) {
-      __m128 x = _mm_loadu_ps(rows[u] + c);
-      dot[u] = _mm_add_ps(dot[u], _mm_mul_ps(x, qv));
-      if (NORMS) norm[u] = _mm_add_ps(norm[u], _mm_mul_ps(x, x));
-    }
+  for (; c + 16 <= dim; c += 16) {
+    if (c + PREFETCH_AHEAD < dim) for (int u = 0; u < 8; u++) prefetch(rows[u] + c + PREFETCH_AHEAD);
+    step(c, 0xffff);
   }
-  if (c < dim) {
-    __mmask8 mask = static_cast<__mmask8>((1u << (dim - c)) - 1);
-    __m128 qv = _mm_maskz_loadu_ps(mask, q + c);
-    for (int u = 0; u < 8; u++) {
-      __m128 x = _mm_maskz_loadu_ps(mask, rows[u] + c);
-      dot[u] = _mm_add_ps(dot[u], _mm_mul_ps(x, qv));
-      if (NORMS) norm[u] = _mm_add_ps(norm[u], _mm_mul_ps(x, x));
-    }
-  }
-  for (int u = 0; u < 8; u++) {
-    dots[u] = combine4(dot[u]);
-    if (NORMS) norms[u] = combine4(norm[u]);
-  }
-}
-
-// The float32 squared norm of one vector (the query's), written out as the definition.
-static float selfDotF32(const float* a, int64_t dim) {
-  float s[4] = {0, 0, 0, 0};
-  int64_t padded = (dim + 3) / 4 * 4;
-  for (int64_t c = 0; c < padded; c++) s[c % 4] = s[c % 4] + (c < dim ? a[c] * a[c] : 0.0f);
-  return (s[0] + s[1]) + (s[2] + s[3]);
+  if (c < dim) step(c, static_cast<__mmask16>((1u << (dim - c)) - 1));  // padding: 0 * inv - 0 = +0
+  for (int u = 0; u < 8; u++) out[u] = combine16(acc[u]);
 }
 
 // ---- ordering --------------------------------------------------------------------------------------------
@@ -244,25 +239,26 @@ struct Arrays {
   int64_t rows, stride;
   const float* queries;
   int64_t qStride;
+  const double* queryNorms;  // |q| over each query's full row: the original normalizes queries at 2048, then slices
   bool f32;
 };
 
 // Per-thread buffers, sized for the longest shortlist and dim.
 struct Scratch {
   std::vector<double> dist, distTmp, qd;
-  std::vector<int32_t> order, orderTmp, kept[2];
+  std::vector<int32_t> order, orderTmp, real, kept[2];
   std::vector<float> qf;
   Scratch(int64_t shortlist, int64_t dim)
-      : dist(shortlist), distTmp(shortlist), qd(dim), order(shortlist), orderTmp(shortlist), qf(dim) {
+      : dist(shortlist), distTmp(shortlist), qd(dim), order(shortlist), orderTmp(shortlist), real(shortlist), qf(dim) {
     kept[0].resize(shortlist);
     kept[1].resize(shortlist);
   }
 };
 
-// The dot products of the query prefix (s.qf / s.qd) with rows ids[j0 .. j0 + count), count <= 8, into
-// s.dist[j0..]; the missing rows of a group repeat the last one. Rows whose norm is not yet known get it
-// from the same pass.
-static void dotsOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, int64_t j0, int64_t count, int64_t dim, NormCache& norms) {
+// The squared distances of rows ids[j0 .. j0 + count) (count <= 8) to the query q' in s.qf / s.qd, into
+// s.dist[j0..]; the missing rows of a group repeat the last one. Rows whose squared norm is not yet known get it
+// first (a pass of their own: the distances need 1/|x| before they start).
+static void distancesOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, int64_t j0, int64_t count, int64_t dim, NormCache& norms) {
   const float* rows[8];
   bool needNorms = false;
   for (int64_t u = 0; u < 8; u++) {
@@ -270,58 +266,63 @@ static void dotsOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, int64_t
     rows[u] = a.db + static_cast<int64_t>(id) * a.stride;
     needNorms |= u < count && !norms.known(id);
   }
-  double dots[8], sq[8];
-  if (a.f32) needNorms ? dotsF32<true>(rows, s.qf.data(), dim, dots, sq) : dotsF32<false>(rows, s.qf.data(), dim, dots, sq);
-  else needNorms ? dotsF64<true>(rows, s.qd.data(), dim, dots, sq) : dotsF64<false>(rows, s.qd.data(), dim, dots, sq);
-  for (int64_t u = 0; u < count; u++) {
-    s.dist[j0 + u] = dots[u];
-    if (needNorms) norms.set(ids[j0 + u], sq[u]);
+  double sums[8];
+  if (needNorms) {
+    a.f32 ? sumsF32<true>(rows, nullptr, nullptr, dim, sums) : sumsF64<true>(rows, nullptr, nullptr, dim, sums);
+    for (int64_t u = 0; u < count; u++) norms.set(ids[j0 + u], sums[u]);
   }
+  // 1/|x| (0 for a zero row: it stays at zero, as sklearn's normalize leaves it, so its distance is |q'|)
+  double inv[8];
+  float invf[8];
+  for (int64_t u = 0; u < 8; u++) {
+    double nn = norms.get(ids[j0 + std::min(u, count - 1)]);
+    inv[u] = nn > 0 ? 1 / std::sqrt(nn) : 0;
+    invf[u] = static_cast<float>(inv[u]);
+  }
+  a.f32 ? sumsF32<false>(rows, s.qf.data(), invf, dim, sums) : sumsF64<false>(rows, s.qd.data(), inv, dim, sums);
+  for (int64_t u = 0; u < count; u++) s.dist[j0 + u] = sums[u];
 }
 
-// Query i at one dim: orders its `shortlist` candidates ids[0..) by distance; writes the first `keep` ids to out.
+// Query i at one dim: orders the real candidates among ids[0..shortlist) (id -1 = missing, skipped) by
+// distance; writes the first `keep` to out, then -1 where fewer than `keep` were real.
 static void rerankQuery(const Arrays& a, Scratch& s, int64_t i, const int32_t* ids, int64_t dim, int64_t shortlist, int64_t keep, int32_t* out,
                         NormCache& norms) {
   const float* q = a.queries + i * a.qStride;
-  double qq;
-  if (a.f32) {
-    std::copy(q, q + dim, s.qf.begin());
-    qq = selfDotF32(q, dim);
-  } else {
-    qq = 0;
-    for (int64_t c = 0; c < dim; c++) {
-      s.qd[c] = q[c];
-      qq += s.qd[c] * s.qd[c];
-    }
+  const double qNorm = a.queryNorms[i];
+  for (int64_t c = 0; c < dim; c++) {
+    s.qd[c] = qNorm > 0 ? q[c] / qNorm : 0;
+    s.qf[c] = static_cast<float>(s.qd[c]);
   }
-  const double qInv = qq > 0 ? 1 / std::sqrt(qq) : 0;
-  for (int64_t j = 0; j < shortlist; j += 8) {
-    for (int64_t u = j + 8; u < std::min(shortlist, j + 16); u++) {
-      for (int l = 0; l < NEXT_LINES && 16 * l < dim; l++) prefetch(a.db + static_cast<int64_t>(ids[u]) * a.stride + 16 * l);
+  int32_t* real = s.real.data();
+  int64_t n = 0;
+  for (int64_t p = 0; p < shortlist; p++) if (ids[p] >= 0) real[n++] = ids[p];
+  for (int64_t j = 0; j < n; j += 8) {
+    for (int64_t u = j + 8; u < std::min(n, j + 16); u++) {
+      for (int l = 0; l < NEXT_LINES && 16 * l < dim; l++) prefetch(a.db + static_cast<int64_t>(real[u]) * a.stride + 16 * l);
     }
-    dotsOfGroup(a, s, ids, j, std::min<int64_t>(8, shortlist - j), dim, norms);
+    distancesOfGroup(a, s, real, j, std::min<int64_t>(8, n - j), dim, norms);
   }
   double* dist = s.dist.data();
   int32_t* order = s.order.data();
   bool nan = false;
-  for (int64_t p = 0; p < shortlist; p++) {
-    // squared distance between unit vectors: 2 - 2 cos (same expression, same order of operations as before)
-    double cc = norms.get(ids[p]);
-    double d = cc > 0 ? 2 - 2 * dist[p] * qInv / std::sqrt(cc) : 4;
-    nan |= d != d;
-    dist[p] = d;
+  for (int64_t p = 0; p < n; p++) {
+    nan |= dist[p] != dist[p];
     order[p] = static_cast<int32_t>(p);
   }
-  int64_t n = shortlist;
-  if (keep < shortlist && !nan) n = keepSmallest(dist, order, s.distTmp.data(), s.orderTmp.data(), shortlist, keep);
-  sortByDistance(dist, order, s.distTmp.data(), s.orderTmp.data(), n);
-  for (int64_t p = 0; p < keep; p++) out[p] = ids[order[p]];
+  const int64_t wanted = std::min(keep, n);
+  int64_t sorted = n;
+  if (wanted < n && !nan) sorted = keepSmallest(dist, order, s.distTmp.data(), s.orderTmp.data(), n, wanted);
+  sortByDistance(dist, order, s.distTmp.data(), s.orderTmp.data(), sorted);
+  for (int64_t p = 0; p < wanted; p++) out[p] = real[order[p]];
+  for (int64_t p = wanted; p < keep; p++) out[p] = -1;
 }
 
 }  // namespace
 
-// rerank(database, rows, stride, queries, qStride, nq, candidates, candidateCols, dims, shortlists, float32, order, out, threads)
-// -> -1, or the index in `candidates` of the first id outside 0..rows-1 (then nothing is computed).
+// rerank(database, rows, stride, queries, qStride, nq, candidates, candidateCols, dims, shortlists, float32, order, out, threads,
+//        queryNorms)
+// -> -1, or the index in `candidates` of the first id outside -1..rows-1 (then nothing is computed).
+// queryNorms[i]: |query i| over its whole row (float64), which may be wider than qStride.
 // A funnel over every query: rerank at dims[0] keeping shortlists[0] of its candidates, then dims[1] keeping
 // shortlists[1], ... (one step: adaptive retrieval). out: nq x shortlists[last]. order: the order to process
 // queries in (a permutation of 0..nq-1, e.g. locality order; empty = 0..nq-1): only the speed depends on it.
@@ -342,6 +343,7 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
   auto order = viewOf<int32_t>(info[11], napi_int32_array, "order");
   auto out = viewOf<int32_t>(info[12], napi_int32_array, "out");
   int threads = static_cast<int>(intArg(info, 13, "threads"));
+  auto queryNorms = viewOf<double>(info[14], napi_float64_array, "queryNorms");
 
   std::vector<int64_t> dims(dimsView.data, dimsView.data + dimsView.length);
   std::vector<int64_t> shortlists(shortlistsView.data, shortlistsView.data + shortlistsView.length);
@@ -359,6 +361,7 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
   require(nq == 0 || static_cast<size_t>((nq - 1) * candidateCols + first) <= candidates.length, env, "rerank: candidates are too short");
   require(static_cast<size_t>(nq * last) <= out.length, env, "rerank: out is too short");
   require(order.length == 0 || static_cast<int64_t>(order.length) == nq, env, "rerank: order must hold every query once");
+  require(static_cast<int64_t>(queryNorms.length) >= nq, env, "rerank: queryNorms is too short");
   if (order.length > 0) {
     std::vector<bool> seen(nq);
     for (int64_t t = 0; t < nq; t++) {
@@ -370,12 +373,12 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
   for (int64_t i = 0; i < nq; i++) {
     for (int64_t j = 0; j < first; j++) {
       int32_t id = candidates.data[i * candidateCols + j];
-      if (id < 0 || id >= rows) return Napi::Number::New(env, static_cast<double>(i * candidateCols + j));
+      if (id < -1 || id >= rows) return Napi::Number::New(env, static_cast<double>(i * candidateCols + j));
     }
   }
   if (nq == 0) return Napi::Number::New(env, -1);
 
-  const Arrays a{db.data, rows, stride, queries.data, qStride, f32};
+  const Arrays a{db.data, rows, stride, queries.data, qStride, queryNorms.data, f32};
   std::map<int64_t, NormCache> caches;  // one per distinct dim
   std::vector<NormCache*> stepNorms;
   for (int64_t d : dims) stepNorms.push_back(&caches.try_emplace(d, rows).first->second);

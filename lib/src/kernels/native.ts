@@ -23,12 +23,13 @@ interface NativeKernels {
    * A funnel over every query (one step: adaptive retrieval): rerank its first shortlists[0] candidates at
    * dims[0] keeping shortlists[1], ..., the last step writing shortlists[last] ids per query to out (nq rows).
    * Rows of the arrays are row-major with the given strides; `order` is the order to process queries in (a
-   * permutation, or empty for 0..nq-1). Returns -1, or the index in `candidates` of the first id outside
-   * 0..rows-1 (then nothing was computed). See lib/native/src/rerank.cc for the arithmetic.
+   * permutation, or empty for 0..nq-1); queryNorms[i] = |query i| over its whole row. Candidate -1 is a missing
+   * one (skipped; -1 fills the tail of a row with fewer real candidates). Returns -1, or the index in `candidates`
+   * of the first id outside -1..rows-1 (then nothing was computed). See lib/native/src/rerank.cc for the arithmetic.
    */
   rerank(database: Float32Array, rows: number, stride: number, queries: Float32Array, qStride: number, nq: number,
     candidates: Int32Array, candidateCols: number, dims: Int32Array, shortlists: Int32Array, float32: boolean, order: Int32Array,
-    out: Int32Array, threads: number): number;
+    out: Int32Array, threads: number, queryNorms: Float64Array): number;
   /** Writes to order (nq values) the queries' locality order (see kernels/locality.ts). */
   localityOrder(queries: Float32Array, stride: number, nq: number, dims: number, leaf: number, order: Int32Array): void;
 }

@@ -4,10 +4,13 @@
  * which reads the caller's typed arrays in place, on several threads for large inputs (stage.ts runs them
  * over an experiment's files).
  *
- * Normalization, compared with the original notebook: it L2-normalizes queries and database at 2048 once,
- * then at each step re-normalizes the candidates' D_s-prefix but not the query's. With unit candidates,
- * ||c - a*q||^2 = 1 + a^2|q|^2 - 2a c.q ranks candidates by c.q for any query scale a > 0, so normalizing the
- * query prefix too (as done here, making the distances true unit-sphere L2 distances) gives the same order.
+ * The distance is the original notebook's: it normalizes queries and database at 2048 once, then at each step
+ * re-normalizes the candidates' D_s-prefix but not the query's, and takes np.linalg.norm of the differences.
+ * Here likewise: |x/|x| - q'| with q' the D_s-prefix of the query normalized over its whole row, summed from
+ * differences (near-duplicates ~1e-4 apart keep their order in float32, where 2 - 2cos would tie them), and a
+ * zero row at distance |q'| (sklearn's normalize leaves it at zero). Candidate id -1 (FAISS HNSW: fewer than k
+ * found) is skipped and the output row ends in -1s, which the metrics count as misses (the original would read
+ * db[-1], the last row).
  * Ties keep the earlier candidate first (stable sort); numpy's argsort is not stable, so exact ties may differ.
  * The arithmetic is fixed by the precision (RerankPrecision): the same ids whatever the threads or query order.
  */
@@ -35,6 +38,12 @@ export interface RerankOptions {
    * candidates, so their rows are often still in cache. The results are the same either way.
    */
   localityOrder?: boolean;
+  /**
+   * |query| over each query's whole row, when `queries` holds only a prefix of it (the original normalizes
+   * queries over all their dims before slicing; only a zero candidate's distance depends on it). Default: the
+   * norms of the rows of `queries`.
+   */
+  queryNorms?: Float64Array;
 }
 
 /** Below this many multiply-adds a call stays on the calling thread (starting a thread costs ~0.1 ms). */
@@ -93,17 +102,31 @@ export function funnelRerank(database: Matrix | DatabaseVectors, queries: Matrix
  */
 function runKernel(database: Matrix, queries: Matrix, candidates: IntMatrix, dims: number[], shortlists: number[], options: RerankOptions): IntMatrix {
   const precision = rerankPrecision(options.precision);
+  const queryNorms = options.queryNorms ?? wholeRowNorms(queries);
+  check(queryNorms.length === queries.rows, `queryNorms holds ${queryNorms.length} norms for ${queries.rows} queries`);
   const threads = threadsFor(options, queries.rows * dims.reduce((sum, d, i) => sum + d * shortlists[i], 0));
   const order = options.localityOrder === false ? new Int32Array(0) : localityOrder(queries.data, queries.cols, queries.rows);
   const last = shortlists[shortlists.length - 1];
   const out = new Int32Array(queries.rows * last);
   const bad = nativeKernels().rerank(database.data, database.rows, database.cols, queries.data, queries.cols, queries.rows, candidates.data,
-    candidates.cols, Int32Array.from(dims), Int32Array.from(shortlists), precision === "float32", order, out, threads);
+    candidates.cols, Int32Array.from(dims), Int32Array.from(shortlists), precision === "float32", order, out, threads,
+    queryNorms);
   if (bad >= 0) {
     const query = Math.floor(bad / candidates.cols), position = bad % candidates.cols;
-    throw new MrlError(`neighbour id ${candidates.data[bad]} (query ${query}, position ${position}) is outside the database's 0..${database.rows - 1}`);
+    throw new MrlError(`neighbour id ${candidates.data[bad]} (query ${query}, position ${position}) is outside the database's 0..${database.rows - 1} (or -1 for a missing one)`);
   }
   return intMatrix(queries.rows, last, out);
+}
+
+/** |row| of every row of m, summed in float64 in column order: the queries' whole-row norms (see the top). */
+export function wholeRowNorms(m: Matrix): Float64Array {
+  const out = new Float64Array(m.rows);
+  for (let r = 0; r < m.rows; r++) {
+    let s = 0;
+    for (let c = r * m.cols, end = c + m.cols; c < end; c++) s += m.data[c] * m.data[c];
+    out[r] = Math.sqrt(s);
+  }
+  return out;
 }
 
 /** Bytes of candidate rows gathered per query batch when the database is read from its file. */
@@ -117,8 +140,11 @@ export const GATHER_BYTES = 256 * 2 ** 20;
  * the in-memory path.
  */
 function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatrix, dims: number[], shortlists: number[], options: RerankOptions): IntMatrix {
-  const run = (db: Matrix, q: Matrix, c: IntMatrix): IntMatrix => (dims.length === 1 && shortlists.length === 1
-    ? rerank(db, q, c, dims[0], shortlists[0], options) : funnelRerank(db, q, c, { dims, shortlists }, options));
+  const fullNorms = options.queryNorms ?? wholeRowNorms(queries);
+  const run = (db: Matrix, q: Matrix, c: IntMatrix, first = 0): IntMatrix => {
+    const o = { ...options, queryNorms: fullNorms.subarray(first, first + q.rows) };
+    return dims.length === 1 && shortlists.length === 1 ? rerank(db, q, c, dims[0], shortlists[0], o) : funnelRerank(db, q, c, { dims, shortlists }, o);
+  };
   if (database.inMemory) return run(database.matrix(), queries, candidates);
   check(queries.cols === database.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   checkRerankInputs(matrix(0, database.cols), queries, candidates, shortlists[0]);
@@ -130,27 +156,30 @@ function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatr
   const ids = new Int32Array(Math.min(queries.rows, batch) * needed);
   for (let first = 0; first < queries.rows; first += batch) {
     const n = Math.min(batch, queries.rows - first);
-    // the batch's distinct candidate ids, ascending
+    // the batch's distinct candidate ids, ascending (-1, a missing candidate, has no row)
     let count = 0;
     for (let q = 0; q < n; q++) {
       for (let j = 0; j < needed; j++) ids[count++] = candidates.data[(first + q) * candidates.cols + j];
     }
     const sorted = ids.subarray(0, count).sort();
     let distinct = 0;
-    for (let i = 0; i < count; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[distinct++] = sorted[i];
+    for (let i = 0; i < count; i++) if (sorted[i] !== -1 && (distinct === 0 || sorted[i] !== sorted[distinct - 1])) sorted[distinct++] = sorted[i];
     const rowIds = sorted.subarray(0, distinct);
-    if (rowIds[0] < 0 || rowIds[distinct - 1] >= database.rows) {
-      throw new MrlError(`candidate id ${rowIds[0] < 0 ? rowIds[0] : rowIds[distinct - 1]} is outside the database's 0..${database.rows - 1}`, database.file);
+    if (distinct > 0 && (rowIds[0] < 0 || rowIds[distinct - 1] >= database.rows)) {
+      throw new MrlError(`candidate id ${rowIds[0] < 0 ? rowIds[0] : rowIds[distinct - 1]} is outside the database's 0..${database.rows - 1} (or -1 for a missing one)`, database.file);
     }
     database.gatherRows(rowIds, width, rowsBuffer);
     const local = new Int32Array(n * needed);
     for (let q = 0; q < n; q++) {
-      for (let j = 0; j < needed; j++) local[q * needed + j] = lowerBound(rowIds, candidates.data[(first + q) * candidates.cols + j]);
+      for (let j = 0; j < needed; j++) {
+        const id = candidates.data[(first + q) * candidates.cols + j];
+        local[q * needed + j] = id === -1 ? -1 : lowerBound(rowIds, id);
+      }
     }
     const batchQueries = new Float32Array(n * width);
     for (let q = 0; q < n; q++) batchQueries.set(queries.data.subarray((first + q) * queries.cols, (first + q) * queries.cols + width), q * width);
-    const result = run(matrix(distinct, width, rowsBuffer.subarray(0, distinct * width)), matrix(n, width, batchQueries), intMatrix(n, needed, local));
-    for (let i = 0; i < n * last; i++) out[first * last + i] = rowIds[result.data[i]];
+    const result = run(matrix(distinct, width, rowsBuffer.subarray(0, distinct * width)), matrix(n, width, batchQueries), intMatrix(n, needed, local), first);
+    for (let i = 0; i < n * last; i++) out[first * last + i] = result.data[i] < 0 ? -1 : rowIds[result.data[i]];
   }
   return intMatrix(queries.rows, last, out);
 }
