@@ -1,20 +1,28 @@
 /**
  * The oracles of reranking, written out independently of the library as one-candidate-at-a-time loops with a
- * comparator sort, in float64 and in float32 arithmetic. They compute what the original notebook computes:
- * the query normalized over its whole row, then its dim-prefix q'; each candidate's dim-prefix normalized,
- * x / |x| (a zero row stays zero); the squared distance summed from differences, sum (x/|x| - q')^2; a stable
- * sort. A candidate id of -1 (missing) is skipped and -1 fills the row's tail. The native kernel must give the
- * same ids bit for bit.
+ * comparator sort, in float64 and in float32 arithmetic: the query's and each candidate's dim-prefixes
+ * unit-normalized, the squared distance summed from differences, sum (x/|x| - q/|q|)^2, a stable sort. A zero
+ * row gets 2 - 1/r, r = |query prefix| / |query whole row| (-Infinity when r = 0): where the original, which
+ * leaves it at zero and does not re-normalize the query prefix, ranks it. A candidate id of -1 (missing) is
+ * skipped and -1 fills the row's tail. The native kernel must give the same ids bit for bit.
  */
 import { intMatrix, type IntMatrix, type Matrix } from "@mrl-retrieval/lib/internal";
 
 const fround = Math.fround;
 
-/** |row r| over all its columns, float64 in column order. */
-function wholeRowNorm(m: Matrix, r: number): number {
+/** |first `dim` values of row r|, float64 in column order. */
+function prefixNorm(m: Matrix, r: number, dim = m.cols): number {
   let s = 0;
-  for (let c = 0; c < m.cols; c++) s += m.data[r * m.cols + c] * m.data[r * m.cols + c];
+  for (let c = 0; c < dim; c++) s += m.data[r * m.cols + c] * m.data[r * m.cols + c];
   return Math.sqrt(s);
+}
+
+/** Query i's unit dim-prefix q/|q| (zeros for a zero prefix) and a zero row's distance 2 - 1/r. */
+function unitQuery(queries: Matrix, i: number, dim: number): { unit: Float64Array; zeroDist: number } {
+  const norm = prefixNorm(queries, i, dim), whole = prefixNorm(queries, i);
+  const unit = Float64Array.from(queries.data.subarray(i * queries.cols, i * queries.cols + dim), (v) => (norm > 0 ? v / norm : 0));
+  const r = whole > 0 ? norm / whole : 0;
+  return { unit, zeroDist: r > 0 ? 2 - 1 / r : -Infinity };
 }
 
 /** Reranks every query with `distance(query, id)`, skipping -1 ids: stable comparator sort, -1 after the real ones. */
@@ -31,16 +39,17 @@ function sortEach(queries: Matrix, candidates: IntMatrix, shortlist: number, dis
 
 /** The float64 loop: norms and squared distances as float64 sums in dimension order. */
 export function referenceRerank(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
-  const db = database.data, q = queries.data;
-  const qNorms = Array.from({ length: queries.rows }, (_, i) => wholeRowNorm(queries, i));
+  const db = database.data;
+  const q = Array.from({ length: queries.rows }, (_, i) => unitQuery(queries, i, dim));
   return sortEach(queries, candidates, shortlist, (i, id) => {
-    const o = id * database.cols, qo = i * queries.cols;
+    const o = id * database.cols;
     let nn = 0;
     for (let c = 0; c < dim; c++) nn += db[o + c] * db[o + c];
+    if (nn === 0) return q[i].zeroDist;
     const inv = nn > 0 ? 1 / Math.sqrt(nn) : 0;
     let d = 0;
     for (let c = 0; c < dim; c++) {
-      const e = db[o + c] * inv - (qNorms[i] > 0 ? q[qo + c] / qNorms[i] : 0);
+      const e = db[o + c] * inv - q[i].unit[c];
       d += e * e;
     }
     return d;
@@ -61,16 +70,17 @@ export function scalarSumF32(dim: number, term: (c: number) => number): number {
   return fround(t2[0] + t2[1]);
 }
 
-/** The float32 loop: q' and x/|x| rounded to float32, every product and difference rounded, scalarSumF32 sums. */
+/** The float32 loop: q/|q| and x/|x| rounded to float32, every product and difference rounded, scalarSumF32 sums. */
 export function referenceRerankF32(database: Matrix, queries: Matrix, candidates: IntMatrix, dim: number, shortlist: number): IntMatrix {
-  const db = database.data, q = queries.data;
-  const qNorms = Array.from({ length: queries.rows }, (_, i) => wholeRowNorm(queries, i));
+  const db = database.data;
+  const q = Array.from({ length: queries.rows }, (_, i) => unitQuery(queries, i, dim));
   return sortEach(queries, candidates, shortlist, (i, id) => {
-    const o = id * database.cols, qo = i * queries.cols;
+    const o = id * database.cols;
     const nn = scalarSumF32(dim, (c) => fround(db[o + c] * db[o + c]));
+    if (nn === 0) return q[i].zeroDist;
     const inv = fround(nn > 0 ? 1 / Math.sqrt(nn) : 0);
     return scalarSumF32(dim, (c) => {
-      const e = fround(fround(db[o + c] * inv) - fround(qNorms[i] > 0 ? q[qo + c] / qNorms[i] : 0));
+      const e = fround(fround(db[o + c] * inv) - fround(q[i].unit[c]));
       return fround(e * e);
     });
   });

@@ -1,12 +1,14 @@
 // Adaptive and funnel reranking over the caller's typed arrays (the engine of rerank/rerank.ts): each query's
-// candidates reordered by the L2 distance the original reranking notebook computes, |x/|x| - q'| with
-// q' = the query's dim-prefix after normalizing its whole row (the original normalizes queries at 2048, then
-// slices); a funnel repeats that with growing dims and shrinking shortlists.
+// candidates reordered by the L2 distance between the unit-normalized dim-prefixes of query and row,
+// |x/|x| - q/|q||, squared; a funnel repeats that with growing dims and shrinking shortlists.
 //
-// Distances come from differences, sum over c of (x[c] / |x| - q'[c])^2, as numpy's np.linalg.norm(c - q)
-// does, not from 2 - 2 cos: near-duplicates lie ~1e-4 apart, which 1 - cos in float32 cannot resolve. A zero
-// row stays at zero (as sklearn's normalize leaves it), so its distance is |q'|. Candidate id -1 (FAISS: not
-// found) is skipped: the real candidates are reranked and -1 fills the tail.
+// Distances come from differences, sum over c of (x[c] / |x| - q[c] / |q|)^2, as the original's
+// np.linalg.norm(c - q) does, not from 2 - 2 cos: near-duplicates lie ~1e-4 apart, which 1 - cos in float32
+// cannot resolve. The original does not re-normalize the query prefix (q' = q_d / |q_whole row|, |q'| = r <= 1):
+// with unit candidates that ranks them by cos exactly as here, except a zero row, which sklearn's normalize
+// leaves at zero, so its distance is r. It lands before x iff cos(x) < 1 / (2r), so here it gets
+// 2 - 1/r: the original's place, on the unit-sphere scale. Candidate id -1 (FAISS: not found) is skipped: the
+// real candidates are reranked and -1 fills the tail.
 //
 // The arithmetic of each precision is fixed (RerankPrecision in experiment/types.ts; test/reference.ts writes it
 // out as scalar loops, and the kernel must equal them bit for bit):
@@ -239,7 +241,7 @@ struct Arrays {
   int64_t rows, stride;
   const float* queries;
   int64_t qStride;
-  const double* queryNorms;  // |q| over each query's full row: the original normalizes queries at 2048, then slices
+  const double* queryNorms;  // |q| over each query's whole row: the original normalizes queries at 2048, then slices
   bool f32;
 };
 
@@ -255,10 +257,11 @@ struct Scratch {
   }
 };
 
-// The squared distances of rows ids[j0 .. j0 + count) (count <= 8) to the query q' in s.qf / s.qd, into
-// s.dist[j0..]; the missing rows of a group repeat the last one. Rows whose squared norm is not yet known get it
-// first (a pass of their own: the distances need 1/|x| before they start).
-static void distancesOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, int64_t j0, int64_t count, int64_t dim, NormCache& norms) {
+// The squared distances of rows ids[j0 .. j0 + count) (count <= 8) to the unit query prefix in s.qf / s.qd, into
+// s.dist[j0..], a zero row's being zeroDist; the missing rows of a group repeat the last one. Rows whose squared
+// norm is not yet known get it first (a pass of their own: the distances need 1/|x| before they start).
+static void distancesOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, int64_t j0, int64_t count, int64_t dim, NormCache& norms,
+                             double zeroDist) {
   const float* rows[8];
   bool needNorms = false;
   for (int64_t u = 0; u < 8; u++) {
@@ -271,16 +274,17 @@ static void distancesOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, in
     a.f32 ? sumsF32<true>(rows, nullptr, nullptr, dim, sums) : sumsF64<true>(rows, nullptr, nullptr, dim, sums);
     for (int64_t u = 0; u < count; u++) norms.set(ids[j0 + u], sums[u]);
   }
-  // 1/|x| (0 for a zero row: it stays at zero, as sklearn's normalize leaves it, so its distance is |q'|)
   double inv[8];
   float invf[8];
+  bool zero[8];
   for (int64_t u = 0; u < 8; u++) {
     double nn = norms.get(ids[j0 + std::min(u, count - 1)]);
+    zero[u] = nn == 0;
     inv[u] = nn > 0 ? 1 / std::sqrt(nn) : 0;
     invf[u] = static_cast<float>(inv[u]);
   }
   a.f32 ? sumsF32<false>(rows, s.qf.data(), invf, dim, sums) : sumsF64<false>(rows, s.qd.data(), inv, dim, sums);
-  for (int64_t u = 0; u < count; u++) s.dist[j0 + u] = sums[u];
+  for (int64_t u = 0; u < count; u++) s.dist[j0 + u] = zero[u] ? zeroDist : sums[u];
 }
 
 // Query i at one dim: orders the real candidates among ids[0..shortlist) (id -1 = missing, skipped) by
@@ -288,11 +292,16 @@ static void distancesOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, in
 static void rerankQuery(const Arrays& a, Scratch& s, int64_t i, const int32_t* ids, int64_t dim, int64_t shortlist, int64_t keep, int32_t* out,
                         NormCache& norms) {
   const float* q = a.queries + i * a.qStride;
-  const double qNorm = a.queryNorms[i];
+  double qq = 0;
+  for (int64_t c = 0; c < dim; c++) qq += static_cast<double>(q[c]) * q[c];
+  const double qNorm = std::sqrt(qq);
   for (int64_t c = 0; c < dim; c++) {
     s.qd[c] = qNorm > 0 ? q[c] / qNorm : 0;
     s.qf[c] = static_cast<float>(s.qd[c]);
   }
+  // r = |q prefix| / |q whole row|; r = 0 (a zero query prefix): the original puts zero rows first
+  const double r = a.queryNorms[i] > 0 ? qNorm / a.queryNorms[i] : 0;
+  const double zeroDist = r > 0 ? 2 - 1 / r : -HUGE_VAL;
   int32_t* real = s.real.data();
   int64_t n = 0;
   for (int64_t p = 0; p < shortlist; p++) if (ids[p] >= 0) real[n++] = ids[p];
@@ -300,7 +309,7 @@ static void rerankQuery(const Arrays& a, Scratch& s, int64_t i, const int32_t* i
     for (int64_t u = j + 8; u < std::min(n, j + 16); u++) {
       for (int l = 0; l < NEXT_LINES && 16 * l < dim; l++) prefetch(a.db + static_cast<int64_t>(real[u]) * a.stride + 16 * l);
     }
-    distancesOfGroup(a, s, real, j, std::min<int64_t>(8, n - j), dim, norms);
+    distancesOfGroup(a, s, real, j, std::min<int64_t>(8, n - j), dim, norms, zeroDist);
   }
   double* dist = s.dist.data();
   int32_t* order = s.order.data();

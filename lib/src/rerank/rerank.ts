@@ -4,13 +4,14 @@
  * which reads the caller's typed arrays in place, on several threads for large inputs (stage.ts runs them
  * over an experiment's files).
  *
- * The distance is the original notebook's: it normalizes queries and database at 2048 once, then at each step
- * re-normalizes the candidates' D_s-prefix but not the query's, and takes np.linalg.norm of the differences.
- * Here likewise: |x/|x| - q'| with q' the D_s-prefix of the query normalized over its whole row, summed from
- * differences (near-duplicates ~1e-4 apart keep their order in float32, where 2 - 2cos would tie them), and a
- * zero row at distance |q'| (sklearn's normalize leaves it at zero). Candidate id -1 (FAISS HNSW: fewer than k
- * found) is skipped and the output row ends in -1s, which the metrics count as misses (the original would read
- * db[-1], the last row).
+ * The distance, compared with the original notebook: it L2-normalizes queries and database at 2048 once,
+ * then at each step re-normalizes the candidates' D_s-prefix but not the query's (|q'| = r <= 1), and takes
+ * np.linalg.norm of the differences. With unit candidates, |c - q'|^2 = 1 + r^2 - 2r cos ranks them by cos,
+ * so here both prefixes are unit-normalized (true unit-sphere distances, which resolve near-duplicates at every
+ * dim where 1 + r^2 - 2r cos in float32 cannot when r < 1), summed from differences (2 - 2cos in float32 ties
+ * candidates ~1e-4 apart). A zero row, which the original leaves at zero (distance r), gets 2 - 1/r: the
+ * same place. Candidate id -1 (FAISS HNSW: fewer than k found) is skipped and the output row ends in -1s,
+ * which the metrics count as misses (the original would read db[-1], the last row).
  * Ties keep the earlier candidate first (stable sort); numpy's argsort is not stable, so exact ties may differ.
  * The arithmetic is fixed by the precision (RerankPrecision): the same ids whatever the threads or query order.
  */
@@ -40,7 +41,7 @@ export interface RerankOptions {
   localityOrder?: boolean;
   /**
    * |query| over each query's whole row, when `queries` holds only a prefix of it (the original normalizes
-   * queries over all their dims before slicing; only a zero candidate's distance depends on it). Default: the
+   * queries over all their dims before slicing; only where a zero candidate ranks depends on it). Default: the
    * norms of the rows of `queries`.
    */
   queryNorms?: Float64Array;
