@@ -32,22 +32,22 @@ export interface FunnelSpec {
 }
 
 /**
- * Arithmetic of the dot products and squared norms:
- * - "float64": float32 values multiplied and summed in float64 in dimension order (the original loop);
- * - "float32": products rounded to float32 and summed in float32 with four partial sums per vector, as a
- *   4-wide SIMD dot product does: partial sum l takes the dims c = l mod 4 in order, and the result is
- *   (s0 + s1) + (s2 + s3) (`dotsF32` in lib/native/src/rerank.cc). numpy's float32 arrays, which the original
- *   notebooks rerank with, also sum in float32 with several partial sums.
- * Either way the distance 2 - 2 dot / (|q| |c|) is then formed in float64 from those sums, and each precision
- * gives bit-identical results with any number of threads and query order.
+ * Arithmetic of a rerank's squared norms |x|^2 and squared distances sum (x/|x| - q/|q|)^2 (from differences,
+ * as the original's np.linalg.norm(c - q), so near-duplicates ~1e-4 apart keep their order):
+ * - "float64": float32 values widened to float64, summed in float64 in dimension order;
+ * - "float32": x/|x| and q/|q| rounded to float32, every product and difference rounded to float32, summed with
+ *   sixteen float32 partial sums per vector (lane = dim mod 16, a 16-wide SIMD register) combined by a fixed
+ *   tree (`sumsF32` / `combine16` in lib/native/src/rerank.cc), like the original notebooks' float32 numpy
+ *   arrays, which also sum with several partial sums.
+ * Each precision gives bit-identical results with any number of threads and query order (test/reference.ts
+ * writes both out as scalar loops).
  */
 export type RerankPrecision = "float32" | "float64";
 export const RERANK_PRECISIONS: readonly RerankPrecision[] = ["float32", "float64"];
 
 /**
  * The precision when an experiment or a rerank call does not say. float32, like the original notebooks' numpy
- * arrays: mAP@10 equals float64's to 6 decimals on Fashion-MNIST while reranking runs 1.3x and funnels 1.2x
- * faster (`npm run bench`); "float64" stays available for comparisons with earlier outputs.
+ * arrays; "float64" stays available for comparisons.
  */
 export const DEFAULT_RERANK_PRECISION: RerankPrecision = "float32";
 
