@@ -122,13 +122,23 @@ function distance(query: Float32Array, candidate: Float32Array): number {
   return Math.sqrt(sum);
 }
 
+/** The rows of the first `length` candidates of every query, by id: read once, as the database may not fit in memory. */
+function candidateRows(database: mrl.DatabaseVectors, shortlist: mrl.IntMatrix, length: number, dim: number): Map<number, Float32Array> {
+  const ids = new Set<number>();
+  for (let q = 0; q < shortlist.rows; q++) mrl.row(shortlist, q).subarray(0, length).forEach((id) => ids.add(id));
+  const sorted = Int32Array.from(ids).sort();
+  const rows = new Float32Array(sorted.length * dim);
+  database.gatherRows(sorted, dim, rows);
+  return new Map(Array.from(sorted, (id, i) => [id, rows.subarray(i * dim, (i + 1) * dim)]));
+}
+
 /** Adaptive retrieval: each query's first `length` candidates, nearest first at `dim` dims. */
-function rerankReference(database: mrl.DatabaseVectors, queries: mrl.Matrix, shortlist: mrl.IntMatrix, dim: number, length: number): mrl.IntMatrix {
+function rerankReference(rows: Map<number, Float32Array>, queries: mrl.Matrix, shortlist: mrl.IntMatrix, dim: number, length: number): mrl.IntMatrix {
   const out = mrl.intMatrix(queries.rows, length);
   for (let q = 0; q < queries.rows; q++) {
     const query = mrl.row(queries, q).subarray(0, dim);
     const scored = Array.from(mrl.row(shortlist, q).subarray(0, length), (id, position) =>
-      ({ id, position, d: distance(query, database.readBlock(id, id + 1, dim).data) }));
+      ({ id, position, d: distance(query, rows.get(id)!) }));
     scored.sort((a, b) => a.d - b.d || a.position - b.position);
     scored.forEach((c, j) => { out.data[q * length + j] = c.id; });
   }
@@ -152,11 +162,12 @@ const shortlist = mrl.loadShortlist(mrl.neighborsPath(spec, adaptive.retrievalDi
 const n = Math.min(sample, arrays.queries.rows), dim = adaptive.rerankDim, length = adaptive.shortlist;
 const someQueries = mrl.matrix(n, arrays.queries.cols, arrays.queries.data.subarray(0, n * arrays.queries.cols));
 const theirShortlists = mrl.intMatrix(n, shortlist.cols, shortlist.data.subarray(0, n * shortlist.cols));
-const reference = rerankReference(arrays.database, someQueries, theirShortlists, dim, length);
+const rows = candidateRows(arrays.database, theirShortlists, length, dim);
+const reference = rerankReference(rows, someQueries, theirShortlists, dim, length);
 const fast = mrl.rerank(arrays.database, someQueries, theirShortlists, dim, length, { precision: experiment.rerankPrecision });
 const tolerance = 1e-5; // relative: float32 sums over 2048 dims round at about 1e-6
 const agreement = mrl.compareRankings(reference, fast,
-  (q, id) => distance(mrl.row(someQueries, q).subarray(0, dim), arrays.database.readBlock(id, id + 1, dim).data), tolerance);
+  (q, id) => distance(mrl.row(someQueries, q).subarray(0, dim), rows.get(id)!), tolerance);
 console.log(`${adaptive.retrievalDim}->${dim} @${length} on ${n} queries: ${agreement.identical} identical, ${agreement.tiesOnly} differ only ` +
   `in the order of candidates at equal distance (within ${tolerance}, ${experiment.rerankPrecision} rounding), ${agreement.differing.length} differ`);
 if (agreement.differing.length > 0) throw new Error(`the kernel and the reference disagree on queries ${agreement.differing.slice(0, 10)}`);
