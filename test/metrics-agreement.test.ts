@@ -223,6 +223,23 @@ test("-1 ids count as misses: every query of real hnsw8 shortlists and of shortl
   }
 });
 
+test("the metrics table of the project's own hnsw8 shortlists equals the original's means with -1 as a miss", (t) => {
+  // the table path end to end (stages 2 and 4 over the shortlist files), whatever -1s the project's HNSW search leaves
+  const hnsw = loadExperiment({ root: config.root, indexTypes: ["hnsw8"], adaptive: [], funnels: [] }, TEST_EXPERIMENT);
+  const table = runRetrieval(hnsw, { quiet: true })[0].result.metrics.rows;
+  const spec = experimentSpec(hnsw, "mrl", "hnsw8");
+  const files = Object.fromEntries(hnsw.nesting.map((dim) => [`hnsw8 ${dim}d`, neighborsPath(spec, dim, hnsw.k)]));
+  const ks = Object.fromEntries(Object.keys(files).map((name) => [name, hnsw.metricKs]));
+  const ref = reference(files, ks, hnsw.recallDenominator, "miss");
+  for (const dim of hnsw.nesting) {
+    const name = `hnsw8 ${dim}d`;
+    const row = onlyRow(table, name, (r) => r.method === "exact" && r.retrievalDim === dim);
+    assert.deepEqual(reportedKs(row), hnsw.metricKs, name);
+    assert.deepEqual(meanDifferences(row, ref[name], hnsw.metricKs), [], name);
+    t.diagnostic(`${name}: ${queriesWithMissing(readShortlist(files[name]), 100)} queries have a -1 in their first 100`);
+  }
+});
+
 test("the original's reading of a -1 as the last database item's label, measured against misses", (t) => {
   assert.ok(missingCases, "runs after the -1 test, which makes the cases");
   const ks = Object.fromEntries(Object.keys(missingCases).map((name) => [name, MISSING_KS]));
