@@ -2,7 +2,8 @@
  * The metrics against the original compute_metrics notebook (compute_mAP_recall_at_k and its top-1 line), as
  * re-implemented independently in numpy by test/original_metrics_ref.py, on real shortlists: the test
  * experiment's pipeline (shipped MRL model, first 4000 / 400 Fashion-MNIST images) makes the exact, adaptive
- * and funnel shortlists; hnsw8 shortlists made the original's way by Python FAISS supply real -1 ids.
+ * and funnel shortlists; hnsw8 shortlists, made the original's way by Python FAISS and by the project's own search,
+ * supply real -1 ids (FAISS found fewer than k), which the project counts as misses.
  *
  * Every query is compared (computeMetrics on that query's row alone) at every k the metrics table reports and
  * at k = 1, with recall over the query class's database count (the project's default) and over 1300 (the
@@ -11,8 +12,9 @@
  * Tolerances. hits/k, hits/denominator, top-k and top-1 are one IEEE division of the same integers on both
  * sides: equal exactly. AP@k is a float64 sum of at most k terms <= 1 that numpy adds pairwise and the project
  * in order: within k * 2^-53 of each other, so 1e-12. A mean over queries adds another nq * 2^-53 (about
- * 5e-14 here): 1e-9. Not 1e-6: a single hit moved in a single query changes mAP@100 by only 1/(100 * 100 * 400)
- * = 2.5e-7 and recall@k over 1300 by 1.9e-6, which 1e-6 would let through.
+ * 5e-14 here): 1e-9. Not 1e-6: one hit more or less in one query can change mAP@100 by only 1/(100 * 100 * 400)
+ * = 2.5e-7, which 1e-6 would let through (a swap of two neighbours changes it less still: the per-query
+ * comparison at 1e-12 is the one that sees every difference).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -183,7 +185,7 @@ print(json.dumps(0))`, [x.databaseX, x.queriesX, String(config.k), dir, dims.joi
   return Object.fromEntries(dims.map((d) => [`hnsw8 ${d}d`, path.join(dir, `hnsw8_${d}d.npy`)]));
 }
 
-/** The exact 8d shortlist with query i's ids from position i % 13 on replaced by -1 (none left when 0), as .npy. */
+/** The first exact shortlist (8d) with query i's ids from position i % 13 on replaced by -1 (none left when 0), as .npy. */
 function cutShortlist(): string {
   const neighbors = readShortlist(shortlists[0].file);
   const cut = intMatrix(neighbors.rows, neighbors.cols, neighbors.data.slice());
@@ -201,16 +203,17 @@ function queriesWithMissing(neighbors: IntMatrix, k: number): number {
 }
 
 let missingCases: Record<string, string>;
+const CUT = "exact shortlist cut short";
 const MISSING_KS = [1, 10, 25, 50, 100];
 
 test("-1 ids count as misses: every query of real hnsw8 shortlists and of shortlists cut short at each of the first 13 positions", () => {
-  missingCases = { ...originalHnswShortlists([8, 16]), "exact 8d cut short": cutShortlist() };
+  missingCases = { ...originalHnswShortlists([8, 16]), [CUT]: cutShortlist() };
   for (const [name, file] of Object.entries(missingCases)) {
     // the cases have -1 where the metrics look: in the first 100 (hnsw8), in the first 10 and at position 0 (cut short)
     const with100 = queriesWithMissing(readShortlist(file), 100);
     assert.ok(with100 > labels.queryLabels.length / 4, `${name}: ${with100} queries have a -1 in their first 100`);
   }
-  assert.equal(queriesWithMissing(readShortlist(missingCases["exact 8d cut short"]), 1), Math.ceil(labels.queryLabels.length / 13));
+  assert.equal(queriesWithMissing(readShortlist(missingCases[CUT]), 1), Math.ceil(labels.queryLabels.length / 13));
   const ks = Object.fromEntries(Object.keys(missingCases).map((name) => [name, MISSING_KS]));
   for (const recall of ["class-count", 1300] as const) {
     const ref = reference(missingCases, ks, recall, "miss");
