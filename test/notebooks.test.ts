@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { checkHtmlPage, executeNotebook } from "@mrl-retrieval/lib/internal";
+import { checkHtmlPage, executeNotebook, loadExperiment, runInference, runSearch } from "@mrl-retrieval/lib/internal";
 import { REPO, tempDir, testExperimentFile } from "./helpers";
 
 interface Output { output_type: string; text?: string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
@@ -92,4 +92,18 @@ test("the four pipeline notebooks run headless in order on real data (test exper
   assert.equal(page.renderedFigures, 4);
   // re-running a notebook from the top finds everything up to date
   assert.match(htmlText(runNotebook("reranking.ipynb", env)), /up to date/);
+});
+
+test("reranking notebook: two funnels on one shortlist in the original's in-place order, against each run clean", async () => {
+  // the second cascade is reranked from the first's reordering, as the original's numpy views do
+  const funnels = [{ retrievalDim: 8, dims: [16, 64, 2048], shortlists: [200, 50, 10] }, { retrievalDim: 8, dims: [16, 64, 2048], shortlists: [100, 25, 10] }];
+  const file = testExperimentFile({ root: tempDir(), funnels });
+  const experiment = loadExperiment({}, file);
+  await runInference(experiment, { quiet: true });
+  runSearch(experiment, { quiet: true });
+  const html = htmlText(runNotebook("reranking.ipynb", { MRL_EXPERIMENT: file, MRL_RESULTS: tempDir() }));
+  assert.match(html, /<th>top-10 ids changed<\/th>/);
+  assert.match(html, /<td>\[200,50,10\]<\/td><td>0<\/td>/, "the first cascade starts from the untouched shortlist either way");
+  const changed = /<td>\[100,25,10\]<\/td><td>([\d.]+)<\/td>/.exec(html);
+  assert.ok(changed && Number(changed[1]) > 0, `the second cascade's top-10 ids change in place: ${changed?.[0]}`);
 });
