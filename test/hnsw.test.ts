@@ -76,6 +76,7 @@ interface PeerResult {
  */
 function compareWithPython(root: string, ms: number[], dims: number[], runs: Run[]): PeerResult[] {
   const out = tempDir("mrl-hnsw-out-");
+
   const job = { root, dataset: DATASET, model: "mrl", nesting: dims, indexTypes: ms.map((m) => `hnsw${m}` as IndexType), runs, out };
   const child = spawnSync(process.execPath, [path.join(__dirname, "hnswChild.js"), JSON.stringify(job)],
     { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });

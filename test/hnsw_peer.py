@@ -21,9 +21,10 @@ db, q = np.load(job["database"]), np.load(job["queries"])
 results = []
 for m in job["ms"]:
     for dim in job["dims"]:
-        xb = np.ascontiguousarray(db[:, :dim], dtype=np.float32)
+        # copies: at the arrays' full width ascontiguousarray would return db itself, and normalize_L2 works in place
+        xb = np.array(db[:, :dim], dtype=np.float32, order="C", copy=True)
         faiss.normalize_L2(xb)
-        xq = np.ascontiguousarray(q[:, :dim], dtype=np.float32)
+        xq = np.array(q[:, :dim], dtype=np.float32, order="C", copy=True)
         faiss.normalize_L2(xq)
         index = faiss.IndexHNSWFlat(dim, m)
         index.add(xb)
