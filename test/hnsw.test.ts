@@ -13,9 +13,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  arrayPath, loadExperiment, loadRetrievalArrays, matrix, runInference, writeLabelsNpy, writeMatrixNpy, type IndexType, type Matrix,
+  arrayPath, loadExperiment, loadRetrievalArrays, matrix, runInference, writeLabelsNpy, writeMatrixNpy, type EfSearchSweep, type IndexType, type Matrix,
 } from "@mrl-retrieval/lib/internal";
-import { REPO, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
+import { python, REPO, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
 
 const DATASET = "FMNIST";
 /** Columns kept from the 2048-d embeddings: the largest dim searched here (prefixes are all HNSW sees). */
@@ -64,6 +64,14 @@ function rootWith(db: Matrix, q: Matrix): string {
   return root;
 }
 
+/** test/hnswChild.ts with `job`, on one OpenMP thread; its stdout. */
+function oneThread(job: Record<string, unknown>): string {
+  const child = spawnSync(process.execPath, [path.join(__dirname, "hnswChild.js"), JSON.stringify(job)],
+    { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" }, maxBuffer: 64 * 2 ** 20 });
+  if (child.status !== 0) throw new Error(`hnswChild (${job.mode}) failed (${child.status}):\n${child.stderr}`);
+  return child.stdout;
+}
+
 interface Run { name: string; k: number; efSearch?: number }
 interface PeerResult {
   M: number; dim: number; run: string; positions: number; identicalPositions: number; rows: number; identicalRows: number;
@@ -77,10 +85,7 @@ interface PeerResult {
 function compareWithPython(root: string, ms: number[], dims: number[], runs: Run[]): PeerResult[] {
   const out = tempDir("mrl-hnsw-out-");
 
-  const job = { root, dataset: DATASET, model: "mrl", nesting: dims, indexTypes: ms.map((m) => `hnsw${m}` as IndexType), runs, out };
-  const child = spawnSync(process.execPath, [path.join(__dirname, "hnswChild.js"), JSON.stringify(job)],
-    { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });
-  if (child.status !== 0) throw new Error(`faiss_nn child failed (${child.status}):\n${child.stderr}`);
+  oneThread({ mode: "stage", root, dataset: DATASET, model: "mrl", nesting: dims, indexTypes: ms.map((m) => `hnsw${m}` as IndexType), runs, out });
   const peer = spawnSync("/usr/bin/python3", [path.join(REPO, "test", "hnsw_peer.py"), JSON.stringify({
     database: arrayPath(root, DATASET, "train", "mrl", "X"), queries: arrayPath(root, DATASET, "val", "mrl", "X"), ours: out,
     index_files: path.join(root, "index_files", "mrl"), dataset: DATASET, dims, ms, runs,
@@ -121,4 +126,38 @@ test("k close to the database size: HNSW's missing neighbours come back as -1, w
   assert.deepEqual(r.problems, []);
   assert.equal(r.identicalPositions, r.positions, "every id, -1 included, at Python's position");
   assert.ok(fs.existsSync(path.join(root, "index_files", "mrl", `${DATASET}_8dim_hnsw8.index`)));
+});
+
+test("efSearch sweep: recall@10 vs exact of each efSearch equals Python's IndexHNSWFlat against IndexFlatL2", () => {
+  const root = rootWith(database, queries);
+  const dim = 16, efSearch = [16, 64, 256], at = 10;
+  const sweep = JSON.parse(oneThread({ mode: "sweep", root, dataset: DATASET, model: "mrl", indexTypes: ["hnsw8", "hnsw32"], dim, efSearch, at })) as EfSearchSweep;
+  assert.deepEqual(sweep.points.map((p) => `${p.index} ${p.efSearch}`), ["hnsw8", "hnsw32"].flatMap((t) => efSearch.map((ef) => `${t} ${ef}`)));
+  const peer = python<Record<string, number[]>>(`
+import faiss, json, numpy as np, sys
+faiss.omp_set_num_threads(1)
+dim, at, efs = ${dim}, ${at}, ${JSON.stringify(efSearch)}
+xb = np.array(np.load(sys.argv[1])[:, :dim], copy=True); faiss.normalize_L2(xb)
+xq = np.array(np.load(sys.argv[2])[:, :dim], copy=True); faiss.normalize_L2(xq)
+flat = faiss.IndexFlatL2(dim); flat.add(xb)
+_, E = flat.search(xq, at)
+out = {}
+for m in [8, 32]:
+    index = faiss.IndexHNSWFlat(dim, m); index.add(xb)
+    out[f"hnsw{m}"] = []
+    for ef in efs:
+        index.hnsw.efSearch = ef
+        _, I = index.search(xq, at)
+        out[f"hnsw{m}"].append(float(np.mean([len(np.intersect1d(E[q], I[q])) / at for q in range(len(xq))])))
+print(json.dumps(out))`, [arrayPath(root, DATASET, "train", "mrl", "X"), arrayPath(root, DATASET, "val", "mrl", "X")]);
+  for (const p of sweep.points) {
+    const expected = peer[p.index][efSearch.indexOf(p.efSearch)];
+    assert.ok(Math.abs(p.recall - expected) < 1e-12, `${p.index} efSearch ${p.efSearch}: recall ${p.recall}, Python ${expected}`);
+    assert.ok(p.queriesPerSecond > 0 && p.seconds > 0);
+  }
+  const recallOf = (index: string, ef: number): number => sweep.points.find((p) => p.index === index && p.efSearch === ef)!.recall;
+  assert.ok(recallOf("hnsw32", 256) > recallOf("hnsw8", 16), "a wider search of a denser graph finds more of the exact neighbours");
+  assert.ok(recallOf("hnsw32", 256) > 0.99, `hnsw32 at efSearch 256: recall ${recallOf("hnsw32", 256)}`);
+  assert.equal(sweep.queries, queries.rows);
+  assert.ok(sweep.exact.queriesPerSecond > 0);
 });

@@ -114,6 +114,15 @@ export {
   type KnnResult,
 } from "./search/faiss";
 export {
+  /** FAISS's own L2 normalization (faiss.normalize_L2) of a nested prefix: what faiss_nn hands to FAISS. */
+  faissNormalized,
+} from "./search/faiss";
+export {
+  /** HNSW's efSearch against recall@10 vs exact search and queries per second, at one dim (each index built once). */
+  efSearchSweep, DEFAULT_EF_SEARCH,
+  type EfSearchSweep, type EfSearchPoint, type EfSearchSweepOptions,
+} from "./search/efSearchSweep";
+export {
   /** Adaptive retrieval (rerank a shortlist at a larger dim) and funnel retrieval (a cascade of reranks). */
   rerank, funnelRerank,
   type RerankOptions,
@@ -129,6 +138,10 @@ export {
   type MetricsRow,
 } from "./metrics/table";
 export {
+  /** Recall of an approximate shortlist against exact search (the metrics table's "recall@10 vs exact" column). */
+  recallAgainstExact, RECALL_VS_EXACT_COLUMN,
+} from "./metrics/exactRecall";
+export {
   /** Tie-aware comparison of two rankings (faiss contrib's check_ref_knn_with_draws). */
   compareRankings,
   type RankingAgreement,
@@ -141,7 +154,7 @@ export {
 } from "./report/tables";
 export {
   /** Plotly figures of metric tables, and self-contained HTML that draws them offline. */
-  metricVsMflopsFigure, metricVsDimFigure, figureHtml,
+  metricVsMflopsFigure, metricVsDimFigure, efSearchFigure, figureHtml,
   type Figure,
 } from "./report/figures";
 export {

@@ -14,11 +14,11 @@
 import * as fs from "node:fs";
 import { writeAtomically } from "../core/atomic";
 import { checkNonZeroPrefixes } from "../core/checks";
-import { MrlError } from "../core/errors";
+import { checkOneOf, MrlError } from "../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { gigabytes } from "../core/memory";
 import { createProgress, progressNote } from "../core/progress";
-import type { IndexType } from "../experiment/types";
+import { INDEX_TYPES, type IndexType } from "../experiment/types";
 import { MIN_BLOCK_ROWS, type RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
 import { indexPath, neighborsPath, type ArtifactSpec } from "../io/naming";
@@ -259,7 +259,8 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
  * one add; blocks would make another graph). The whole normalized prefix is held for it, and FAISS keeps its
  * own copy with the graph: both must fit the budget beside whatever else is in memory.
  */
-function buildHnsw(indexType: IndexType, arrays: RetrievalArrays, dim: number, label: string, quiet?: boolean): FaissIndex {
+export function buildHnsw(indexType: IndexType, arrays: RetrievalArrays, dim: number, label = `${indexType} ${dim}d add`, quiet?: boolean): FaissIndex {
+  checkOneOf(indexType, INDEX_TYPES.filter((t) => t !== "exactl2"), "HNSW index type");
   const { database } = arrays;
   const m = Number(indexType.replace("hnsw", ""));
   const prefixBytes = database.rows * dim * 4;
