@@ -56,8 +56,12 @@ export interface EfSearchSweepOptions {
 
 export const DEFAULT_EF_SEARCH = [16, 32, 64, 128, 256, 512, 2048];
 
-/** Repeats `work` until `minSeconds` have passed (at least once); mean seconds per call and the last result. */
+/**
+ * One untimed call (caches and pages warm), then `work` repeated until `minSeconds` have passed (at least once):
+ * mean seconds per call and the last result.
+ */
 function timed<T>(work: () => T, minSeconds: number): { seconds: number; result: T } {
+  work();
   const t0 = performance.now();
   let calls = 0, result: T;
   do {
