@@ -44,7 +44,7 @@ export function faissNormalized(m: Matrix, dim = m.cols, file?: string, out?: Fl
   check(out === undefined || out.length >= n, `cannot write ${m.rows} x ${dim} values into ${out?.length}`);
   const inPlace = out === m.data;
   check(!inPlace || dim === m.cols, `normalizing a ${dim}-prefix in place needs all ${m.cols} columns`);
-  const data = out ? out.subarray(0, n) : n >= 1 << 20 ? allocateFloat32(n) : new Float32Array(n);
+  const data = out ? (out.length === n ? out : out.subarray(0, n)) : n >= 1 << 20 ? allocateFloat32(n) : new Float32Array(n);
   const bad = inPlace ? normalizeL2Float32(data, dim) : normalizeL2Float32(data, dim, m.data.subarray(0, m.rows * m.cols), m.cols);
   if (bad >= 0) {
     const values = data.subarray(bad * dim, (bad + 1) * dim);
