@@ -48,7 +48,10 @@ export {
 
 // ---- matrices, errors, paths ---------------------------------------------------------------------------------
 export {
-  /** Row-major typed-array matrices: wrap data with its shape, view a row, take a nested (prefix) representation. */
+  /**
+   * Row-major typed-array matrices: wrap data with its shape, view a row, take a nested (prefix) representation
+   * (normalized in float64; faissNormalized below is FAISS's own float32 normalization).
+   */
   matrix, intMatrix, row, prefixColumns, l2NormalizeRows, nestedNormalized,
   type Matrix, type IntMatrix,
 } from "./core/matrix";
