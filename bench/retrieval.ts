@@ -31,7 +31,7 @@ import * as readline from "node:readline";
 import type { ColdRerankJob, ColdRerankResult } from "./rerank_cold";
 import { scaleMain } from "./scale";
 import {
-  allocateFloat32, arrayFiles, arrayPath, buildIndex, computeMetrics, defaultThreads, funnelRerank, intMatrix, knnLabels,
+  allocateFloat32, arrayFiles, arrayPath, buildIndex, faissNormalized, computeMetrics, defaultThreads, funnelRerank, intMatrix, knnLabels,
   loadRetrievalArrays, memoryReport, nativeKernels, nestedKnn, nestedNormalized, NestedTopK, npyRowBlocks, npyShape, PROJECT_ROOT, readLabelsNpy,
   readMatrixPrefixNpy, readShortlistCsv, readShortlistNpy, rerank, rerankPrecision, resetPeakRss, runIndexSearch, searchIndex, writeFileAtomic,
   writeLabelsNpy, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlistCsv, writeShortlistNpy, type ArtifactSpec, type FaissIndex, type IntMatrix,
@@ -450,9 +450,9 @@ async function benchNormalize(b: Bench): Promise<Row> {
 
 async function benchHnsw(b: Bench, hnswK: number): Promise<{ row: Row; index: FaissIndex }> {
   const hnsw = await pair(b.o.repeat, () => timed(() => {
-    const index = buildIndex("hnsw32", nestedNormalized(b.database, 16), "add", true);
+    const index = buildIndex("hnsw32", faissNormalized(b.database, 16), "add", true);
     index.setEfSearch(hnswK); // FAISS 1.7.3 returns -1 past efSearch results
-    return { index, nn: knnLabels(searchIndex(index, nestedNormalized(b.queries, 16), hnswK, "search", true)) };
+    return { index, nn: knnLabels(searchIndex(index, faissNormalized(b.queries, 16), hnswK, "search", true)) };
   }), () => b.peer.timing("hnsw"));
   log(`hnsw32: ours ${hnsw.ours.seconds.toFixed(2)} s, peer ${hnsw.peer!.seconds.toFixed(2)} s`);
   return { row: { stage: `HNSW32 d=16: build + search k=${hnswK}, efSearch ${hnswK}`, ours: hnsw.ours, peer: hnsw.peer, target: atLeast(1 / 1.1, "≥ 0.91x (within 1.1x)") },
@@ -526,7 +526,7 @@ async function benchQueryTime(b: Bench, hnsw: FaissIndex): Promise<Row[]> {
   const { database, queries, qLabels, dbLabels } = b;
   const R = b.o.repeat, prec = rerankPrecision(), other = prec === "float32" ? "float64" : "float32";
   const exact = (dim: number, k: number): IntMatrix => nestedKnn(database, queries, [dim], k)[0].labels;
-  const viaHnsw = (): IntMatrix => knnLabels(searchIndex(hnsw, nestedNormalized(queries, 16), 200, "s", true));
+  const viaHnsw = (): IntMatrix => knnLabels(searchIndex(hnsw, faissNormalized(queries, 16), 200, "s", true));
   const exactQ = await pair(R, () => timed(() => exact(2048, 10)), () => b.peer.timing("adaptive_exact"));
   const adaptiveH = await pair(R, () => timed(() => firstColumns(rerank(database, queries, viaHnsw(), 2048, 200), 10)), () => b.peer.timing("adaptive_hnsw"));
   const adaptiveHOther = await pair(R, () => timed(() => firstColumns(rerank(database, queries, viaHnsw(), 2048, 200, { precision: other }), 10)));

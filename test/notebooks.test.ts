@@ -67,6 +67,11 @@ test("the four pipeline notebooks run headless in order on real data (test exper
   const faissNn = runNotebook("faiss_nn.ipynb", env);
   for (const dim of [8, 16, 64, 2048]) assert.match(htmlText(faissNn), new RegExp(`exactl2_${dim}dim_256shortlist_FMNIST\\.csv`));
   assert.ok(fs.existsSync(path.join(root, "index_files", "mrl", "FMNIST_2048dim_exactl2.index")));
+  // the efSearch sweep: a row per HNSW type and efSearch, and its figure
+  assert.match(streamText(faissNn), /400 queries at 16d; exact search \d+ queries\/s; build s: hnsw8 [\d.]+, hnsw32 [\d.]+/);
+  assert.match(htmlText(faissNn), /<th>recall@10 vs exact<\/th>/);
+  for (const index of ["hnsw8", "hnsw32"]) assert.equal(htmlText(faissNn).match(new RegExp(`<td>${index}</td><td>\\d+</td>`, "g"))?.length, 7, index);
+  assert.match(htmlText(faissNn), /HNSW efSearch sweep at 16d/);
   const reranking = runNotebook("reranking.ipynb", env);
   assert.match(streamText(reranking), /16->2048 @200 on 200 queries: \d+ identical, \d+ differ only in the order of candidates at equal distance \(within 0\.00001, float32 rounding\), 0 differ/);
   assert.match(htmlText(reranking), /16dim-reranked2048_200shortlist_FMNIST_exactl2\.csv/);

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import {
   DatabaseVectors,
-  addNpyToIndex, buildIndex, localityOrder, DEFAULT_RERANK_PRECISION, validateExperiment, loadExperiment, FaissIndex, funnelRerank, intMatrix, matrix, memoryReport, MrlError, nestedNormalized,
+  addNpyToIndex, buildIndex, localityOrder, DEFAULT_RERANK_PRECISION, validateExperiment, loadExperiment, FaissIndex, faissNormalized, funnelRerank, intMatrix, matrix, memoryReport, MrlError,
   nativeKernels, neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
   rerank, resetPeakRss, runIndexSearch, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
@@ -361,8 +361,8 @@ x = np.load(sys.argv[1]); print(json.dumps({"shape": list(x.shape), "sum": float
   const dims = 12;
   const streamed = FaissIndex.create("exactl2", dims);
   assert.equal(addNpyToIndex(streamed, file, dims, { blockRows: 77 }), n);
-  const reference = buildIndex("exactl2", nestedNormalized(matrix(n, d, source), dims), "add", true);
-  const queries = nestedNormalized(matrix(20, d, seededFloats(20 * d, 6)), dims);
+  const reference = buildIndex("exactl2", faissNormalized(matrix(n, d, source), dims), "add", true);
+  const queries = faissNormalized(matrix(20, d, seededFloats(20 * d, 6)), dims);
   assert.deepEqual(streamed.search(queries, 15).labels, reference.search(queries, 15).labels);
 });
 

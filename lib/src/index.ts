@@ -48,7 +48,10 @@ export {
 
 // ---- matrices, errors, paths ---------------------------------------------------------------------------------
 export {
-  /** Row-major typed-array matrices: wrap data with its shape, view a row, take a nested (prefix) representation. */
+  /**
+   * Row-major typed-array matrices: wrap data with its shape, view a row, take a nested (prefix) representation
+   * (normalized in float64; faissNormalized below is FAISS's own float32 normalization).
+   */
   matrix, intMatrix, row, prefixColumns, l2NormalizeRows, nestedNormalized,
   type Matrix, type IntMatrix,
 } from "./core/matrix";
@@ -114,6 +117,15 @@ export {
   type KnnResult,
 } from "./search/faiss";
 export {
+  /** FAISS's own L2 normalization (faiss.normalize_L2) of a nested prefix: what faiss_nn hands to FAISS. */
+  faissNormalized,
+} from "./search/faiss";
+export {
+  /** HNSW's efSearch against recall@10 vs exact search and queries per second, at one dim (each index built once). */
+  efSearchSweep, DEFAULT_EF_SEARCH,
+  type EfSearchSweep, type EfSearchPoint, type EfSearchSweepOptions,
+} from "./search/efSearchSweep";
+export {
   /** Adaptive retrieval (rerank a shortlist at a larger dim) and funnel retrieval (a cascade of reranks). */
   rerank, funnelRerank,
   type RerankOptions,
@@ -129,6 +141,10 @@ export {
   type MetricsRow,
 } from "./metrics/table";
 export {
+  /** Recall of an approximate shortlist against exact search (the metrics table's "recall@10 vs exact" column). */
+  recallAgainstExact, RECALL_VS_EXACT_COLUMN,
+} from "./metrics/exactRecall";
+export {
   /** Tie-aware comparison of two rankings (faiss contrib's check_ref_knn_with_draws). */
   compareRankings,
   type RankingAgreement,
@@ -141,7 +157,7 @@ export {
 } from "./report/tables";
 export {
   /** Plotly figures of metric tables, and self-contained HTML that draws them offline. */
-  metricVsMflopsFigure, metricVsDimFigure, figureHtml,
+  metricVsMflopsFigure, metricVsDimFigure, efSearchFigure, figureHtml,
   type Figure,
 } from "./report/figures";
 export {

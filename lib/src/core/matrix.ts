@@ -61,15 +61,20 @@ export function prefixColumns(m: Matrix, dims: number, file?: string): Matrix {
 }
 
 /**
- * L2-normalizes every row in place (faiss.normalize_L2). Rows with NaN/Inf or zero norm cannot be
- * normalized and are reported with their index instead of silently producing NaNs.
+ * L2-normalizes every row in place (as faiss.normalize_L2, but summing in float64, so a value may differ in its
+ * last bit: vectors handed to FAISS go through search/faiss.ts faissNormalized, FAISS's own float32 function).
+ * Rows with NaN/Inf or zero norm cannot be normalized and are reported with their index instead of silently
+ * producing NaNs.
  */
 export function l2NormalizeRows(m: Matrix, file?: string): Matrix {
   normalizeInto(m.data, m.rows, m.cols, m.cols, m.data, file);
   return m;
 }
 
-/** The first `dim` columns, unit-normalized per row (faiss.normalize_L2 on the nested representation). */
+/**
+ * The first `dim` columns, unit-normalized per row (l2NormalizeRows's float64 arithmetic on the nested
+ * representation; for FAISS, search/faiss.ts faissNormalized).
+ */
 export function nestedNormalized(m: Matrix, dim: number, file?: string): Matrix {
   if (!Number.isInteger(dim) || dim <= 0 || dim > m.cols) {
     throw new MrlError(`nesting dim ${dim} is outside the array's 1..${m.cols} columns`, file);

@@ -71,3 +71,13 @@ export function createProgress(label: string, total: number, options: ProgressOp
     },
   };
 }
+
+/**
+ * One line where progress lines go (stdout in a kernel, else stderr), for a step that reports no progress of its
+ * own (e.g. one FAISS call): a line before it and one after.
+ */
+export function progressNote(text: string, options: ProgressOptions = {}): void {
+  if (options.quiet || process.env.MRL_QUIET === "1") return;
+  const write = options.write ?? ((t: string) => (inKernel() ? process.stdout : process.stderr).write(t));
+  write(`${text}\n`);
+}

@@ -60,12 +60,17 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
       if (!labels.has(dim)) labels.set(dim, loadRetrievalLabels(experiment.root, experiment.dataset, model, dim));
       return labels.get(dim)!;
     };
-    for (const indexType of experiment.indexTypes) {
+    // exactl2 first: the metrics of HNSW shortlists compare them with its shortlists (recall@10 vs exact)
+    const first = experiment.indexTypes.filter((t) => t === "exactl2");
+    const ordered: StageRun<T>[] = [];
+    for (const indexType of [...first, ...experiment.indexTypes.filter((t) => t !== "exactl2")]) {
       const spec = experimentSpec(experiment, model, indexType);
       const t0 = performance.now();
       const result = work(spec, arraysOf, labelsOf);
-      runs.push({ model, indexType, spec, result, seconds: (performance.now() - t0) / 1000 });
+      ordered.push({ model, indexType, spec, result, seconds: (performance.now() - t0) / 1000 });
     }
+    // results in the experiment's order
+    runs.push(...experiment.indexTypes.map((t) => ordered.find((r) => r.indexType === t)!));
   }
   return runs;
 }

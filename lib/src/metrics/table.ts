@@ -1,11 +1,15 @@
 /**
  * Stage 4 runner (compute_metrics): reads the shortlists an experiment produced, computes the metrics and
- * MFLOPs per configuration, and saves the table as CSV and JSON next to the neighbours' root.
+ * MFLOPs per configuration (and, for HNSW shortlists, recall@10 against exact search at the same dim), and saves
+ * the table as CSV and JSON next to the neighbours' root.
  */
 import * as fs from "node:fs";
 import { writeFileAtomic } from "../core/atomic";
 import type { Experiment } from "../experiment/experiment";
 import { MrlError } from "../core/errors";
+import type { IntMatrix } from "../core/matrix";
+import type { IndexType } from "../experiment/types";
+import { RECALL_VS_EXACT_COLUMN, recallAgainstExact } from "./exactRecall";
 import { computeMetrics, mflops, type RetrievalMetrics } from "./metrics";
 import type { RetrievalLabels } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
@@ -43,27 +47,43 @@ function metricColumns(m: RetrievalMetrics): Record<string, number> {
   return out;
 }
 
+/** Depth of the recall-vs-exact column. */
+const RECALL_AT = 10;
+
+/**
+ * The exact shortlist an approximate index's shortlist at `dim` is compared with (RECALL_VS_EXACT_COLUMN): the
+ * same experiment's exactl2 shortlist at that dim, or undefined when the experiment has no exactl2 (or k < 10).
+ */
+export function exactCounterpart(spec: ArtifactSpec, experiment: Experiment, dim: number): string | undefined {
+  const exact: IndexType = "exactl2";
+  if (spec.indexType === exact || !experiment.indexTypes.includes(exact) || experiment.k < RECALL_AT) return undefined;
+  return neighborsPath({ ...spec, indexType: exact }, dim, experiment.k);
+}
+
 /**
  * The experiment's shortlist files with their configuration; only k <= the final shortlist are evaluated.
  * Needs the labels only. The ff baselines (one model per size) have exact rows only, each with its own labels.
+ * An HNSW shortlist row also gets recall@10 against the exactl2 shortlist at its dim (exactCounterpart).
  */
 export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, labelsOf: LabelsOf): MetricsRow[] {
   const perSize = isPerSizeModel(spec.model);
   const n = labelsOf(perSize ? experiment.nesting[0] : undefined).databaseLabels.length;
   const rows: MetricsRow[] = [];
-  const evaluate = (file: string, base: Omit<MetricsRow, "top1">, labels = labelsOf()): void => {
+  const evaluate = (file: string, base: Omit<MetricsRow, "top1">, labels = labelsOf(), exactFile?: string): void => {
     // metrics look at the first max(k) neighbours only
-    const neighbors = readCheckedShortlist(file, labels.queryLabels.length, labels.databaseLabels.length, "run the earlier stages first",
-      { columns: Math.max(...experiment.metricKs) });
+    const read = (f: string, columns: number): IntMatrix => readCheckedShortlist(f, labels.queryLabels.length, labels.databaseLabels.length,
+      f === exactFile ? "run faiss_nn for exactl2 first (HNSW rows are compared with it)" : "run the earlier stages first", { columns });
+    const neighbors = read(file, Math.max(...experiment.metricKs, exactFile ? RECALL_AT : 0));
     const ks = experiment.metricKs.filter((k) => k <= neighbors.cols);
     const metrics = computeMetrics(neighbors, labels.queryLabels, labels.databaseLabels, ks, experiment.recallDenominator);
-    rows.push({ ...base, ...metricColumns(metrics) } as MetricsRow);
+    const recall = exactFile ? { [RECALL_VS_EXACT_COLUMN]: recallAgainstExact(read(exactFile, RECALL_AT), neighbors, RECALL_AT, file) } : {};
+    rows.push({ ...base, ...metricColumns(metrics), ...recall } as MetricsRow);
   };
   for (const dim of experiment.nesting) {
     evaluate(neighborsPath(spec, dim, experiment.k), {
       model: spec.model, index: spec.indexType, method: "exact", config: `${dim}d`, retrievalDim: dim, rerankDim: dim,
       shortlist: String(experiment.k), MFLOPs: mflops.exact(dim, n),
-    }, perSize ? labelsOf(dim) : undefined);
+    }, perSize ? labelsOf(dim) : undefined, exactCounterpart(spec, experiment, dim));
   }
   if (perSize) return rows;
   for (const a of experiment.adaptive) {
@@ -111,6 +131,7 @@ export function metricsInputs(spec: ArtifactSpec, experiment: Experiment, labels
   const labelFiles = (perSize ? experiment.nesting.map((d) => labelsOf(d)) : [labelsOf()]).flatMap((l) => [l.files.databaseY, l.files.queriesY]);
   return [
     ...experiment.nesting.map((dim) => neighborsPath(spec, dim, experiment.k)),
+    ...experiment.nesting.flatMap((dim) => exactCounterpart(spec, experiment, dim) ?? []),
     ...(perSize ? [] : experiment.adaptive.map((a) => rerankedPath(spec, a))),
     ...(perSize ? [] : experiment.funnels.map((f) => findFunnelFile(spec, f) ?? funnelPath(spec, f))),
     ...labelFiles,

@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import type { MetricsRow } from "../metrics/table";
+import type { EfSearchSweep } from "../search/efSearchSweep";
 
 export interface Figure {
   data: Array<Record<string, unknown>>;
@@ -65,6 +66,37 @@ export function metricVsDimFigure(rows: MetricsRow[], metric = "mAP@10"): Figure
       title: { text: `${metric} vs representation size` }, template: "plotly_white", width: 760, height: 440,
       xaxis: { title: { text: "representation size (dims)" }, type: "log", tickvals: dims, ticktext: dims.map(String) },
       yaxis: { title: { text: metric } },
+    },
+  };
+}
+
+const INDEX_COLORS: Record<string, string> = { hnsw8: "#ff7f0e", hnsw32: "#9467bd", exactl2: "#1f77b4" };
+
+/**
+ * An efSearch sweep (search/efSearchSweep.ts): recall@at vs exact against queries per second (log), one line per
+ * HNSW index type through its efSearch values, and exact search as one point (recall 1).
+ */
+export function efSearchFigure(sweep: EfSearchSweep): Figure {
+  const types = [...new Set(sweep.points.map((p) => p.index))];
+  const data: Array<Record<string, unknown>> = types.map((index) => {
+    const ps = sweep.points.filter((p) => p.index === index);
+    return {
+      type: "scatter", mode: "lines+markers+text", name: index, x: ps.map((p) => p.queriesPerSecond), y: ps.map((p) => p.recall),
+      text: ps.map((p) => String(p.efSearch)), textposition: "top center", textfont: { size: 9 },
+      marker: { color: INDEX_COLORS[index] }, line: { color: INDEX_COLORS[index] },
+      hovertemplate: "efSearch %{text}<br>%{x:.3s} queries/s<br>recall@" + sweep.at + " %{y:.4f}<extra>%{fullData.name}</extra>",
+    };
+  });
+  data.push({
+    type: "scatter", mode: "markers", name: "exactl2", x: [sweep.exact.queriesPerSecond], y: [1],
+    marker: { color: INDEX_COLORS.exactl2, symbol: "square", size: 9 }, hovertemplate: "exact search<br>%{x:.3s} queries/s<extra></extra>",
+  });
+  return {
+    data,
+    layout: {
+      title: { text: `HNSW efSearch sweep at ${sweep.dim}d: recall@${sweep.at} vs exact against speed (${sweep.queries} queries)` },
+      xaxis: { title: { text: "queries per second (log)" }, type: "log" }, yaxis: { title: { text: `recall@${sweep.at} vs exact` } },
+      template: "plotly_white", width: 760, height: 460, legend: { orientation: "h", y: -0.2 },
     },
   };
 }

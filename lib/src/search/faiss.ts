@@ -6,9 +6,10 @@
 import * as fs from "node:fs";
 import * as faissNode from "faiss-node";
 import { writeAtomically } from "../core/atomic";
-import { checkOneOf, MrlError } from "../core/errors";
+import { check, checkOneOf, MrlError } from "../core/errors";
 import type { Matrix } from "../core/matrix";
 import { INDEX_TYPES, type IndexType } from "../experiment/types";
+import { allocateFloat32 } from "../kernels/native";
 
 /** faiss-node's Index with the patched-in typed-array methods. */
 interface NativeIndex {
@@ -19,6 +20,39 @@ interface NativeIndex {
   searchFloat32(queries: Float32Array, k: number, distances: Float32Array, labels: Int32Array): void;
   setEfSearch(ef: number): boolean;
   resetIndex(): void;
+}
+
+/** The module-level function the patch adds (faiss::fvec_renorm_L2, see faissNormalized). */
+const normalizeL2Float32 = (faissNode as unknown as {
+  normalizeL2Float32?: (x: Float32Array, d: number, src?: Float32Array, srcStride?: number) => number;
+}).normalizeL2Float32;
+
+/**
+ * The first `dim` columns of every row, L2-normalized by FAISS itself (faiss::fvec_renorm_L2, what Python's
+ * faiss.normalize_L2 calls: float32 sum of squares, times 1 / sqrtf), into `out` (rows x dim values at least, e.g. a
+ * buffer reused block after block) or a new array; `out` may be `m.data` itself when dim == m.cols (in place).
+ * Everything handed to FAISS goes through here, so its vectors are the original's bit for bit: core's
+ * nestedNormalized sums in float64 and rounds differently on near-duplicates, which changes HNSW graphs.
+ * A zero or non-finite row cannot be normalized: an error naming it (and `file`).
+ */
+export function faissNormalized(m: Matrix, dim = m.cols, file?: string, out?: Float32Array): Matrix {
+  if (!Number.isInteger(dim) || dim <= 0 || dim > m.cols) {
+    throw new MrlError(`nesting dim ${dim} is outside the array's 1..${m.cols} columns`, file);
+  }
+  if (!normalizeL2Float32) throw new MrlError("faiss-node was built without the project's typed-array patch; run `npm run setup`");
+  const n = m.rows * dim;
+  check(out === undefined || out.length >= n, `cannot write ${m.rows} x ${dim} values into ${out?.length}`);
+  const inPlace = out === m.data;
+  check(!inPlace || dim === m.cols, `normalizing a ${dim}-prefix in place needs all ${m.cols} columns`);
+  const data = out ? (out.length === n ? out : out.subarray(0, n)) : n >= 1 << 20 ? allocateFloat32(n) : new Float32Array(n);
+  const bad = inPlace ? normalizeL2Float32(data, dim) : normalizeL2Float32(data, dim, m.data.subarray(0, m.rows * m.cols), m.cols);
+  if (bad >= 0) {
+    const values = data.subarray(bad * dim, (bad + 1) * dim);
+    throw new MrlError(values.every((v) => v === 0) ? `row ${bad} is all zeros in its first ${dim} dims and cannot be L2-normalized`
+      : values.every(Number.isFinite) ? `row ${bad} has a squared norm that underflows to 0 in float32 in its first ${dim} dims and cannot be L2-normalized`
+        : `row ${bad} contains NaN or Inf values`, file);
+  }
+  return { data, rows: m.rows, cols: dim };
 }
 
 /** k-NN results in FAISS's (D, I) layout: row q holds query q's k neighbours, nearest first. */
@@ -35,7 +69,11 @@ export interface KnnResult {
 export const INDEX_FACTORY: Record<IndexType, string> = { exactl2: "Flat", hnsw8: "HNSW8,Flat", hnsw32: "HNSW32,Flat" };
 
 export class FaissIndex {
-  private constructor(private readonly native: NativeIndex, readonly type: string) {
+  /**
+   * @param hnsw whether this is an HNSW index: added in one call, as the original does, because FAISS orders
+   *   insertion by level within one add (rows added in blocks would make another graph)
+   */
+  private constructor(private readonly native: NativeIndex, readonly type: string, readonly hnsw: boolean) {
     if (typeof native.addFloat32 !== "function") {
       throw new MrlError("faiss-node was built without the project's typed-array patch; run `npm run setup`");
     }
@@ -48,14 +86,14 @@ export class FaissIndex {
     const native = indexType === "exactl2"
       ? new faissNode.IndexFlatL2(dim)
       : faissNode.Index.fromFactory(dim, INDEX_FACTORY[indexType], faissNode.MetricType.METRIC_L2);
-    return new FaissIndex(native as unknown as NativeIndex, indexType);
+    return new FaissIndex(native as unknown as NativeIndex, indexType, indexType !== "exactl2");
   }
 
   /** Reads an index written by this project or by Python's faiss.write_index. */
   static read(file: string): FaissIndex {
     if (!fs.existsSync(file)) throw new MrlError("index file not found", file);
     try {
-      return new FaissIndex(faissNode.Index.read(file) as unknown as NativeIndex, "file");
+      return new FaissIndex(faissNode.Index.read(file) as unknown as NativeIndex, "file", fourcc(file).startsWith("IHN"));
     } catch (err) {
       throw new MrlError(`cannot read FAISS index: ${(err as Error).message}`, file);
     }
@@ -69,13 +107,17 @@ export class FaissIndex {
     return this.native.ntotal();
   }
 
-  /** Adds rows in blocks (bounded temporary memory inside FAISS, and a progress callback per block). */
+  /**
+   * Adds rows: an HNSW index in one call, as the original (see `hnsw`); a flat index in blocks (bounded
+   * temporary memory inside FAISS, and a progress callback per block).
+   */
   add(vectors: Matrix, onRows?: (rows: number) => void, blockRows = 65536): void {
     if (vectors.cols !== this.dim) {
       throw new MrlError(`cannot add ${vectors.cols}-d vectors to a ${this.dim}-d index`);
     }
-    for (let start = 0; start < vectors.rows; start += blockRows) {
-      const end = Math.min(vectors.rows, start + blockRows);
+    const step = this.hnsw ? Math.max(1, vectors.rows) : blockRows;
+    for (let start = 0; start < vectors.rows; start += step) {
+      const end = Math.min(vectors.rows, start + step);
       this.native.addFloat32(vectors.data.subarray(start * vectors.cols, end * vectors.cols));
       onRows?.(end - start);
     }
@@ -117,5 +159,16 @@ export class FaissIndex {
   /** Writes the index atomically in FAISS's own format (readable by Python faiss.read_index). */
   write(file: string): void {
     writeAtomically(file, (temp) => this.native.write(temp));
+  }
+}
+
+/** The four-character code FAISS writes first in an index file ("IHNf" for IndexHNSWFlat, "IxF2" for IndexFlatL2). */
+function fourcc(file: string): string {
+  const fd = fs.openSync(file, "r");
+  try {
+    const bytes = new Uint8Array(4);
+    return fs.readSync(fd, bytes, 0, 4, 0) === 4 ? String.fromCharCode(...bytes) : "";
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * FAISS's file format of an exact L2 index (IndexFlatL2, written by faiss.write_index), read and written here
- * without building the index in memory: it is a 45-byte header followed by the normalized vectors, row after
- * row. So faiss_nn can write a 10.5 GB index block by block while it searches, and a cached index (ours or
+ * without building the index in memory: it is a 45-byte header followed by the normalized vectors (normalized
+ * by FAISS itself, faiss.ts faissNormalized, so they are faiss.normalize_L2's bit for bit), row after row. So faiss_nn can write a 10.5 GB index block by block while it searches, and a cached index (ours or
  * the Python originals') can be searched block by block like the database itself.
  *
  *   "IxF2" | d int32 | ntotal int64 | 2^20 int64 | 2^20 int64 | is_trained u8 | metric_type int32 (1 = L2) |

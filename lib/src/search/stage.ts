@@ -7,30 +7,43 @@
  * neighbours are the ones FAISS IndexFlatL2 finds (test/nested.test.ts checks every query against Python
  * FAISS). The exact index files the original writes are still written, in FAISS's format, during the first
  * pass. A run killed in the middle resumes from its last checkpoint (finished query chunks).
- * HNSW indexes are built with FAISS from the same blocks (the index itself must fit the budget).
+ * HNSW indexes are built as the original builds them: the whole normalized prefix in one FAISS add (the
+ * index itself must fit the budget). Every vector handed to FAISS (HNSW database and queries, the exact index
+ * files) is normalized by FAISS's own fvec_renorm_L2 (faissNormalized), so it equals faiss.normalize_L2's.
  */
 import * as fs from "node:fs";
 import { writeAtomically } from "../core/atomic";
 import { checkNonZeroPrefixes } from "../core/checks";
-import { MrlError } from "../core/errors";
-import { intMatrix, l2NormalizeRows, matrix, nestedNormalized, nestedNormalizedInto, type IntMatrix, type Matrix } from "../core/matrix";
+import { checkOneOf, MrlError } from "../core/errors";
+import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { gigabytes } from "../core/memory";
-import { createProgress } from "../core/progress";
-import type { IndexType } from "../experiment/types";
+import { createProgress, progressNote } from "../core/progress";
+import { INDEX_TYPES, type IndexType } from "../experiment/types";
 import { MIN_BLOCK_ROWS, type RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
 import { indexPath, neighborsPath, type ArtifactSpec } from "../io/naming";
 import { readFully } from "../io/npy";
 import { npyRowBlocks } from "../io/npyStream";
 import { writeShortlist } from "../io/shortlists";
-import { FaissIndex, type KnnResult } from "./faiss";
+import { FaissIndex, faissNormalized, type KnnResult } from "./faiss";
 import { allocateFloat32, allocateInt32 } from "../kernels/native";
 import { FlatIndexWriter } from "./flatIndexFile";
 import { NESTED_TILE_QUERIES, NestedTopK, nestedStateBytes, rowNorms } from "./nested";
 
-/** Builds an index of `indexType` over the normalized database prefix. */
+/**
+ * Builds an index of `indexType` over `database`, already normalized (faissNormalized): HNSW in one add, as the
+ * original (FaissIndex.add), a flat index in blocks with progress.
+ */
 export function buildIndex(indexType: IndexType, database: Matrix, label = "add", quiet = false): FaissIndex {
   const index = FaissIndex.create(indexType, database.cols);
+  if (index.hnsw) {
+    // one FAISS call, with no progress from inside it: a line before and one after
+    progressNote(`${label}: ${database.rows} x ${database.cols}-d vectors in one add (FAISS builds the graph)...`, { quiet });
+    const t0 = performance.now();
+    index.add(database);
+    progressNote(`${label}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`, { quiet });
+    return index;
+  }
   const progress = createProgress(label, database.rows, { quiet });
   index.add(database, (n) => progress.tick(n), 16384);
   progress.done();
@@ -193,7 +206,7 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
       continue;
     }
     const label = `${spec.indexType} ${dim}d`;
-    const queriesAtDim = nestedNormalized(queries, dim, files.queriesX);
+    const queriesAtDim = faissNormalized(queries, dim, files.queriesX);
     const t0 = performance.now();
     let index: FaissIndex, action: DimResult["action"];
     if (indexFresh) {
@@ -203,7 +216,7 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
       }
       action = "reused-index";
     } else {
-      index = buildFromBlocks(spec.indexType, arrays, dim, `${label} add`, options.quiet);
+      index = buildHnsw(spec.indexType, arrays, dim, `${label} add`, options.quiet);
       index.write(indexFile);
       recordArtifact(indexFile, "faiss_nn", indexConfig(dim), [files.databaseX]);
       action = "built";
@@ -242,29 +255,24 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
 }
 
 /**
- * HNSW over the normalized `dim`-prefix, added block by block; the index (vectors and graph) must fit the
- * budget beside whatever else is in memory.
+ * HNSW over the normalized `dim`-prefix, in one add as the original (FAISS orders insertion by level within
+ * one add; blocks would make another graph). The whole normalized prefix is held for it, and FAISS keeps its
+ * own copy with the graph: both must fit the budget beside whatever else is in memory.
  */
-function buildFromBlocks(indexType: IndexType, arrays: RetrievalArrays, dim: number, label: string, quiet?: boolean): FaissIndex {
+export function buildHnsw(indexType: IndexType, arrays: RetrievalArrays, dim: number, label = `${indexType} ${dim}d add`, quiet?: boolean): FaissIndex {
+  checkOneOf(indexType, INDEX_TYPES.filter((t) => t !== "exactl2"), "HNSW index type");
   const { database } = arrays;
   const m = Number(indexType.replace("hnsw", ""));
+  const prefixBytes = database.rows * dim * 4;
   const indexBytes = database.rows * (dim * 4 + m * 2 * 4 * 1.1 + 16);
   const resident = database.loaded ? database.bytes : 0;
-  if (resident + indexBytes + arrays.queries.data.byteLength > arrays.budgetBytes) {
-    throw new MrlError(`an ${indexType} index of ${database.rows} x ${dim}-d vectors needs about ${gigabytes(indexBytes)}, which with ` +
-      `${resident ? "the database held in memory and " : ""}the queries is over the memory budget ${gigabytes(arrays.budgetBytes)}; ` +
-      "raise --memory-gb or use exactl2 (searched block by block)", database.file);
+  if (resident + prefixBytes + indexBytes + arrays.queries.data.byteLength > arrays.budgetBytes) {
+    throw new MrlError(`an ${indexType} index of ${database.rows} x ${dim}-d vectors needs about ${gigabytes(indexBytes)}, and its build ` +
+      `the normalized vectors (${gigabytes(prefixBytes)}) in one add, which with ${resident ? "the database held in memory and " : ""}the queries ` +
+      `is over the memory budget ${gigabytes(arrays.budgetBytes)}; raise --memory-gb or use exactl2 (searched block by block)`, database.file);
   }
-  const index = FaissIndex.create(indexType, dim);
-  const progress = createProgress(label, database.rows, { quiet });
-  const blockRows = Math.max(MIN_BLOCK_ROWS, Math.floor(64 * 2 ** 20 / (dim * 4)));
-  const buffer = new Float32Array(Math.min(blockRows, database.rows) * dim);
-  for (let start = 0; start < database.rows; start += blockRows) {
-    const block = l2NormalizeRows(database.readBlock(start, Math.min(database.rows, start + blockRows), dim, buffer), database.file);
-    index.add(block, (n) => progress.tick(n), 16384);
-  }
-  progress.done();
-  return index;
+  const prefix = database.readBlock(0, database.rows, dim, allocateFloat32(database.rows * dim));
+  return buildIndex(indexType, faissNormalized(prefix, dim, database.file, prefix.data), label, quiet);
 }
 
 interface ExactSearchOptions {
@@ -309,7 +317,7 @@ function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o
         const block = held ? matrix(end - start, held.cols, held.data.subarray(start * held.cols, end * held.cols))
           : database.readBlock(start, end, maxDim, buffer);
         topk.add(block, norms && { ...norms, first: start });
-        for (const { dim, writer } of writers) writer.append(nestedNormalizedInto(block, dim, normalized!, database.file));
+        for (const { dim, writer } of writers) writer.append(faissNormalized(block, dim, database.file, normalized));
         progress.tick((q1 - q0) * (end - start));
         o.onProgress?.(q0 - resumed, end);
       }
@@ -383,13 +391,14 @@ function readCheckpoints(checkpoints: ExactSearchOptions["checkpoints"], labels:
 }
 
 /**
- * Adds the L2-normalized `dims`-prefix of every row of a .npy file to `index`, one block at a time: the
- * index holds the vectors, this side only one block. Returns the number of rows added.
+ * Adds the L2-normalized (faissNormalized) `dims`-prefix of every row of a .npy file to `index`, one block at a
+ * time: the index holds the vectors, this side only one block. Returns the number of rows added. For flat
+ * indexes: an HNSW index would get one add per block (another graph than the original's one add).
  */
 export function addNpyToIndex(index: FaissIndex, file: string, dims: number, options: { blockRows?: number; normalize?: boolean; onRows?: (rows: number) => void } = {}): number {
   let added = 0;
   for (const block of npyRowBlocks(file, { dims, blockRows: options.blockRows })) {
-    if (options.normalize !== false) l2NormalizeRows(block.data, file);
+    if (options.normalize !== false) faissNormalized(block.data, dims, file, block.data.data);
     index.add(block.data);
     added += block.data.rows;
     options.onRows?.(block.data.rows);
