@@ -21,11 +21,11 @@ def search(work, job):
     db, q = np.load(work + "/db.npy"), np.load(work + "/q.npy")
     for dim in job["dims"]:
         # faiss_nn.ipynb: prefix, faiss.normalize_L2, IndexFlatL2, one add, search k
-        xb = np.ascontiguousarray(db[:, :dim], dtype=np.float32)
+        xb = np.array(db[:, :dim], dtype=np.float32)  # a copy: normalize_L2 works in place
         faiss.normalize_L2(xb)
         index = faiss.IndexFlatL2(dim)
         index.add(xb)
-        xq = np.ascontiguousarray(q[:, :dim], dtype=np.float32)
+        xq = np.array(q[:, :dim], dtype=np.float32)  # a copy: normalize_L2 works in place
         faiss.normalize_L2(xq)
         _, I = index.search(xq, job["k"])
         np.save(work + f"/faiss_I{dim}.npy", I)

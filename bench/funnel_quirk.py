@@ -48,9 +48,9 @@ def sk_normalize(x):
 
 def exact_shortlist(db, queries, dim, k):
     """faiss_nn.ipynb's exact search at `dim`: prefixes, normalize_L2, IndexFlatL2, one add."""
-    xb = np.ascontiguousarray(db[:, :dim], dtype=np.float32)
+    xb = np.array(db[:, :dim], dtype=np.float32)  # a copy: normalize_L2 works in place
     faiss.normalize_L2(xb)
-    xq = np.ascontiguousarray(queries[:, :dim], dtype=np.float32)
+    xq = np.array(queries[:, :dim], dtype=np.float32)  # a copy: normalize_L2 works in place
     faiss.normalize_L2(xq)
     index = faiss.IndexFlatL2(dim)
     index.add(xb)

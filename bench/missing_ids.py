@@ -31,9 +31,9 @@ KS = [10, 25, 50, 100]
 
 def hnsw_shortlist(db, queries, dim, m, k):
     """faiss_nn.ipynb's HNSW search: prefixes, normalize_L2, IndexHNSWFlat(dim, m), one add, default efSearch."""
-    xb = np.ascontiguousarray(db[:, :dim], dtype=np.float32)
+    xb = np.array(db[:, :dim], dtype=np.float32)  # a copy: normalize_L2 works in place
     faiss.normalize_L2(xb)
-    xq = np.ascontiguousarray(queries[:, :dim], dtype=np.float32)
+    xq = np.array(queries[:, :dim], dtype=np.float32)  # a copy: normalize_L2 works in place
     faiss.normalize_L2(xq)
     index = faiss.IndexHNSWFlat(dim, m)
     index.add(xb)

@@ -87,8 +87,8 @@ ${TOP10_AGREEMENT}
 searched = db[:len(db) - ${ZERO_ROWS}]
 out = {}
 for dim in ${JSON.stringify(DIMS)}:
-    xb = np.ascontiguousarray(searched[:, :dim]); faiss.normalize_L2(xb)
-    xq = np.ascontiguousarray(q[:, :dim]); faiss.normalize_L2(xq)
+    xb = np.array(searched[:, :dim]); faiss.normalize_L2(xb)
+    xq = np.array(q[:, :dim]); faiss.normalize_L2(xq)
     index = faiss.IndexFlatL2(dim); index.add(xb)
     D, I = index.search(xq, ${K})
     I_new, D_new = np.load(d + f"/I{dim}.npy"), np.load(d + f"/D{dim}.npy")

@@ -39,8 +39,8 @@ const experimentOn = (root: string, fields: Record<string, unknown>): Experiment
 const PYTHON_REFERENCE = `
 import faiss, numpy as np, pandas as pd, sys, json
 db_x, db_y, q_x, q_y, shortlist, dim, k = sys.argv[1:8]; dim = int(dim); k = int(k)
-xb = np.ascontiguousarray(np.load(db_x)[:, :dim], dtype=np.float32); faiss.normalize_L2(xb)
-xq = np.ascontiguousarray(np.load(q_x)[:, :dim], dtype=np.float32); faiss.normalize_L2(xq)
+xb = np.array(np.load(db_x)[:, :dim], dtype=np.float32); faiss.normalize_L2(xb)
+xq = np.array(np.load(q_x)[:, :dim], dtype=np.float32); faiss.normalize_L2(xq)
 index = faiss.IndexFlatL2(dim); index.add(xb); D, I = index.search(xq, k)
 ours = pd.read_csv(shortlist, header=None).to_numpy()
 # tie-aware: where ids differ, our candidate's distance equals FAISS's at that rank (within float rounding)

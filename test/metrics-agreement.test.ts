@@ -177,8 +177,8 @@ function originalHnswShortlists(dims: number[]): Record<string, string> {
 import faiss, json, numpy as np, sys
 db, q, k, out = np.load(sys.argv[1]), np.load(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 for d in [int(v) for v in sys.argv[5].split(",")]:
-    xb = np.ascontiguousarray(db[:, :d], dtype=np.float32); faiss.normalize_L2(xb)
-    xq = np.ascontiguousarray(q[:, :d], dtype=np.float32); faiss.normalize_L2(xq)
+    xb = np.array(db[:, :d], dtype=np.float32); faiss.normalize_L2(xb)
+    xq = np.array(q[:, :d], dtype=np.float32); faiss.normalize_L2(xq)
     index = faiss.IndexHNSWFlat(d, 8); index.add(xb)
     np.save(out + f"/hnsw8_{d}d.npy", index.search(xq, k)[1])
 print(json.dumps(0))`, [x.databaseX, x.queriesX, String(config.k), dir, dims.join(",")]);

@@ -41,8 +41,8 @@ d, dims = sys.argv[1], [int(x) for x in sys.argv[2].split(",")]
 db, q = np.load(d + "/db.npy"), np.load(d + "/q.npy")
 out = {}
 for dim in dims:
-    xb = np.ascontiguousarray(db[:, :dim]); faiss.normalize_L2(xb)
-    xq = np.ascontiguousarray(q[:, :dim]); faiss.normalize_L2(xq)
+    xb = np.array(db[:, :dim]); faiss.normalize_L2(xb)
+    xq = np.array(q[:, :dim]); faiss.normalize_L2(xq)
     index = faiss.IndexFlatL2(dim); index.add(xb)
     D_new, I_new = np.load(d + f"/D{dim}.npy"), np.load(d + f"/I{dim}.npy")
     D, I = index.search(xq, I_new.shape[1])

@@ -97,9 +97,9 @@ test("exact index files written block by block are FAISS's own format: Python re
 import faiss, numpy as np, pandas as pd, sys, json
 ${IMPORT_KNN_CHECK}
 index = faiss.read_index(sys.argv[1])
-x = np.ascontiguousarray(np.load(sys.argv[2])[:, :64]); faiss.normalize_L2(x)
+x = np.array(np.load(sys.argv[2])[:, :64]); faiss.normalize_L2(x)
 stored = index.reconstruct_n(0, index.ntotal)
-q = np.ascontiguousarray(np.load(sys.argv[3])[:, :64]); faiss.normalize_L2(q)
+q = np.array(np.load(sys.argv[3])[:, :64]); faiss.normalize_L2(q)
 D, I = index.search(q, 10)
 ours = pd.read_csv(sys.argv[4], header=None).to_numpy()
 print(json.dumps({"ntotal": int(index.ntotal), "d": int(index.d), "maxdiff": float(np.abs(stored - x).max()),
