@@ -13,8 +13,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  funnelRerank, intMatrix, loadExperiment, loadRetrievalArrays, matrix, nestedKnn, rerank, runInference, writeIntMatrixNpy, writeMatrixNpy,
-  type IntMatrix, type Matrix,
+  arrayPath, funnelRerank, intMatrix, loadExperiment, loadRetrievalArrays, matrix, nestedKnn, readShortlist, rerank, runIndexSearch, runInference,
+  writeIntMatrixNpy, writeLabelsNpy, writeMatrixNpy, type IntMatrix, type Matrix,
 } from "@mrl-retrieval/lib/internal";
 import { IMPORT_KNN_CHECK, python, REPO, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
 
@@ -29,6 +29,8 @@ let searched: Matrix;
 let database: Matrix;
 let queries: Matrix;
 let shortlists: Map<number, { distances: Matrix; labels: IntMatrix }>;
+/** Labels of the searched database (a copy takes its query's label) and of the queries. */
+let labels: { database: Int32Array; queries: Int32Array };
 
 /** The database with 3 noisy copies of each of the first 300 queries and exact copies of rows 0..49. */
 function withNearDuplicates(db: Matrix, q: Matrix): Matrix {
@@ -50,12 +52,23 @@ before(async () => {
   const arrays = loadRetrievalArrays(config.root, config.dataset, "mrl");
   queries = arrays.queries;
   searched = withNearDuplicates(arrays.database.matrix(), queries);
+  const dbLabels = new Int32Array(searched.rows);
+  dbLabels.set(arrays.databaseLabels);
+  for (let r = arrays.databaseLabels.length; r < searched.rows; r++) {
+    const copy = r - arrays.databaseLabels.length;
+    dbLabels[r] = copy < 900 ? arrays.queryLabels[Math.floor(copy / 3)] : arrays.databaseLabels[copy - 900];
+  }
+  labels = { database: dbLabels, queries: arrays.queryLabels };
   const withZeros = new Float32Array((searched.rows + ZERO_ROWS) * searched.cols);
   withZeros.set(searched.data);
   database = matrix(searched.rows + ZERO_ROWS, searched.cols, withZeros);
   writeMatrixNpy(path.join(dir, "db.npy"), database);
   writeMatrixNpy(path.join(dir, "q.npy"), queries);
   shortlists = new Map(nestedKnn(searched, queries, DIMS, K).map((r) => [r.dim, { distances: r.distances, labels: r.labels }]));
+  for (const [dim, r] of shortlists) {
+    writeMatrixNpy(path.join(dir, `D${dim}.npy`), r.distances);
+    writeIntMatrixNpy(path.join(dir, `I${dim}.npy`), r.labels);
+  }
 });
 
 /** Runs `code` with the arrays' folder as sys.argv[1]; db, q (the rerank database, with zero rows) loaded. */
@@ -77,10 +90,6 @@ def top10(a, b):
 `;
 
 test("exact search equals FAISS IndexFlatL2 on faiss.normalize_L2'd prefixes, every query, every paper dim, near-duplicates included", (t) => {
-  for (const dim of DIMS) {
-    writeMatrixNpy(path.join(dir, `D${dim}.npy`), shortlists.get(dim)!.distances);
-    writeIntMatrixNpy(path.join(dir, `I${dim}.npy`), shortlists.get(dim)!.labels);
-  }
   const result = py<Record<string, { problems: string[]; top10: number }>>(`
 import faiss
 ${TOP10_AGREEMENT}
@@ -168,4 +177,32 @@ print(json.dumps({"steps": steps, "end": check_rerank(db, q, inp, prev, ref, dim
   FUNNEL.dims.forEach((dim, s) => assert.deepEqual(result.steps[s], [], `step ${s + 1} (${dim}-d @${FUNNEL.shortlists[s]})`));
   t.diagnostic(`funnel end to end: top-10 ids identical to the original at ${(100 * result.top10).toFixed(3)}% of positions; ` +
     `${result.end.length} queries differ beyond ties (an earlier cut fell among ties)${result.end.length ? `: ${result.end[0]}` : ""}`);
+});
+
+test("exactEngine \"faiss\": the faiss_nn stage's exact shortlists are Python FAISS's ids exactly, near-duplicates included", (t) => {
+  const root = tempDir("mrl-agreement-faiss-");
+  writeMatrixNpy(arrayPath(root, "NEAR", "train", "mrl", "X"), searched);
+  writeLabelsNpy(arrayPath(root, "NEAR", "train", "mrl", "y"), labels.database);
+  writeMatrixNpy(arrayPath(root, "NEAR", "val", "mrl", "X"), queries);
+  writeLabelsNpy(arrayPath(root, "NEAR", "val", "mrl", "y"), labels.queries);
+  const dims = [16, 2048];
+  const results = runIndexSearch({ root, model: "mrl", dataset: "NEAR", indexType: "exactl2" }, loadRetrievalArrays(root, "NEAR", "mrl"),
+    { k: K, nesting: dims, exactEngine: "faiss", quiet: true });
+  dims.forEach((dim, i) => writeIntMatrixNpy(path.join(dir, `faiss_engine${dim}.npy`), readShortlist(results[i].neighborsFile)));
+  const result = py<Record<string, { differing: number; nested: number }>>(`
+import faiss
+searched = db[:len(db) - ${ZERO_ROWS}]
+out = {}
+for dim in ${JSON.stringify(dims)}:
+    xb = np.array(searched[:, :dim]); faiss.normalize_L2(xb)
+    xq = np.array(q[:, :dim]); faiss.normalize_L2(xq)
+    index = faiss.IndexFlatL2(dim); index.add(xb)
+    _, I = index.search(xq, ${K})
+    ours = np.load(d + f"/faiss_engine{dim}.npy")
+    out[dim] = {"differing": int((ours != I).sum()), "nested": int((np.load(d + f"/I{dim}.npy")[:, :10] != I[:, :10]).sum())}
+print(json.dumps(out))`);
+  for (const dim of dims) {
+    t.diagnostic(`${dim}-d: the nested engine's top-10 differs from FAISS at ${result[dim].nested} positions (ties); the FAISS engine at ${result[dim].differing} of all`);
+    assert.equal(result[dim].differing, 0, `${dim}-d`);
+  }
 });

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { before, test } from "node:test";
 import {
   compareRankings, computeMetrics, DatabaseVectors, funnelRerank, intMatrix, loadExperiment, loadRetrievalArrays, localityOrder, matrix, mflops, MrlError,
-  neighborsPath, readShortlistCsv, readShortlistNpy, rerank, runInference, runIndexSearch, runRerankStage, runRetrieval, writeMatrixNpy,
+  neighborsPath, readShortlistCsv, readShortlistNpy, rerank, rerankedPath, runInference, runIndexSearch, runRerankStage, runRetrieval, writeMatrixNpy,
   writeShortlistCsv, writeShortlistNpy, type ArtifactSpec, type Experiment, type IntMatrix, type Matrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { python, REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -197,6 +197,38 @@ import pandas as pd, sys, json
 t = pd.read_csv(sys.argv[1]); print(json.dumps({"shape": list(t.shape), "cols": list(t.columns)[:9]}))`, [result.metricsFile]);
   assert.equal(csv.shape[0], result.metrics.length);
   assert.deepEqual(csv.cols, ["model", "index", "method", "config", "retrievalDim", "rerankDim", "shortlist", "MFLOPs", "top1"]);
+});
+
+test("adaptive and funnel run on HNSW shortlists with the paper's settings: missing candidates (-1) skipped, rows next to exactl2 with recall vs exact", () => {
+  // hnsw8 over 4000 rows with k = 256 finds fewer than k for most queries: -1s inside the first 200
+  const hnsw = loadExperiment({ root: config.root, indexTypes: ["exactl2", "hnsw8"] }, TEST_EXPERIMENT);
+  const runs = runRetrieval(hnsw, { quiet: true });
+  const hnswSpec: ArtifactSpec = { ...spec, indexType: "hnsw8" };
+  const [adaptive] = hnsw.adaptive;
+  const input = readShortlistCsv(neighborsPath(hnswSpec, adaptive.retrievalDim, hnsw.k));
+  const reranked = readShortlistCsv(rerankedPath(hnswSpec, adaptive));
+  let withMissing = 0;
+  for (let q = 0; q < input.rows; q++) {
+    const real = rowOf(input, q).slice(0, adaptive.shortlist).filter((id) => id >= 0);
+    if (real.length < adaptive.shortlist) withMissing++;
+    const out = rowOf(reranked, q);
+    assert.deepEqual(out.slice(real.length), new Array(adaptive.shortlist - real.length).fill(-1), `query ${q}: the tail is missing`);
+    // its real candidates in the float64 oracle's order, up to float32 rounding ties
+    const expected = oracleRerank(real, q, adaptive.rerankDim), unitQ = unitPrefix(arrays.queries, q, adaptive.rerankDim);
+    const d = (id: number): number => dist2(unitQ, unitPrefix(arrays.database.matrix(), id, adaptive.rerankDim));
+    expected.forEach((id, p) => assert.ok(out[p] === id || Math.abs(d(out[p]) - d(id)) < 1e-6, `query ${q}, position ${p}: ${out[p]} vs ${id}`));
+    assert.deepEqual([...out.slice(0, real.length)].sort((x, y) => x - y), [...real].sort((x, y) => x - y), `query ${q}: its real candidates`);
+  }
+  assert.ok(withMissing > 10, `hnsw8 left ${withMissing} queries short of ${adaptive.shortlist} candidates: the case under test`);
+  const rows = runs.find((r) => r.indexType === "hnsw8")!.result.metrics.rows;
+  for (const method of ["exact", "adaptive", "funnel"] as const) {
+    const row = rows.find((r) => r.method === method)!;
+    assert.ok((row["mAP@10"] as number) > 0.5, `hnsw8 ${method}: mAP@10 ${row["mAP@10"]}`);
+  }
+  for (const row of rows.filter((r) => r.method === "exact")) {
+    const recall = row["recall@10 vs exact"] as number;
+    assert.ok(recall > 0.5 && recall <= 1, `hnsw8 ${row.config}: recall@10 vs exact ${recall}`);
+  }
 });
 
 test("bad retrieval input gets clear errors naming the file", () => {

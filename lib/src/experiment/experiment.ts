@@ -13,8 +13,8 @@ import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
 import { fieldError, listOf, objectOf, oneOf, plainName, positiveInt, positiveNumber, text, type FieldAt, type Reader } from "./fields";
 import {
-  DEFAULT_RERANK_PRECISION, INDEX_TYPES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
-  type FunnelSpec, type IndexType, type ModelKind, type RerankPrecision, type RerankSpec, type ShortlistFormat,
+  DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
+  type ExactEngine, type FunnelSpec, type IndexType, type ModelKind, type RerankPrecision, type RerankSpec, type ShortlistFormat,
 } from "./types";
 
 /** How stage 1 embeds images (absent when the arrays come from elsewhere, e.g. the Python originals). */
@@ -50,6 +50,8 @@ export interface Experiment {
   nesting: number[];
   /** HNSW efSearch (FAISS default 16; searches with k > efSearch use k). */
   efSearch?: number;
+  /** Who searches exactl2 (see ExactEngine): "nested" (default) or "faiss" (the original's ids bit for bit). */
+  exactEngine?: ExactEngine;
   /**
    * Write each dim's exact index file (FAISS IndexFlatL2 .index, as the original does; default true). Exact
    * search does not need them; at ImageNet-1K size each is up to 10.5 GB.
@@ -179,12 +181,12 @@ const inferenceSettings = objectOf<InferenceSettings>({
 const experimentFields = objectOf<Experiment>({
   name: text, description: (v, at) => (typeof v === "string" ? v : fieldError(at, v, "a string")), root: text, dataset: plainName,
   models: listOf(plainName, { nonEmpty: true }), indexTypes: listOf(oneOf(INDEX_TYPES), { nonEmpty: true }),
-  k: positiveInt, nesting: listOf(positiveInt, { nonEmpty: true }), efSearch: positiveInt,
+  k: positiveInt, nesting: listOf(positiveInt, { nonEmpty: true }), efSearch: positiveInt, exactEngine: oneOf(EXACT_ENGINES),
   indexFiles: (v, at) => (typeof v === "boolean" ? v : fieldError(at, v, "true or false")),
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
   recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), memoryGb: positiveNumber,
   inference: inferenceSettings,
-}, ["description", "efSearch", "indexFiles", "memoryGb", "inference"]);
+}, ["description", "efSearch", "exactEngine", "indexFiles", "memoryGb", "inference"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,
@@ -230,7 +232,7 @@ export function describeExperiment(e: Experiment): string {
   const lines = [
     `experiment ${e.name}${e.description ? `: ${e.description}` : ""}`,
     `root ${e.root}, dataset ${e.dataset}, models ${e.models.join(", ")}, index types ${e.indexTypes.join(", ")}`,
-    `k=${e.k}, nesting [${e.nesting.join(", ")}]${e.efSearch ? `, efSearch ${e.efSearch}` : ""}, shortlists as ${e.shortlistFormat}, rerank in ${e.rerankPrecision}`,
+    `k=${e.k}, nesting [${e.nesting.join(", ")}]${e.efSearch ? `, efSearch ${e.efSearch}` : ""}${e.exactEngine === "faiss" ? ", exact search by FAISS" : ""}, shortlists as ${e.shortlistFormat}, rerank in ${e.rerankPrecision}`,
     `adaptive: ${e.adaptive.map((a) => `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`).join(", ") || "none"}`,
     `funnels: ${e.funnels.map((f) => `${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]`).join(", ") || "none"}`,
     `metrics @[${e.metricKs.join(", ")}], recall / ${e.recallDenominator}${e.memoryGb ? `, memory budget ${e.memoryGb} GB` : ""}`,

@@ -7,7 +7,7 @@ import type { ExperimentOverrides } from "./experiment";
 import type { FunnelSpec, RerankSpec } from "./types";
 
 export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--model mrl|mrl_e|ff[,...]] [--model-config CONFIG]
-             [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N]
+             [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N] [--exact-engine nested|faiss]
              [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
              [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--memory-gb N]
              [--no-index-files] [--force] [--results DIR] [--no-notebooks]`;
@@ -80,6 +80,7 @@ export function parseFlags(args: string[]): ParsedFlags {
     else if (a === "--dims") o.nesting = integerList(a, value(++i), "8,16,32,64,2048");
     else if (a === "--k") o.k = positiveInteger(a, value(++i));
     else if (a === "--ef-search") o.efSearch = positiveInteger(a, value(++i));
+    else if (a === "--exact-engine") o.exactEngine = value(++i) as ExperimentOverrides["exactEngine"];
     else if (a === "--adaptive") adaptive.push(parseAdaptive(value(++i)));
     else if (a === "--funnel") funnels.push(parseFunnel(value(++i)));
     else if (a === "--recall-denominator") {

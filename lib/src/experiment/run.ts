@@ -77,7 +77,7 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
 
 // One function per stage maps the experiment to that stage's options; every caller goes through these.
 const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): DimResult[] => {
-  const options = { k: e.k, efSearch: e.efSearch, indexFiles: e.indexFiles, force: o.force, quiet: o.quiet };
+  const options = { k: e.k, efSearch: e.efSearch, exactEngine: e.exactEngine, indexFiles: e.indexFiles, force: o.force, quiet: o.quiet };
   // ff: each size is its own model, searched at its full width
   return isPerSizeModel(spec.model)
     ? e.nesting.flatMap((dim) => runIndexSearch(spec, arraysOf(dim), { ...options, nesting: [dim] }))

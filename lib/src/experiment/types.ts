@@ -14,6 +14,15 @@ export const MODEL_KINDS = ["mrl", "mrl_e", "ff"] as const;
 export type ModelKind = string;
 export const INDEX_TYPES = ["exactl2", "hnsw8", "hnsw32"] as const;
 export type IndexType = (typeof INDEX_TYPES)[number];
+
+/**
+ * Who searches exactl2: "nested" (default), the project's engine, every dim in one pass and out of core; or
+ * "faiss", FAISS IndexFlatL2 one dim at a time on faiss.normalize_L2'd prefixes as the original (the database
+ * prefix must fit the budget). Both find the same neighbours up to ties; among candidates whose distances
+ * differ below float32's resolution (near-duplicates) only "faiss" gives the original's exact ids.
+ */
+export const EXACT_ENGINES = ["nested", "faiss"] as const;
+export type ExactEngine = (typeof EXACT_ENGINES)[number];
 export const SHORTLIST_FORMATS = ["csv", "npy"] as const;
 export type ShortlistFormat = (typeof SHORTLIST_FORMATS)[number];
 

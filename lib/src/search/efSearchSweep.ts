@@ -12,7 +12,7 @@ import type { RetrievalArrays } from "../io/arrays";
 import { recallAgainstExact } from "../metrics/exactRecall";
 import { faissNormalized } from "./faiss";
 import { nestedKnn } from "./nested";
-import { buildHnsw } from "./stage";
+import { buildFaissIndex } from "./stage";
 
 /** One search of the sweep. */
 export interface EfSearchPoint {
@@ -102,7 +102,7 @@ export function efSearchSweep(arrays: RetrievalArrays, options: EfSearchSweepOpt
   const progress = createProgress(`efSearch sweep ${dim}d`, indexTypes.length * efs.length, { quiet: options.quiet });
   for (const indexType of indexTypes) {
     const t0 = performance.now();
-    const index = buildHnsw(indexType, arrays, dim, undefined, options.quiet);
+    const index = buildFaissIndex(indexType, arrays, dim, undefined, options.quiet);
     buildSeconds[indexType] = (performance.now() - t0) / 1000;
     try {
       for (const efSearch of efs) {

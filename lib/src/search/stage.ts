@@ -8,7 +8,8 @@
  * FAISS). The exact index files the original writes are still written, in FAISS's format, during the first
  * pass. A run killed in the middle resumes from its last checkpoint (finished query chunks).
  * HNSW indexes are built as the original builds them: the whole normalized prefix in one FAISS add (the
- * index itself must fit the budget). Every vector handed to FAISS (HNSW database and queries, the exact index
+ * index itself must fit the budget). With exactEngine "faiss", exactl2 is searched that way too, by FAISS
+ * IndexFlatL2 per dim: the original's ids bit for bit, near-duplicates included. Every vector handed to FAISS (HNSW database and queries, the exact index
  * files) is normalized by FAISS's own fvec_renorm_L2 (faissNormalized), so it equals faiss.normalize_L2's.
  */
 import * as fs from "node:fs";
@@ -18,7 +19,7 @@ import { checkOneOf, MrlError } from "../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { gigabytes } from "../core/memory";
 import { createProgress, progressNote } from "../core/progress";
-import { INDEX_TYPES, type IndexType } from "../experiment/types";
+import { EXACT_ENGINES, INDEX_TYPES, type ExactEngine, type IndexType } from "../experiment/types";
 import { MIN_BLOCK_ROWS, type RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
 import { indexPath, neighborsPath, type ArtifactSpec } from "../io/naming";
@@ -68,6 +69,8 @@ export interface IndexSearchOptions {
   k: number;
   nesting: number[];
   efSearch?: number;
+  /** Who searches exactl2 (default "nested"; "faiss": IndexFlatL2 per dim, the original's ids bit for bit). */
+  exactEngine?: ExactEngine;
   /** Rebuild indexes and rewrite shortlists even when present. */
   force?: boolean;
   quiet?: boolean;
@@ -180,28 +183,33 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
       throw new MrlError(`nesting dim ${dim} is larger than the array's ${database.cols} dims; expected 1..${database.cols}`, files.databaseX);
     }
   }
-  if (spec.indexType === "exactl2") exactDimGroups(arrays, options.nesting, options.k, options.maxChunkQueries); // the budget holds the search
+  const engine = checkOneOf(options.exactEngine ?? "nested", EXACT_ENGINES, "exact engine");
+  // the nested engine searches exactl2; FAISS everything else (and exactl2 with engine "faiss")
+  const nested = spec.indexType === "exactl2" && engine === "nested";
+  if (nested) exactDimGroups(arrays, options.nesting, options.k, options.maxChunkQueries); // the budget holds the search
   checkNonZeroPrefixes(queries, options.nesting, files.queriesX);
   database.check(options.nesting, options.quiet);
   const inputs = [files.databaseX, files.queriesX];
   const writeIndex = options.indexFiles !== false;
+  const keepsIndexFile = writeIndex || spec.indexType !== "exactl2"; // indexFiles: false concerns exact index files only
   // What each artifact depends on besides its input files; efSearch only changes HNSW results.
   const indexConfig = (dim: number) => ({ indexType: spec.indexType, dim });
   const searchConfig = (dim: number) => ({ indexType: spec.indexType, dim, k: options.k,
-    efSearch: spec.indexType.startsWith("hnsw") ? options.efSearch ?? "default" : undefined });
+    efSearch: spec.indexType.startsWith("hnsw") ? options.efSearch ?? "default" : undefined,
+    engine: spec.indexType === "exactl2" && !nested ? engine : undefined });
   const results: DimResult[] = [];
   const exactTodo: { dim: number; indexFile: string; neighborsFile: string; indexFresh: boolean }[] = [];
   for (const dim of options.nesting) {
     const indexFile = indexPath(spec, dim);
     const neighborsFile = neighborsPath(spec, dim, options.k);
     const indexFresh = !options.force && isFresh(indexFile, "faiss_nn", indexConfig(dim), [files.databaseX]);
-    const shortlistInputs = spec.indexType === "exactl2" ? inputs : [indexFile, ...inputs];
+    const shortlistInputs = nested || !keepsIndexFile ? inputs : [indexFile, ...inputs];
     if ((indexFresh || (spec.indexType === "exactl2" && !writeIndex)) && !options.force &&
       isFresh(neighborsFile, "faiss_nn", searchConfig(dim), shortlistInputs)) {
       results.push({ dim, indexFile, neighborsFile, action: "skipped", buildSeconds: 0, searchSeconds: 0 });
       continue;
     }
-    if (spec.indexType === "exactl2") {
+    if (nested) {
       exactTodo.push({ dim, indexFile, neighborsFile, indexFresh });
       continue;
     }
@@ -209,17 +217,19 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
     const queriesAtDim = faissNormalized(queries, dim, files.queriesX);
     const t0 = performance.now();
     let index: FaissIndex, action: DimResult["action"];
-    if (indexFresh) {
+    if (indexFresh && keepsIndexFile) {
       index = FaissIndex.read(indexFile);
       if (index.dim !== dim || index.ntotal !== database.rows) {
         throw new MrlError(`cached index has ${index.ntotal} x ${index.dim}-d vectors, expected ${database.rows} x ${dim}; delete it or use force`, indexFile);
       }
       action = "reused-index";
     } else {
-      index = buildHnsw(spec.indexType, arrays, dim, `${label} add`, options.quiet);
-      index.write(indexFile);
-      recordArtifact(indexFile, "faiss_nn", indexConfig(dim), [files.databaseX]);
-      action = "built";
+      index = buildFaissIndex(spec.indexType, arrays, dim, `${label} add`, options.quiet);
+      if (keepsIndexFile) {
+        index.write(indexFile);
+        recordArtifact(indexFile, "faiss_nn", indexConfig(dim), [files.databaseX]);
+      }
+      action = keepsIndexFile ? "built" : "searched";
     }
     const buildSeconds = (performance.now() - t0) / 1000;
     if (options.efSearch !== undefined) index.setEfSearch(options.efSearch);
@@ -255,21 +265,22 @@ export function runIndexSearch(spec: ArtifactSpec, arrays: RetrievalArrays, opti
 }
 
 /**
- * HNSW over the normalized `dim`-prefix, in one add as the original (FAISS orders insertion by level within
- * one add; blocks would make another graph). The whole normalized prefix is held for it, and FAISS keeps its
- * own copy with the graph: both must fit the budget beside whatever else is in memory.
+ * A FAISS index over the normalized `dim`-prefix, in one add as the original (FAISS orders HNSW insertion by
+ * level within one add; blocks would make another graph): HNSW, or IndexFlatL2 for exactl2 with the "faiss"
+ * engine. The whole normalized prefix is held for it, and FAISS keeps its own copy (with the graph): both
+ * must fit the budget beside whatever else is in memory.
  */
-export function buildHnsw(indexType: IndexType, arrays: RetrievalArrays, dim: number, label = `${indexType} ${dim}d add`, quiet?: boolean): FaissIndex {
-  checkOneOf(indexType, INDEX_TYPES.filter((t) => t !== "exactl2"), "HNSW index type");
+export function buildFaissIndex(indexType: IndexType, arrays: RetrievalArrays, dim: number, label = `${indexType} ${dim}d add`, quiet?: boolean): FaissIndex {
+  checkOneOf(indexType, INDEX_TYPES, "index type");
   const { database } = arrays;
-  const m = Number(indexType.replace("hnsw", ""));
+  const m = indexType === "exactl2" ? 0 : Number(indexType.replace("hnsw", ""));
   const prefixBytes = database.rows * dim * 4;
-  const indexBytes = database.rows * (dim * 4 + m * 2 * 4 * 1.1 + 16);
+  const indexBytes = database.rows * (dim * 4 + (m ? m * 2 * 4 * 1.1 + 16 : 0));
   const resident = database.loaded ? database.bytes : 0;
   if (resident + prefixBytes + indexBytes + arrays.queries.data.byteLength > arrays.budgetBytes) {
     throw new MrlError(`an ${indexType} index of ${database.rows} x ${dim}-d vectors needs about ${gigabytes(indexBytes)}, and its build ` +
       `the normalized vectors (${gigabytes(prefixBytes)}) in one add, which with ${resident ? "the database held in memory and " : ""}the queries ` +
-      `is over the memory budget ${gigabytes(arrays.budgetBytes)}; raise --memory-gb or use exactl2 (searched block by block)`, database.file);
+      `is over the memory budget ${gigabytes(arrays.budgetBytes)}; raise --memory-gb or use ${m ? "exactl2" : "the nested exact engine"} (searched block by block)`, database.file);
   }
   const prefix = database.readBlock(0, database.rows, dim, allocateFloat32(database.rows * dim));
   return buildIndex(indexType, faissNormalized(prefix, dim, database.file, prefix.data), label, quiet);
