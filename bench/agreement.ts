@@ -14,8 +14,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-  funnelRerank, loadRetrievalArrays, matrix, nestedKnn, PROJECT_ROOT, readShortlistNpy, rerank, writeMatrixNpy, writeShortlistNpy,
-  type Matrix,
+  FaissIndex, faissNormalized, funnelRerank, loadRetrievalArrays, matrix, nestedKnn, PROJECT_ROOT, readShortlistNpy, rerank, writeMatrixNpy, writeShortlistNpy,
+  intMatrix, type Matrix,
 } from "@mrl-retrieval/lib/internal";
 
 const K = 200;
@@ -73,6 +73,14 @@ function measure(name: string, db: Matrix, q: Matrix, work: string): Row[] {
   console.error(`agreement: ${name}: ours ...`);
   const ours = new Map(nestedKnn(db, q, DIMS, K).map((r) => [r.dim, r.labels]));
   for (const [dim, labels] of ours) writeShortlistNpy(path.join(work, `ours_I${dim}.npy`), labels);
+  // exactEngine "faiss": what the stage does with it (FAISS-normalized prefixes, IndexFlatL2, one add)
+  for (const dim of DIMS) {
+    const index = FaissIndex.create("exactl2", dim);
+    index.add(faissNormalized(db, dim));
+    const { labels } = index.search(faissNormalized(q, dim), K);
+    index.reset();
+    writeShortlistNpy(path.join(work, `faiss_engine_I${dim}.npy`), intMatrix(q.rows, K, labels));
+  }
   const faissIn = (dim: number) => readShortlistNpy(path.join(work, `faiss_I${dim}.npy`));
   writeShortlistNpy(path.join(work, "ours_adaptive.npy"), rerank(db, q, ours.get(ADAPTIVE.retrievalDim)!, ADAPTIVE.rerankDim, ADAPTIVE.shortlist));
   writeShortlistNpy(path.join(work, "ours_adaptive_faiss_in.npy"), rerank(db, q, faissIn(ADAPTIVE.retrievalDim), ADAPTIVE.rerankDim, ADAPTIVE.shortlist));

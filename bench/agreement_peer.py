@@ -58,6 +58,8 @@ def compare(work, job):
     for dim in job["dims"]:
         rows.append({"row": f"exact {dim}-d: ours vs FAISS IndexFlatL2",
                      **agreement(db, q, np.load(work + f"/ours_I{dim}.npy"), np.load(work + f"/faiss_I{dim}.npy"), dim)})
+        rows.append({"row": f"exact {dim}-d, exactEngine faiss: ours vs FAISS IndexFlatL2",
+                     **agreement(db, q, np.load(work + f"/faiss_engine_I{dim}.npy"), np.load(work + f"/faiss_I{dim}.npy"), dim)})
     a, f = job["adaptive"], job["funnel"]
     for what, cascade, dr, dims, lists in [("adaptive", 0, a["retrievalDim"], [a["rerankDim"]], [a["shortlist"]]),
                                            ("funnel", 1, f["retrievalDim"], f["dims"], f["shortlists"])]:
