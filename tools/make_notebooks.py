@@ -63,26 +63,60 @@ write_notebook("notebooks/faiss_nn.ipynb", [
     ("md", """
 # faiss_nn: index and search every nesting size
 
-For each nesting dim d: take the first d dims of database and queries, L2-normalize rows, build a FAISS
-index (`exactl2` = IndexFlatL2, `hnsw8` / `hnsw32` = IndexHNSWFlat with M = 8 / 32), cache it as
-`index_files/<model>/<DATASET>_<d>dim_<index>.index` and write the k-NN shortlist
-`neighbors/<model>/<index>_<d>dim_<k>shortlist_<DATASET>.csv`. Index files and shortlists load in Python
-(`faiss.read_index`, `pd.read_csv(header=None)`).
+For each nesting dim d: take the first d dims of database and queries, L2-normalize rows, find each query's k
+nearest rows (`exactl2` = what FAISS IndexFlatL2 finds; `hnsw8` / `hnsw32` = FAISS IndexHNSWFlat with M = 8 / 32),
+write the k-NN shortlist `neighbors/<model>/<index>_<d>dim_<k>shortlist_<DATASET>.csv` and the index
+`index_files/<model>/<DATASET>_<d>dim_<index>.index`, as the original does. Index files and shortlists load in
+Python (`faiss.read_index`, `pd.read_csv(header=None)`).
 
-Any database size: exact search runs over blocks of rows, each normalized, searched with FAISS and merged
-into a running top-k (faiss contrib's `knn` over a database iterator does the same), within the
-experiment's memory budget (`memoryGb`); a database over the budget stays in its file. The shortlists are
-the same either way.
+Exact search does all dims at once. For unit prefixes, |q/|q| - x/|x||² = 2 - 2 q·x / (|q| |x|), and the dot
+product at d₂ is the one at d₁ plus the columns (d₁, d₂]: so one matrix product at the largest dim (OpenBLAS,
+on column slices) and the prefix norms give every dim's distances, and each dim costs only a scan for its top k.
+The database is read in blocks within the experiment's memory budget (`memoryGb`); one over the budget stays in
+its file, and the shortlists are the same either way. `indexFiles: false` (or `--no-index-files`) skips the
+exact index files, which the search itself does not need. The neighbours are FAISS `IndexFlatL2`'s up to ties:
+near-duplicates closer than float32 can resolve come out in a rounding-decided order on both sides, so
+`exactEngine: "faiss"` (or `--exact-engine faiss`) searches with FAISS itself instead, one dim at a time and in
+memory, for the original's ids bit for bit.
+
+HNSW indexes are built as the original builds them: the whole normalized prefix in one FAISS `add` (FAISS
+inserts by level within one add, so blocks would make another graph). Every vector handed to FAISS is normalized
+by FAISS's own `normalize_L2` (float32), so the HNSW graphs, and the neighbours, are the original's.
 """),
     ("ts", IMPORTS),
     ("md", CONFIG_MD),
     ("ts", CONFIG),
-    ("md", "## Build and search\nFor every model and index type of the experiment. Indexes and shortlists made with the same settings from unchanged arrays are kept (see each folder's `manifest.json`)."),
+    ("md", """
+## Build and search
+For every model and index type of the experiment. Indexes and shortlists made with the same settings from unchanged arrays are kept (see each folder's `manifest.json`).
+"""),
     ("ts", """
 const searchRows = mrl.runSearch(experiment).flatMap(({ model, indexType, result }) => result.map((r) => ({
   model, index: indexType, dim: r.dim, action: r.action, "build s": r.buildSeconds, "search s": r.searchSeconds,
   shortlist: r.neighborsFile.split("/").pop()! })));
 tslab.display.html(mrl.htmlTable(searchRows as any, 2));
+"""),
+    ("md", """
+## efSearch: HNSW's speed against its recall
+`efSearch` is how many candidates HNSW keeps while it walks its graph (FAISS's default: 16; a search for k
+neighbours keeps at least k). Wider is slower and finds more of the true neighbours. This cell builds each HNSW
+index once at one dim (as above: normalized prefix, one add), searches it with each efSearch, and compares the
+top 10 with exact search at the same dim: recall@10 vs exact (the share of the exact top 10 found), against
+queries per second. The experiment's own HNSW runs use its `efSearch` field; their recall@10 vs exact is in
+compute_metrics' table.
+"""),
+    ("ts", """
+const sweepDim = experiment.nesting.includes(16) ? 16 : experiment.nesting[0];
+const sweepModel = experiment.models[0];
+const sweep = mrl.efSearchSweep(mrl.experimentArrays(experiment, sweepModel, sweepModel === "ff" ? sweepDim : undefined), {
+  dim: sweepDim, indexTypes: ["hnsw8", "hnsw32"], efSearch: [16, 32, 64, 128, 256, 512, 2048],
+  queries: 1000, // a sample: a stable recall, and quick at full size (efSearch 2048 answers ~200 queries/s at 60k rows)
+});
+console.log(`${sweep.queries} queries at ${sweepDim}d; exact search ${Math.round(sweep.exact.queriesPerSecond)} queries/s; ` +
+  `build s: ${Object.entries(sweep.buildSeconds).map(([index, s]) => `${index} ${s!.toFixed(2)}`).join(", ")}`);
+tslab.display.html(mrl.htmlTable(sweep.points.map((p) => ({ index: p.index, efSearch: p.efSearch,
+  [`recall@${sweep.at} vs exact`]: p.recall, "queries/s": Math.round(p.queriesPerSecond), "ms per query": 1000 * p.seconds / sweep.queries }))));
+tslab.display.html(mrl.figureHtml(mrl.efSearchFigure(sweep)));
 """),
 ])
 
@@ -241,6 +275,9 @@ For every shortlist (exact search per dim, adaptive, funnel): top-1 and, for eac
 `metricKs` (funnels: only k up to the final shortlist), mAP@k, precision@k, recall@k (hits / database items
 of the query's class; `recallDenominator: 1300` reproduces the original's ImageNet constant) and top-k
 accuracy. MFLOPs per query: exact d·N, adaptive D_r·N + D_s·L, funnel D_r·N + Σ dims·shortlists.
+An HNSW shortlist (`hnsw8`, `hnsw32`) also gets `recall@10 vs exact`: the share of exact search's top 10 (the
+same experiment's `exactl2` shortlist at the same dim) found in the HNSW top 10, averaged over queries; blank
+where the experiment has no `exactl2`.
 """),
     ("ts", IMPORTS),
     ("md", CONFIG_MD),
@@ -279,7 +316,11 @@ const firstRows = mrl.intMatrix(n, neighbours.cols, neighbours.data.subarray(0, 
 const library = mrl.computeMetrics(firstRows, queryLabels.subarray(0, n), databaseLabels, [k]).atK[0].mAP;
 console.log(`mAP@${k} at ${dim}d on the first ${n} queries: this cell ${(apSum / n).toFixed(6)}, the library ${library.toFixed(6)}`);
 """),
-    ("md", "## Evaluate\nOne table per model and index type, saved as `metrics/<model>/<DATASET>_<index>_metrics.csv` and `.json` under the root, and read back\nwhen the shortlists and settings they were computed from are unchanged."),
+    ("md", """
+## Evaluate
+One table per model and index type, saved as `metrics/<model>/<DATASET>_<index>_metrics.csv` and `.json` under the root, and read back
+when the shortlists and settings they were computed from are unchanged.
+"""),
     ("ts", """
 const rows: mrl.MetricsRow[] = [];
 for (const { result } of mrl.runMetrics(experiment)) {
@@ -287,9 +328,13 @@ for (const { result } of mrl.runMetrics(experiment)) {
   rows.push(...result.rows);
 }
 """),
-    ("md", "## Summary: top-1 and mAP@10 by configuration"),
+    ("md", """
+## Summary: top-1 and mAP@10 by configuration
+"""),
     ("ts", """
-const summary = mrl.metricsDataFrame(rows, ["model", "index", "method", "config", "MFLOPs", "top1", "mAP@10", "precision@10", "recall@10", "top-10"]);
+// HNSW tables add recall@10 vs exact (blank for exact search itself)
+const withRecall = rows.some((r) => r[mrl.RECALL_VS_EXACT_COLUMN] !== undefined) ? [mrl.RECALL_VS_EXACT_COLUMN] : [];
+const summary = mrl.metricsDataFrame(rows, ["model", "index", "method", "config", "MFLOPs", "top1", "mAP@10", "precision@10", "recall@10", "top-10", ...withRecall]);
 tslab.display.html(mrl.htmlTable(summary));
 """),
     ("md", """
@@ -327,7 +372,9 @@ const files = await mrl.renderFigureFiles(mrl.reportFigures(rows), figuresDir);
 files.push(await mrl.renderHtmlToPng(mrl.galleryPage(gallery.html), `${figuresDir}/retrieval_gallery.png`, ".mrl-gallery", { scale: 2 }));
 console.log(files.map((f) => f.split("/").slice(-2).join("/")).join("\\n"));
 """),
-    ("md", "## All metrics (danfojs DataFrame)"),
+    ("md", """
+## All metrics (danfojs DataFrame)
+"""),
     ("ts", """
 const full = mrl.metricsDataFrame(rows);
 console.log(`${full.shape[0]} rows x ${full.shape[1]} columns`);
