@@ -150,6 +150,23 @@ export {
   type RankingAgreement,
 } from "./metrics/agreement";
 
+// ---- sweeps: every configuration of a grid, the Pareto front, the planner ---------------------------------------
+export {
+  /** The grid of configurations (D_r x L x D_s, funnels by rule), expanded and checked. */
+  expandGrid, funnelFromRule, configLabel, DEFAULT_SWEEP_GRID,
+  type SweepGrid, type SweepConfig, type FunnelRule,
+} from "./sweep/grid";
+export {
+  /** Evaluates every configuration on arrays in memory: quality, MFLOPs, batch and single-query time. */
+  runSweep, RECALL_EPSILON,
+  type SweepRow, type SweepResult, type SweepOptions,
+} from "./sweep/run";
+export {
+  /** Non-dominated configurations, and the best one for a budget or a target. */
+  paretoFront, bestConfig,
+  type PlanRequest, type PlanRow,
+} from "./sweep/pareto";
+
 // ---- tables, figures, report -----------------------------------------------------------------------------------
 export {
   /** Metric rows as a danfojs DataFrame, and as an HTML table for tslab. */

@@ -46,3 +46,6 @@ export * from "./search/stage";
 export * from "./search/flatIndexFile";
 export * from "./search/nested";
 export * from "./kernels/native";
+export * from "./sweep/grid";
+export * from "./sweep/run";
+export * from "./sweep/pareto";

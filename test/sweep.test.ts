@@ -1,0 +1,110 @@
+/**
+ * The sweep (issue 15): the grid's expansion and its errors, the Pareto front and the planner on hand-made
+ * points, and a small sweep on real Fashion-MNIST embeddings whose rows must equal the stages run directly.
+ */
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import {
+  bestConfig, computeMetrics, expandGrid, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
+  paretoFront, rerank, runInference, runSweep, type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
+} from "@mrl-retrieval/lib/internal";
+import { tempDir, TEST_EXPERIMENT } from "./helpers";
+
+const limits = { k: 2048, maxDim: 2048 };
+
+test("a grid expands to exact baselines, adaptive D_r x D_s x L with D_s > D_r, and rule-made funnels including the paper's", () => {
+  const configs = expandGrid({
+    retrievalDims: [8, 16], shortlists: [100, 200], rerankDims: [16, 2048], exactDims: [2048],
+    funnels: { firstShortlists: [200], steps: [5] },
+  }, limits);
+  const labels = configs.map((c) => (c.kind === "exact" ? `exact ${c.dim}` : c.kind === "adaptive" ? `${c.retrievalDim}->${c.rerankDim}@${c.shortlist}` : `${c.retrievalDim}->[${c.dims}]@[${c.shortlists}]`));
+  assert.deepEqual(labels, [
+    "exact 2048",
+    "8->16@100", "8->16@200", "8->2048@100", "8->2048@200",
+    "16->2048@100", "16->2048@200", // 16 -> 16 is skipped: reranking at the first stage's own dim adds nothing
+    "8->[16,32,64,128,2048]@[200,100,50,25,10]", // the paper's funnel
+    "16->[32,64,128,256,2048]@[200,100,50,25,10]",
+  ]);
+  // a rule that cannot keep dims growing and shortlists shrinking makes no funnel there
+  assert.equal(funnelFromRule(1024, 200, 3, { dimGrowth: 2, shortlistShrink: 0.5, finalDim: 2048, finalShortlist: 10 }), undefined);
+  assert.equal(funnelFromRule(8, 20, 4, { dimGrowth: 2, shortlistShrink: 0.5, finalDim: 2048, finalShortlist: 10 }), undefined, "20, 10, 5 would not shrink to 10");
+});
+
+test("bad sweep specifications stop with one clear line", () => {
+  const bad = (grid: Parameters<typeof expandGrid>[0], re: RegExp, k = 1024): void =>
+    assert.throws(() => expandGrid(grid, { k, maxDim: 2048 }), (e: unknown) => e instanceof MrlError && re.test(e.message) && !e.message.includes("\n"), re.source);
+  bad({ retrievalDims: [16], shortlists: [200, 2048], rerankDims: [2048] },
+    /sweep grid field "shortlists" has 2048, longer than the search's k = 1024; expected shortlists up to k/);
+  bad({ retrievalDims: [16], shortlists: [], rerankDims: [2048], exactDims: [], funnels: { firstShortlists: [4096], steps: [3] } },
+    /"funnels.firstShortlists" has 4096, longer than the search's k = 1024/);
+  bad({ retrievalDims: [64, 128], shortlists: [200], rerankDims: [32, 64] },
+    /no rerank dim above a retrieval dim \(retrievalDims \[64,128\], rerankDims \[32,64\]\); expected some D_s > D_r/);
+  bad({ retrievalDims: [], shortlists: [], rerankDims: [], exactDims: [] }, /sweep grid is empty: .*expected at least one/);
+  bad({ retrievalDims: [16], shortlists: [200], rerankDims: [4096] }, /"rerankDims" has dim 4096; expected dims up to the arrays' 2048/);
+  bad({ retrievalDims: [16], shortlists: [0], rerankDims: [2048] }, /"shortlists" is \[0\]; expected a list of positive integers/);
+  bad({ retrievalDims: [8], shortlists: [], rerankDims: [], exactDims: [], funnels: { firstShortlists: [200], steps: [4], shortlistShrink: 2 } },
+    /"funnels.shortlistShrink" is 2; expected a number between 0 and 1/);
+  bad({ retrievalDims: [8], shortlists: [], rerankDims: [], exactDims: [], funnels: { firstShortlists: [200], steps: [4], finalShortlist: 5 } },
+    /"funnels.finalShortlist" is 5; expected an integer of at least 10/);
+});
+
+test("the Pareto front on hand-made points: cheaper-and-better points only, by ascending cost", () => {
+  // (cost, quality): b dominates c (cheaper, better); d is as good as b but costs more; e ties a on both (first one stays)
+  const points = { a: [1, 0.5], b: [2, 0.8], c: [3, 0.7], d: [4, 0.8], e: [1, 0.5], f: [5, 0.9], g: [0.5, 0.1], h: [6, NaN] };
+  const names = Object.keys(points) as (keyof typeof points)[];
+  const front = paretoFront(names.map((n) => points[n][0]), names.map((n) => points[n][1])).map((i) => names[i]);
+  assert.deepEqual(front, ["g", "a", "b", "f"]);
+  assert.deepEqual(paretoFront([], []), []);
+  assert.throws(() => paretoFront([1], []), /1 costs for 0 qualities/);
+});
+
+test("the planner: the best mAP@10 within a budget, or the cheapest row that reaches a target", () => {
+  const rows: PlanRow[] = [
+    { label: "exact 2048", mAP10: 0.88, mflops: 122.9, msPerQuery: 1.3 },
+    { label: "adaptive", mAP10: 0.8799, mflops: 1.37, msPerQuery: 0.09 },
+    { label: "funnel", mAP10: 0.8762, mflops: 0.51, msPerQuery: 0.05 },
+    { label: "exact 8", mAP10: 0.855, mflops: 0.48, msPerQuery: 0.04 },
+  ];
+  assert.equal(bestConfig(rows, { maxMflops: 1 })?.label, "funnel");
+  assert.equal(bestConfig(rows, { maxMflops: 2 })?.label, "adaptive");
+  assert.equal(bestConfig(rows, { maxMsPerQuery: 0.045 })?.label, "exact 8");
+  assert.equal(bestConfig(rows, { minMap: 0.879 })?.label, "adaptive", "the cheapest within 0.001 of exact");
+  assert.equal(bestConfig(rows, { minMap: 0.87, minimize: "time" })?.label, "funnel");
+  assert.equal(bestConfig(rows, { maxMflops: 0.1 }), undefined, "nothing fits");
+  assert.throws(() => bestConfig(rows, {}), /needs a budget or a target/);
+});
+
+let arrays: RetrievalArrays;
+before(async () => {
+  const config = loadExperiment({ root: tempDir() }, TEST_EXPERIMENT);
+  await runInference(config, { quiet: true });
+  arrays = loadRetrievalArrays(config.root, config.dataset, "mrl");
+});
+
+test("a sweep on real embeddings: each row equals its stages run directly, exact search at the largest dim has recall 1", () => {
+  const database = arrays.database.matrix(), queries: Matrix = arrays.queries;
+  const grid = { retrievalDims: [8, 16], shortlists: [50, 100], rerankDims: [64, 2048], exactDims: [16, 2048], funnels: { firstShortlists: [100], steps: [3] } };
+  const result = runSweep(database, queries, arrays.databaseLabels, arrays.queryLabels, grid, { latencyQueries: 5 });
+  assert.equal(result.rows.length, expandGrid(grid, { k: 100, maxDim: 2048 }).length);
+  const knn = new Map(nestedKnn(database, queries, [8, 16, 2048], 100).map((r) => [r.dim, r.labels]));
+  const first = (m: IntMatrix, cols: number): IntMatrix => ({ rows: m.rows, cols, data: Int32Array.from({ length: m.rows * cols }, (_, i) => m.data[Math.floor(i / cols) * m.cols + (i % cols)]) });
+  const map10 = (ids: IntMatrix): number => computeMetrics(first(ids, 10), arrays.queryLabels, arrays.databaseLabels, [10]).atK[0].mAP;
+  for (const row of result.rows) {
+    const c = row.config;
+    if (c.kind === "exact") {
+      assert.equal(row.mAP10, map10(knn.get(c.dim === 16 ? 16 : 2048)!), row.label);
+      assert.equal(row.mflops, mflops.exact(c.dim, database.rows));
+      if (c.dim === 2048) assert.equal(row.recall10, 1, "exact search at the reference dim finds its own neighbours");
+    } else if (c.kind === "adaptive") {
+      assert.equal(row.mAP10, map10(rerank(database, queries, first(knn.get(c.retrievalDim)!, c.shortlist), c.rerankDim, c.shortlist)), row.label);
+      assert.equal(row.mflops, mflops.adaptive(c.retrievalDim, c.rerankDim, c.shortlist, database.rows));
+    } else {
+      assert.equal(row.mAP10, map10(funnelRerank(database, queries, first(knn.get(c.retrievalDim)!, c.shortlists[0]), c)), row.label);
+    }
+    assert.ok(row.recall10 > 0.3 && row.recall10 <= 1, `${row.label}: recall@10 ${row.recall10}`);
+    assert.ok(row.batchSeconds > 0 && row.qps > 0 && row.p95Ms >= row.p50Ms && row.p50Ms > 0, `${row.label}: times`);
+  }
+  const exact2048 = result.rows.find((r) => r.label === "exact 2048d")!, adaptive = result.rows.find((r) => r.label === "16->2048 @100")!;
+  assert.ok(adaptive.recall10 > 0.9, `16->2048 @100 recovers exact 2048-d's neighbours: ${adaptive.recall10}`);
+  assert.ok(adaptive.mflops < exact2048.mflops / 10);
+});
