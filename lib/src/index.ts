@@ -166,6 +166,10 @@ export {
   paretoFront, bestConfig,
   type PlanRequest, type PlanRow,
 } from "./sweep/pareto";
+export {
+  /** A sweep as CSV, its Pareto fronts, the planner's pick against exact search, and the CLI's summary lines. */
+  sweepCsv, sweepFronts, planAgainstExact, sweepSummary,
+} from "./sweep/summary";
 
 // ---- tables, figures, report -----------------------------------------------------------------------------------
 export {

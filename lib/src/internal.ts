@@ -49,3 +49,4 @@ export * from "./kernels/native";
 export * from "./sweep/grid";
 export * from "./sweep/run";
 export * from "./sweep/pareto";
+export * from "./sweep/summary";
