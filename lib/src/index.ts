@@ -136,6 +136,14 @@ export {
   type RetrievalMetrics,
 } from "./metrics/metrics";
 export {
+  /**
+   * Metrics beyond the original's, beside them: standard AP@k (divided by min(k, R)) and nDCG@k with same-class
+   * relevance, ann-benchmarks' k-NN recall against exact distances, queries per second.
+   */
+  rankingMetrics, rankingMetricsPerQuery, RANKING_COLUMNS, candidateDistances, annRecall, ANN_RECALL_EPSILON, queriesPerSecond,
+  type RankingAtK, type RankingPerQuery,
+} from "./metrics/ranking";
+export {
   /** A saved metrics table, and its row type. */
   readMetricsTable,
   type MetricsRow,

@@ -31,6 +31,7 @@ export * from "./kernels/threads";
 export * from "./metrics/agreement";
 export * from "./metrics/exactRecall";
 export * from "./metrics/metrics";
+export * from "./metrics/ranking";
 export * from "./metrics/table";
 export * from "./report/figures";
 export * from "./report/gallery";

@@ -11,6 +11,7 @@ import type { IntMatrix } from "../core/matrix";
 import type { IndexType } from "../experiment/types";
 import { RECALL_VS_EXACT_COLUMN, recallAgainstExact } from "./exactRecall";
 import { computeMetrics, mflops, type RetrievalMetrics } from "./metrics";
+import { RANKING_COLUMNS, rankingColumns, rankingMetrics } from "./ranking";
 import type { RetrievalLabels } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
 import { findFunnelFile, funnelPath, isPerSizeModel, metricsPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
@@ -77,7 +78,9 @@ export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, l
     const ks = experiment.metricKs.filter((k) => k <= neighbors.cols);
     const metrics = computeMetrics(neighbors, labels.queryLabels, labels.databaseLabels, ks, experiment.recallDenominator);
     const recall = exactFile ? { [RECALL_VS_EXACT_COLUMN]: recallAgainstExact(read(exactFile, RECALL_AT), neighbors, RECALL_AT, file) } : {};
-    rows.push({ ...base, ...metricColumns(metrics), ...recall } as MetricsRow);
+    // the metrics beyond the original's go last, so the original's columns keep their order
+    const beyond = rankingColumns(rankingMetrics(neighbors, labels.queryLabels, labels.databaseLabels, ks));
+    rows.push({ ...base, ...metricColumns(metrics), ...recall, ...beyond } as MetricsRow);
   };
   for (const dim of experiment.nesting) {
     evaluate(neighborsPath(spec, dim, experiment.k), {
@@ -146,7 +149,9 @@ export function runMetricsStage(spec: ArtifactSpec, experiment: Experiment, labe
   { rows: MetricsRow[]; file: string; skipped: boolean } {
   const inputs = metricsInputs(spec, experiment, labelsOf);
   const stageConfig = { k: experiment.k, nesting: experiment.nesting, adaptive: experiment.adaptive, funnels: experiment.funnels,
-    metricKs: experiment.metricKs, recallDenominator: experiment.recallDenominator };
+    metricKs: experiment.metricKs, recallDenominator: experiment.recallDenominator,
+    // tables saved before these columns existed are recomputed rather than read back without them
+    extraColumns: [RANKING_COLUMNS.apStandard("k"), RANKING_COLUMNS.ndcg("k")] };
   const csv = metricsPath(spec, "csv"), json = metricsPath(spec, "json");
   if (!options.force && isFresh(csv, "compute_metrics", stageConfig, inputs) && isFresh(json, "compute_metrics", stageConfig, inputs)) {
     return { rows: readMetricsTable(spec), file: csv, skipped: true };

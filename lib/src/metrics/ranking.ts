@@ -1,0 +1,190 @@
+/**
+ * Metrics beyond the original compute_metrics, reported beside its columns (which stay as they are): the
+ * IR-standard AP@k, nDCG@k with binary same-class relevance, ann-benchmarks' k-NN recall against exact
+ * distances, and queries per second. Pure functions over typed arrays.
+ *
+ * Relevance is the original's: database item j is relevant to a query when labels match. R is the number of
+ * database items of the query's class. A neighbour id of -1 (FAISS: not found) is never relevant.
+ *
+ *   AP@k (standard) = sum over hit positions p <= k of precision@p (hits in the first p / p), divided by
+ *                     min(k, R). The original's AP@k divides the same sum by k instead, so it is below 1 even
+ *                     for a perfect ranking when R < k; this one is 1 for any perfect ranking.
+ *   nDCG@k          = DCG / IDCG, DCG = sum over p <= k of rel_p / log2(p + 1) (p 1-based, rel_p in {0, 1}),
+ *                     IDCG = the same for min(k, R) relevant items at the top.
+ *   A query whose class has no database item (R = 0) has nothing to find: both are 0 for it, and it stays in the
+ *   mean over queries (as sklearn's ndcg_score does, and as the original's recall@k is 0 for it). Test sets
+ *   drawn from the database's classes never have one.
+ *
+ * Both assume a shortlist lists each id at most once (every search and rerank here does); a repeated relevant
+ * id would count twice.
+ */
+import { check } from "../core/errors";
+import type { IntMatrix, Matrix } from "../core/matrix";
+
+/** The metrics table's column names of the new metrics at k (beside the original's `mAP@k` ...); "k" gives the pattern. */
+export const RANKING_COLUMNS = {
+  apStandard: (k: number | "k"): string => `mAP@${k} (standard)`,
+  ndcg: (k: number | "k"): string => `nDCG@${k}`,
+} as const;
+
+/** Per query at one k: standard AP@k and nDCG@k (each nq values). */
+export interface RankingPerQuery {
+  k: number;
+  apStandard: Float64Array;
+  ndcg: Float64Array;
+}
+
+/** Means over queries at one k: "mAP@k (standard)" and nDCG@k. */
+export interface RankingAtK {
+  k: number;
+  apStandard: number;
+  ndcg: number;
+}
+
+/** Database items per class label. */
+function classCounts(databaseLabels: Int32Array): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const label of databaseLabels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  return counts;
+}
+
+function checkShortlist(neighbors: IntMatrix, queryLabels: Int32Array, ks: number[]): void {
+  check(neighbors.rows === queryLabels.length, `the shortlist has ${neighbors.rows} rows for ${queryLabels.length} query labels`);
+  for (const k of ks) check(Number.isInteger(k) && k > 0 && k <= neighbors.cols, `k=${k} is outside the shortlist's 1..${neighbors.cols} neighbours`);
+}
+
+/**
+ * Standard AP@k and nDCG@k of every query of `neighbors` (nq x K database ids, nearest first) at each k in `ks`
+ * (each <= K), with same-class relevance. See the module comment for the definitions and R = 0.
+ */
+export function rankingMetricsPerQuery(neighbors: IntMatrix, queryLabels: Int32Array, databaseLabels: Int32Array, ks: number[]): RankingPerQuery[] {
+  checkShortlist(neighbors, queryLabels, ks);
+  const n = databaseLabels.length;
+  const counts = classCounts(databaseLabels);
+  const maxK = Math.max(1, ...ks);
+  // discount[p] = 1 / log2(p + 2): position p + 1 (1-based); idealDcg[m] = sum of the first m discounts
+  const discount = new Float64Array(maxK);
+  const idealDcg = new Float64Array(maxK + 1);
+  for (let p = 0; p < maxK; p++) {
+    discount[p] = 1 / Math.log2(p + 2);
+    idealDcg[p + 1] = idealDcg[p] + discount[p];
+  }
+  const out = ks.map((k) => ({ k, apStandard: new Float64Array(neighbors.rows), ndcg: new Float64Array(neighbors.rows) }));
+  const hitAt = new Uint8Array(maxK);
+  for (let i = 0; i < neighbors.rows; i++) {
+    const target = queryLabels[i];
+    const row = i * neighbors.cols;
+    for (let p = 0; p < maxK; p++) {
+      const id = neighbors.data[row + p];
+      hitAt[p] = id >= 0 && id < n && databaseLabels[id] === target ? 1 : 0;
+    }
+    const relevant = counts.get(target) ?? 0;
+    for (const o of out) {
+      if (relevant === 0) continue; // nothing to find: 0 (see the module comment)
+      let hits = 0, precisionSum = 0, dcg = 0;
+      for (let p = 0; p < o.k; p++) {
+        if (!hitAt[p]) continue;
+        hits++;
+        precisionSum += hits / (p + 1);
+        dcg += discount[p];
+      }
+      const ideal = Math.min(o.k, relevant);
+      o.apStandard[i] = precisionSum / ideal;
+      o.ndcg[i] = dcg / idealDcg[ideal];
+    }
+  }
+  return out;
+}
+
+/** Means over queries of rankingMetricsPerQuery at each k (NaN when there are no queries). */
+export function rankingMetrics(neighbors: IntMatrix, queryLabels: Int32Array, databaseLabels: Int32Array, ks: number[]): RankingAtK[] {
+  const mean = (v: Float64Array): number => (v.length === 0 ? NaN : v.reduce((s, x) => s + x, 0) / v.length);
+  return rankingMetricsPerQuery(neighbors, queryLabels, databaseLabels, ks).map((o) => ({ k: o.k, apStandard: mean(o.apStandard), ndcg: mean(o.ndcg) }));
+}
+
+/** The metrics table columns of rankingMetrics: `mAP@k (standard)` and `nDCG@k` for each k. */
+export function rankingColumns(metrics: RankingAtK[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of metrics) out[RANKING_COLUMNS.apStandard(m.k)] = m.apStandard;
+  for (const m of metrics) out[RANKING_COLUMNS.ndcg(m.k)] = m.ndcg;
+  return out;
+}
+
+// ---- ann-benchmarks' k-NN recall -------------------------------------------------------------------------------
+
+/** ann-benchmarks' default distance tolerance of its `knn` recall. */
+export const ANN_RECALL_EPSILON = 1e-3;
+
+/**
+ * The L2 (not squared) distance from each query to each of its first `k` candidates, between unit-normalized
+ * `dim`-prefixes (the space faiss_nn searches at that dim), in float64: nq x k values, Infinity where the id is
+ * -1 (so a missing candidate is never within any threshold). ann-benchmarks compares distances in the metric's own
+ * units, the Euclidean distance for "euclidean" datasets; FAISS's IndexFlatL2 returns squared L2, so take
+ * Math.sqrt of FAISS distances before comparing them with these.
+ */
+export function candidateDistances(queries: Matrix, database: Matrix, shortlist: IntMatrix, dim: number, k: number): Float64Array {
+  check(shortlist.rows === queries.rows, `the shortlist has ${shortlist.rows} rows for ${queries.rows} queries`);
+  check(Number.isInteger(k) && k > 0 && k <= shortlist.cols, `k=${k} is outside the shortlist's 1..${shortlist.cols} neighbours`);
+  check(Number.isInteger(dim) && dim > 0 && dim <= queries.cols && dim <= database.cols,
+    `dim ${dim} is outside the arrays' 1..${Math.min(queries.cols, database.cols)} columns`);
+  const norm = (m: Matrix, r: number): number => {
+    let s = 0;
+    for (let c = 0; c < dim; c++) s += m.data[r * m.cols + c] * m.data[r * m.cols + c];
+    check(s > 0 && Number.isFinite(s), `row ${r} of the ${m === queries ? "queries" : "database"} cannot be L2-normalized at ${dim}d`);
+    return Math.sqrt(s);
+  };
+  const out = new Float64Array(queries.rows * k);
+  for (let q = 0; q < queries.rows; q++) {
+    const qn = norm(queries, q);
+    for (let p = 0; p < k; p++) {
+      const id = shortlist.data[q * shortlist.cols + p];
+      if (id < 0) { out[q * k + p] = Infinity; continue; }
+      check(id < database.rows, `query ${q}: candidate id ${id} is outside the database's ${database.rows} rows`);
+      const xn = norm(database, id);
+      let s = 0;
+      for (let c = 0; c < dim; c++) {
+        const d = queries.data[q * queries.cols + c] / qn - database.data[id * database.cols + c] / xn;
+        s += d * d;
+      }
+      out[q * k + p] = Math.sqrt(s);
+    }
+  }
+  return out;
+}
+
+/**
+ * ann-benchmarks' `knn` recall (plotting/metrics.py, get_recall_values with knn_threshold): per query, the
+ * number of the first `k` candidate distances that are <= (the k-th exact neighbour's distance + epsilon),
+ * divided by k; the mean over queries. A candidate exactly at the threshold counts, so ties with the k-th true
+ * neighbour are found; a missing candidate (Infinity, or NaN) never counts.
+ * `candidate`: nq x candidateCols distances of the approximate shortlist's ids (candidateDistances), in its order;
+ * `exact`: nq x exactCols exact k-NN distances, ascending, same units. Both need >= k columns.
+ */
+export function annRecall(candidate: Float32Array | Float64Array, candidateCols: number, exact: Float32Array | Float64Array, exactCols: number,
+  k: number, epsilon = ANN_RECALL_EPSILON): number {
+  check(Number.isInteger(k) && k > 0, `recall depth must be a positive integer, got ${k}`);
+  check(candidateCols >= k && exactCols >= k, `recall@${k} needs ${k} distances per query, the candidates have ${candidateCols}, the exact ones ${exactCols}`);
+  check(candidate.length % candidateCols === 0 && exact.length % exactCols === 0, "distance arrays must hold whole rows");
+  const nq = candidate.length / candidateCols;
+  check(exact.length / exactCols === nq, `the candidates have ${nq} queries, the exact distances ${exact.length / exactCols}`);
+  if (nq === 0) return NaN;
+  let found = 0;
+  for (let q = 0; q < nq; q++) {
+    const threshold = exact[q * exactCols + k - 1] + epsilon;
+    for (let p = 0; p < k; p++) if (candidate[q * candidateCols + p] <= threshold) found++;
+  }
+  return found / (nq * k);
+}
+
+// ---- throughput -------------------------------------------------------------------------------------------------
+
+/**
+ * Queries per second: `queries` answered in `seconds` of wall-clock time. What is timed is the caller's to state;
+ * the project's convention (as ann-benchmarks') is the search call(s) alone, from the query vectors in memory to
+ * the shortlist of ids in memory: no file reading, index building or metrics.
+ */
+export function queriesPerSecond(queries: number, seconds: number): number {
+  check(Number.isFinite(queries) && queries >= 0, `a query count must be a non-negative number, got ${queries}`);
+  check(Number.isFinite(seconds) && seconds > 0, `a duration must be a positive number of seconds, got ${seconds}`);
+  return queries / seconds;
+}
