@@ -112,3 +112,20 @@ test("reranking notebook: two funnels on one shortlist in the original's in-plac
   const changed = /<td>\[100,25,10\]<\/td><td>([\d.]+)<\/td>/.exec(html);
   assert.ok(changed && Number(changed[1]) > 0, `the second cascade's top-10 ids change in place: ${changed?.[0]}`);
 });
+
+test("the sweep notebook runs the default grid on real data: summary, Pareto figures inline, planner table, CSV and figure files", async () => {
+  const root = tempDir(), results = tempDir();
+  const env = { MRL_EXPERIMENT: testExperimentFile({ root }), MRL_RESULTS: results };
+  await runInference(loadExperiment({ root }, path.join(REPO, "experiments", "fmnist-test.json")), { quiet: true });
+  const nb = runNotebook("sweep.ipynb", env);
+  const text = streamText(nb), html = htmlText(nb);
+  assert.match(text, /sweep: \d+ configurations, 4000 database rows, 400 queries/);
+  assert.match(text, /Pareto front, mAP@10 vs MFLOPs:/);
+  assert.match(text, /within 0\.001 mAP@10 of it, fewest MFLOPs: .*\n\s+[\d.]+x fewer MFLOPs/);
+  assert.equal((html.match(/Plotly\.newPlot\(/g) ?? []).length, 2, "two inline figures");
+  assert.match(html, /Sweep: mAP@10 vs MFLOPs per query/);
+  assert.match(html, /best mAP@10 at 1 MFLOP per query or less/);
+  for (const f of ["FMNIST_mrl_sweep.csv", "FMNIST_mrl_sweep_mAP@10_vs_MFLOPs.png", "FMNIST_mrl_sweep_recall@10_vs_QPS.svg"]) {
+    assert.ok(fs.existsSync(path.join(results, "sweep", f)), f);
+  }
+});

@@ -381,3 +381,86 @@ console.log(`${full.shape[0]} rows x ${full.shape[1]} columns`);
 tslab.display.html(mrl.htmlTable(full));
 """),
 ])
+
+write_notebook("notebooks/sweep.ipynb", [
+    ("md", """
+# Sweep: which configuration is best for my budget?
+
+The original picks D_r, D_s, the shortlist length L and the funnel cascades by hand. This notebook evaluates a
+whole grid of them on the experiment's first MRL model: exact search per dim, adaptive retrieval for every
+D_r x L x D_s with D_s > D_r, and funnels made by a rule (dims doubling from D_r, shortlists halving from the
+first, ending at the largest dim and 10). For each configuration: mAP@10, top-1, precision@10, nDCG@10, recall@10
+against exact search at the largest dim (ann-benchmarks: a neighbour within 1e-3 of the 10th true distance counts),
+MFLOPs per query (the paper's cost model), and measured time: all queries as one batch (ms per query, QPS) and one
+query at a time (p50, p95). Every first-stage dim is searched once; all configurations rerank from those shortlists.
+The same runs from the command line: `npm run mrl -- sweep`.
+"""),
+    ("ts", IMPORTS),
+    ("md", CONFIG_MD),
+    ("ts", CONFIG),
+    ("md", """
+## The grid
+Each axis is a list; edit them here. `funnels` generates cascades from rules (`dimGrowth`, `shortlistShrink`,
+`finalDim`, `finalShortlist` are the rule's other knobs). A bad grid (a shortlist longer than the search's k, no
+D_s above any D_r, nothing at all) stops with one line saying what to change.
+"""),
+    ("ts", """
+const grid: mrl.SweepGrid = { ...mrl.DEFAULT_SWEEP_GRID };
+const model = experiment.models.find((m) => m !== "ff") ?? experiment.models[0];
+const arrays = mrl.experimentArrays(experiment, model);
+const database = arrays.database.matrix();
+console.log(`${mrl.expandGrid(grid, { k: Math.min(database.rows, 800), maxDim: database.cols }).length} configurations on ${model}: ` +
+  `${database.rows} database rows, ${arrays.queries.rows} queries`);
+"""),
+    ("md", """
+## Run it
+"""),
+    ("ts", """
+const result = mrl.runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, { latencyQueries: 100 });
+console.log(mrl.sweepSummary(result).join("\\n"));
+"""),
+    ("md", """
+## The Pareto front and the paper's points
+The non-dominated configurations: no other one is both cheaper and at least as good. The paper's hand-picked
+exact 2048-d, adaptive 16 -> 2048 @200 and funnel [16, 32, 64, 128, 2048] @[200, 100, 50, 25, 10] are ringed.
+"""),
+    ("ts", """
+tslab.display.html(mrl.figureHtml(mrl.sweepMflopsFigure(result)));
+tslab.display.html(mrl.figureHtml(mrl.sweepRecallQpsFigure(result), { includePlotly: false }));
+const front = mrl.sweepFronts(result.rows).byMflops.map((r) => ({ configuration: r.label, "mAP@10": r["mAP10"], "top-1": r.top1,
+  "recall@10": r.recall10, MFLOPs: r.mflops, "ms/query": r.msPerQuery, QPS: Math.round(r.qps), "p50 ms": r.p50Ms, "p95 ms": r.p95Ms }));
+tslab.display.html(mrl.htmlTable(front as any, 4));
+"""),
+    ("md", """
+## The planner
+`bestConfig` answers "the best mAP@10 within a budget" (`maxMflops`, `maxMsPerQuery`) or "the cheapest
+configuration that reaches a target" (`minMap`, cheapest by MFLOPs or by time).
+"""),
+    ("ts", """
+const exact = mrl.planAgainstExact(result)!;
+const asks: [string, mrl.PlanRequest][] = [
+  ["within 0.001 mAP@10 of exact, fewest MFLOPs", { minMap: exact.exact.mAP10 - 0.001 }],
+  ["within 0.001 mAP@10 of exact, least time", { minMap: exact.exact.mAP10 - 0.001, minimize: "time" }],
+  ["best mAP@10 at 1 MFLOP per query or less", { maxMflops: 1 }],
+  ["best mAP@10 at 0.1 ms per query or less", { maxMsPerQuery: 0.1 }],
+];
+tslab.display.html(mrl.htmlTable(asks.map(([ask, request]) => {
+  const r = mrl.bestConfig(result.rows, request);
+  return { ask, configuration: r?.label ?? "none fits", "mAP@10": r?.mAP10 ?? NaN, MFLOPs: r?.mflops ?? NaN,
+    "x fewer MFLOPs than exact": r ? exact.exact.mflops / r.mflops : NaN, "x less time than exact": r ? exact.exact.msPerQuery / r.msPerQuery : NaN };
+}) as any, 4));
+"""),
+    ("md", """
+## Files
+The table of every configuration as CSV, and both figures as PNG and SVG, in the results folder.
+"""),
+    ("ts", """
+const sweepDir = `${mrl.resultsDir()}/sweep`;
+mrl.saveSweepCsv(result, `${sweepDir}/${experiment.dataset}_${model}_sweep.csv`);
+const sweepFiles = await mrl.renderFigureFiles([
+  { name: `${experiment.dataset}_${model}_sweep_mAP@10_vs_MFLOPs`, figure: mrl.sweepMflopsFigure(result) },
+  { name: `${experiment.dataset}_${model}_sweep_recall@10_vs_QPS`, figure: mrl.sweepRecallQpsFigure(result) },
+], sweepDir);
+console.log(`wrote ${experiment.dataset}_${model}_sweep.csv and ${sweepFiles.length} figure files to ${sweepDir}`);
+"""),
+])

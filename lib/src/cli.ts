@@ -4,9 +4,7 @@
  * stage loop (experiment/run.ts) as the notebooks, on the experiment file named by --experiment (or
  * MRL_EXPERIMENT, else experiments/fmnist.json) with the flags below as overrides.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeAtomically } from "./core/atomic";
 import { MrlError } from "./core/errors";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
@@ -15,8 +13,10 @@ import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { DEFAULT_SWEEP_GRID } from "./sweep/grid";
 import { runSweep } from "./sweep/run";
-import { sweepCsv, sweepSummary } from "./sweep/summary";
+import { saveSweepCsv, sweepSummary } from "./sweep/summary";
 import { executeNotebook } from "./report/notebooks";
+import { sweepMflopsFigure, sweepRecallQpsFigure } from "./report/figures";
+import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
 
 interface Options { experiment: Experiment; force: boolean; notebooks: boolean; results: string; positional: string[] }
@@ -112,17 +112,19 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
   sweep: {
     usage: "sweep      every configuration of the default grid (D_r x L x D_s, funnels) on the first MRL model: Pareto fronts, the planner's pick",
-    run: (o) => {
+    run: async (o) => {
       const e = o.experiment, model = e.models.find((m) => m !== "ff") ?? e.models[0];
       const arrays = experimentArrays(e, model);
       const result = runSweep(arrays.database.matrix(), arrays.queries, arrays.databaseLabels, arrays.queryLabels, DEFAULT_SWEEP_GRID, {
         onConfig: (done, total, label) => { if (done % 20 === 0 || done === total) console.error(`sweep: ${done}/${total} ${label}`); },
       });
-      const file = path.join(o.results, "sweep", `${e.dataset}_${model}_sweep.csv`);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      writeAtomically(file, (temp) => fs.writeFileSync(temp, sweepCsv(result)));
+      const file = saveSweepCsv(result, path.join(o.results, "sweep", `${e.dataset}_${model}_sweep.csv`));
       for (const line of sweepSummary(result)) console.log(line);
-      console.error(`sweep: ${rel(file)}`);
+      const figures = await renderFigureFiles([
+        { name: `${e.dataset}_${model}_sweep_mAP@10_vs_MFLOPs`, figure: sweepMflopsFigure(result) },
+        { name: `${e.dataset}_${model}_sweep_recall@10_vs_QPS`, figure: sweepRecallQpsFigure(result) },
+      ], path.dirname(file));
+      console.error(`sweep: ${rel(file)}, ${figures.map(rel).join(", ")}`);
     },
   },
   report: {

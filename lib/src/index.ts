@@ -166,7 +166,7 @@ export {
 } from "./sweep/grid";
 export {
   /** Evaluates every configuration on arrays in memory: quality, MFLOPs, batch and single-query time. */
-  runSweep, RECALL_EPSILON,
+  runSweep,
   type SweepRow, type SweepResult, type SweepOptions,
 } from "./sweep/run";
 export {
@@ -176,7 +176,7 @@ export {
 } from "./sweep/pareto";
 export {
   /** A sweep as CSV, its Pareto fronts, the planner's pick against exact search, and the CLI's summary lines. */
-  sweepCsv, sweepFronts, planAgainstExact, sweepSummary,
+  sweepCsv, saveSweepCsv, sweepFronts, planAgainstExact, sweepSummary,
 } from "./sweep/summary";
 
 // ---- tables, figures, report -----------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ export {
 } from "./report/tables";
 export {
   /** Plotly figures of metric tables, and self-contained HTML that draws them offline. */
-  metricVsMflopsFigure, metricVsDimFigure, efSearchFigure, figureHtml,
+  metricVsMflopsFigure, metricVsDimFigure, efSearchFigure, sweepMflopsFigure, sweepRecallQpsFigure, figureHtml,
   type Figure,
 } from "./report/figures";
 export {

@@ -6,6 +6,8 @@
 import * as fs from "node:fs";
 import type { MetricsRow } from "../metrics/table";
 import type { EfSearchSweep } from "../search/efSearchSweep";
+import { paretoFront } from "../sweep/pareto";
+import type { SweepResult, SweepRow } from "../sweep/run";
 
 export interface Figure {
   data: Array<Record<string, unknown>>;
@@ -97,6 +99,65 @@ export function efSearchFigure(sweep: EfSearchSweep): Figure {
       title: { text: `HNSW efSearch sweep at ${sweep.dim}d: recall@${sweep.at} vs exact against speed (${sweep.queries} queries)` },
       xaxis: { title: { text: "queries per second (log)" }, type: "log" }, yaxis: { title: { text: `recall@${sweep.at} vs exact` } },
       template: "plotly_white", width: 760, height: 460, legend: { orientation: "h", y: -0.2 },
+    },
+  };
+}
+
+const KIND_COLORS: Record<SweepRow["kind"], string> = { exact: "#7f7f7f", adaptive: "#1f77b4", funnel: "#2ca02c" };
+/** The paper's hand-picked configurations, drawn over a sweep: exact 2048-d, adaptive 16->2048 @200, its funnel. */
+const PAPER_LABELS = ["exact 2048d", "16->2048 @200", "8->[16,32,64,128,2048] @[200,100,50,25,10]"];
+
+/** Sweep rows as one scatter trace per kind, x and y from the row. */
+function sweepTraces(rows: readonly SweepRow[], x: (r: SweepRow) => number, y: (r: SweepRow) => number, hover: string): Array<Record<string, unknown>> {
+  return (["exact", "adaptive", "funnel"] as const).map((kind) => {
+    const rs = rows.filter((r) => r.kind === kind);
+    return {
+      type: "scatter", mode: "markers", name: kind, x: rs.map(x), y: rs.map(y), text: rs.map((r) => r.label),
+      marker: { color: KIND_COLORS[kind], size: 6, opacity: 0.55 }, hovertemplate: `%{text}<br>${hover}<extra></extra>`,
+    };
+  });
+}
+
+/**
+ * A sweep's mAP@10 against MFLOPs per query (log x): every configuration by kind, the Pareto front as a line, and
+ * the paper's hand-picked exact / adaptive / funnel points ringed.
+ */
+export function sweepMflopsFigure(result: SweepResult): Figure {
+  const rows = result.rows;
+  const front = paretoFront(rows.map((r) => r.mflops), rows.map((r) => r.mAP10)).map((i) => rows[i]);
+  const paper = rows.filter((r) => PAPER_LABELS.includes(r.label));
+  return {
+    data: [
+      ...sweepTraces(rows, (r) => r.mflops, (r) => r.mAP10, "%{x:.3g} MFLOPs<br>mAP@10 %{y:.4f}"),
+      { type: "scatter", mode: "lines+markers", name: "Pareto front", x: front.map((r) => r.mflops), y: front.map((r) => r.mAP10), text: front.map((r) => r.label),
+        line: { color: "#d62728", width: 2, shape: "hv" }, marker: { color: "#d62728", size: 7 }, hovertemplate: "%{text}<br>%{x:.3g} MFLOPs<br>mAP@10 %{y:.4f}<extra>front</extra>" },
+      { type: "scatter", mode: "markers+text", name: "the paper's configurations", x: paper.map((r) => r.mflops), y: paper.map((r) => r.mAP10),
+        text: paper.map((r) => r.label), textposition: "bottom right", textfont: { size: 9 },
+        marker: { color: "rgba(0,0,0,0)", size: 14, line: { color: "#000", width: 1.5 } }, hoverinfo: "skip" },
+    ],
+    layout: {
+      title: { text: `Sweep: mAP@10 vs MFLOPs per query (${rows.length} configurations, ${result.queries} queries)` },
+      xaxis: { title: { text: "MFLOPs per query (log)" }, type: "log" }, yaxis: { title: { text: "mAP@10" } },
+      template: "plotly_white", width: 820, height: 500, legend: { orientation: "h", y: -0.2 },
+    },
+  };
+}
+
+/** A sweep's recall@10 against exact search vs queries per second (log y), the ann-benchmarks convention. */
+export function sweepRecallQpsFigure(result: SweepResult): Figure {
+  const rows = result.rows;
+  // ann-benchmarks' front: the fastest configuration at each recall or better
+  const front = paretoFront(rows.map((r) => -r.qps), rows.map((r) => r.recall10)).map((i) => rows[i]);
+  return {
+    data: [
+      ...sweepTraces(rows, (r) => r.recall10, (r) => r.qps, "recall@10 %{x:.4f}<br>%{y:.3s} queries/s"),
+      { type: "scatter", mode: "lines+markers", name: "Pareto front", x: front.map((r) => r.recall10), y: front.map((r) => r.qps), text: front.map((r) => r.label),
+        line: { color: "#d62728", width: 2 }, marker: { color: "#d62728", size: 7 }, hovertemplate: "%{text}<br>recall@10 %{x:.4f}<br>%{y:.3s} queries/s<extra>front</extra>" },
+    ],
+    layout: {
+      title: { text: `Sweep: recall@10 vs exact ${Math.max(...rows.filter((r) => r.config.kind === "exact").map((r) => (r.config.kind === "exact" ? r.config.dim : 0)))}-d against queries per second (batch)` },
+      xaxis: { title: { text: "recall@10 (ann-benchmarks: within 1e-3 of the 10th true distance)" } }, yaxis: { title: { text: "queries per second (log)" }, type: "log" },
+      template: "plotly_white", width: 820, height: 500, legend: { orientation: "h", y: -0.2 },
     },
   };
 }

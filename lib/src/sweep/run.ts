@@ -10,6 +10,7 @@
 import { check } from "../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { computeMetrics, mflops } from "../metrics/metrics";
+import { annRecall, candidateDistances, queriesPerSecond, rankingMetrics } from "../metrics/ranking";
 import { funnelRerank, rerank } from "../rerank/rerank";
 import { nestedKnn, type KnnAtDim } from "../search/nested";
 import { configLabel, expandGrid, type SweepConfig, type SweepGrid } from "./grid";
@@ -21,6 +22,8 @@ export interface SweepRow {
   mAP10: number;
   top1: number;
   precision10: number;
+  /** nDCG@10 with same-class relevance (metrics/ranking.ts). */
+  nDCG10: number;
   /** Share of exact search's 10 nearest (at the largest dim) found, ann-benchmarks style (distance within 1e-3). */
   recall10: number;
   mflops: number;
@@ -50,9 +53,6 @@ export interface SweepResult {
   seconds: number;
 }
 
-/** ann-benchmarks' tolerance: a neighbour within this L2 distance of the true 10th counts as found. */
-export const RECALL_EPSILON = 1e-3;
-
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** The first `cols` columns of each row. */
@@ -68,39 +68,9 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-/**
- * Recall@10 against the exact 10-NN at the largest dim, as ann-benchmarks counts it: a returned id is a hit when
- * its L2 distance (unit-normalized prefixes) is at most the true 10th distance + RECALL_EPSILON, so ties count.
- */
-function recallAt10(database: Matrix, queries: Matrix, ids: IntMatrix, exact: KnnAtDim, invNorms: Float64Array): number {
-  const d = exact.dim, cols = database.cols;
-  let hits = 0;
-  for (let q = 0; q < queries.rows; q++) {
-    const threshold = Math.sqrt(Math.max(0, exact.distances.data[q * exact.distances.cols + 9])) + RECALL_EPSILON;
-    let qq = 0;
-    for (let c = 0; c < d; c++) qq += queries.data[q * cols + c] ** 2;
-    const qInv = 1 / Math.sqrt(qq);
-    for (let j = 0; j < 10; j++) {
-      const id = ids.data[q * ids.cols + j];
-      if (id < 0) continue;
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += queries.data[q * cols + c] * database.data[id * cols + c];
-      const dist = Math.sqrt(Math.max(0, 2 - 2 * dot * qInv * invNorms[id]));
-      if (dist <= threshold) hits++;
-    }
-  }
-  return hits / (10 * queries.rows);
-}
-
-/** 1/|row| of every database row's first `dim` values (float64). */
-function inverseNorms(database: Matrix, dim: number): Float64Array {
-  const out = new Float64Array(database.rows);
-  for (let r = 0; r < database.rows; r++) {
-    let s = 0;
-    for (let c = r * database.cols, end = c + dim; c < end; c++) s += database.data[c] ** 2;
-    out[r] = s > 0 ? 1 / Math.sqrt(s) : 0;
-  }
-  return out;
+/** Recall@10 of `ids` against the exact 10-NN at the reference dim, ann-benchmarks style (ties within 1e-3 count). */
+function recallAt10(database: Matrix, queries: Matrix, ids: IntMatrix, referenceDistances: Float64Array, dim: number): number {
+  return annRecall(candidateDistances(queries, database, ids, dim, 10), 10, referenceDistances, 10, 10);
 }
 
 /** Every configuration of `grid` on `database` / `queries` (in memory), with labels for the metrics. */
@@ -117,8 +87,8 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
 
   // every first-stage dim's k-NN once (the shortlists all configurations rerank from), and the reference
   const knn = new Map(nestedKnn(database, queries, firstDims, k, { threads: options.threads }).map((r) => [r.dim, r]));
-  const reference = knn.get(maxDim)!;
-  const invNorms = inverseNorms(database, maxDim);
+  // the exact 10 nearest at the largest dim, their distances in the units recall compares (candidateDistances)
+  const referenceDistances = candidateDistances(queries, database, knn.get(maxDim)!.labels, maxDim, 10);
 
   // the first stage timed alone, per (dim, k): as a batch, and one query at a time
   const latencyQueries = Math.min(options.latencyQueries ?? 100, queries.rows);
@@ -165,11 +135,12 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
     rows.push({
       label: configLabel(c), kind: c.kind, config: c,
       mAP10: metrics.atK[0].mAP, top1: metrics.top1, precision10: metrics.atK[0].precision,
-      recall10: recallAt10(database, queries, firstColumns(ids, 10), reference, invNorms),
+      recall10: recallAt10(database, queries, firstColumns(ids, 10), referenceDistances, maxDim),
+      nDCG10: rankingMetrics(firstColumns(ids, 10), queryLabels, databaseLabels, [10])[0].ndcg,
       mflops: c.kind === "exact" ? mflops.exact(c.dim, database.rows)
         : c.kind === "adaptive" ? mflops.adaptive(c.retrievalDim, c.rerankDim, c.shortlist, database.rows)
           : mflops.funnel(c.retrievalDim, c.dims, c.shortlists, database.rows),
-      batchSeconds, msPerQuery: (batchSeconds * 1000) / queries.rows, qps: queries.rows / batchSeconds,
+      batchSeconds, msPerQuery: (batchSeconds * 1000) / queries.rows, qps: queriesPerSecond(queries.rows, batchSeconds),
       p50Ms: percentile(latencies, 0.5), p95Ms: percentile(latencies, 0.95),
     });
     options.onConfig?.(n + 1, configs.length, configLabel(c));

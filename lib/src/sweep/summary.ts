@@ -2,15 +2,25 @@
  * A finished sweep as text: the CSV of every row, and the summary the CLI prints (Pareto fronts, the
  * planner's pick against exact search at the largest dim).
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { writeAtomically } from "../core/atomic";
 import { bestConfig, paretoFront } from "./pareto";
 import type { SweepResult, SweepRow } from "./run";
 
-const COLUMNS: (keyof SweepRow)[] = ["label", "kind", "mAP10", "top1", "precision10", "recall10", "mflops", "batchSeconds", "msPerQuery", "qps", "p50Ms", "p95Ms"];
+const COLUMNS: (keyof SweepRow)[] = ["label", "kind", "mAP10", "top1", "precision10", "nDCG10", "recall10", "mflops", "batchSeconds", "msPerQuery", "qps", "p50Ms", "p95Ms"];
 
 /** Every row as CSV (header first), the columns of SweepRow. */
 export function sweepCsv(result: SweepResult): string {
   const cell = (v: unknown): string => (typeof v === "string" && /[",]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
   return [COLUMNS.join(","), ...result.rows.map((r) => COLUMNS.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+}
+
+/** Writes sweepCsv(result) to `file` atomically (folders made as needed); returns the file. */
+export function saveSweepCsv(result: SweepResult, file: string): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeAtomically(file, (temp) => fs.writeFileSync(temp, sweepCsv(result)));
+  return file;
 }
 
 /** The non-dominated rows on mAP@10 against MFLOPs and against measured time per query. */
