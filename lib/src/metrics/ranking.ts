@@ -130,17 +130,20 @@ export function candidateDistances(queries: Matrix, database: Matrix, shortlist:
   const norm = (m: Matrix, r: number): number => {
     let s = 0;
     for (let c = 0; c < dim; c++) s += m.data[r * m.cols + c] * m.data[r * m.cols + c];
-    check(s > 0 && Number.isFinite(s), `row ${r} of the ${m === queries ? "queries" : "database"} cannot be L2-normalized at ${dim}d`);
+    if (!(s > 0 && Number.isFinite(s))) check(false, `row ${r} of the ${m === queries ? "queries" : "database"} cannot be L2-normalized at ${dim}d`);
     return Math.sqrt(s);
   };
+  // each database row's norm once (rows recur across queries); NaN = not yet computed
+  const rowNorm = new Float64Array(database.rows).fill(NaN);
   const out = new Float64Array(queries.rows * k);
   for (let q = 0; q < queries.rows; q++) {
     const qn = norm(queries, q);
     for (let p = 0; p < k; p++) {
       const id = shortlist.data[q * shortlist.cols + p];
       if (id < 0) { out[q * k + p] = Infinity; continue; }
-      check(id < database.rows, `query ${q}: candidate id ${id} is outside the database's ${database.rows} rows`);
-      const xn = norm(database, id);
+      if (id >= database.rows) check(false, `query ${q}: candidate id ${id} is outside the database's ${database.rows} rows`);
+      if (Number.isNaN(rowNorm[id])) rowNorm[id] = norm(database, id);
+      const xn = rowNorm[id];
       let s = 0;
       for (let c = 0; c < dim; c++) {
         const d = queries.data[q * queries.cols + c] / qn - database.data[id * database.cols + c] / xn;
