@@ -132,7 +132,7 @@ export function sweepMflopsFigure(result: SweepResult): Figure {
       { type: "scatter", mode: "lines+markers", name: "Pareto front", x: front.map((r) => r.mflops), y: front.map((r) => r.mAP10), text: front.map((r) => r.label),
         line: { color: "#d62728", width: 2, shape: "hv" }, marker: { color: "#d62728", size: 7 }, hovertemplate: "%{text}<br>%{x:.3g} MFLOPs<br>mAP@10 %{y:.4f}<extra>front</extra>" },
       { type: "scatter", mode: "markers+text", name: "the paper's configurations", x: paper.map((r) => r.mflops), y: paper.map((r) => r.mAP10),
-        text: paper.map((r) => r.label), textposition: "bottom right", textfont: { size: 9 },
+        text: paper.map((r) => r.label), textposition: paper.map((r) => (r.kind === "exact" ? "bottom left" : "bottom right")), textfont: { size: 9 },
         marker: { color: "rgba(0,0,0,0)", size: 14, line: { color: "#000", width: 1.5 } }, hoverinfo: "skip" },
     ],
     layout: {
