@@ -26,6 +26,9 @@ test("a grid expands to exact baselines, adaptive D_r x D_s x L with D_s > D_r, 
     "16->[32,64,128,256,2048]@[200,100,50,25,10]",
   ]);
   // a rule that cannot keep dims growing and shortlists shrinking makes no funnel there
+  // every adaptive and funnel configuration once per first stage, named by it
+  const both = expandGrid({ retrievalDims: [16], shortlists: [200], rerankDims: [2048], exactDims: [], firstStages: ["exact", "hnsw32"] }, limits);
+  assert.deepEqual(both.map((c) => (c.kind === "adaptive" ? `${c.firstStage} ${c.retrievalDim}->${c.rerankDim}` : c.kind)), ["exact 16->2048", "hnsw32 16->2048"]);
   assert.equal(funnelFromRule(1024, 200, 3, { dimGrowth: 2, shortlistShrink: 0.5, finalDim: 2048, finalShortlist: 10 }), undefined);
   assert.equal(funnelFromRule(8, 20, 4, { dimGrowth: 2, shortlistShrink: 0.5, finalDim: 2048, finalShortlist: 10 }), undefined, "20, 10, 5 would not shrink to 10");
 });
@@ -46,6 +49,8 @@ test("bad sweep specifications stop with one clear line", () => {
     /"funnels.shortlistShrink" is 2; expected a number between 0 and 1/);
   bad({ retrievalDims: [8], shortlists: [], rerankDims: [], exactDims: [], funnels: { firstShortlists: [200], steps: [4], finalShortlist: 5 } },
     /"funnels.finalShortlist" is 5; expected an integer of at least 10/);
+  bad({ retrievalDims: [16], shortlists: [200], rerankDims: [2048], firstStages: ["ivf" as "exact"] },
+    /"firstStages" is \["ivf"\]; expected a non-empty list of: exact, hnsw8, hnsw32/);
 });
 
 test("the Pareto front on hand-made points: cheaper-and-better points only, by ascending cost", () => {
@@ -107,4 +112,17 @@ test("a sweep on real embeddings: each row equals its stages run directly, exact
   const exact2048 = result.rows.find((r) => r.label === "exact 2048d")!, adaptive = result.rows.find((r) => r.label === "16->2048 @100")!;
   assert.ok(adaptive.recall10 > 0.9, `16->2048 @100 recovers exact 2048-d's neighbours: ${adaptive.recall10}`);
   assert.ok(adaptive.mflops < exact2048.mflops / 10);
+});
+
+test("an HNSW first stage: the same configurations shortlisted by FAISS HNSW32 at D_r, close to the exact first stage", () => {
+  const database = arrays.database.matrix();
+  const grid = { retrievalDims: [16], shortlists: [100], rerankDims: [2048], exactDims: [2048], firstStages: ["exact", "hnsw32"] as ("exact" | "hnsw32")[] };
+  const result = runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, { latencyQueries: 5 });
+  assert.deepEqual(result.rows.map((r) => r.label), ["exact 2048d", "16->2048 @100", "hnsw32 16->2048 @100"]);
+  const [, exactFirst, hnswFirst] = result.rows;
+  // HNSW32 at 16-d misses few of the exact 100 nearest on 4000 rows: after the rerank the two agree closely
+  assert.ok(Math.abs(hnswFirst.mAP10 - exactFirst.mAP10) < 0.01, `mAP@10 ${hnswFirst.mAP10} vs ${exactFirst.mAP10}`);
+  assert.ok(hnswFirst.recall10 > exactFirst.recall10 - 0.05, `recall@10 ${hnswFirst.recall10} vs ${exactFirst.recall10}`);
+  assert.equal(hnswFirst.mflops, exactFirst.mflops, "MFLOPs stay the paper's cost model");
+  assert.ok(hnswFirst.batchSeconds > 0 && hnswFirst.p50Ms > 0);
 });
