@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import {
-  bestConfig, computeMetrics, expandGrid, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
+  bestConfig, computeMetrics, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
   paretoFront, rerank, runInference, runSweep, type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -125,4 +125,20 @@ test("an HNSW first stage: the same configurations shortlisted by FAISS HNSW32 a
   assert.ok(hnswFirst.recall10 > exactFirst.recall10 - 0.05, `recall@10 ${hnswFirst.recall10} vs ${exactFirst.recall10}`);
   assert.equal(hnswFirst.mflops, exactFirst.mflops, "MFLOPs stay the paper's cost model");
   assert.ok(hnswFirst.batchSeconds > 0 && hnswFirst.p50Ms > 0);
+});
+
+test("the HNSW first stage finds the true neighbours when its search is exhaustive (efSearch >= database size)", () => {
+  const database = arrays.database.matrix(), dim = 16, k = 50;
+  const index = FaissIndex.create("hnsw32", dim);
+  index.add(faissNormalized(database, dim));
+  index.setEfSearch(database.rows);
+  const found = index.search(faissNormalized(arrays.queries, dim), k);
+  index.reset();
+  const [exact] = nestedKnn(database, arrays.queries, [dim], k);
+  // the same distances at every position (ids may differ only among equal distances)
+  let worst = 0;
+  for (let i = 0; i < found.distances.length; i++) worst = Math.max(worst, Math.abs(found.distances[i] - exact.distances.data[i]));
+  assert.ok(worst < 1e-5, `largest distance difference ${worst}`);
+  const sameIds = found.labels.filter((id, i) => id === exact.labels.data[i]).length / found.labels.length;
+  assert.ok(sameIds > 0.99, `ids identical at ${sameIds}`);
 });
