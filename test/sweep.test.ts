@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import {
-  bestConfig, computeMetrics, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
+  bestConfig, computeMetrics, DEFAULT_SWEEP_GRID, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
   paretoFront, rerank, runInference, runSweep, type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -51,6 +51,18 @@ test("bad sweep specifications stop with one clear line", () => {
     /"funnels.finalShortlist" is 5; expected an integer of at least 10/);
   bad({ retrievalDims: [16], shortlists: [200], rerankDims: [2048], firstStages: ["ivf" as "exact"] },
     /"firstStages" is \["ivf"\]; expected a non-empty list of: exact, hnsw8, hnsw32/);
+});
+
+test("the experiment's \"sweep\" field: checked with the experiment, its fields replace the default grid's", () => {
+  const e = loadExperiment({ sweep: { retrievalDims: [16], funnels: { firstShortlists: [200], steps: [3] } } }, TEST_EXPERIMENT);
+  const grid = { ...DEFAULT_SWEEP_GRID, ...e.sweep };
+  assert.deepEqual(grid.retrievalDims, [16]);
+  assert.deepEqual(grid.shortlists, DEFAULT_SWEEP_GRID.shortlists);
+  assert.ok(expandGrid(grid, limits).every((c) => c.kind === "exact" || c.retrievalDim === 16));
+  assert.throws(() => loadExperiment({ sweep: { firstStages: ["ivf" as "exact"] } }, TEST_EXPERIMENT),
+    /field "sweep.firstStages\[0\]" is "ivf"; expected one of: exact, hnsw8, hnsw32/);
+  assert.throws(() => loadExperiment({ sweep: { shortlist: [16] } as object }, TEST_EXPERIMENT),
+    /unknown field "sweep.shortlist"; expected one of: retrievalDims, shortlists/);
 });
 
 test("the Pareto front on hand-made points: cheaper-and-better points only, by ascending cost", () => {

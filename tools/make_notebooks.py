@@ -400,12 +400,13 @@ The same runs from the command line: `npm run mrl -- sweep`.
     ("ts", CONFIG),
     ("md", """
 ## The grid
-Each axis is a list; edit them here. `funnels` generates cascades from rules (`dimGrowth`, `shortlistShrink`,
+Each axis is a list: edit them here, or in the experiment file's `"sweep"` field (the fields it gives replace the
+default grid's; the CLI reads it too). `funnels` generates cascades from rules (`dimGrowth`, `shortlistShrink`,
 `finalDim`, `finalShortlist` are the rule's other knobs). A bad grid (a shortlist longer than the search's k, no
 D_s above any D_r, nothing at all) stops with one line saying what to change.
 """),
     ("ts", """
-const grid: mrl.SweepGrid = { ...mrl.DEFAULT_SWEEP_GRID };
+const grid: mrl.SweepGrid = { ...mrl.DEFAULT_SWEEP_GRID, ...experiment.sweep };
 const model = experiment.models.find((m) => m !== "ff") ?? experiment.models[0];
 const arrays = mrl.experimentArrays(experiment, model);
 const database = arrays.database.matrix();

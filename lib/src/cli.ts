@@ -111,11 +111,11 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     run: (o) => printTimings(runRetrieval(o.experiment, { force: o.force })),
   },
   sweep: {
-    usage: "sweep      every configuration of the default grid (D_r x L x D_s, funnels) on the first MRL model: Pareto fronts, the planner's pick",
+    usage: "sweep      every configuration of the grid (the experiment's \"sweep\" over DEFAULT_SWEEP_GRID) on the first MRL model: Pareto fronts, the planner's pick",
     run: async (o) => {
       const e = o.experiment, model = e.models.find((m) => m !== "ff") ?? e.models[0];
       const arrays = experimentArrays(e, model);
-      const result = runSweep(arrays.database.matrix(), arrays.queries, arrays.databaseLabels, arrays.queryLabels, DEFAULT_SWEEP_GRID, {
+      const result = runSweep(arrays.database.matrix(), arrays.queries, arrays.databaseLabels, arrays.queryLabels, { ...DEFAULT_SWEEP_GRID, ...e.sweep }, {
         onConfig: (done, total, label) => { if (done % 20 === 0 || done === total) console.error(`sweep: ${done}/${total} ${label}`); },
       });
       const file = saveSweepCsv(result, path.join(o.results, "sweep", `${e.dataset}_${model}_sweep.csv`));

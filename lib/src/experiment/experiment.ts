@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
 import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
+import { FIRST_STAGES, type FunnelRule, type SweepGrid } from "../sweep/grid";
 import { fieldError, listOf, objectOf, oneOf, plainName, positiveInt, positiveNumber, text, type FieldAt, type Reader } from "./fields";
 import {
   DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
@@ -69,6 +70,8 @@ export interface Experiment {
   shortlistFormat: ShortlistFormat;
   /** Arithmetic of reranking's dot products (see RerankPrecision). */
   rerankPrecision: RerankPrecision;
+  /** The sweep's grid (`mrl sweep`, notebooks/sweep.ipynb): fields given here replace DEFAULT_SWEEP_GRID's. */
+  sweep?: Partial<SweepGrid>;
   /**
    * Memory budget in GB (10^9 bytes) for the stages (default: $MRL_MEMORY_GB, else a safe share of this
    * machine's memory). A database larger than it is read from its file in blocks instead of loaded.
@@ -173,6 +176,15 @@ const modelFiles: Reader<Partial<Record<ModelKind, string>>> = (v, at) => {
     return [kind, text(file, { ...at, field: `${at.field}.${kind}` })];
   }));
 };
+const funnelRule = objectOf<FunnelRule>({
+  firstShortlists: listOf(positiveInt, { nonEmpty: true }), steps: listOf(positiveInt, { nonEmpty: true }), dimGrowth: positiveNumber,
+  shortlistShrink: positiveNumber, finalDim: positiveInt, finalShortlist: positiveInt,
+}, ["dimGrowth", "shortlistShrink", "finalDim", "finalShortlist"]);
+const sweepGrid = objectOf<Partial<SweepGrid>>({
+  retrievalDims: listOf(positiveInt), shortlists: listOf(positiveInt), rerankDims: listOf(positiveInt), exactDims: listOf(positiveInt),
+  funnels: funnelRule, firstStages: listOf(oneOf(FIRST_STAGES), { nonEmpty: true }),
+}, ["retrievalDims", "shortlists", "rerankDims", "exactDims", "funnels", "firstStages"]);
+
 const inferenceSettings = objectOf<InferenceSettings>({
   models: modelFiles, database: text, queries: text,
   limit: objectOf<{ database: number; queries: number }>({ database: positiveInt, queries: positiveInt }), batchSize: positiveInt,
@@ -185,8 +197,8 @@ const experimentFields = objectOf<Experiment>({
   indexFiles: (v, at) => (typeof v === "boolean" ? v : fieldError(at, v, "true or false")),
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
   recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), memoryGb: positiveNumber,
-  inference: inferenceSettings,
-}, ["description", "efSearch", "exactEngine", "indexFiles", "memoryGb", "inference"]);
+  inference: inferenceSettings, sweep: sweepGrid,
+}, ["description", "efSearch", "exactEngine", "indexFiles", "memoryGb", "inference", "sweep"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,
