@@ -91,15 +91,11 @@ def top10(a, b):
 
 test("exact search equals FAISS IndexFlatL2 on faiss.normalize_L2'd prefixes, every query, every paper dim, near-duplicates included", (t) => {
   const result = py<Record<string, { problems: string[]; top10: number }>>(`
-import faiss
 ${TOP10_AGREEMENT}
 searched = db[:len(db) - ${ZERO_ROWS}]
 out = {}
 for dim in ${JSON.stringify(DIMS)}:
-    xb = np.array(searched[:, :dim]); faiss.normalize_L2(xb)
-    xq = np.array(q[:, :dim]); faiss.normalize_L2(xq)
-    index = faiss.IndexFlatL2(dim); index.add(xb)
-    D, I = index.search(xq, ${K})
+    xq, xb, D, I = faiss_exact(searched, q, dim, ${K})
     I_new, D_new = np.load(d + f"/I{dim}.npy"), np.load(d + f"/D{dim}.npy")
     out[dim] = {"problems": check_knn(xq, xb, D, I, I_new, D_new)[:5], "top10": top10(I_new, I)}
 print(json.dumps(out))`);
@@ -190,14 +186,10 @@ test("exactEngine \"faiss\": the faiss_nn stage's exact shortlists are Python FA
     { k: K, nesting: dims, exactEngine: "faiss", quiet: true });
   dims.forEach((dim, i) => writeIntMatrixNpy(path.join(dir, `faiss_engine${dim}.npy`), readShortlist(results[i].neighborsFile)));
   const result = py<Record<string, { differing: number; nested: number }>>(`
-import faiss
 searched = db[:len(db) - ${ZERO_ROWS}]
 out = {}
 for dim in ${JSON.stringify(dims)}:
-    xb = np.array(searched[:, :dim]); faiss.normalize_L2(xb)
-    xq = np.array(q[:, :dim]); faiss.normalize_L2(xq)
-    index = faiss.IndexFlatL2(dim); index.add(xb)
-    _, I = index.search(xq, ${K})
+    _, _, _, I = faiss_exact(searched, q, dim, ${K})
     ours = np.load(d + f"/faiss_engine{dim}.npy")
     out[dim] = {"differing": int((ours != I).sum()), "nested": int((np.load(d + f"/I{dim}.npy")[:, :10] != I[:, :10]).sum())}
 print(json.dumps(out))`);

@@ -21,8 +21,11 @@ export function python<T = unknown>(code: string, args: string[] = []): T {
   return JSON.parse(lines[lines.length - 1]) as T;
 }
 
-/** Python lines that import check_knn (test/knn_check.py: the tie-aware k-NN comparison of the agreement tests). */
-export const IMPORT_KNN_CHECK = `import sys; sys.path.insert(0, ${JSON.stringify(path.join(REPO, "test"))}); from knn_check import check_knn`;
+/**
+ * Python lines that import check_knn and faiss_exact (test/knn_check.py: the tie-aware k-NN comparison of the
+ * agreement tests, and the original faiss_nn loop's exact search at one dim).
+ */
+export const IMPORT_KNN_CHECK = `import sys; sys.path.insert(0, ${JSON.stringify(path.join(REPO, "test"))}); from knn_check import check_knn, faiss_exact`;
 
 /** Seeded pseudo-random floats in [-1, 1) (mulberry32), so tests are reproducible without fixtures. */
 export function seededFloats(n: number, seed: number): Float32Array {

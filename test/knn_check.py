@@ -6,7 +6,21 @@ the ids differ, the distance of *our* id, recomputed in float64 from the searche
 reference's distance at that position within `tol`. So the only accepted differences are permutations
 among equal distances and swaps at the k-th distance; a wrong neighbour at any position fails.
 """
+import faiss
 import numpy as np
+
+
+def faiss_exact(db, q, dim, k):
+    """The original faiss_nn loop at one dim: copies of the dim-prefixes (normalize_L2 works in place),
+    faiss.normalize_L2, IndexFlatL2 with one add, search k. Returns (xq, xb, D, I)."""
+    xb = np.array(db[:, :dim], dtype=np.float32)
+    faiss.normalize_L2(xb)
+    xq = np.array(q[:, :dim], dtype=np.float32)
+    faiss.normalize_L2(xq)
+    index = faiss.IndexFlatL2(dim)
+    index.add(xb)
+    D, I = index.search(xq, k)
+    return xq, xb, D, I
 
 
 def check_knn(xq, xb, D_ref, I_ref, I_new, D_new=None, tol=1e-5):

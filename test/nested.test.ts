@@ -35,17 +35,14 @@ function faissDisagreements(db: Matrix, q: Matrix, ours: KnnAtDim[]): Record<str
     writeIntMatrixNpy(path.join(dir, `I${r.dim}.npy`), r.labels);
   }
   return python<Record<string, string[]>>(`
-import faiss, json, numpy as np, sys
+import json, numpy as np, sys
 ${IMPORT_KNN_CHECK}
 d, dims = sys.argv[1], [int(x) for x in sys.argv[2].split(",")]
 db, q = np.load(d + "/db.npy"), np.load(d + "/q.npy")
 out = {}
 for dim in dims:
-    xb = np.array(db[:, :dim]); faiss.normalize_L2(xb)
-    xq = np.array(q[:, :dim]); faiss.normalize_L2(xq)
-    index = faiss.IndexFlatL2(dim); index.add(xb)
     D_new, I_new = np.load(d + f"/D{dim}.npy"), np.load(d + f"/I{dim}.npy")
-    D, I = index.search(xq, I_new.shape[1])
+    xq, xb, D, I = faiss_exact(db, q, dim, I_new.shape[1])
     out[dim] = check_knn(xq, xb, D, I, I_new, D_new)[:5]
 print(json.dumps(out))`, [dir, ours.map((r) => r.dim).join(",")]);
 }
