@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import {
-  bestConfig, computeMetrics, DEFAULT_SWEEP_GRID, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
+  bestConfig, computeMetrics, DEFAULT_SWEEP_GRID, firstColumns, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
   paretoFront, rerank, runInference, runSweep, type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -40,6 +40,7 @@ test("bad sweep specifications stop with one clear line", () => {
     /sweep grid field "shortlists" has 2048, longer than the search's k = 1024; expected shortlists up to k/);
   bad({ retrievalDims: [16], shortlists: [], rerankDims: [2048], exactDims: [], funnels: { firstShortlists: [4096], steps: [3] } },
     /"funnels.firstShortlists" has 4096, longer than the search's k = 1024/);
+  bad({ retrievalDims: [16], shortlists: [5, 200], rerankDims: [2048] }, /"shortlists" has 5; expected shortlists of at least 10/);
   bad({ retrievalDims: [64, 128], shortlists: [200], rerankDims: [32, 64] },
     /no rerank dim above a retrieval dim \(retrievalDims \[64,128\], rerankDims \[32,64\]\); expected some D_s > D_r/);
   bad({ retrievalDims: [], shortlists: [], rerankDims: [], exactDims: [] }, /sweep grid is empty: .*expected at least one/);
@@ -104,8 +105,7 @@ test("a sweep on real embeddings: each row equals its stages run directly, exact
   const result = runSweep(database, queries, arrays.databaseLabels, arrays.queryLabels, grid, { latencyQueries: 5 });
   assert.equal(result.rows.length, expandGrid(grid, { k: 100, maxDim: 2048 }).length);
   const knn = new Map(nestedKnn(database, queries, [8, 16, 2048], 100).map((r) => [r.dim, r.labels]));
-  const first = (m: IntMatrix, cols: number): IntMatrix => ({ rows: m.rows, cols, data: Int32Array.from({ length: m.rows * cols }, (_, i) => m.data[Math.floor(i / cols) * m.cols + (i % cols)]) });
-  const map10 = (ids: IntMatrix): number => computeMetrics(first(ids, 10), arrays.queryLabels, arrays.databaseLabels, [10]).atK[0].mAP;
+  const map10 = (ids: IntMatrix): number => computeMetrics(firstColumns(ids, 10), arrays.queryLabels, arrays.databaseLabels, [10]).atK[0].mAP;
   for (const row of result.rows) {
     const c = row.config;
     if (c.kind === "exact") {
@@ -113,10 +113,10 @@ test("a sweep on real embeddings: each row equals its stages run directly, exact
       assert.equal(row.mflops, mflops.exact(c.dim, database.rows));
       if (c.dim === 2048) assert.equal(row.recall10, 1, "exact search at the reference dim finds its own neighbours");
     } else if (c.kind === "adaptive") {
-      assert.equal(row.mAP10, map10(rerank(database, queries, first(knn.get(c.retrievalDim)!, c.shortlist), c.rerankDim, c.shortlist)), row.label);
+      assert.equal(row.mAP10, map10(rerank(database, queries, firstColumns(knn.get(c.retrievalDim)!, c.shortlist), c.rerankDim, c.shortlist)), row.label);
       assert.equal(row.mflops, mflops.adaptive(c.retrievalDim, c.rerankDim, c.shortlist, database.rows));
     } else {
-      assert.equal(row.mAP10, map10(funnelRerank(database, queries, first(knn.get(c.retrievalDim)!, c.shortlists[0]), c)), row.label);
+      assert.equal(row.mAP10, map10(funnelRerank(database, queries, firstColumns(knn.get(c.retrievalDim)!, c.shortlists[0]), c)), row.label);
     }
     assert.ok(row.recall10 > 0.3 && row.recall10 <= 1, `${row.label}: recall@10 ${row.recall10}`);
     assert.ok(row.batchSeconds > 0 && row.qps > 0 && row.p95Ms >= row.p50Ms && row.p50Ms > 0, `${row.label}: times`);

@@ -52,7 +52,7 @@ export {
    * Row-major typed-array matrices: wrap data with its shape, view a row, take a nested (prefix) representation
    * (normalized in float64; faissNormalized below is FAISS's own float32 normalization).
    */
-  matrix, intMatrix, row, prefixColumns, l2NormalizeRows, nestedNormalized,
+  matrix, intMatrix, row, firstColumns, prefixColumns, l2NormalizeRows, nestedNormalized,
   type Matrix, type IntMatrix,
 } from "./core/matrix";
 export {

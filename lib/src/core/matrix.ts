@@ -43,6 +43,15 @@ export function row(m: Matrix | IntMatrix, r: number): Float32Array | Int32Array
   return m.data.subarray(r * m.cols, (r + 1) * m.cols);
 }
 
+/** The first `cols` ids of every row (the matrix itself when that is all of them, else a copy). */
+export function firstColumns(m: IntMatrix, cols: number): IntMatrix {
+  if (cols === m.cols) return m;
+  check(Number.isInteger(cols) && cols > 0 && cols < m.cols, `cannot take ${cols} of ${m.cols} columns`);
+  const out = new Int32Array(m.rows * cols);
+  for (let r = 0; r < m.rows; r++) out.set(m.data.subarray(r * m.cols, r * m.cols + cols), r * cols);
+  return intMatrix(m.rows, cols, out);
+}
+
 /**
  * The first `dims` columns of every row, copied into a contiguous matrix: the MRL nested representation
  * of size `dims`. `file` only names the source in the error.

@@ -104,6 +104,8 @@ export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number 
     const over = dims.find((d) => d > limits.maxDim);
     if (over !== undefined) throw new MrlError(`sweep grid field "${field}" has dim ${over}; expected dims up to the arrays' ${limits.maxDim}`);
   }
+  const short = shortlists.find((l) => l < 10);
+  if (short !== undefined) throw new MrlError(`sweep grid field "shortlists" has ${short}; expected shortlists of at least 10 (the sweep scores the top 10)`);
   const long = shortlists.find((l) => l > limits.k);
   if (long !== undefined) {
     throw new MrlError(`sweep grid field "shortlists" has ${long}, longer than the search's k = ${limits.k}; expected shortlists up to k (or raise k)`);

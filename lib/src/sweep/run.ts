@@ -9,7 +9,7 @@
  * the configuration's own rerank time; index building is not counted (it is done once, offline).
  */
 import { check } from "../core/errors";
-import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
+import { firstColumns, intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { computeMetrics, mflops } from "../metrics/metrics";
 import { annRecall, candidateDistances, queriesPerSecond, rankingMetrics } from "../metrics/ranking";
 import { funnelRerank, rerank } from "../rerank/rerank";
@@ -56,14 +56,6 @@ export interface SweepResult {
 }
 
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
-
-/** The first `cols` columns of each row. */
-function firstColumns(m: IntMatrix, cols: number): IntMatrix {
-  if (cols === m.cols) return m;
-  const out = new Int32Array(m.rows * cols);
-  for (let r = 0; r < m.rows; r++) out.set(m.data.subarray(r * m.cols, r * m.cols + cols), r * cols);
-  return intMatrix(m.rows, cols, out);
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -151,14 +143,15 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
         return seconds(ts) * 1000;
       });
     }
-    const metrics = computeMetrics(firstColumns(ids, Math.min(10, ids.cols)), queryLabels, databaseLabels, [Math.min(10, ids.cols)]);
+    const top10 = firstColumns(ids, 10); // every configuration returns at least 10 (the grid's checks)
+    const metrics = computeMetrics(top10, queryLabels, databaseLabels, [10]);
     const batchSeconds = first.batch + rerankSeconds;
     const latencies = first.single.map((s, i) => s + singleRerank[i]);
     rows.push({
       label: configLabel(c), kind: c.kind, config: c,
       mAP10: metrics.atK[0].mAP, top1: metrics.top1, precision10: metrics.atK[0].precision,
-      recall10: recallAt10(database, queries, firstColumns(ids, 10), referenceDistances, maxDim),
-      nDCG10: rankingMetrics(firstColumns(ids, 10), queryLabels, databaseLabels, [10])[0].ndcg,
+      recall10: recallAt10(database, queries, top10, referenceDistances, maxDim),
+      nDCG10: rankingMetrics(top10, queryLabels, databaseLabels, [10])[0].ndcg,
       mflops: c.kind === "exact" ? mflops.exact(c.dim, database.rows)
         : c.kind === "adaptive" ? mflops.adaptive(c.retrievalDim, c.rerankDim, c.shortlist, database.rows)
           : mflops.funnel(c.retrievalDim, c.dims, c.shortlists, database.rows),
