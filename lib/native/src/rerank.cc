@@ -241,7 +241,6 @@ struct Arrays {
   int64_t rows, stride;
   const float* queries;
   int64_t qStride;
-  const double* queryNorms;  // |q| over each query's whole row: the original normalizes queries at 2048, then slices
   bool f32;
 };
 
@@ -289,8 +288,8 @@ static void distancesOfGroup(const Arrays& a, Scratch& s, const int32_t* ids, in
 
 // Query i at one dim: orders the real candidates among ids[0..shortlist) (id -1 = missing, skipped) by
 // distance; writes the first `keep` to out, then -1 where fewer than `keep` were real.
-static void rerankQuery(const Arrays& a, Scratch& s, int64_t i, const int32_t* ids, int64_t dim, int64_t shortlist, int64_t keep, int32_t* out,
-                        NormCache& norms) {
+static void rerankQuery(const Arrays& a, Scratch& s, int64_t i, double wholeNorm, const int32_t* ids, int64_t dim, int64_t shortlist,
+                        int64_t keep, int32_t* out, NormCache& norms) {
   const float* q = a.queries + i * a.qStride;
   double qq = 0;
   for (int64_t c = 0; c < dim; c++) qq += static_cast<double>(q[c]) * q[c];
@@ -300,7 +299,7 @@ static void rerankQuery(const Arrays& a, Scratch& s, int64_t i, const int32_t* i
     s.qf[c] = static_cast<float>(s.qd[c]);
   }
   // r = |q prefix| / |q whole row|; r = 0 (a zero query prefix): the original puts zero rows first
-  const double r = a.queryNorms[i] > 0 ? qNorm / a.queryNorms[i] : 0;
+  const double r = wholeNorm > 0 ? qNorm / wholeNorm : 0;
   const double zeroDist = r > 0 ? 2 - 1 / r : -HUGE_VAL;
   int32_t* real = s.real.data();
   int64_t n = 0;
@@ -331,7 +330,8 @@ static void rerankQuery(const Arrays& a, Scratch& s, int64_t i, const int32_t* i
 // rerank(database, rows, stride, queries, qStride, nq, candidates, candidateCols, dims, shortlists, float32, order, out, threads,
 //        queryNorms)
 // -> -1, or the index in `candidates` of the first id outside -1..rows-1 (then nothing is computed).
-// queryNorms[i]: |query i| over its whole row (float64), which may be wider than qStride.
+// queryNorms[i]: |query i| over its whole row (float64), which may be wider than qStride; empty: the rows of
+// `queries` are whole (their norms are summed here, float64 in column order).
 // A funnel over every query: rerank at dims[0] keeping shortlists[0] of its candidates, then dims[1] keeping
 // shortlists[1], ... (one step: adaptive retrieval). out: nq x shortlists[last]. order: the order to process
 // queries in (a permutation of 0..nq-1, e.g. locality order; empty = 0..nq-1): only the speed depends on it.
@@ -370,7 +370,7 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
   require(nq == 0 || static_cast<size_t>((nq - 1) * candidateCols + first) <= candidates.length, env, "rerank: candidates are too short");
   require(static_cast<size_t>(nq * last) <= out.length, env, "rerank: out is too short");
   require(order.length == 0 || static_cast<int64_t>(order.length) == nq, env, "rerank: order must hold every query once");
-  require(static_cast<int64_t>(queryNorms.length) >= nq, env, "rerank: queryNorms is too short");
+  require(queryNorms.length == 0 || static_cast<int64_t>(queryNorms.length) >= nq, env, "rerank: queryNorms is too short");
   if (order.length > 0) {
     std::vector<bool> seen(nq);
     for (int64_t t = 0; t < nq; t++) {
@@ -387,7 +387,7 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
   }
   if (nq == 0) return Napi::Number::New(env, -1);
 
-  const Arrays a{db.data, rows, stride, queries.data, qStride, queryNorms.data, f32};
+  const Arrays a{db.data, rows, stride, queries.data, qStride, f32};
   std::map<int64_t, NormCache> caches;  // one per distinct dim
   std::vector<NormCache*> stepNorms;
   for (int64_t d : dims) stepNorms.push_back(&caches.try_emplace(d, rows).first->second);
@@ -402,11 +402,18 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
       for (int64_t pos = from; pos < std::min(nq, from + CHUNK); pos++) {
         int64_t i = order.length > 0 ? order.data[pos] : pos;
         const int32_t* ids = candidates.data + i * candidateCols;
+        double wholeNorm = 0;  // once per query, for all its steps
+        if (queryNorms.length > 0) wholeNorm = queryNorms.data[i];
+        else {
+          const float* q = queries.data + i * qStride;
+          for (int64_t c = 0; c < qStride; c++) wholeNorm += static_cast<double>(q[c]) * q[c];
+          wholeNorm = std::sqrt(wholeNorm);
+        }
         for (int64_t st = 0; st < steps; st++) {
           bool final = st == steps - 1;
           // a step before the last only needs the candidates the next one keeps, in order
           int32_t* target = final ? out.data + i * last : s.kept[st % 2].data();
-          rerankQuery(a, s, i, ids, dims[st], shortlists[st], final ? last : shortlists[st + 1], target, *stepNorms[st]);
+          rerankQuery(a, s, i, wholeNorm, ids, dims[st], shortlists[st], final ? last : shortlists[st + 1], target, *stepNorms[st]);
           ids = target;
         }
       }

@@ -23,7 +23,8 @@ interface NativeKernels {
    * A funnel over every query (one step: adaptive retrieval): rerank its first shortlists[0] candidates at
    * dims[0] keeping shortlists[1], ..., the last step writing shortlists[last] ids per query to out (nq rows).
    * Rows of the arrays are row-major with the given strides; `order` is the order to process queries in (a
-   * permutation, or empty for 0..nq-1); queryNorms[i] = |query i| over its whole row. Candidate -1 is a missing
+   * permutation, or empty for 0..nq-1); queryNorms[i] = |query i| over its whole row (empty:
+   * the rows given are whole, and the kernel sums them). Candidate -1 is a missing
    * one (skipped; -1 fills the tail of a row with fewer real candidates). Returns -1, or the index in `candidates`
    * of the first id outside -1..rows-1 (then nothing was computed). See lib/native/src/rerank.cc for the arithmetic.
    */

@@ -103,8 +103,9 @@ export function funnelRerank(database: Matrix | DatabaseVectors, queries: Matrix
  */
 function runKernel(database: Matrix, queries: Matrix, candidates: IntMatrix, dims: number[], shortlists: number[], options: RerankOptions): IntMatrix {
   const precision = rerankPrecision(options.precision);
-  const queryNorms = options.queryNorms ?? wholeRowNorms(queries);
-  check(queryNorms.length === queries.rows, `queryNorms holds ${queryNorms.length} norms for ${queries.rows} queries`);
+  // without queryNorms the kernel sums each query's whole row itself
+  const queryNorms = options.queryNorms ?? new Float64Array(0);
+  check(options.queryNorms === undefined || queryNorms.length === queries.rows, `queryNorms holds ${queryNorms.length} norms for ${queries.rows} queries`);
   const threads = threadsFor(options, queries.rows * dims.reduce((sum, d, i) => sum + d * shortlists[i], 0));
   const order = options.localityOrder === false ? new Int32Array(0) : localityOrder(queries.data, queries.cols, queries.rows);
   const last = shortlists[shortlists.length - 1];
@@ -119,7 +120,10 @@ function runKernel(database: Matrix, queries: Matrix, candidates: IntMatrix, dim
   return intMatrix(queries.rows, last, out);
 }
 
-/** |row| of every row of m, summed in float64 in column order: the queries' whole-row norms (see the top). */
+/**
+ * |row| of every row of m, summed in float64 in column order: the queries' whole-row norms (see the top), as
+ * the kernel sums them itself when the rows it gets are whole.
+ */
 export function wholeRowNorms(m: Matrix): Float64Array {
   const out = new Float64Array(m.rows);
   for (let r = 0; r < m.rows; r++) {
@@ -141,12 +145,9 @@ export const GATHER_BYTES = 256 * 2 ** 20;
  * the in-memory path.
  */
 function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatrix, dims: number[], shortlists: number[], options: RerankOptions): IntMatrix {
-  const fullNorms = options.queryNorms ?? wholeRowNorms(queries);
-  const run = (db: Matrix, q: Matrix, c: IntMatrix, first = 0): IntMatrix => {
-    const o = { ...options, queryNorms: fullNorms.subarray(first, first + q.rows) };
-    return dims.length === 1 && shortlists.length === 1 ? rerank(db, q, c, dims[0], shortlists[0], o) : funnelRerank(db, q, c, { dims, shortlists }, o);
-  };
-  if (database.inMemory) return run(database.matrix(), queries, candidates);
+  const run = (db: Matrix, q: Matrix, c: IntMatrix, o: RerankOptions): IntMatrix => (dims.length === 1 && shortlists.length === 1
+    ? rerank(db, q, c, dims[0], shortlists[0], o) : funnelRerank(db, q, c, { dims, shortlists }, o));
+  if (database.inMemory) return run(database.matrix(), queries, candidates, options);
   check(queries.cols === database.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   checkRerankInputs(matrix(0, database.cols), queries, candidates, shortlists[0]);
   const width = Math.max(...dims), needed = shortlists[0], last = shortlists[shortlists.length - 1];
@@ -155,6 +156,8 @@ function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatr
   const rowsBuffer = allocateFloat32(Math.min(queries.rows, batch) * needed * width);
   const out = new Int32Array(queries.rows * last);
   const ids = new Int32Array(Math.min(queries.rows, batch) * needed);
+  // a batch's queries are cut to `width` dims: their whole rows' norms come from here
+  const fullNorms = options.queryNorms ?? wholeRowNorms(queries);
   for (let first = 0; first < queries.rows; first += batch) {
     const n = Math.min(batch, queries.rows - first);
     // the batch's distinct candidate ids, ascending (-1, a missing candidate, has no row)
@@ -179,7 +182,8 @@ function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatr
     }
     const batchQueries = new Float32Array(n * width);
     for (let q = 0; q < n; q++) batchQueries.set(queries.data.subarray((first + q) * queries.cols, (first + q) * queries.cols + width), q * width);
-    const result = run(matrix(distinct, width, rowsBuffer.subarray(0, distinct * width)), matrix(n, width, batchQueries), intMatrix(n, needed, local), first);
+    const result = run(matrix(distinct, width, rowsBuffer.subarray(0, distinct * width)), matrix(n, width, batchQueries), intMatrix(n, needed, local),
+      { ...options, queryNorms: fullNorms.subarray(first, first + n) });
     for (let i = 0; i < n * last; i++) out[first * last + i] = result.data[i] < 0 ? -1 : rowIds[result.data[i]];
   }
   return intMatrix(queries.rows, last, out);
