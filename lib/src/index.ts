@@ -112,10 +112,21 @@ export {
   type ImageSource,
 } from "./inference/sources";
 export {
-  /** A FAISS index (exactl2, hnsw8, hnsw32) over typed arrays; files readable by Python's faiss.read_index. */
-  FaissIndex,
+  /**
+   * FAISS indexes over typed arrays (exactl2, hnsw8, hnsw32, or any factory string; binary codes by Hamming
+   * distance); files readable by Python's faiss.read_index / read_index_binary.
+   */
+  FaissIndex, FaissBinaryIndex,
   type KnnResult,
 } from "./search/faiss";
+export {
+  /**
+   * First stages before the float rerank: exact, HNSW, IVF clustered at a smaller prefix (AdANNS), PQ, OPQ,
+   * SQ8, median-centred sign bits; named by specs such as "ivf256-p8-c8" or "opq16", with their cost model.
+   */
+  parseFirstStage, firstStageName, buildFirstStage, firstStageMflops, FIRST_STAGE_GRAMMAR,
+  type FirstStageSpec, type FirstStageIndex,
+} from "./search/firstStages";
 export {
   /** FAISS's own L2 normalization (faiss.normalize_L2) of a nested prefix: what faiss_nn hands to FAISS. */
   faissNormalized,

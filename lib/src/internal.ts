@@ -43,6 +43,7 @@ export * from "./rerank/rerank";
 export * from "./rerank/stage";
 export * from "./search/efSearchSweep";
 export * from "./search/faiss";
+export * from "./search/firstStages";
 export * from "./search/stage";
 export * from "./search/flatIndexFile";
 export * from "./search/nested";

@@ -20,7 +20,24 @@ interface NativeIndex {
   searchFloat32(queries: Float32Array, k: number, distances: Float32Array, labels: Int32Array): void;
   setEfSearch(ef: number): boolean;
   resetIndex(): void;
+  trainFloat32(data: Float32Array): void;
+  setNprobe(nprobe: number): boolean;
+  trainIvfOnPrefix(data: Float32Array, clusterDim: number): void;
 }
+
+/** faiss-node's BinaryIndex, added by the patch (faiss::IndexBinaryFlat: Hamming distance over packed bits). */
+interface NativeBinaryIndex {
+  ntotal(): number;
+  getDimension(): number;
+  addBits(codes: Uint8Array): void;
+  searchBits(queries: Uint8Array, k: number, distances: Int32Array, labels: Int32Array): void;
+  write(fname: string): void;
+  resetIndex(): void;
+}
+const patched = faissNode as unknown as {
+  BinaryIndex?: { new (bits: number): NativeBinaryIndex; read(fname: string): NativeBinaryIndex };
+  searchStats?: () => { hnsw: number; ivf: number };
+};
 
 /** The module-level function the patch adds (faiss::fvec_renorm_L2, see faissNormalized). */
 const normalizeL2Float32 = (faissNode as unknown as {
@@ -89,6 +106,20 @@ export class FaissIndex {
     return new FaissIndex(native as unknown as NativeIndex, indexType, indexType !== "exactl2");
   }
 
+  /**
+   * A new empty index from a FAISS factory string over `dim`-d vectors, L2 metric (e.g. "IVF256,Flat", "PQ16",
+   * "OPQ16,PQ16", "SQ8"); indexes that need training say so (`train`).
+   */
+  static fromFactory(factory: string, dim: number): FaissIndex {
+    if (!Number.isInteger(dim) || dim <= 0) throw new MrlError(`index dimension must be a positive integer, got ${dim}`);
+    try {
+      const native = faissNode.Index.fromFactory(dim, factory, faissNode.MetricType.METRIC_L2) as unknown as NativeIndex;
+      return new FaissIndex(native, factory, factory.startsWith("HNSW"));
+    } catch (err) {
+      throw new MrlError(`FAISS cannot build "${factory}" at ${dim} dims: ${(err as Error).message}`);
+    }
+  }
+
   /** Reads an index written by this project or by Python's faiss.write_index. */
   static read(file: string): FaissIndex {
     if (!fs.existsSync(file)) throw new MrlError("index file not found", file);
@@ -146,6 +177,28 @@ export class FaissIndex {
     return { distances, labels, nq, k };
   }
 
+  /** Trains the index (k-means, PQ codebooks, OPQ rotation, SQ ranges; FAISS subsamples large sets itself). */
+  train(vectors: Matrix): void {
+    check(vectors.cols === this.dim, `cannot train a ${this.dim}-d index on ${vectors.cols}-d vectors`);
+    this.native.trainFloat32(vectors.data.subarray(0, vectors.rows * vectors.cols));
+  }
+
+  /**
+   * Trains an IVF index's coarse quantizer on the first `clusterDim` columns only (AdANNS: clusters made at
+   * d_c, lists searched at the index's d >= d_c); see the patch's trainIvfOnPrefix for why the file stays a
+   * standard IndexIVF.
+   */
+  trainOnPrefix(vectors: Matrix, clusterDim: number): void {
+    check(vectors.cols === this.dim, `cannot train a ${this.dim}-d index on ${vectors.cols}-d vectors`);
+    check(Number.isInteger(clusterDim) && clusterDim > 0 && clusterDim <= this.dim, `cluster dim ${clusterDim} must be in 1..${this.dim}`);
+    this.native.trainIvfOnPrefix(vectors.data.subarray(0, vectors.rows * vectors.cols), clusterDim);
+  }
+
+  /** IVF lists probed per query (nprobe); returns false for indexes that are not IVF. */
+  setNprobe(nprobe: number): boolean {
+    return this.native.setNprobe(nprobe);
+  }
+
   /** Removes every vector (the index object stays, its memory is freed now rather than at garbage collection). */
   reset(): void {
     this.native.resetIndex();
@@ -170,5 +223,74 @@ function fourcc(file: string): string {
     return fs.readSync(fd, bytes, 0, 4, 0) === 4 ? String.fromCharCode(...bytes) : "";
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * Distances FAISS computed since the last call (HNSW graph search, IVF list scans; FAISS sums them over its
+ * threads), and resets the counters: the measured part of a first stage's cost.
+ */
+export function faissDistanceCounts(): { hnsw: number; ivf: number } {
+  if (!patched.searchStats) throw new MrlError("faiss-node was built without the project's patch; run `npm run setup`");
+  return patched.searchStats();
+}
+
+/**
+ * A FAISS binary index (IndexBinaryFlat): codes of `bits` bits packed 8 per byte, lowest bit first (numpy's
+ * packbits(..., bitorder="little")), searched by Hamming distance. Files are FAISS's binary-index format
+ * (Python: faiss.read_index_binary).
+ */
+export class FaissBinaryIndex {
+  private constructor(private readonly native: NativeBinaryIndex) {}
+
+  static create(bits: number): FaissBinaryIndex {
+    if (!patched.BinaryIndex) throw new MrlError("faiss-node was built without the project's patch; run `npm run setup`");
+    if (!Number.isInteger(bits) || bits <= 0 || bits % 8 !== 0) throw new MrlError(`a binary index needs a positive multiple of 8 bits, got ${bits}`);
+    return new FaissBinaryIndex(new patched.BinaryIndex(bits));
+  }
+
+  static read(file: string): FaissBinaryIndex {
+    if (!patched.BinaryIndex) throw new MrlError("faiss-node was built without the project's patch; run `npm run setup`");
+    if (!fs.existsSync(file)) throw new MrlError("index file not found", file);
+    try {
+      return new FaissBinaryIndex(patched.BinaryIndex.read(file));
+    } catch (err) {
+      throw new MrlError(`cannot read FAISS binary index: ${(err as Error).message}`, file);
+    }
+  }
+
+  /** Bits per code. */
+  get bits(): number {
+    return this.native.getDimension();
+  }
+
+  get ntotal(): number {
+    return this.native.ntotal();
+  }
+
+  add(codes: Uint8Array): void {
+    check(codes.length % (this.bits / 8) === 0, `${codes.length} bytes are not whole ${this.bits / 8}-byte codes`);
+    this.native.addBits(codes);
+  }
+
+  /** k nearest codes of every query code by Hamming distance (equal distances in FAISS's heap order). */
+  search(queries: Uint8Array, k: number): { distances: Int32Array; labels: Int32Array; nq: number; k: number } {
+    const bytes = this.bits / 8;
+    check(queries.length % bytes === 0, `${queries.length} query bytes are not whole ${bytes}-byte codes`);
+    if (!Number.isInteger(k) || k <= 0) throw new MrlError(`k must be a positive integer, got ${k}`);
+    if (k > this.ntotal) throw new MrlError(`k=${k} is larger than the database (${this.ntotal} codes)`);
+    const nq = queries.length / bytes;
+    const distances = new Int32Array(nq * k), labels = new Int32Array(nq * k);
+    this.native.searchBits(queries, k, distances, labels);
+    return { distances, labels, nq, k };
+  }
+
+  reset(): void {
+    this.native.resetIndex();
+  }
+
+  /** Writes the index atomically in FAISS's binary-index format. */
+  write(file: string): void {
+    writeAtomically(file, (temp) => this.native.write(temp));
   }
 }

@@ -4,10 +4,13 @@
  * the list of configurations (pure; every bad specification is one clear error before anything runs).
  */
 import { MrlError } from "../core/errors";
+import { FIRST_STAGE_GRAMMAR, firstStageUnfit, parseFirstStage } from "../search/firstStages";
 
-/** How a configuration finds its shortlist at D_r: exact search, or a FAISS HNSW index (M = 8 or 32) built at D_r. */
-export const FIRST_STAGES = ["exact", "hnsw8", "hnsw32"] as const;
-export type FirstStage = (typeof FIRST_STAGES)[number];
+/**
+ * How a configuration finds its shortlist at D_r: a first-stage spec (search/firstStages.ts: exact, hnsw<M>,
+ * ivf<nlist>-p<nprobe>[-c<d_c>], pq<m>, opq<m>, sq8, binary).
+ */
+export type FirstStage = string;
 
 /**
  * One retrieval configuration: exact search at a dim, adaptive (shortlist at D_r by the first stage, rerank L at
@@ -42,13 +45,22 @@ export interface SweepGrid {
   retrievalDims: number[];
   /** Shortlist lengths L reranked by adaptive retrieval. */
   shortlists: number[];
-  /** Rerank dims D_s (each > D_r; a D_s <= D_r pair is skipped, unless every pair is, which is an error). */
+  /**
+   * Rerank dims D_s: above D_r after an exact first stage; from D_r up after an approximate one (reranking its
+   * shortlist in float at the same dim is what quantized and graph stages need). Other pairs are skipped,
+   * unless every pair is, which is an error.
+   */
   rerankDims: number[];
   /** Exact search alone at these dims (baselines; default: the largest dim). */
   exactDims?: number[];
   funnels?: FunnelRule;
   /** First stages to shortlist with (default ["exact"]); every adaptive and funnel configuration is made for each. */
   firstStages?: FirstStage[];
+  /**
+   * D_r for particular first stages instead of `retrievalDims` (e.g. { binary: [512, 2048] }: sign bits pay off
+   * at larger prefixes). Keys must be among `firstStages`.
+   */
+  firstStageDims?: Record<string, number[]>;
 }
 
 /** The paper's axes on Fashion-MNIST: D_r 8..64, L 50..800, D_s 64..2048, funnels of 3-6 steps from 100-800. */
@@ -95,7 +107,7 @@ export function funnelFromRule(retrievalDim: number, firstShortlist: number, ste
  * Every configuration of a grid, checked against the search's k and the arrays' dims: exact baselines, then
  * adaptive (D_r x L x D_s with D_s > D_r), then the funnels the rule makes. Errors name the field and value.
  */
-export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number }): SweepConfig[] {
+export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number; rows?: number }): SweepConfig[] {
   const retrievalDims = positiveInts(grid.retrievalDims, "retrievalDims");
   const shortlists = positiveInts(grid.shortlists, "shortlists");
   const rerankDims = positiveInts(grid.rerankDims, "rerankDims");
@@ -111,17 +123,43 @@ export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number 
     throw new MrlError(`sweep grid field "shortlists" has ${long}, longer than the search's k = ${limits.k}; expected shortlists up to k (or raise k)`);
   }
   const stages = grid.firstStages ?? ["exact"];
-  if (!Array.isArray(stages) || stages.length === 0 || stages.some((s) => !FIRST_STAGES.includes(s))) {
-    throw new MrlError(`sweep grid field "firstStages" is ${JSON.stringify(stages)}; expected a non-empty list of: ${FIRST_STAGES.join(", ")}`);
+  if (!Array.isArray(stages) || stages.length === 0 || stages.some((s) => typeof s !== "string")) {
+    throw new MrlError(`sweep grid field "firstStages" is ${JSON.stringify(stages)}; expected a non-empty list of first stages (${FIRST_STAGE_GRAMMAR})`);
+  }
+  const specs = new Map(stages.map((name) => {
+    try {
+      return [name, parseFirstStage(name)];
+    } catch (err) {
+      throw new MrlError(`sweep grid field "firstStages": ${(err as Error).message}`);
+    }
+  }));
+  const stageDims = new Map<string, number[]>();
+  for (const [name, dims] of Object.entries(grid.firstStageDims ?? {})) {
+    if (!specs.has(name)) throw new MrlError(`sweep grid field "firstStageDims" names "${name}", which is not among firstStages [${stages}]`);
+    const checked = positiveInts(dims, `firstStageDims.${name}`);
+    const over = checked.find((d) => d > limits.maxDim);
+    if (over !== undefined) throw new MrlError(`sweep grid field "firstStageDims.${name}" has dim ${over}; expected dims up to the arrays' ${limits.maxDim}`);
+    stageDims.set(name, checked);
+  }
+  const dimsOf = (stage: string): number[] => stageDims.get(stage) ?? retrievalDims;
+  // a stage runs at the D_r it fits (PQ's m divides D_r, ...); one that fits none of its dims is an error
+  const fits = (stage: string, dim: number): boolean => firstStageUnfit(specs.get(stage)!, dim, limits.rows ?? Infinity) === undefined;
+  for (const stage of stages) {
+    if (dimsOf(stage).length > 0 && !dimsOf(stage).some((d) => fits(stage, d))) {
+      throw new MrlError(`sweep grid first stage "${stage}" fits none of its dims [${dimsOf(stage)}]: ${firstStageUnfit(specs.get(stage)!, dimsOf(stage)[0], limits.rows ?? Infinity)}`);
+    }
   }
   const configs: SweepConfig[] = exactDims.map((dim) => ({ kind: "exact", dim }));
-  if (shortlists.length > 0 && rerankDims.length > 0 && retrievalDims.length > 0) {
+  if (shortlists.length > 0 && rerankDims.length > 0) {
     let pairs = 0;
-    for (const retrievalDim of retrievalDims) {
-      for (const rerankDim of rerankDims) {
-        if (rerankDim <= retrievalDim) continue; // reranking at a dim no larger than the first stage's adds nothing
-        pairs++;
-        for (const firstStage of stages) {
+    for (const firstStage of stages) {
+      for (const retrievalDim of dimsOf(firstStage)) {
+        if (!fits(firstStage, retrievalDim)) continue;
+        for (const rerankDim of rerankDims) {
+          // after exact search, reranking at a dim no larger than D_r adds nothing; an approximate stage's
+          // shortlist is worth reranking in float at D_r itself
+          if (rerankDim < retrievalDim || (rerankDim === retrievalDim && firstStage === "exact")) continue;
+          pairs++;
           for (const shortlist of shortlists) configs.push({ kind: "adaptive", firstStage, retrievalDim, rerankDim, shortlist });
         }
       }
@@ -152,7 +190,8 @@ export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number 
     const steps = positiveInts(f.steps, "funnels.steps");
     const seen = new Set<string>();
     for (const firstStage of stages) {
-      for (const retrievalDim of retrievalDims) {
+      for (const retrievalDim of dimsOf(firstStage)) {
+        if (!fits(firstStage, retrievalDim)) continue;
         for (const first of firsts) {
           for (const n of steps) {
             const funnel = funnelFromRule(retrievalDim, first, n, rule, firstStage);
