@@ -63,14 +63,19 @@ export interface SweepGrid {
   firstStageDims?: Record<string, number[]>;
 }
 
-/** The paper's axes on Fashion-MNIST: D_r 8..64, L 50..800, D_s 64..2048, funnels of 3-6 steps from 100-800. */
+/**
+ * The paper's axes on Fashion-MNIST: D_r 8..64, L 50..800, D_s 64..2048, funnels of 3-6 steps from 100-800; first
+ * stages exact and HNSW32 at every D_r, IVF (AdANNS), PQ, OPQ, SQ8 and sign bits at a few.
+ */
 export const DEFAULT_SWEEP_GRID: SweepGrid = {
   retrievalDims: [8, 16, 32, 64],
   shortlists: [50, 100, 200, 400, 800],
   rerankDims: [64, 128, 256, 512, 1024, 2048],
   exactDims: [8, 16, 32, 64, 2048],
   funnels: { firstShortlists: [100, 200, 400, 800], steps: [3, 4, 5, 6] },
-  firstStages: ["exact", "hnsw32"],
+  firstStages: ["exact", "hnsw32", "ivf256-p16-c8", "pq8", "opq8", "sq8", "binary"],
+  // the stages practitioners put in front of prefixes, each at a couple of dims (sign bits pay off at long prefixes)
+  firstStageDims: { "ivf256-p16-c8": [16, 64], pq8: [16, 64], opq8: [16], sq8: [64], binary: [256, 1024] },
 };
 
 /** The label of a configuration, as the metrics table writes it (e.g. "16->2048 @200"). */

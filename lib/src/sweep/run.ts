@@ -66,8 +66,8 @@ function percentile(values: number[], p: number): number {
 }
 
 /** Recall@10 of `ids` against the exact 10-NN at the reference dim, ann-benchmarks style (ties within 1e-3 count). */
-function recallAt10(database: Matrix, queries: Matrix, ids: IntMatrix, referenceDistances: Float64Array, dim: number): number {
-  return annRecall(candidateDistances(queries, database, ids, dim, 10), 10, referenceDistances, 10, 10);
+function recallAt10(database: Matrix, queries: Matrix, ids: IntMatrix, referenceDistances: Float64Array, dim: number, norms: Float64Array): number {
+  return annRecall(candidateDistances(queries, database, ids, dim, 10, norms), 10, referenceDistances, 10, 10);
 }
 
 /** Every configuration of `grid` on `database` / `queries` (in memory), with labels for the metrics. */
@@ -87,7 +87,8 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
   // every first-stage dim's k-NN once (the shortlists all configurations rerank from), and the reference
   const knn = new Map(nestedKnn(database, queries, firstDims, k, { threads: options.threads }).map((r) => [r.dim, r]));
   // the exact 10 nearest at the largest dim, their distances in the units recall compares (candidateDistances)
-  const referenceDistances = candidateDistances(queries, database, knn.get(maxDim)!.labels, maxDim, 10);
+  const databaseNorms = new Float64Array(database.rows).fill(NaN); // filled as rows are scored, kept across configurations
+  const referenceDistances = candidateDistances(queries, database, firstColumns(knn.get(maxDim)!.labels, 10), maxDim, 10, databaseNorms);
 
   // the first stage alone, per (stage, dim, k): its candidates, its time as a batch and one query at a time
   const latencyQueries = Math.min(options.latencyQueries ?? 100, queries.rows);
@@ -159,7 +160,7 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
     rows.push({
       label: configLabel(c), kind: c.kind, config: c,
       mAP10: metrics.atK[0].mAP, top1: metrics.top1, precision10: metrics.atK[0].precision,
-      recall10: recallAt10(database, queries, top10, referenceDistances, maxDim),
+      recall10: recallAt10(database, queries, top10, referenceDistances, maxDim, databaseNorms),
       nDCG10: rankingMetrics(top10, queryLabels, databaseLabels, [10])[0].ndcg,
       // the first stage's cost (firstStageMflops) plus the rerank's, as the paper's adaptive and funnel formulas
       mflops: c.kind === "exact" ? mflops.exact(c.dim, database.rows)
