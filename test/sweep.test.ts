@@ -3,6 +3,8 @@
  * points, and a small sweep on real Fashion-MNIST embeddings whose rows must equal the stages run directly.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { before, test } from "node:test";
 import {
   bestConfig, computeMetrics, DEFAULT_SWEEP_GRID, firstColumns, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
@@ -139,8 +141,15 @@ test("a sweep on real embeddings: each row equals its stages run directly, exact
 test("an HNSW first stage: the same configurations shortlisted by FAISS HNSW32 at D_r, close to the exact first stage", () => {
   const database = arrays.database.matrix();
   const grid = { retrievalDims: [16], shortlists: [100], rerankDims: [2048], exactDims: [2048], firstStages: ["exact", "hnsw32"] };
-  const result = runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, { latencyQueries: 5 });
+  const dir = tempDir("mrl-sweep-index-");
+  const result = runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid,
+    { latencyQueries: 5, indexFile: (stage, dim) => path.join(dir, `${dim}dim_${stage}.index`) });
   assert.deepEqual(result.rows.map((r) => r.label), ["exact 2048d", "16->2048 @100", "hnsw32 16->2048 @100"]);
+  // the HNSW index the sweep built, written as FAISS writes it (the exact first stage has none)
+  assert.deepEqual(fs.readdirSync(dir), ["16dim_hnsw32.index"]);
+  const written = FaissIndex.read(path.join(dir, "16dim_hnsw32.index"));
+  assert.deepEqual([written.ntotal, written.dim], [database.rows, 16]);
+  written.reset();
   const [, exactFirst, hnswFirst] = result.rows;
   // HNSW32 at 16-d misses few of the exact 100 nearest on 4000 rows: after the rerank the two agree closely
   assert.ok(Math.abs(hnswFirst.mAP10 - exactFirst.mAP10) < 0.01, `mAP@10 ${hnswFirst.mAP10} vs ${exactFirst.mAP10}`);

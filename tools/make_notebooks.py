@@ -389,10 +389,13 @@ write_notebook("notebooks/sweep.ipynb", [
 The original picks D_r, D_s, the shortlist length L and the funnel cascades by hand. This notebook evaluates a
 whole grid of them on the experiment's first MRL model: exact search per dim, adaptive retrieval for every
 D_r x L x D_s with D_s > D_r, and funnels made by a rule (dims doubling from D_r, shortlists halving from the
-first, ending at the largest dim and 10). For each configuration: mAP@10, top-1, precision@10, nDCG@10, recall@10
-against exact search at the largest dim (ann-benchmarks: a neighbour within 1e-3 of the 10th true distance counts),
-MFLOPs per query (the paper's cost model), and measured time: all queries as one batch (ms per query, QPS) and one
-query at a time (p50, p95). Every first-stage dim is searched once; all configurations rerank from those shortlists.
+first, ending at the largest dim and 10). Each adaptive and funnel configuration runs behind several first stages:
+exact search, HNSW32, IVF with its clusters made at a smaller prefix (AdANNS), PQ, OPQ, SQ8 and median-centred
+sign bits searched by Hamming distance (FAISS indexes, built once per dim). For each configuration: mAP@10, top-1,
+precision@10, nDCG@10, recall@10 against exact search at the largest dim (ann-benchmarks: a neighbour within 1e-3
+of the 10th true distance counts), MFLOPs per query (the paper's cost model, with FAISS's own distance counts for
+HNSW and IVF), and measured time: all queries as one batch (ms per query, QPS) and one query at a time (p50, p95).
+Every first-stage dim is searched once; all configurations rerank from those shortlists.
 The same runs from the command line: `npm run mrl -- sweep`.
 """),
     ("ts", IMPORTS),
@@ -402,7 +405,9 @@ The same runs from the command line: `npm run mrl -- sweep`.
 ## The grid
 Each axis is a list: edit them here, or in the experiment file's `"sweep"` field (the fields it gives replace the
 default grid's; the CLI reads it too). `funnels` generates cascades from rules (`dimGrowth`, `shortlistShrink`,
-`finalDim`, `finalShortlist` are the rule's other knobs). A bad grid (a shortlist longer than the search's k, no
+`finalDim`, `finalShortlist` are the rule's other knobs). `firstStages` names the first stages (`exact`,
+`hnsw32`, `ivf256-p16-c8`: 256 lists probed 16 at a time, clustered at 8 dims, `pq8`, `opq8`, `sq8`, `binary`) and
+`firstStageDims` gives a stage its own D_r (sign bits pay off at long prefixes). A bad grid (a shortlist longer than the search's k, no
 D_s above any D_r, nothing at all) stops with one line saying what to change.
 """),
     ("ts", """

@@ -11,6 +11,7 @@ import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperime
 import { FLAG_USAGE, fitRerankConfigs, parseFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
+import { databaseDataset } from "./io/naming";
 import { DEFAULT_SWEEP_GRID } from "./sweep/grid";
 import { runSweep } from "./sweep/run";
 import { saveSweepCsv, sweepSummary } from "./sweep/summary";
@@ -117,6 +118,8 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       const arrays = experimentArrays(e, model);
       const result = runSweep(arrays.database.matrix(), arrays.queries, arrays.databaseLabels, arrays.queryLabels, { ...DEFAULT_SWEEP_GRID, ...e.sweep }, {
         onConfig: (done, total, label) => { if (done % 20 === 0 || done === total) console.error(`sweep: ${done}/${total} ${label}`); },
+        // each first-stage index as FAISS writes it, named like faiss_nn's (Python: faiss.read_index / read_index_binary)
+        indexFile: (stage, dim) => path.join(e.root, "index_files", model, "sweep", `${databaseDataset(e.dataset)}_${dim}dim_${stage}.index`),
       });
       const file = saveSweepCsv(result, path.join(o.results, "sweep", `${e.dataset}_${model}_sweep.csv`));
       for (const line of sweepSummary(result)) console.log(line);

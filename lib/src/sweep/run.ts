@@ -8,6 +8,8 @@
  * and funnel configuration reranks from them. Measured time adds the first stage timed alone at that dim and k to
  * the configuration's own rerank time; index building is not counted (it is done once, offline).
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { check } from "../core/errors";
 import { firstColumns, intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { computeMetrics, mflops } from "../metrics/metrics";
@@ -42,6 +44,11 @@ export interface SweepOptions {
   /** Queries timed one at a time for p50 / p95 (default 100, the first ones). */
   latencyQueries?: number;
   threads?: number;
+  /**
+   * Where to write each first-stage index built (FAISS's format; none when absent), e.g. the CLI's
+   * index_files/<model>/sweep/<DATASET>_<d>dim_<stage>.index.
+   */
+  indexFile?: (stage: string, dim: number) => string;
   /** Called after each configuration (done, total). */
   onConfig?: (done: number, total: number, label: string) => void;
 }
@@ -114,6 +121,11 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
       // a FAISS index over the prefix, built once per (stage, dim) and not timed (it is built offline)
       if (!indexes.has(`${stage}:${dim}`)) {
         const index = buildFirstStage(spec, database, dim);
+        if (options.indexFile) {
+          const file = options.indexFile(stage, dim);
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          index.write(file);
+        }
         indexes.set(`${stage}:${dim}`, { index, queries: index.prepare(queries) });
       }
       const { index, queries: prepared } = indexes.get(`${stage}:${dim}`)!;
