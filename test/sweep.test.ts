@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { before, test } from "node:test";
 import {
   bestConfig, computeMetrics, DEFAULT_SWEEP_GRID, firstColumns, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
-  paretoFront, rerank, runInference, runSweep, type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
+  paretoFront, rerank, runInference, runSweep, sweepMflopsFigure, type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir, TEST_EXPERIMENT } from "./helpers";
 
@@ -150,6 +150,11 @@ test("an HNSW first stage: the same configurations shortlisted by FAISS HNSW32 a
   const written = FaissIndex.read(path.join(dir, "16dim_hnsw32.index"));
   assert.deepEqual([written.ntotal, written.dim], [database.rows, 16]);
   written.reset();
+  // the figure colours configurations by first stage and shapes them by kind
+  const traces = sweepMflopsFigure(result).data as { name: string; marker?: { symbol?: string[] } }[];
+  assert.deepEqual(traces.map((t) => t.name).slice(0, 4), ["exact search alone", "exact first stage", "hnsw32 first stage", "Pareto front"]);
+  assert.deepEqual(traces[0].marker?.symbol, ["square"]);
+  assert.deepEqual(traces[2].marker?.symbol, ["circle"]);
   const [, exactFirst, hnswFirst] = result.rows;
   // HNSW32 at 16-d misses few of the exact 100 nearest on 4000 rows: after the rerank the two agree closely
   assert.ok(Math.abs(hnswFirst.mAP10 - exactFirst.mAP10) < 0.01, `mAP@10 ${hnswFirst.mAP10} vs ${exactFirst.mAP10}`);

@@ -108,18 +108,27 @@ const KIND_COLORS: Record<SweepRow["kind"], string> = { exact: "#7f7f7f", adapti
 const PAPER_LABELS = ["exact 2048d", "16->2048 @200", "8->[16,32,64,128,2048] @[200,100,50,25,10]"];
 
 /** Sweep rows as one scatter trace per kind, x and y from the row. */
+const STAGE_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
+const KIND_SYMBOLS = { exact: "square", adaptive: "circle", funnel: "diamond" } as const;
+
+/** One trace per first stage (colour; exact baselines apart), the kind of configuration as the marker's shape. */
 function sweepTraces(rows: readonly SweepRow[], x: (r: SweepRow) => number, y: (r: SweepRow) => number, hover: string): Array<Record<string, unknown>> {
-  return (["exact", "adaptive", "funnel"] as const).map((kind) => {
-    const rs = rows.filter((r) => r.kind === kind);
+  const group = (r: SweepRow): string => (r.config.kind === "exact" ? "exact search alone" : `${r.config.firstStage} first stage`);
+  const groups = [...new Set(rows.map(group))];
+  return groups.map((name, i) => {
+    const rs = rows.filter((r) => group(r) === name);
     return {
-      type: "scatter", mode: "markers", name: kind, x: rs.map(x), y: rs.map(y), text: rs.map((r) => r.label),
-      marker: { color: KIND_COLORS[kind], size: 6, opacity: 0.55 }, hovertemplate: `%{text}<br>${hover}<extra></extra>`,
+      type: "scatter", mode: "markers", name, x: rs.map(x), y: rs.map(y), text: rs.map((r) => r.label),
+      marker: { color: name === "exact search alone" ? KIND_COLORS.exact : STAGE_COLORS[i % STAGE_COLORS.length], size: 6, opacity: 0.6,
+        symbol: rs.map((r) => KIND_SYMBOLS[r.kind]) },
+      hovertemplate: `%{text}<br>${hover}<extra></extra>`,
     };
   });
 }
 
 /**
- * A sweep's mAP@10 against MFLOPs per query (log x): every configuration by kind, the Pareto front as a line, and
+ * A sweep's mAP@10 against MFLOPs per query (log x): every configuration coloured by first stage (squares exact
+ * search alone, circles adaptive, diamonds funnels), the Pareto front as a line, and
  * the paper's hand-picked exact / adaptive / funnel points ringed.
  */
 export function sweepMflopsFigure(result: SweepResult): Figure {
