@@ -12,8 +12,8 @@ import { FLAG_USAGE, fitRerankConfigs, parseFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { DEFAULT_SWEEP_GRID } from "./sweep/grid";
-import { runSweep } from "./sweep/run";
-import { saveSweepCsv, sweepSummary } from "./sweep/summary";
+import { runCheckpointedSweep } from "./sweep/checkpoint";
+import { sweepSummary } from "./sweep/summary";
 import { executeNotebook } from "./report/notebooks";
 import { sweepMflopsFigure, sweepRecallQpsFigure } from "./report/figures";
 import { renderFigureFiles } from "./report/render";
@@ -115,10 +115,14 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     run: async (o) => {
       const e = o.experiment, model = e.models.find((m) => m !== "ff") ?? e.models[0];
       const arrays = experimentArrays(e, model);
-      const result = runSweep(arrays.database.matrix(), arrays.queries, arrays.databaseLabels, arrays.queryLabels, { ...DEFAULT_SWEEP_GRID, ...e.sweep }, {
-        onConfig: (done, total, label) => { if (done % 20 === 0 || done === total) console.error(`sweep: ${done}/${total} ${label}`); },
-      });
-      const file = saveSweepCsv(result, path.join(o.results, "sweep", `${e.dataset}_${model}_sweep.csv`));
+      const file = path.join(o.results, "sweep", `${e.dataset}_${model}_sweep.csv`);
+      // a killed sweep resumes from <csv>.partial.jsonl (--force starts afresh); the CSV is written at the end
+      const result = runCheckpointedSweep(arrays.database.matrix(), arrays.queries, arrays.databaseLabels, arrays.queryLabels, { ...DEFAULT_SWEEP_GRID, ...e.sweep },
+        file, {
+          fresh: o.force, onNote: (line) => console.error(`sweep: ${line}`),
+          onConfig: (done, total, label) => { if (done % 20 === 0 || done === total) console.error(`sweep: ${done}/${total} ${label}`); },
+        });
+      console.error(`sweep: ${result.resumed} of ${result.rows.length} configurations resumed from an earlier run, ${result.rows.length - result.resumed} computed`);
       for (const line of sweepSummary(result)) console.log(line);
       const figures = await renderFigureFiles([
         { name: `${e.dataset}_${model}_sweep_mAP@10_vs_MFLOPs`, figure: sweepMflopsFigure(result) },

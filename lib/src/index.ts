@@ -178,6 +178,10 @@ export {
   /** A sweep as CSV, its Pareto fronts, the planner's pick against exact search, and the CLI's summary lines. */
   sweepCsv, saveSweepCsv, sweepFronts, planAgainstExact, sweepSummary,
 } from "./sweep/summary";
+export {
+  /** runSweep that a killed run resumes: finished rows recorded in `<csv>.partial.jsonl`, the CSV written at the end. */
+  runCheckpointedSweep, checkpointFile,
+} from "./sweep/checkpoint";
 
 // ---- tables, figures, report -----------------------------------------------------------------------------------
 export {

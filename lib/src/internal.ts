@@ -51,3 +51,4 @@ export * from "./sweep/grid";
 export * from "./sweep/run";
 export * from "./sweep/pareto";
 export * from "./sweep/summary";
+export * from "./sweep/checkpoint";

@@ -42,8 +42,15 @@ export interface SweepOptions {
   /** Queries timed one at a time for p50 / p95 (default 100, the first ones). */
   latencyQueries?: number;
   threads?: number;
-  /** Called after each configuration (done, total). */
-  onConfig?: (done: number, total: number, label: string) => void;
+  /** Called after each configuration (done, total; resumed: taken from `resumed`, not computed). */
+  onConfig?: (done: number, total: number, label: string, resumed: boolean) => void;
+  /**
+   * Rows of configurations finished by an earlier run, by label (sweep/checkpoint.ts): taken as they are, times
+   * included, instead of recomputed.
+   */
+  resumed?: ReadonlyMap<string, SweepRow>;
+  /** Called with each newly computed row as soon as it is complete (to record it durably). */
+  onRow?: (row: SweepRow) => void;
 }
 
 export interface SweepResult {
@@ -51,8 +58,10 @@ export interface SweepResult {
   /** Database rows and queries the sweep ran on. */
   databaseRows: number;
   queries: number;
-  /** Wall seconds of the whole sweep. */
+  /** Wall seconds of the whole sweep (this run's only, when rows were resumed). */
   seconds: number;
+  /** Rows taken from `options.resumed` rather than computed (0 for a fresh sweep). */
+  resumed: number;
 }
 
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
@@ -125,7 +134,16 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
   };
 
   const rows: SweepRow[] = [];
+  let resumed = 0;
   configs.forEach((c, n) => {
+    const earlier = options.resumed?.get(configLabel(c));
+    if (earlier) {
+      // finished by an earlier run of the same sweep (same fingerprint): nothing to compute
+      rows.push({ ...earlier, config: c });
+      resumed++;
+      options.onConfig?.(n + 1, configs.length, configLabel(c), true);
+      return;
+    }
     const kk = kOf(c), first = timeFirstStage(c.kind === "exact" ? "exact" : c.firstStage, c.kind === "exact" ? c.dim : c.retrievalDim, kk);
     const candidates = c.kind === "exact" ? undefined : first.candidates ?? firstColumns(knn.get(c.retrievalDim)!.labels, kk);
     const run = (q: Matrix, cand: IntMatrix, threads?: number): IntMatrix =>
@@ -147,7 +165,7 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
     const metrics = computeMetrics(top10, queryLabels, databaseLabels, [10]);
     const batchSeconds = first.batch + rerankSeconds;
     const latencies = first.single.map((s, i) => s + singleRerank[i]);
-    rows.push({
+    const row: SweepRow = {
       label: configLabel(c), kind: c.kind, config: c,
       mAP10: metrics.atK[0].mAP, top1: metrics.top1, precision10: metrics.atK[0].precision,
       recall10: recallAt10(database, queries, top10, referenceDistances, maxDim),
@@ -157,9 +175,11 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
           : mflops.funnel(c.retrievalDim, c.dims, c.shortlists, database.rows),
       batchSeconds, msPerQuery: (batchSeconds * 1000) / queries.rows, qps: queriesPerSecond(queries.rows, batchSeconds),
       p50Ms: percentile(latencies, 0.5), p95Ms: percentile(latencies, 0.95),
-    });
-    options.onConfig?.(n + 1, configs.length, configLabel(c));
+    };
+    rows.push(row);
+    options.onRow?.(row);
+    options.onConfig?.(n + 1, configs.length, configLabel(c), false);
   });
   for (const { index } of indexes.values()) index.reset();
-  return { rows, databaseRows: database.rows, queries: queries.rows, seconds: seconds(t0) };
+  return { rows, databaseRows: database.rows, queries: queries.rows, seconds: seconds(t0), resumed };
 }

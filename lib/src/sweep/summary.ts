@@ -8,7 +8,11 @@ import { writeAtomically } from "../core/atomic";
 import { bestConfig, paretoFront } from "./pareto";
 import type { SweepResult, SweepRow } from "./run";
 
-const COLUMNS: (keyof SweepRow)[] = ["label", "kind", "mAP10", "top1", "precision10", "nDCG10", "recall10", "mflops", "batchSeconds", "msPerQuery", "qps", "p50Ms", "p95Ms"];
+/** The numeric columns of a sweep row, in CSV order. */
+export const SWEEP_NUMBER_COLUMNS = ["mAP10", "top1", "precision10", "nDCG10", "recall10", "mflops", "batchSeconds", "msPerQuery", "qps", "p50Ms", "p95Ms"] as const;
+/** The CSV's columns, in order. */
+export const SWEEP_CSV_COLUMNS: (keyof SweepRow)[] = ["label", "kind", ...SWEEP_NUMBER_COLUMNS];
+const COLUMNS = SWEEP_CSV_COLUMNS;
 
 /** Every row as CSV (header first), the columns of SweepRow. */
 export function sweepCsv(result: SweepResult): string {
@@ -47,7 +51,8 @@ const fmt = (r: SweepRow): string =>
 
 /** The lines the CLI prints after a sweep. */
 export function sweepSummary(result: SweepResult): string[] {
-  const lines = [`sweep: ${result.rows.length} configurations, ${result.databaseRows} database rows, ${result.queries} queries, ${result.seconds.toFixed(1)} s`];
+  const resumed = result.resumed > 0 ? ` (${result.resumed} of them resumed from an earlier run, with that run's times)` : "";
+  const lines = [`sweep: ${result.rows.length} configurations, ${result.databaseRows} database rows, ${result.queries} queries, ${result.seconds.toFixed(1)} s${resumed}`];
   const fronts = sweepFronts(result.rows);
   lines.push("Pareto front, mAP@10 vs MFLOPs:", ...fronts.byMflops.map((r) => `  ${fmt(r)}`));
   lines.push("Pareto front, mAP@10 vs measured time per query (batch):", ...fronts.byTime.map((r) => `  ${fmt(r)}`));
