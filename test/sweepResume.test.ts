@@ -130,7 +130,7 @@ test("a partial file of another sweep is not used, and the line says why", () =>
 
 test("mrl sweep killed (SIGKILL) mid-run resumes: it says how many were resumed and ends with the uninterrupted run's quality columns", async () => {
   const experiment = testExperimentFile({ root, sweep: GRID });
-  const cli = (results: string, extra: string[] = []) => [CLI, "sweep", "--experiment", experiment, "--results", results, ...extra];
+  const cli = (results: string) => [CLI, "sweep", "--experiment", experiment, "--results", results, "--latency-queries", "20"];
   const clean = tempDir("mrl-sweep-cli-clean-"), killed = tempDir("mrl-sweep-cli-killed-");
   const csvOf = (dir: string): string => path.join(dir, "sweep", "FMNIST_mrl_sweep.csv");
 

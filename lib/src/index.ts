@@ -182,6 +182,10 @@ export {
   /** runSweep that a killed run resumes: finished rows recorded in `<csv>.partial.jsonl`, the CSV written at the end. */
   runCheckpointedSweep, checkpointFile,
 } from "./sweep/checkpoint";
+export {
+  /** A seeded sample of the queries (mrl sweep --sweep-queries N). */
+  sampleQueries, sampleIds, SWEEP_SAMPLE_SEED,
+} from "./sweep/sample";
 
 // ---- tables, figures, report -----------------------------------------------------------------------------------
 export {

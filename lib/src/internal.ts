@@ -52,3 +52,4 @@ export * from "./sweep/run";
 export * from "./sweep/pareto";
 export * from "./sweep/summary";
 export * from "./sweep/checkpoint";
+export * from "./sweep/sample";
