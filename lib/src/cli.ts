@@ -17,7 +17,7 @@ import { runCheckpointedSweep } from "./sweep/checkpoint";
 import { sampleQueries, SWEEP_SAMPLE_SEED } from "./sweep/sample";
 import { sweepSummary } from "./sweep/summary";
 import { executeNotebook } from "./report/notebooks";
-import { sweepMflopsFigure, sweepRecallQpsFigure } from "./report/figures";
+import { sweepCsvFile, sweepFigureFiles } from "./report/sweeps";
 import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
 
@@ -145,7 +145,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       const grid: SweepGrid = { ...DEFAULT_SWEEP_GRID, ...e.sweep, ...(o.sweep.noFunnels ? { funnels: undefined } : {}) };
       checkGrid(grid, arrays.database, o.sweep.gridFlags); // before the database loads
       const { queries, labels } = sweepQueries(arrays.queries, arrays.queryLabels, o.sweep.queries);
-      const file = path.join(o.results, "sweep", `${e.dataset}_${model}_sweep.csv`);
+      const file = sweepCsvFile(o.results, e.dataset, model);
       // a killed sweep resumes from <csv>.partial.jsonl (--force starts afresh); the CSV is written at the end
       const result = runCheckpointedSweep(arrays.database.matrix(), queries, arrays.databaseLabels, labels, grid, file, {
           latencyQueries: o.sweep.latencyQueries, fresh: o.force, onNote: (line) => console.error(`sweep: ${line}`),
@@ -153,10 +153,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
         });
       console.error(`sweep: ${result.resumed} of ${result.rows.length} configurations resumed from an earlier run, ${result.rows.length - result.resumed} computed`);
       for (const line of sweepSummary(result)) console.log(line);
-      const figures = await renderFigureFiles([
-        { name: `${e.dataset}_${model}_sweep_mAP@10_vs_MFLOPs`, figure: sweepMflopsFigure(result) },
-        { name: `${e.dataset}_${model}_sweep_recall@10_vs_QPS`, figure: sweepRecallQpsFigure(result) },
-      ], path.dirname(file));
+      const figures = await renderFigureFiles(sweepFigureFiles(e.dataset, model, result), path.dirname(file));
       console.error(`sweep: ${rel(file)}, ${figures.map(rel).join(", ")}`);
     },
   },

@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../core/atomic";
 import type { Matrix } from "../core/matrix";
 import type { SweepGrid } from "./grid";
 import { runSweep, type SweepOptions, type SweepResult, type SweepRow } from "./run";
-import { saveSweepCsv, SWEEP_NUMBER_COLUMNS } from "./summary";
+import { saveSweepCsv, SWEEP_NUMBER_COLUMNS } from "./csv";
 
 /** What a sweep's rows depend on; two runs with equal fingerprints compute equal quality columns. */
 export interface SweepFingerprint {
