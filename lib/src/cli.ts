@@ -147,10 +147,16 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       const { queries, labels } = sweepQueries(arrays.queries, arrays.queryLabels, o.sweep.queries);
       const file = sweepCsvFile(o.results, e.dataset, model);
       // a killed sweep resumes from <csv>.partial.jsonl (--force starts afresh); the CSV is written at the end
+      let shown = performance.now();
       const result = runCheckpointedSweep(arrays.database.matrix(), queries, arrays.databaseLabels, labels, grid, file, {
-          latencyQueries: o.sweep.latencyQueries, fresh: o.force, onNote: (line) => console.error(`sweep: ${line}`),
-          onConfig: (done, total, label) => { if (done % 20 === 0 || done === total) console.error(`sweep: ${done}/${total} ${label}`); },
-        });
+        latencyQueries: o.sweep.latencyQueries, fresh: o.force, onNote: (line) => console.error(`sweep: ${line}`),
+        onConfig: (done, total, label) => {
+          // every 20th configuration, and at least every half minute on large arrays
+          if (done % 20 !== 0 && done !== total && performance.now() - shown < 30_000) return;
+          shown = performance.now();
+          console.error(`sweep: ${done}/${total} ${label}`);
+        },
+      });
       console.error(`sweep: ${result.resumed} of ${result.rows.length} configurations resumed from an earlier run, ${result.rows.length - result.resumed} computed`);
       for (const line of sweepSummary(result)) console.log(line);
       const figures = await renderFigureFiles(sweepFigureFiles(e.dataset, model, result), path.dirname(file));
