@@ -95,10 +95,10 @@ function parseOptions(args: string[]): Options {
 }
 
 /** A problem the user can fix: printed as one line, no stack. */
-class UserError extends Error {}
+export class UserError extends Error {}
 
 const log = (s: string): void => console.error(`bench-scale: ${s}`);
-const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(bytes < 1e10 ? 2 : 1)} GB`;
+export const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(bytes < 1e10 ? 2 : 1)} GB`;
 
 // ---- files and disk -----------------------------------------------------------------------------------------
 
@@ -111,14 +111,14 @@ interface Layout {
 }
 
 const arrayName = (split: "train" | "val", part: "X" | "y"): string => `${DATASET}_${split}_${CONFIG}-${part}.npy`;
-const ARRAY_NAMES = [arrayName("train", "X"), arrayName("train", "y"), arrayName("val", "X"), arrayName("val", "y")];
+export const ARRAY_NAMES = [arrayName("train", "X"), arrayName("train", "y"), arrayName("val", "X"), arrayName("val", "y")];
 
-function layoutOf(work: string): Layout {
+export function layoutOf(work: string): Layout {
   return { work, data: path.join(work, "data"), ts: path.join(work, "ts"), ooc: path.join(work, "ts-ooc"), py: path.join(work, "py"),
     experiment: path.join(work, "scale-experiment.json") };
 }
 
-const npyBytes = (rows: number, cols: number, itemBytes: number): number => 128 + rows * cols * itemBytes;
+export const npyBytes = (rows: number, cols: number, itemBytes: number): number => 128 + rows * cols * itemBytes;
 
 /** What the run writes, in bytes. */
 function diskPlan(o: Options, sides: number): { data: number; indexes: number; indexMax: number; shortlists: number; needed: number; text: string } {
@@ -137,16 +137,52 @@ function diskPlan(o: Options, sides: number): { data: number; indexes: number; i
   return { data, indexes, indexMax, shortlists, needed, text };
 }
 
-function freeBytes(dir: string): number {
+export function freeBytes(dir: string): number {
   const s = fs.statfsSync(dir);
   return Number(s.bavail) * Number(s.bsize);
 }
 
 const removeIndexFiles = (root: string): void => fs.rmSync(path.join(root, "index_files"), { recursive: true, force: true });
 
+// ---- the synthetic arrays -----------------------------------------------------------------------------------
+
+/** The shape and seed of the synthetic arrays (recorded in params.json beside them). */
+export interface SyntheticShape { rows: number; queries: number; seed: number }
+
+const paramsOf = (shape: SyntheticShape): Record<string, number> =>
+  ({ rows: shape.rows, queries: shape.queries, dim: WIDTH, classes: CLASSES, seed: shape.seed, generator: 1 });
+
+/** Whether `dataDir` holds the synthetic arrays of this shape and seed (written by an earlier --keep run). */
+export function syntheticArraysReady(dataDir: string, shape: SyntheticShape): boolean {
+  return JSON.stringify(readJson(path.join(dataDir, "params.json"))) === JSON.stringify(paramsOf(shape)) &&
+    ARRAY_NAMES.every((f) => fs.existsSync(path.join(dataDir, f)));
+}
+
+/**
+ * The synthetic ImageNet-1K-shape arrays in `dataDir` under the originals' names (1K_{train,val}_mrl1_e0_ff2048-
+ * {X,y}.npy): reused when ready, else written by `bench/scale_peer.py generate` (any older arrays removed first).
+ * Returns what the generator printed (undefined when reused).
+ */
+export async function syntheticArrays(dataDir: string, shape: SyntheticShape, work: string): Promise<Record<string, unknown> | undefined> {
+  if (syntheticArraysReady(dataDir, shape)) {
+    log(`reusing the arrays in ${dataDir} (same shape and seed)`);
+    return undefined;
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  const bytes = npyBytes(shape.rows, WIDTH, 4) + npyBytes(shape.rows, 1, 8) + npyBytes(shape.queries, WIDTH, 4) + npyBytes(shape.queries, 1, 8);
+  log(`writing ${shape.rows} x ${WIDTH} database and ${shape.queries} queries (${gb(bytes)}) into ${dataDir}`);
+  const m = await measure([PYTHON, PEER, "generate", "--out", dataDir, "--rows", String(shape.rows), "--queries", String(shape.queries),
+    "--dim", String(WIDTH), "--classes", String(CLASSES), "--seed", String(shape.seed)], { work });
+  checkInterrupted();
+  if (!m.ok) throw new UserError(`writing the arrays failed (exit ${m.exit}): ${errorLine(m)}`);
+  fs.writeFileSync(path.join(dataDir, "params.json"), JSON.stringify(paramsOf(shape)));
+  log(`arrays written in ${m.seconds.toFixed(0)} s`);
+  return peerJson(m);
+}
+
 // ---- measured processes -------------------------------------------------------------------------------------
 
-interface Measured {
+export interface Measured {
   ok: boolean;
   seconds: number;
   peakBytes: number;
@@ -161,12 +197,23 @@ interface Measured {
 
 let current: ReturnType<typeof spawn> | undefined;
 let interrupted: string | undefined;
+
+/** On a signal: the measured process gets it too, and the run stops after it (throwing UserError "interrupted"). */
+export function interruptMeasured(sig: NodeJS.Signals): void {
+  interrupted = sig;
+  current?.kill(sig);
+}
+
+/** Throws when a signal arrived (see interruptMeasured). */
+export function checkInterrupted(): void {
+  if (interrupted) throw new UserError(`interrupted (${interrupted})`);
+}
 let timeFileCount = 0;
 
 const OOM = /MemoryError|bad_alloc|Cannot allocate memory|Unable to allocate|ENOMEM|heap out of memory|Array buffer allocation failed/;
 
 /** Runs argv under /usr/bin/time (and prlimit --as when limitBytes is given); child stderr goes through to ours. */
-function measure(argv: string[], o: { work: string; env?: NodeJS.ProcessEnv; limitBytes?: number }): Promise<Measured> {
+export function measure(argv: string[], o: { work: string; env?: NodeJS.ProcessEnv; limitBytes?: number }): Promise<Measured> {
   const timeFile = path.join(o.work, `.time-${process.pid}-${timeFileCount++}`);
   const limit = o.limitBytes ? ["/usr/bin/prlimit", `--as=${o.limitBytes}`] : [];
   const command = [TIME, "-f", "%e %M %x", "-o", timeFile, ...limit, ...argv];
@@ -208,13 +255,13 @@ function measure(argv: string[], o: { work: string; env?: NodeJS.ProcessEnv; lim
 }
 
 /** The last JSON line a peer command printed. */
-function peerJson(m: Measured): Record<string, unknown> | undefined {
+export function peerJson(m: Measured): Record<string, unknown> | undefined {
   const line = m.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
   return line ? (JSON.parse(line) as Record<string, unknown>) : undefined;
 }
 
 /** The first line of an error worth showing in the notes. */
-function errorLine(m: Measured): string {
+export function errorLine(m: Measured): string {
   const lines = m.stderrTail.split("\n").map((l) => l.trim()).filter(Boolean);
   const hit = [...lines].reverse().find((l) => /error|Error|bad_alloc|Killed/.test(l)) ?? lines.at(-1) ?? "";
   return hit.length > 160 ? `${hit.slice(0, 157)}...` : hit;
@@ -290,12 +337,12 @@ async function runStages(stages: Stage[], sides: Side[], work: string, results: 
   const t0 = performance.now();
   for (const stage of stages) {
     for (const side of sides) {
-      if (interrupted) throw new UserError(`interrupted (${interrupted})`);
+      checkInterrupted();
       n++;
       const elapsed = ((performance.now() - t0) / 1000).toFixed(0);
       log(`[${n}/${total}, ${elapsed} s] ${side.title}: ${stage.label}`);
       const m = await measure(stage.argv(side), { work, env: side.env, limitBytes: side.limitBytes });
-      if (interrupted) throw new UserError(`interrupted (${interrupted})`);
+      checkInterrupted();
       if (!results.has(stage.key)) results.set(stage.key, new Map());
       results.get(stage.key)!.set(side.name, m);
       log(`${side.title}: ${stage.label}: ${m.ok ? `${m.seconds.toFixed(1)} s, peak RSS ${(m.peakBytes / GIB).toFixed(2)} GiB` :
@@ -347,7 +394,7 @@ function totalCell(cells: (Cell | undefined)[]): Cell | undefined {
   return { seconds: cells.reduce((s, c) => s + c!.seconds, 0), peakBytes: Math.max(...cells.map((c) => c!.peakBytes)) };
 }
 
-function readJson(file: string): unknown {
+export function readJson(file: string): unknown {
   try {
     return JSON.parse(fs.readFileSync(file, "utf8"));
   } catch {
@@ -374,7 +421,7 @@ async function compareShortlists(a: string, b: string, work: string): Promise<Re
   return (m.ok ? peerJson(m) : undefined) as Record<string, { identical?: number; same_set?: number }> ?? {};
 }
 
-function cpuModel(): string {
+export function cpuModel(): string {
   try {
     return /model name\s*:\s*(.+)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? os.cpus()[0]?.model ?? "unknown CPU";
   } catch {
@@ -395,9 +442,8 @@ export async function runScaleBench(args: string[]): Promise<void> {
   fs.mkdirSync(work, { recursive: true });
   const layout = layoutOf(work);
   const onSignal = (sig: NodeJS.Signals): void => {
-    interrupted = sig;
     log(`${sig}: stopping the current stage, then cleaning up`);
-    current?.kill(sig);
+    interruptMeasured(sig);
   };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const sig of signals) process.on(sig, onSignal);
@@ -419,9 +465,7 @@ export async function runScaleBench(args: string[]): Promise<void> {
 async function run(o: Options, layout: Layout): Promise<void> {
   const { work } = layout;
   const sidesWanted = 1 + (o.skipPython ? 0 : 1) + (o.skipOutOfCore ? 0 : 1);
-  const params = { rows: o.rows, queries: o.queries, dim: WIDTH, classes: CLASSES, seed: o.seed, generator: 1 };
-  const paramsFile = path.join(layout.data, "params.json");
-  const reuse = JSON.stringify(readJson(paramsFile)) === JSON.stringify(params) && ARRAY_NAMES.every((f) => fs.existsSync(path.join(layout.data, f)));
+  const reuse = syntheticArraysReady(layout.data, o);
   // clean outputs of an earlier --keep run: each side must start from its own fresh folder
   for (const p of [layout.ts, layout.ooc, layout.py]) fs.rmSync(p, { recursive: true, force: true });
   if (!reuse) fs.rmSync(layout.data, { recursive: true, force: true });
@@ -439,18 +483,7 @@ async function run(o: Options, layout: Layout): Promise<void> {
   }
 
   // 1. data
-  let generated: Record<string, unknown> | undefined;
-  if (reuse) log(`reusing the arrays in ${layout.data} (same shape and seed)`);
-  else {
-    log(`writing ${o.rows} x ${WIDTH} database and ${o.queries} queries (${gb(plan.data)}) into ${layout.data}`);
-    const m = await measure([PYTHON, PEER, "generate", "--out", layout.data, "--rows", String(o.rows), "--queries", String(o.queries),
-      "--dim", String(WIDTH), "--classes", String(CLASSES), "--seed", String(o.seed)], { work });
-    if (interrupted) throw new UserError(`interrupted (${interrupted})`);
-    if (!m.ok) throw new UserError(`writing the arrays failed (exit ${m.exit}): ${errorLine(m)}`);
-    generated = peerJson(m);
-    fs.writeFileSync(paramsFile, JSON.stringify(params));
-    log(`arrays written in ${m.seconds.toFixed(0)} s`);
-  }
+  const generated = await syntheticArrays(layout.data, o, work);
   const versions = peerJson(await measure([PYTHON, PEER, "versions"], { work })) ?? {};
 
   // each TypeScript side reads the arrays through hard links in its own root (no copy, no shared outputs)

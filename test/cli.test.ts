@@ -50,7 +50,7 @@ test("flags that do not parse: one line naming the flag, the value and the expec
   bad(["--memory-gb", "lots"], /--memory-gb "lots" does not parse; expected a positive number of GB/);
   bad(["--recall-denominator", "all"], /--recall-denominator "all" does not parse; expected class-count or a positive integer/);
   bad(["--k"], /option --k needs a value/);
-  bad(["--shortlists", "3"], /unknown option --shortlists; expected one of: /);
+  bad(["--shortlist", "3"], /unknown option --shortlist; expected one of: /);
   assert.deepEqual(parseAdaptive("8:16:20"), { retrievalDim: 8, rerankDim: 16, shortlist: 20 });
   assert.deepEqual(parseFunnel("8:16:20"), { retrievalDim: 8, dims: [16], shortlists: [20] });
 });

@@ -5,13 +5,14 @@
  * reporting.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
   DatabaseVectors,
   addNpyToIndex, buildIndex, localityOrder, DEFAULT_RERANK_PRECISION, validateExperiment, loadExperiment, FaissIndex, faissNormalized, funnelRerank, intMatrix, matrix, memoryReport, MrlError,
-  nativeKernels, neighborsPath, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
+  nativeKernels, neighborsPath, npyHeaderBytes, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
   rerank, resetPeakRss, runIndexSearch, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
@@ -440,4 +441,27 @@ test("memory report: peak RSS follows a large allocation and can be reset", () =
   assert.ok(during.peakRssMiB >= before.rssMiB + 200, `${JSON.stringify(before)} -> ${JSON.stringify(during)}`);
   assert.equal(block[block.length - 1], 1);
   block = undefined;
+});
+
+test("arrays over 4 GiB: allocateFloat32 past Node's external-buffer limit and readMatrixPrefixNpy past the typed-array view limit (a sparse .npy)", () => {
+  // The ImageNet-1K database is 10.5 GB. Node 20 caps external ArrayBuffers at 4 GiB (over it: a double free,
+  // SIGABRT) and typed arrays at 2^32 elements (a byte view of the whole array: RangeError). A child process, so
+  // an abort fails this test instead of the runner. The file is sparse: 4.3 GB on paper, a few pages on disk.
+  const cols = 1024, rows = 2 ** 32 / (cols * 4) + 4096, file = path.join(dir, "over4gib.npy");
+  const header = npyHeaderBytes("<f4", [rows, cols]);
+  const marks: [number, number][] = [[0, 1.5], [2 ** 30 + 7, -2.25], [2 ** 32 / 4 + 3, 3.75], [rows * cols - 1, 4.5]]; // float index, value
+  const fd = fs.openSync(file, "w");
+  fs.writeSync(fd, header, 0, header.length, 0);
+  fs.ftruncateSync(fd, header.length + rows * cols * 4);
+  for (const [at, v] of marks) fs.writeSync(fd, new Uint8Array(Float32Array.of(v).buffer), 0, 4, header.length + at * 4);
+  fs.closeSync(fd);
+  const script = `const lib = require(${JSON.stringify(require.resolve("@mrl-retrieval/lib/internal"))});
+    const a = lib.allocateFloat32(${rows * cols}); a[a.length - 1] = 1;
+    const m = lib.readMatrixPrefixNpy(${JSON.stringify(file)});
+    console.log(JSON.stringify({ allocated: a.length, rows: m.rows, cols: m.cols, marks: ${JSON.stringify(marks.map(([at]) => at))}.map((i) => m.data[i]) }));`;
+  const child = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+  fs.rmSync(file);
+  assert.equal(child.signal, null, `killed by ${child.signal}: ${child.stderr}`);
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), { allocated: rows * cols, rows, cols, marks: marks.map(([, v]) => v) });
 });

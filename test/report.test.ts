@@ -3,8 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  checkHtmlPage, experimentGallery, figureHtml, fashionMnist, loadExperiment, metricVsDimFigure, readAllMetrics, readLabelsNpy, arrayPath,
-  runPipeline, writeFileAtomic, writeReport,
+  checkHtmlPage, escapeHtml, experimentGallery, figureHtml, fashionMnist, loadExperiment, loadRetrievalArrays, metricVsDimFigure, readAllMetrics, readLabelsNpy, arrayPath,
+  planAgainstExact, runPipeline, runSweep, saveSweepCsv, sweepCsvFile, writeFileAtomic, writeReport,
 } from "@mrl-retrieval/lib/internal";
 import { REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
 
@@ -109,4 +109,37 @@ test("gallery and report read .npy shortlists too (shortlistFormat npy gives the
   assert.deepEqual(fromNpy.data, fromCsv.data);
   const rows = readAllMetrics(npyConfig);
   assert.deepEqual(rows.map((r) => r["mAP@10"]), readAllMetrics({ ...config, models: ["mrl"] }).map((r) => r["mAP@10"]));
+});
+
+test("report: a sweep in the results folder (mrl sweep's CSV) adds its two figures as PNG and SVG and a section with the planner's picks and fronts", async () => {
+  await ready;
+  const out = tempDir("mrl-report-sweep-");
+  const plain = await writeReport(config, { outDir: out, gallery: false, quiet: true });
+  assert.deepEqual(plain.sweeps, [], "no sweep, no sweep section");
+  assert.doesNotMatch(fs.readFileSync(plain.reportFile, "utf8"), /<h2>Sweep/);
+
+  const arrays = loadRetrievalArrays(root, "FMNIST", "mrl");
+  const result = runSweep(arrays.database.matrix(), arrays.queries, arrays.databaseLabels, arrays.queryLabels,
+    { retrievalDims: [8, 16], shortlists: [50, 200], rerankDims: [2048], exactDims: [16, 2048], funnels: { firstShortlists: [200], steps: [5] }, firstStages: ["exact"] },
+    { latencyQueries: 3 });
+  const csv = saveSweepCsv(result, sweepCsvFile(out, "FMNIST", "mrl"));
+  const report = await writeReport(config, { outDir: out, gallery: false, quiet: true });
+  assert.deepEqual(report.sweeps, [csv], "the MRL model's sweep; the other model has none");
+  for (const name of ["FMNIST_mrl_sweep_mAP@10_vs_MFLOPs", "FMNIST_mrl_sweep_recall@10_vs_QPS"]) {
+    for (const ext of ["png", "svg"]) assert.ok(report.figureFiles.includes(path.join(out, "figures", `${name}.${ext}`)), `${name}.${ext}`);
+  }
+  assert.deepEqual(pngSize(path.join(out, "figures", "FMNIST_mrl_sweep_mAP@10_vs_MFLOPs.png")), { width: 1640, height: 1000 });
+  const svg = fs.readFileSync(path.join(out, "figures", "FMNIST_mrl_sweep_mAP@10_vs_MFLOPs.svg"), "utf8");
+  assert.match(svg, new RegExp(`Sweep: mAP@10 vs MFLOPs per query \\(${result.rows.length} configurations, 400 queries\\)`));
+  const html = fs.readFileSync(report.reportFile, "utf8");
+  assert.match(html, /<h2>Sweep: MRL on FMNIST<\/h2>/);
+  const plan = planAgainstExact(result)!;
+  assert.ok(plan.byMflops, "a pick within 0.001 of exact 2048-d exists on this grid");
+  assert.ok(html.includes(escapeHtml(`within 0.001 mAP@10 of it, fewest MFLOPs: ${plan.byMflops.label}`)), "the planner's pick, read back from the CSV");
+  assert.match(html, /Pareto front: mAP@10 vs MFLOPs per query<\/h3><table/);
+
+  const page = await checkHtmlPage(report.reportFile);
+  assert.deepEqual(page.consoleErrors, []);
+  assert.equal(page.figures, report.figureFiles.length / 2);
+  assert.equal(page.renderedFigures, page.figures);
 });

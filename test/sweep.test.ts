@@ -7,8 +7,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  bestConfig, computeMetrics, DEFAULT_SWEEP_GRID, firstColumns, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment, loadRetrievalArrays, mflops, MrlError, nestedKnn,
-  paretoFront, rerank, runInference, runSweep, sweepMflopsFigure, type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
+  bestConfig, computeMetrics, configLabel, DEFAULT_SWEEP_GRID, firstColumns, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment,
+  loadRetrievalArrays, mflops, MrlError, nestedKnn, paretoFront, parseConfigLabel, readSweepCsv, rerank, runInference, runSweep, saveSweepCsv, sweepMetaFile, sweepMflopsFigure, sweepSummary,
+  type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir, TEST_EXPERIMENT } from "./helpers";
 
@@ -179,4 +180,43 @@ test("the HNSW first stage finds the true neighbours when its search is exhausti
   assert.ok(worst < 1e-5, `largest distance difference ${worst}`);
   const sameIds = found.labels.filter((id, i) => id === exact.labels.data[i]).length / found.labels.length;
   assert.ok(sameIds > 0.99, `ids identical at ${sameIds}`);
+});
+
+test("a sweep CSV reads back to the same result (configurations from their labels, sizes from the JSON beside it); bad files are one-line errors", () => {
+  // every label the default grid makes, for every first stage, names its configuration
+  const all = expandGrid({ ...DEFAULT_SWEEP_GRID, firstStages: [...DEFAULT_SWEEP_GRID.firstStages!, "hnsw8-ef64", "ivf64-p4", "pq4"] }, { ...limits, rows: 4000 });
+  for (const c of all) assert.deepEqual(parseConfigLabel(configLabel(c)), c, configLabel(c));
+  assert.equal(parseConfigLabel("ivf 16->2048 @100"), undefined);
+  assert.equal(parseConfigLabel("exact 16->2048 @100"), undefined, "exact search is written without a name");
+  assert.equal(parseConfigLabel("exact 16"), undefined);
+
+  const database = arrays.database.matrix();
+  const grid = { retrievalDims: [16], shortlists: [50], rerankDims: [2048], exactDims: [8, 2048], funnels: { firstShortlists: [100], steps: [3] },
+    firstStages: ["exact", "hnsw32"] as ("exact" | "hnsw32")[] };
+  const result = runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, { latencyQueries: 3 });
+  result.rows[1].p95Ms = NaN; // non-finite values survive too
+  result.rows[2].qps = Infinity;
+  const dir = fs.mkdtempSync(path.join(tempDir(), "csv-"));
+  const file = saveSweepCsv(result, path.join(dir, "FMNIST_mrl_sweep.csv"));
+  assert.deepEqual(readSweepCsv(file), result);
+  assert.ok(result.rows.some((r) => r.label.includes(",")), "funnel labels hold commas (quoted in the CSV)");
+
+  // an older sweep without the JSON: the rows, sizes unknown, and a summary that says only what it knows
+  fs.rmSync(sweepMetaFile(file));
+  const bare = readSweepCsv(file);
+  assert.deepEqual(bare.rows, result.rows);
+  assert.ok(Number.isNaN(bare.queries) && Number.isNaN(bare.databaseRows));
+  assert.equal(sweepSummary(bare)[0], `sweep: ${result.rows.length} configurations`);
+
+  const text = fs.readFileSync(file, "utf8").split("\n");
+  const broken = (lines: string[], re: RegExp): void => {
+    fs.writeFileSync(file, lines.join("\n"));
+    assert.throws(() => readSweepCsv(file), (e: unknown) => e instanceof MrlError && re.test(e.message) && !e.message.includes("\n"), re.source);
+  };
+  broken(["label,kind,mAP10", ...text.slice(1)], /FMNIST_mrl_sweep\.csv: header is "label,kind,mAP10"; expected the sweep columns label,kind,mAP10,top1/);
+  broken([text[0], text[1].replace("exact 8d", "exact eight"), ...text.slice(2)], /line 2: label "exact eight" names no sweep configuration/);
+  broken([text[0], text[1].replace(",exact,", ",funnel,"), ...text.slice(2)], /line 2: kind "funnel" does not match label "exact 8d", which is of kind exact/);
+  broken([text[0], text[1].replace(/,exact,[^,]+,/, ",exact,high,"), ...text.slice(2)], /line 2: mAP10 is "high"; expected a number/);
+  broken([text[0], text[1] + ",1", ...text.slice(2)], /line 2 has 14 cells; expected 13/);
+  assert.throws(() => readSweepCsv(path.join(dir, "none.csv")), /none\.csv: sweep CSV not found/);
 });

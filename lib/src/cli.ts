@@ -6,21 +6,23 @@
  */
 import * as path from "node:path";
 import { MrlError } from "./core/errors";
+import type { Matrix } from "./core/matrix";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
-import { FLAG_USAGE, fitRerankConfigs, parseFlags } from "./experiment/flags";
+import { FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type SweepRunFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { databaseDataset } from "./io/naming";
-import { DEFAULT_SWEEP_GRID } from "./sweep/grid";
-import { runSweep } from "./sweep/run";
-import { saveSweepCsv, sweepSummary } from "./sweep/summary";
+import { DEFAULT_SWEEP_GRID, expandGrid, sweepLimits, type SweepGrid } from "./sweep/grid";
+import { runCheckpointedSweep } from "./sweep/checkpoint";
+import { sampleQueries, SWEEP_SAMPLE_SEED } from "./sweep/sample";
+import { sweepSummary } from "./sweep/summary";
 import { executeNotebook } from "./report/notebooks";
-import { sweepMflopsFigure, sweepRecallQpsFigure } from "./report/figures";
+import { sweepCsvFile, sweepFigureFiles } from "./report/sweeps";
 import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
 
-interface Options { experiment: Experiment; force: boolean; notebooks: boolean; results: string; positional: string[] }
+interface Options { experiment: Experiment; force: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[] }
 
 // Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
 const resolveArg = (p: string): string => path.resolve(process.env.INIT_CWD ?? process.cwd(), p);
@@ -34,9 +36,12 @@ function parseOptions(args: string[]): Options {
     if (fitted.note) console.error(`note: ${fitted.note}`);
     Object.assign(overrides, { adaptive: overrides.adaptive ?? fitted.adaptive, funnels: overrides.funnels ?? fitted.funnels });
   }
+  // --funnel-shortlists or --funnel-steps alone: the rule's other fields from the file's rule (or the default grid's)
+  const funnels = fitSweepFunnels(overrides.sweep?.funnels ? loadExperiment({}, file).sweep : undefined, overrides);
+  if (funnels) overrides.sweep = { ...overrides.sweep, funnels };
   return {
     experiment: loadExperiment(overrides, file), force: flags.force, notebooks: flags.notebooks,
-    results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), positional: flags.positional,
+    results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), sweep: flags.sweep, positional: flags.positional,
   };
 }
 
@@ -52,6 +57,26 @@ function printTimings(runs: StageRun<RetrievalResult>[]): void {
       `-> ${rel(r.metrics.file)} (up to date: ${r.search.filter((x) => x.action === "skipped").length}/${r.search.length} shortlists, ` +
       `${r.rerank.filter((x) => x.skipped).length}/${r.rerank.length} reranked)`);
   }
+}
+
+/** The grid's own checks (sweep/grid.ts) against the arrays' shape, a field set by a flag named by its flag. */
+function checkGrid(grid: SweepGrid, database: { rows: number; cols: number }, gridFlags: string[]): void {
+  try {
+    expandGrid(grid, sweepLimits(grid, database)); // the limits runSweep checks against
+  } catch (err) {
+    throw err instanceof MrlError ? new MrlError(withSweepFlag(err.message, gridFlags)) : err;
+  }
+}
+
+/** The queries `mrl sweep` runs on: all, or --sweep-queries N of them, a seeded sample (sweep/sample.ts). */
+function sweepQueries(queries: Matrix, labels: Int32Array, n?: number): { queries: Matrix; labels: Int32Array } {
+  if (n === undefined) return { queries, labels };
+  if (n >= queries.rows) {
+    console.error(`sweep: all ${queries.rows} queries (--sweep-queries ${n} is not fewer)`);
+    return { queries, labels };
+  }
+  console.error(`sweep: ${n} of ${queries.rows} queries, a seeded sample (seed ${SWEEP_SAMPLE_SEED})`);
+  return sampleQueries(queries, labels, n);
 }
 
 const commands: Record<string, { usage: string; run: (o: Options) => Promise<void> | void }> = {
@@ -116,17 +141,26 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     run: async (o) => {
       const e = o.experiment, model = e.models.find((m) => m !== "ff") ?? e.models[0];
       const arrays = experimentArrays(e, model);
-      const result = runSweep(arrays.database.matrix(), arrays.queries, arrays.databaseLabels, arrays.queryLabels, { ...DEFAULT_SWEEP_GRID, ...e.sweep }, {
-        onConfig: (done, total, label) => { if (done % 20 === 0 || done === total) console.error(`sweep: ${done}/${total} ${label}`); },
+      const grid: SweepGrid = { ...DEFAULT_SWEEP_GRID, ...e.sweep, ...(o.sweep.noFunnels ? { funnels: undefined } : {}) };
+      checkGrid(grid, arrays.database, o.sweep.gridFlags); // before the database loads
+      const { queries, labels } = sweepQueries(arrays.queries, arrays.queryLabels, o.sweep.queries);
+      const file = sweepCsvFile(o.results, e.dataset, model);
+      // a killed sweep resumes from <csv>.partial.jsonl (--force starts afresh); the CSV is written at the end
+      let shown = performance.now();
+      const result = runCheckpointedSweep(arrays.database.matrix(), queries, arrays.databaseLabels, labels, grid, file, {
+        latencyQueries: o.sweep.latencyQueries, fresh: o.force, onNote: (line) => console.error(`sweep: ${line}`),
         // each first-stage index as FAISS writes it, named like faiss_nn's (Python: faiss.read_index / read_index_binary)
         indexFile: (stage, dim) => path.join(e.root, "index_files", model, "sweep", `${databaseDataset(e.dataset)}_${dim}dim_${stage}.index`),
+        onConfig: (done, total, label) => {
+          // every 20th configuration, and at least every half minute on large arrays
+          if (done % 20 !== 0 && done !== total && performance.now() - shown < 30_000) return;
+          shown = performance.now();
+          console.error(`sweep: ${done}/${total} ${label}`);
+        },
       });
-      const file = saveSweepCsv(result, path.join(o.results, "sweep", `${e.dataset}_${model}_sweep.csv`));
+      console.error(`sweep: ${result.resumed} of ${result.rows.length} configurations resumed from an earlier run, ${result.rows.length - result.resumed} computed`);
       for (const line of sweepSummary(result)) console.log(line);
-      const figures = await renderFigureFiles([
-        { name: `${e.dataset}_${model}_sweep_mAP@10_vs_MFLOPs`, figure: sweepMflopsFigure(result) },
-        { name: `${e.dataset}_${model}_sweep_recall@10_vs_QPS`, figure: sweepRecallQpsFigure(result) },
-      ], path.dirname(file));
+      const figures = await renderFigureFiles(sweepFigureFiles(e.dataset, model, result), path.dirname(file));
       console.error(`sweep: ${rel(file)}, ${figures.map(rel).join(", ")}`);
     },
   },

@@ -187,8 +187,20 @@ export {
 } from "./sweep/pareto";
 export {
   /** A sweep as CSV, its Pareto fronts, the planner's pick against exact search, and the CLI's summary lines. */
-  sweepCsv, saveSweepCsv, sweepFronts, planAgainstExact, sweepSummary,
+  sweepFronts, planAgainstExact, sweepSummary,
 } from "./sweep/summary";
+export {
+  /** A sweep as CSV (with a JSON of its sizes beside it), and read back. */
+  sweepCsv, saveSweepCsv, readSweepCsv, parseConfigLabel,
+} from "./sweep/csv";
+export {
+  /** runSweep that a killed run resumes: finished rows recorded in `<csv>.partial.jsonl`, the CSV written at the end. */
+  runCheckpointedSweep, checkpointFile,
+} from "./sweep/checkpoint";
+export {
+  /** A seeded sample of the queries (mrl sweep --sweep-queries N). */
+  sampleQueries, sampleIds, SWEEP_SAMPLE_SEED,
+} from "./sweep/sample";
 
 // ---- tables, figures, report -----------------------------------------------------------------------------------
 export {
@@ -212,6 +224,10 @@ export {
   /** The report's figures, the gallery of a finished experiment, and report.html with its figure files. */
   reportFigures, experimentGallery, writeReport,
 } from "./report/report";
+export {
+  /** The sweeps mrl sweep left in a results folder, their figure files and their report section. */
+  findSweeps, sweepFigureFiles, sweepCsvFile,
+} from "./report/sweeps";
 export {
   /** Executes a notebook headless with the tslab kernel. */
   executeNotebook,

@@ -3,6 +3,8 @@
  * pure function from argv to what the CLI should do, so every flag is testable without a process.
  */
 import { MrlError } from "../core/errors";
+import { DEFAULT_SWEEP_GRID, type FirstStage, type FunnelRule, type SweepGrid } from "../sweep/grid";
+import { FIRST_STAGE_GRAMMAR, parseFirstStage } from "../search/firstStages";
 import type { ExperimentOverrides } from "./experiment";
 import type { FunnelSpec, RerankSpec } from "./types";
 
@@ -10,7 +12,35 @@ export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--m
              [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N] [--exact-engine nested|faiss]
              [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
              [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--memory-gb N]
-             [--no-index-files] [--force] [--results DIR] [--no-notebooks]`;
+             [--no-index-files] [--force] [--results DIR] [--no-notebooks]
+             sweep: [--retrieval-dims 8,16|none] [--shortlists 100,200|none] [--rerank-dims 2048|none] [--exact-dims 16,2048|none]
+             [--first-stages exact,hnsw32,ivf256-p16-c8,pq8,opq8,sq8,binary] [--funnel-shortlists 200,...] [--funnel-steps 3,...] [--no-funnels]
+             [--sweep-queries N] [--latency-queries N]`;
+
+/** How `mrl sweep` runs, beside its grid (which goes into the experiment's "sweep" field). */
+export interface SweepRunFlags {
+  /** --sweep-queries: evaluate on a seeded sample of this many queries (sweep/sample.ts). */
+  queries?: number;
+  /** --latency-queries: queries timed one at a time for p50 / p95. */
+  latencyQueries?: number;
+  /** --no-funnels: the grid without funnels. */
+  noFunnels?: boolean;
+  /** The grid flags given (e.g. "--shortlists"), so that a grid error can name the flag that set the field. */
+  gridFlags: string[];
+}
+
+/** The experiment's "sweep" field each grid flag sets. */
+export const SWEEP_GRID_FLAGS: Record<string, string> = {
+  "--retrieval-dims": "retrievalDims", "--shortlists": "shortlists", "--rerank-dims": "rerankDims", "--exact-dims": "exactDims",
+  "--first-stages": "firstStages", "--funnel-shortlists": "funnels.firstShortlists", "--funnel-steps": "funnels.steps",
+};
+
+/** A grid error (`sweep grid field "x" ...`) prefixed with the flag that set field x, when a flag did. */
+export function withSweepFlag(message: string, gridFlags: readonly string[]): string {
+  const field = /sweep grid field "([\w.]+)"/.exec(message)?.[1];
+  const flag = gridFlags.find((f) => SWEEP_GRID_FLAGS[f] === field);
+  return flag ? `${flag}: ${message}` : message;
+}
 
 export interface ParsedFlags {
   /** --experiment, as typed (the caller resolves it). */
@@ -20,6 +50,7 @@ export interface ParsedFlags {
   paths: { root?: string; results?: string };
   force: boolean;
   notebooks: boolean;
+  sweep: SweepRunFlags;
   positional: string[];
 }
 
@@ -38,6 +69,25 @@ function integerList(flag: string, text: string, example: string): number[] {
   const parts = text.split(",");
   if (!parts.every((p) => isPositiveInteger(p.trim()))) bad(flag, text, `comma-separated positive integers (e.g. ${example})`);
   return parts.map(Number);
+}
+
+/** A grid axis: comma-separated positive integers, or "none" for an empty axis (e.g. no exact baselines). */
+function gridAxis(flag: string, text: string, example: string): number[] {
+  return text === "none" ? [] : integerList(flag, text, `${example}, or none`);
+}
+
+/** `--first-stages exact,hnsw32,ivf256-p16-c8`: first-stage specs (search/firstStages.ts), at least one. */
+function firstStages(flag: string, text: string): FirstStage[] {
+  const names = text.split(",").map((s) => s.trim());
+  const known = (n: string): boolean => {
+    try {
+      parseFirstStage(n);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return names.every(known) ? names : bad(flag, text, `comma-separated first stages (${FIRST_STAGE_GRAMMAR})`);
 }
 
 /** `--adaptive DR:DS:L`, e.g. 16:2048:200 (shortlist at 16 dims, rerank the first 200 at 2048). */
@@ -61,8 +111,9 @@ export function parseFunnel(text: string): FunnelSpec {
 
 /** Parses the flags after the command name. Unknown flags and values that do not parse are one-line errors. */
 export function parseFlags(args: string[]): ParsedFlags {
-  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, notebooks: true, positional: [] };
+  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, notebooks: true, sweep: { gridFlags: [] }, positional: [] };
   const o = out.overrides;
+  const grid: Partial<SweepGrid> = {}, funnelRule: Partial<FunnelRule> = {};
   const adaptive: RerankSpec[] = [], funnels: FunnelSpec[] = [];
   const value = (i: number): string => {
     if (i >= args.length || args[i].startsWith("--")) throw new MrlError(`option ${args[i - 1]} needs a value`);
@@ -70,6 +121,7 @@ export function parseFlags(args: string[]): ParsedFlags {
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    if (a in SWEEP_GRID_FLAGS && !out.sweep.gridFlags.includes(a)) out.sweep.gridFlags.push(a);
     if (a === "--experiment") out.experimentFile = value(++i);
     else if (a === "--root") out.paths.root = value(++i);
     else if (a === "--results") out.paths.results = value(++i);
@@ -94,12 +146,36 @@ export function parseFlags(args: string[]): ParsedFlags {
     } else if (a === "--no-index-files") o.indexFiles = false;
     else if (a === "--force") out.force = true;
     else if (a === "--no-notebooks") out.notebooks = false;
+    else if (a === "--retrieval-dims") grid.retrievalDims = gridAxis(a, value(++i), "8,16");
+    else if (a === "--shortlists") grid.shortlists = gridAxis(a, value(++i), "100,200,400");
+    else if (a === "--rerank-dims") grid.rerankDims = gridAxis(a, value(++i), "256,2048");
+    else if (a === "--exact-dims") grid.exactDims = gridAxis(a, value(++i), "16,2048");
+    else if (a === "--first-stages") grid.firstStages = firstStages(a, value(++i));
+    else if (a === "--funnel-shortlists") funnelRule.firstShortlists = integerList(a, value(++i), "200,400");
+    else if (a === "--funnel-steps") funnelRule.steps = integerList(a, value(++i), "3,5");
+    else if (a === "--no-funnels") out.sweep.noFunnels = true;
+    else if (a === "--sweep-queries") out.sweep.queries = positiveInteger(a, value(++i));
+    else if (a === "--latency-queries") out.sweep.latencyQueries = positiveInteger(a, value(++i));
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}; expected one of: ${FLAG_USAGE.replace(/\s+/g, " ")}`);
     else out.positional.push(a);
   }
   if (adaptive.length > 0) o.adaptive = adaptive;
   if (funnels.length > 0) o.funnels = funnels;
+  if (out.sweep.noFunnels && Object.keys(funnelRule).length > 0) {
+    throw new MrlError("--no-funnels and --funnel-shortlists / --funnel-steps contradict each other; expected one or the other");
+  }
+  if (Object.keys(funnelRule).length > 0) grid.funnels = funnelRule as FunnelRule;
+  if (Object.keys(grid).length > 0) o.sweep = grid;
   return out;
+}
+
+/**
+ * The funnel rule after --funnel-shortlists / --funnel-steps: the flags' fields over the experiment file's rule, or
+ * over the default grid's when the file has none (a rule needs both fields). Undefined when no funnel flag was given.
+ */
+export function fitSweepFunnels(base: Partial<SweepGrid> | undefined, o: ExperimentOverrides): FunnelRule | undefined {
+  const flags = o.sweep?.funnels;
+  return flags ? { ...DEFAULT_SWEEP_GRID.funnels!, ...base?.funnels, ...flags } as FunnelRule : undefined;
 }
 
 /**

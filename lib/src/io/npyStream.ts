@@ -175,10 +175,10 @@ export function readMatrixPrefixNpy(file: string, options: ReadPrefixOptions = {
       check(Number.isInteger(first) && Number.isInteger(end) && 0 <= first && first <= end && end <= rows,
         `row range ${first}..${end} is outside the array's 0..${rows} rows`, file);
       if (npy.header.dtype === "f4") {
-        const target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        // a byte view per call: one over the whole array would pass the typed-array length limit (2^32) above 4 GiB
         const step = 2 ** 30, offset = npy.header.dataOffset + first * cols * 4;
-        for (let at = 0; at < target.length; at += step) {
-          readFully(npy.fd, target.subarray(at, Math.min(target.length, at + step)), offset + at, file);
+        for (let at = 0; at < data.byteLength; at += step) {
+          readFully(npy.fd, new Uint8Array(data.buffer, data.byteOffset + at, Math.min(step, data.byteLength - at)), offset + at, file);
         }
         options.onRows?.(count);
         return matrix(count, dims, data);

@@ -145,7 +145,7 @@ export function sweepMflopsFigure(result: SweepResult): Figure {
         marker: { color: "rgba(0,0,0,0)", size: 14, line: { color: "#000", width: 1.5 } }, hoverinfo: "skip" },
     ],
     layout: {
-      title: { text: `Sweep: mAP@10 vs MFLOPs per query (${rows.length} configurations, ${result.queries} queries)` },
+      title: { text: `Sweep: mAP@10 vs MFLOPs per query (${rows.length} configurations${Number.isFinite(result.queries) ? `, ${result.queries} queries` : ""})` },
       xaxis: { title: { text: "MFLOPs per query (log)" }, type: "log" }, yaxis: { title: { text: "mAP@10" } },
       template: "plotly_white", width: 820, height: 500, legend: { orientation: "h", y: -0.2 },
     },

@@ -14,6 +14,7 @@ import { experimentGallerySettings, galleryData, galleryHtml, galleryPage, pickG
 import type { IndexType, ModelKind, RerankSpec } from "../experiment/types";
 import { experimentSources } from "../experiment/run";
 import { renderFigureFiles, renderHtmlToPng, type FigureFile } from "./render";
+import { findSweeps, sweepFigureFiles, sweepSectionHtml } from "./sweeps";
 import { escapeHtml, htmlTable } from "./tables";
 
 /** The paper's figures for a metrics table, with file-friendly names. */
@@ -64,6 +65,8 @@ export interface ReportResult {
   reportFile: string;
   figureFiles: string[];
   galleryFile?: string;
+  /** The sweep CSVs shown (results/sweep/<dataset>_<model>_sweep.csv of the experiment's models). */
+  sweeps: string[];
 }
 
 const REPORT_CSS = `body{font-family:"Liberation Sans",Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -94,16 +97,20 @@ export function reportHighlights(rows: MetricsRow[]): string[] {
 
 /**
  * Writes `<outDir>/figures/*.{png,svg}`, the gallery PNG and `<outDir>/report.html`. Executed notebooks'
- * HTML found in `notebooksDir` is linked from the report.
+ * HTML found in `notebooksDir` is linked from the report; sweeps found in `<outDir>/sweep/` (mrl sweep) get their
+ * figures and a section.
  */
 export async function writeReport(experiment: Experiment, options: { outDir: string; notebooksDir?: string; gallery?: GalleryOptions | false;
   quiet?: boolean; } ): Promise<ReportResult> {
   const log = options.quiet ? () => {} : (s: string) => console.error(s);
   const rows = readAllMetrics(experiment);
   const figures = reportFigures(rows);
+  // sweeps `mrl sweep` wrote into this results folder: their figures are drawn with the others
+  const sweeps = findSweeps(experiment, options.outDir);
+  const sweepFigures = sweeps.flatMap((s) => sweepFigureFiles(experiment.dataset, s.model, s.result));
   const figuresDir = path.join(options.outDir, "figures");
-  log(`report: rendering ${figures.length} figures as PNG and SVG with headless Chromium`);
-  const figureFiles = await renderFigureFiles(figures, figuresDir);
+  log(`report: rendering ${figures.length + sweepFigures.length} figures as PNG and SVG with headless Chromium`);
+  const figureFiles = await renderFigureFiles([...figures, ...sweepFigures], figuresDir);
 
   let galleryBlock = "";
   let galleryFile: string | undefined;
@@ -116,8 +123,10 @@ export async function writeReport(experiment: Experiment, options: { outDir: str
   }
 
   const rel = (file: string): string => path.relative(options.outDir, file).split(path.sep).join("/");
-  const figureBlocks = figures.map((f) => `<div class="fig">${figureHtml(f.figure, { includePlotly: false, id: `fig-${f.name.replace(/[^\w-]/g, "_")}` })}` +
-    `<div class="links"><a href="${rel(path.join(figuresDir, `${f.name}.png`))}">PNG</a> · <a href="${rel(path.join(figuresDir, `${f.name}.svg`))}">SVG</a></div></div>`);
+  const figureBlock = (f: FigureFile): string => `<div class="fig">${figureHtml(f.figure, { includePlotly: false, id: `fig-${f.name.replace(/[^\w-]/g, "_")}` })}` +
+    `<div class="links"><a href="${rel(path.join(figuresDir, `${f.name}.png`))}">PNG</a> · <a href="${rel(path.join(figuresDir, `${f.name}.svg`))}">SVG</a></div></div>`;
+  const figureBlocks = figures.map(figureBlock);
+  const sweepBlocks = sweeps.map((s) => sweepSectionHtml(s, experiment.dataset, figureBlock, rel)).join("\n");
   const notebooks = options.notebooksDir && fs.existsSync(options.notebooksDir)
     ? fs.readdirSync(options.notebooksDir).filter((f) => f.endsWith(".html") && !f.includes(".failed")).sort() : [];
   const notebookLinks = notebooks.length ? `<h2>Executed notebooks</h2><ul>${notebooks.map((f) =>
@@ -141,10 +150,11 @@ root ${escapeHtml(experiment.root)} · generated ${new Date().toISOString()}</p>
 <h2>Figures</h2><div class="figs">${figureBlocks.join("\n")}</div>
 ${galleryBlock}
 <h2>Metrics</h2>${tables}
+${sweepBlocks}
 ${notebookLinks}
 </body></html>`;
   const reportFile = path.join(options.outDir, "report.html");
   writeFileAtomic(reportFile, html);
-  log(`report: ${reportFile}`);
-  return { reportFile, figureFiles, galleryFile };
+  log(`report: ${reportFile}${sweeps.length ? ` with the sweep of ${sweeps.map((x) => x.model).join(", ")}` : ""}`);
+  return { reportFile, figureFiles, galleryFile, sweeps: sweeps.map((x) => x.file) };
 }

@@ -78,6 +78,15 @@ export const DEFAULT_SWEEP_GRID: SweepGrid = {
   firstStageDims: { "ivf256-p16-c8": [16, 64], pq8: [16, 64], opq8: [16], sq8: [64], binary: [256, 1024] },
 };
 
+/**
+ * What a grid is checked against on a database (expandGrid's limits): the search's k (the longest shortlist, at
+ * least 10, at most the rows), the arrays' dims, the rows (IVF needs at least nlist).
+ */
+export function sweepLimits(grid: SweepGrid, database: { rows: number; cols: number }): { k: number; maxDim: number; rows: number } {
+  const k = Math.max(10, ...(grid.shortlists ?? []), ...(grid.funnels?.firstShortlists ?? []));
+  return { k: Math.min(k, database.rows), maxDim: database.cols, rows: database.rows };
+}
+
 /** The label of a configuration, as the metrics table writes it (e.g. "16->2048 @200"). */
 export function configLabel(c: SweepConfig): string {
   if (c.kind === "exact") return `exact ${c.dim}d`;

@@ -17,7 +17,7 @@ import { annRecall, candidateDistances, queriesPerSecond, rankingMetrics } from 
 import { funnelRerank, rerank } from "../rerank/rerank";
 import { buildFirstStage, firstStageMflops, parseFirstStage, type FirstStageIndex, type PreparedQueries } from "../search/firstStages";
 import { nestedKnn } from "../search/nested";
-import { configLabel, expandGrid, type FirstStage, type SweepConfig, type SweepGrid } from "./grid";
+import { configLabel, expandGrid, sweepLimits, type FirstStage, type SweepConfig, type SweepGrid } from "./grid";
 
 export interface SweepRow {
   label: string;
@@ -49,8 +49,15 @@ export interface SweepOptions {
    * index_files/<model>/sweep/<DATASET>_<d>dim_<stage>.index.
    */
   indexFile?: (stage: string, dim: number) => string;
-  /** Called after each configuration (done, total). */
-  onConfig?: (done: number, total: number, label: string) => void;
+  /** Called after each configuration (done, total; resumed: taken from `resumed`, not computed). */
+  onConfig?: (done: number, total: number, label: string, resumed: boolean) => void;
+  /**
+   * Rows of configurations finished by an earlier run, by label (sweep/checkpoint.ts): taken as they are, times
+   * included, instead of recomputed.
+   */
+  resumed?: ReadonlyMap<string, SweepRow>;
+  /** Called with each newly computed row as soon as it is complete (to record it durably). */
+  onRow?: (row: SweepRow) => void;
 }
 
 export interface SweepResult {
@@ -58,8 +65,10 @@ export interface SweepResult {
   /** Database rows and queries the sweep ran on. */
   databaseRows: number;
   queries: number;
-  /** Wall seconds of the whole sweep. */
+  /** Wall seconds of the whole sweep (this run's only, when rows were resumed). */
   seconds: number;
+  /** Rows taken from `options.resumed` rather than computed (0 for a fresh sweep). */
+  resumed: number;
 }
 
 /** A first stage at one (dim, k): its candidates (none for exact: the nested pass's), batch seconds, single-query ms, MFLOPs per query. */
@@ -84,8 +93,8 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
   check(database.cols === queries.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   check(databaseLabels.length === database.rows && queryLabels.length === queries.rows, "one label per database row and per query");
   const maxDim = database.cols;
-  const k = Math.max(10, ...grid.shortlists, ...(grid.funnels?.firstShortlists ?? []));
-  const configs = expandGrid(grid, { k: Math.min(k, database.rows), maxDim, rows: database.rows });
+  const limits = sweepLimits(grid, database), k = limits.k;
+  const configs = expandGrid(grid, limits);
   const kOf = (c: SweepConfig): number => (c.kind === "exact" ? 10 : c.kind === "adaptive" ? c.shortlist : c.shortlists[0]);
   // the dims exact search shortlists at (other first stages search their own indexes)
   const firstDims = [...new Set([...configs.map((c) => (c.kind === "exact" ? c.dim : c.firstStage === "exact" ? c.retrievalDim : maxDim)), maxDim])]
@@ -147,7 +156,16 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
   };
 
   const rows: SweepRow[] = [];
+  let resumed = 0;
   configs.forEach((c, n) => {
+    const earlier = options.resumed?.get(configLabel(c));
+    if (earlier) {
+      // finished by an earlier run of the same sweep (same fingerprint): nothing to compute
+      rows.push({ ...earlier, config: c });
+      resumed++;
+      options.onConfig?.(n + 1, configs.length, configLabel(c), true);
+      return;
+    }
     const kk = kOf(c), first = timeFirstStage(c.kind === "exact" ? "exact" : c.firstStage, c.kind === "exact" ? c.dim : c.retrievalDim, kk);
     const candidates = c.kind === "exact" ? undefined : first.candidates ?? firstColumns(knn.get(c.retrievalDim)!.labels, kk);
     const run = (q: Matrix, cand: IntMatrix, threads?: number): IntMatrix =>
@@ -169,7 +187,7 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
     const metrics = computeMetrics(top10, queryLabels, databaseLabels, [10]);
     const batchSeconds = first.batch + rerankSeconds;
     const latencies = first.single.map((s, i) => s + singleRerank[i]);
-    rows.push({
+    const row: SweepRow = {
       label: configLabel(c), kind: c.kind, config: c,
       mAP10: metrics.atK[0].mAP, top1: metrics.top1, precision10: metrics.atK[0].precision,
       recall10: recallAt10(database, queries, top10, referenceDistances, maxDim, databaseNorms),
@@ -182,9 +200,11 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
             : first.mflops + mflops.funnel(0, c.dims, c.shortlists, database.rows),
       batchSeconds, msPerQuery: (batchSeconds * 1000) / queries.rows, qps: queriesPerSecond(queries.rows, batchSeconds),
       p50Ms: percentile(latencies, 0.5), p95Ms: percentile(latencies, 0.95),
-    });
-    options.onConfig?.(n + 1, configs.length, configLabel(c));
+    };
+    rows.push(row);
+    options.onRow?.(row);
+    options.onConfig?.(n + 1, configs.length, configLabel(c), false);
   });
   for (const { index } of indexes.values()) index.free();
-  return { rows, databaseRows: database.rows, queries: queries.rows, seconds: seconds(t0) };
+  return { rows, databaseRows: database.rows, queries: queries.rows, seconds: seconds(t0), resumed };
 }

@@ -1,27 +1,9 @@
 /**
- * A finished sweep as text: the CSV of every row, and the summary the CLI prints (Pareto fronts, the
- * planner's pick against exact search at the largest dim).
+ * A finished sweep in words: the Pareto fronts and the planner's pick against exact search at the largest dim,
+ * as the CLI prints them and the report shows them. (The CSV: csv.ts.)
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { writeAtomically } from "../core/atomic";
 import { bestConfig, paretoFront } from "./pareto";
 import type { SweepResult, SweepRow } from "./run";
-
-const COLUMNS: (keyof SweepRow)[] = ["label", "kind", "mAP10", "top1", "precision10", "nDCG10", "recall10", "mflops", "batchSeconds", "msPerQuery", "qps", "p50Ms", "p95Ms"];
-
-/** Every row as CSV (header first), the columns of SweepRow. */
-export function sweepCsv(result: SweepResult): string {
-  const cell = (v: unknown): string => (typeof v === "string" && /[",]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
-  return [COLUMNS.join(","), ...result.rows.map((r) => COLUMNS.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
-}
-
-/** Writes sweepCsv(result) to `file` atomically (folders made as needed); returns the file. */
-export function saveSweepCsv(result: SweepResult, file: string): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeAtomically(file, (temp) => fs.writeFileSync(temp, sweepCsv(result)));
-  return file;
-}
 
 /** The non-dominated rows on mAP@10 against MFLOPs and against measured time per query. */
 export function sweepFronts(rows: readonly SweepRow[]): { byMflops: SweepRow[]; byTime: SweepRow[] } {
@@ -47,19 +29,31 @@ const fmt = (r: SweepRow): string =>
 
 /** The lines the CLI prints after a sweep. */
 export function sweepSummary(result: SweepResult): string[] {
-  const lines = [`sweep: ${result.rows.length} configurations, ${result.databaseRows} database rows, ${result.queries} queries, ${result.seconds.toFixed(1)} s`];
+  const resumed = result.resumed > 0 ? ` (${result.resumed} of them resumed from an earlier run, with that run's times)` : "";
+  // a sweep read back from a CSV without its JSON (readSweepCsv) does not know its sizes
+  const known = (n: number, text: string): string => (Number.isFinite(n) ? `, ${text}` : "");
+  const lines = [`sweep: ${result.rows.length} configurations${known(result.databaseRows, `${result.databaseRows} database rows`)}` +
+    `${known(result.queries, `${result.queries} queries`)}${known(result.seconds, `${result.seconds.toFixed(1)} s`)}${resumed}`];
   const fronts = sweepFronts(result.rows);
   lines.push("Pareto front, mAP@10 vs MFLOPs:", ...fronts.byMflops.map((r) => `  ${fmt(r)}`));
   lines.push("Pareto front, mAP@10 vs measured time per query (batch):", ...fronts.byTime.map((r) => `  ${fmt(r)}`));
+  return [...lines, ...sweepPlanLines(result)];
+}
+
+/** The planner's picks within 0.001 mAP@10 of exact search at the largest dim, with their ratios (none without that row). */
+export function sweepPlanLines(result: SweepResult): string[] {
   const plan = planAgainstExact(result);
-  if (plan) {
-    lines.push(`exact ${plan.exact.label.replace("exact ", "")}: ${fmt(plan.exact)}`);
-    for (const [what, row] of [["fewest MFLOPs", plan.byMflops], ["least time", plan.byTime]] as const) {
-      if (!row) continue;
-      lines.push(`within 0.001 mAP@10 of it, ${what}: ${fmt(row)}`,
-        `  ${(plan.exact.mflops / row.mflops).toFixed(1)}x fewer MFLOPs, ${(plan.exact.msPerQuery / row.msPerQuery).toFixed(1)}x less time per query (batch, same run), ` +
-        `${(plan.exact.p50Ms / row.p50Ms).toFixed(1)}x at p50 single-query`);
+  if (!plan) return [];
+  const lines = [`exact search at the largest dim, ${fmt(plan.exact)}`];
+  for (const [what, row] of [["fewest MFLOPs", plan.byMflops], ["least time", plan.byTime]] as const) {
+    if (!row) continue;
+    if (row === plan.exact) {
+      lines.push(`within 0.001 mAP@10 of it, ${what}: nothing cheaper than exact search itself`);
+      continue;
     }
+    lines.push(`within 0.001 mAP@10 of it, ${what}: ${fmt(row)}`,
+      `  ${(plan.exact.mflops / row.mflops).toFixed(1)}x fewer MFLOPs, ${(plan.exact.msPerQuery / row.msPerQuery).toFixed(1)}x less time per query (batch, same run), ` +
+      `${(plan.exact.p50Ms / row.p50Ms).toFixed(1)}x at p50 single-query`);
   }
   return lines;
 }

@@ -1,0 +1,113 @@
+/**
+ * A sweep's table on disk and back: `<name>.csv` (one row per configuration, pandas-readable) and `<name>.json`
+ * beside it (what the sweep ran on: database rows, queries, seconds, resumed rows). Reading them back gives the
+ * SweepResult the figures and the planner take, so the report draws a sweep without running it again.
+ */
+import * as fs from "node:fs";
+import { writeFileAtomic } from "../core/atomic";
+import { MrlError } from "../core/errors";
+import { parseFirstStage } from "../search/firstStages";
+import type { FirstStage, SweepConfig } from "./grid";
+import type { SweepResult, SweepRow } from "./run";
+
+/** The numeric columns of a sweep row, in CSV order. */
+export const SWEEP_NUMBER_COLUMNS = ["mAP10", "top1", "precision10", "nDCG10", "recall10", "mflops", "batchSeconds", "msPerQuery", "qps", "p50Ms", "p95Ms"] as const;
+/** The CSV's columns, in order. */
+export const SWEEP_CSV_COLUMNS: readonly (keyof SweepRow)[] = ["label", "kind", ...SWEEP_NUMBER_COLUMNS];
+
+/** Every row as CSV (header first), the columns SWEEP_CSV_COLUMNS. */
+export function sweepCsv(result: SweepResult): string {
+  const cell = (v: unknown): string => (typeof v === "string" && /[",]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
+  return [SWEEP_CSV_COLUMNS.join(","), ...result.rows.map((r) => SWEEP_CSV_COLUMNS.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+}
+
+/** The file beside a sweep CSV that says what it ran on. */
+export const sweepMetaFile = (csvFile: string): string => csvFile.replace(/\.csv$/i, "") + ".json";
+
+/** Writes sweepCsv(result) to `file` and the run's sizes to sweepMetaFile(file), each atomically; returns the CSV file. */
+export function saveSweepCsv(result: SweepResult, file: string): string {
+  const { databaseRows, queries, seconds, resumed } = result;
+  writeFileAtomic(sweepMetaFile(file), JSON.stringify({ databaseRows, queries, seconds, resumed, configurations: result.rows.length }, null, 1) + "\n");
+  writeFileAtomic(file, sweepCsv(result));
+  return file;
+}
+
+// an optional first-stage spec before the dims (none: exact search); checked by parseFirstStage below
+const STAGE = "(?:([a-z][a-z0-9-]*) )?";
+const LABELS = {
+  exact: /^exact (\d+)d$/,
+  adaptive: new RegExp(`^${STAGE}(\\d+)->(\\d+) @(\\d+)$`),
+  funnel: new RegExp(`^${STAGE}(\\d+)->\\[([\\d,]+)\\] @\\[([\\d,]+)\\]$`),
+};
+
+const isFirstStage = (name: string): boolean => {
+  try {
+    return parseFirstStage(name).kind !== "exact"; // exact search is written without a name
+  } catch {
+    return false;
+  }
+};
+
+/** The configuration a label names (the inverse of configLabel), or undefined when it names none. */
+export function parseConfigLabel(label: string): SweepConfig | undefined {
+  const list = (s: string): number[] => s.split(",").map(Number);
+  let m = LABELS.exact.exec(label);
+  if (m) return { kind: "exact", dim: Number(m[1]) };
+  m = LABELS.adaptive.exec(label) ?? LABELS.funnel.exec(label);
+  if (m?.[1] !== undefined && !isFirstStage(m[1])) return undefined;
+  m = LABELS.adaptive.exec(label);
+  if (m) return { kind: "adaptive", firstStage: (m[1] ?? "exact") as FirstStage, retrievalDim: Number(m[2]), rerankDim: Number(m[3]), shortlist: Number(m[4]) };
+  m = LABELS.funnel.exec(label);
+  if (m) return { kind: "funnel", firstStage: (m[1] ?? "exact") as FirstStage, retrievalDim: Number(m[2]), dims: list(m[3]), shortlists: list(m[4]) };
+  return undefined;
+}
+
+/** The cells of one CSV line: commas split, except inside double quotes ("" is a quote). */
+function csvCells(line: string): string[] {
+  const cells: string[] = [];
+  let cell = "", quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted && ch === '"' && line[i + 1] === '"') { cell += '"'; i++; }
+    else if (ch === '"') quoted = !quoted;
+    else if (ch === "," && !quoted) { cells.push(cell); cell = ""; }
+    else cell += ch;
+  }
+  cells.push(cell);
+  return cells;
+}
+
+/**
+ * Reads a sweep CSV written by saveSweepCsv back into a SweepResult (each row's configuration from its label).
+ * Without the JSON beside it (an older sweep) databaseRows, queries and seconds are NaN. Errors name the file and line.
+ */
+export function readSweepCsv(file: string): SweepResult {
+  if (!fs.existsSync(file)) throw new MrlError("sweep CSV not found", file);
+  const [head, ...lines] = fs.readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0);
+  if (head !== SWEEP_CSV_COLUMNS.join(",")) throw new MrlError(`header is "${head ?? ""}"; expected the sweep columns ${SWEEP_CSV_COLUMNS.join(",")}`, file);
+  const rows = lines.map((line, i): SweepRow => {
+    const at = `line ${i + 2}`;
+    const cells = csvCells(line);
+    if (cells.length !== SWEEP_CSV_COLUMNS.length) throw new MrlError(`${at} has ${cells.length} cells; expected ${SWEEP_CSV_COLUMNS.length}`, file);
+    const [label, kind] = cells;
+    const config = parseConfigLabel(label);
+    if (!config) throw new MrlError(`${at}: label "${label}" names no sweep configuration`, file);
+    if (config.kind !== kind) throw new MrlError(`${at}: kind "${kind}" does not match label "${label}", which is of kind ${config.kind}`, file);
+    const numbers = Object.fromEntries(SWEEP_NUMBER_COLUMNS.map((column, c) => {
+      const text = cells[c + 2], value = Number(text);
+      if (text === "" || (Number.isNaN(value) && text !== "NaN")) throw new MrlError(`${at}: ${column} is "${text}"; expected a number`, file);
+      return [column, value];
+    })) as Record<(typeof SWEEP_NUMBER_COLUMNS)[number], number>;
+    return { label, kind: config.kind, config, ...numbers };
+  });
+  const metaFile = sweepMetaFile(file);
+  let meta: Partial<Record<"databaseRows" | "queries" | "seconds" | "resumed", number>> = {};
+  if (fs.existsSync(metaFile)) {
+    try {
+      meta = JSON.parse(fs.readFileSync(metaFile, "utf8")) as typeof meta;
+    } catch (err) {
+      throw new MrlError(`not valid JSON (${(err as Error).message}); expected what saveSweepCsv writes beside the CSV`, metaFile);
+    }
+  }
+  return { rows, databaseRows: meta.databaseRows ?? NaN, queries: meta.queries ?? NaN, seconds: meta.seconds ?? NaN, resumed: meta.resumed ?? 0 };
+}
