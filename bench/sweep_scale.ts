@@ -6,7 +6,7 @@
  * summary to results/bench-sweep-scale.md (atomically).
  *
  *   node build/bench/sweep_scale.js [--quick] [--work DIR] [--keep] [--rows N] [--queries N] [--seed N]
- *     [--sweep-queries N] [--latency-queries N] [--first-stages exact,hnsw32] [--results DIR] [--out FILE]
+ *     [--sweep-queries N] [--latency-queries N] [--first-stages exact,hnsw32,...] [--results DIR] [--out FILE]
  *
  * Full size: database 1,281,167 x 2048 float32 (10.5 GB, held in memory by the sweep), 10,000 queries of which
  * 1,000 are evaluated; --quick: 128,000 rows, 2,000 queries, 500 evaluated. The sweep checkpoints as it goes: a
@@ -34,6 +34,13 @@ const GIB = 2 ** 30;
 const GRID_FLAGS = ["--retrieval-dims", "8,16", "--shortlists", "100,200,400,800", "--rerank-dims", "256,2048", "--exact-dims", "8,16,32,2048",
   "--funnel-shortlists", "200,800", "--funnel-steps", "3,5"];
 
+/**
+ * First stages: exact and HNSW32 at D_r 8 and 16, IVF (1024 lists clustered at 8 dims, 32 probed) and PQ8 there
+ * too, and sign bits at 256 (FAISS's Hamming scan is slow on Debian's build, so no longer prefixes).
+ */
+const DEFAULT_FIRST_STAGES = "exact,hnsw32,ivf1024-p32-c8,pq8,binary";
+const STAGE_DIMS: Record<string, number[]> = { binary: [256] };
+
 interface Options {
   quick: boolean; work?: string; keep: boolean; rows: number; queries: number; seed: number; sweepQueries: number; latencyQueries: number;
   firstStages: string; results: string; out: string;
@@ -43,7 +50,7 @@ const USAGE = "options: [--quick] [--work DIR] [--keep] [--rows N] [--queries N]
   "[--first-stages exact,hnsw32] [--results DIR] [--out FILE]";
 
 function parseOptions(args: string[]): Options {
-  const o: Partial<Options> & { quick: boolean; keep: boolean } = { quick: false, keep: false, seed: 2022, firstStages: "exact,hnsw32" };
+  const o: Partial<Options> & { quick: boolean; keep: boolean } = { quick: false, keep: false, seed: 2022, firstStages: DEFAULT_FIRST_STAGES };
   const here = (p: string | undefined): string => path.resolve(process.env.INIT_CWD ?? process.cwd(), p ?? "");
   const count = (flag: string, v: string | undefined): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) <= 0) throw new UserError(`${flag} needs a positive integer, got ${v ?? "nothing"}; ${USAGE}`);
@@ -93,10 +100,13 @@ function plannerTable(result: SweepResult, tolerances = [0.001, 0.01, 0.02, 0.05
 }
 
 /** The experiment the CLI runs on: the arrays' folder, ImageNet-1K's tag, nothing else from the default experiment. */
-function writeExperiment(file: string, root: string): void {
+function writeExperiment(file: string, root: string, firstStages: string): void {
+  const stages = firstStages.split(",");
+  const firstStageDims = Object.fromEntries(Object.entries(STAGE_DIMS).filter(([stage]) => stages.includes(stage)));
   fs.writeFileSync(file, JSON.stringify({
     name: "sweep-scale-bench", description: "node build/bench/sweep_scale.js: mrl sweep on synthetic ImageNet-1K-shape arrays",
     root, dataset: "1K", models: ["mrl"], indexTypes: ["exactl2"], k: 2048, nesting: [8, 16, 32, 64, 2048], adaptive: [], funnels: [], metricKs: [10],
+    sweep: { firstStageDims },
   }, null, 1) + "\n");
 }
 
@@ -123,7 +133,7 @@ export async function runSweepScaleBench(args: string[]): Promise<void> {
     if (free < needed) throw new UserError(`not enough free disk in ${work}: this run needs ${gb(needed)}, ${gb(free)} free; use --work DIR on a larger disk, or --quick`);
     log(`work folder ${work}: ${gb(free)} free, this run needs up to ${gb(needed)}`);
     const generated = await syntheticArrays(layout.data, shape, work);
-    writeExperiment(experiment, layout.data);
+    writeExperiment(experiment, layout.data, o.firstStages);
 
     const argv = [process.execPath, CLI, "sweep", "--experiment", experiment, "--results", o.results, ...GRID_FLAGS, "--first-stages", o.firstStages,
       "--sweep-queries", String(o.sweepQueries), "--latency-queries", String(o.latencyQueries)];

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { before, test } from "node:test";
 import {
   bestConfig, computeMetrics, configLabel, DEFAULT_SWEEP_GRID, firstColumns, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment,
-  loadRetrievalArrays, mflops, MrlError, nestedKnn, paretoFront, parseConfigLabel, readSweepCsv, rerank, runInference, runSweep, saveSweepCsv, sweepMetaFile, sweepMflopsFigure, sweepSummary,
+  loadRetrievalArrays, mflops, MrlError, nestedKnn, paretoFront, parseConfigLabel, readSweepCsv, rerank, runInference, runSweep, saveSweepCsv, sweepMetaFile, sweepMflopsFigure, planByFirstStage, sweepSummary,
   type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -151,6 +151,9 @@ test("an HNSW first stage: the same configurations shortlisted by FAISS HNSW32 a
   const written = FaissIndex.read(path.join(dir, "16dim_hnsw32.index"));
   assert.deepEqual([written.ntotal, written.dim], [database.rows, 16]);
   written.reset();
+  // the planner per first stage: with every row within reach, each stage's cheapest and fastest of its own rows
+  const picks = planByFirstStage(result, 1);
+  assert.deepEqual(picks.map((p) => [p.stage, p.byMflops.label]), [["exact", "16->2048 @100"], ["hnsw32", "hnsw32 16->2048 @100"]]);
   // the figure colours configurations by first stage and shapes them by kind
   const traces = sweepMflopsFigure(result).data as { name: string; marker?: { symbol?: string[] } }[];
   assert.deepEqual(traces.map((t) => t.name).slice(0, 4), ["exact search alone", "exact first stage", "hnsw32 first stage", "Pareto front"]);

@@ -187,7 +187,7 @@ export {
 } from "./sweep/pareto";
 export {
   /** A sweep as CSV, its Pareto fronts, the planner's pick against exact search, and the CLI's summary lines. */
-  sweepFronts, planAgainstExact, sweepSummary,
+  sweepFronts, planAgainstExact, planByFirstStage, sweepSummary,
 } from "./sweep/summary";
 export {
   /** A sweep as CSV (with a JSON of its sizes beside it), and read back. */

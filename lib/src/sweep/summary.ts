@@ -37,7 +37,35 @@ export function sweepSummary(result: SweepResult): string[] {
   const fronts = sweepFronts(result.rows);
   lines.push("Pareto front, mAP@10 vs MFLOPs:", ...fronts.byMflops.map((r) => `  ${fmt(r)}`));
   lines.push("Pareto front, mAP@10 vs measured time per query (batch):", ...fronts.byTime.map((r) => `  ${fmt(r)}`));
-  return [...lines, ...sweepPlanLines(result)];
+  return [...lines, ...sweepPlanLines(result), ...stagePlanLines(result)];
+}
+
+/** A configuration's first stage: its spec, "exact" for exact first stages, undefined for exact search alone. */
+const stageOf = (r: SweepRow): string | undefined => (r.config.kind === "exact" ? undefined : r.config.firstStage);
+
+/**
+ * Per first stage, the planner's picks within `tolerance` mAP@10 of exact search at the largest dim (fewest MFLOPs,
+ * least time), so stages can be compared at the same quality; a stage with none there is left out.
+ */
+export function planByFirstStage(result: SweepResult, tolerance = 0.001): { stage: string; byMflops: SweepRow; byTime: SweepRow }[] {
+  const plan = planAgainstExact(result, tolerance);
+  if (!plan) return [];
+  const minMap = plan.exact.mAP10 - tolerance;
+  const stages = [...new Set(result.rows.map(stageOf).filter((s): s is string => s !== undefined))];
+  return stages.flatMap((stage) => {
+    const rows = result.rows.filter((r) => stageOf(r) === stage);
+    const byMflops = bestConfig(rows, { minMap }), byTime = bestConfig(rows, { minMap, minimize: "time" });
+    return byMflops && byTime ? [{ stage, byMflops, byTime }] : [];
+  });
+}
+
+function stagePlanLines(result: SweepResult): string[] {
+  const plan = planAgainstExact(result), picks = planByFirstStage(result);
+  if (!plan || picks.length === 0) return [];
+  return ["within 0.001 mAP@10 of exact search, by first stage (x fewer MFLOPs / x less time per query than it):",
+    ...picks.map(({ stage, byMflops, byTime }) => `  ${stage}: fewest MFLOPs ${byMflops.label} (mAP@10 ${byMflops.mAP10.toFixed(4)}, ` +
+      `${byMflops.mflops.toFixed(3)} MFLOPs, ${(plan.exact.mflops / byMflops.mflops).toFixed(1)}x); least time ${byTime.label} (mAP@10 ` +
+      `${byTime.mAP10.toFixed(4)}, ${byTime.msPerQuery.toFixed(4)} ms, ${(plan.exact.msPerQuery / byTime.msPerQuery).toFixed(1)}x, recall@10 ${byTime.recall10.toFixed(3)})`)];
 }
 
 /** The planner's picks within 0.001 mAP@10 of exact search at the largest dim, with their ratios (none without that row). */
