@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { before, test } from "node:test";
 import {
   bestConfig, computeMetrics, configLabel, DEFAULT_SWEEP_GRID, firstColumns, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment,
-  loadRetrievalArrays, mflops, MrlError, nestedKnn, paretoFront, parseConfigLabel, readSweepCsv, rerank, runInference, runSweep, saveSweepCsv, sweepMetaFile, sweepMflopsFigure, planByFirstStage, sweepSummary,
+  loadRetrievalArrays, mflops, MrlError, nestedKnn, paretoFront, parseConfigLabel, readSweepCsv, rerank, runInference, runSweep, saveSweepCsv, sweepMetaFile, sweepMflopsFigure, planByFirstStage, sweepGridWith, sweepSummary,
   type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -68,10 +68,16 @@ test("bad sweep specifications stop with one clear line", () => {
 
 test("the experiment's \"sweep\" field: checked with the experiment, its fields replace the default grid's", () => {
   const e = loadExperiment({ sweep: { retrievalDims: [16], funnels: { firstShortlists: [200], steps: [3] } } }, TEST_EXPERIMENT);
-  const grid = { ...DEFAULT_SWEEP_GRID, ...e.sweep };
+  const grid = sweepGridWith(e.sweep);
   assert.deepEqual(grid.retrievalDims, [16]);
   assert.deepEqual(grid.shortlists, DEFAULT_SWEEP_GRID.shortlists);
-  assert.ok(expandGrid(grid, limits).every((c) => c.kind === "exact" || c.retrievalDim === 16));
+  // stages with their own dims in the default grid keep them; the others run at the D_r given
+  const ownDims = DEFAULT_SWEEP_GRID.firstStageDims!;
+  assert.ok(expandGrid(grid, limits).every((c) => c.kind === "exact" || c.firstStage in ownDims || c.retrievalDim === 16));
+  // naming other first stages drops the default's dims of the stages no longer named (no error about them)
+  const named = sweepGridWith({ firstStages: ["exact", "hnsw32", "binary"] });
+  assert.deepEqual(named.firstStageDims, { binary: ownDims.binary });
+  assert.ok(expandGrid(named, limits).length > 0);
   assert.throws(() => loadExperiment({ sweep: { firstStages: ["ivf"] } }, TEST_EXPERIMENT),
     /field "sweep.firstStages\[0\]" is "ivf"; expected a first stage \(exact, hnsw<M>/);
   assert.deepEqual(loadExperiment({ sweep: { firstStages: ["exact", "binary"], firstStageDims: { binary: [256] } } }, TEST_EXPERIMENT).sweep?.firstStageDims, { binary: [256] });

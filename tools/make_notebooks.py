@@ -411,7 +411,7 @@ default grid's; the CLI reads it too). `funnels` generates cascades from rules (
 D_s above any D_r, nothing at all) stops with one line saying what to change.
 """),
     ("ts", """
-const grid: mrl.SweepGrid = { ...mrl.DEFAULT_SWEEP_GRID, ...experiment.sweep };
+const grid: mrl.SweepGrid = mrl.sweepGridWith(experiment.sweep);
 const model = experiment.models.find((m) => m !== "ff") ?? experiment.models[0];
 const arrays = mrl.experimentArrays(experiment, model);
 const database = arrays.database.matrix();

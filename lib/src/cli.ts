@@ -13,7 +13,7 @@ import { FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFla
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { databaseDataset } from "./io/naming";
-import { DEFAULT_SWEEP_GRID, expandGrid, sweepLimits, type SweepGrid } from "./sweep/grid";
+import { expandGrid, sweepGridWith, sweepLimits, type SweepGrid } from "./sweep/grid";
 import { runCheckpointedSweep } from "./sweep/checkpoint";
 import { sampleQueries, SWEEP_SAMPLE_SEED } from "./sweep/sample";
 import { sweepSummary } from "./sweep/summary";
@@ -141,7 +141,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     run: async (o) => {
       const e = o.experiment, model = e.models.find((m) => m !== "ff") ?? e.models[0];
       const arrays = experimentArrays(e, model);
-      const grid: SweepGrid = { ...DEFAULT_SWEEP_GRID, ...e.sweep, ...(o.sweep.noFunnels ? { funnels: undefined } : {}) };
+      const grid: SweepGrid = { ...sweepGridWith(e.sweep), ...(o.sweep.noFunnels ? { funnels: undefined } : {}) };
       checkGrid(grid, arrays.database, o.sweep.gridFlags); // before the database loads
       const { queries, labels } = sweepQueries(arrays.queries, arrays.queryLabels, o.sweep.queries);
       const file = sweepCsvFile(o.results, e.dataset, model);

@@ -172,7 +172,7 @@ export {
 // ---- sweeps: every configuration of a grid, the Pareto front, the planner ---------------------------------------
 export {
   /** The grid of configurations (D_r x L x D_s, funnels by rule), expanded and checked. */
-  expandGrid, funnelFromRule, configLabel, DEFAULT_SWEEP_GRID,
+  expandGrid, funnelFromRule, configLabel, DEFAULT_SWEEP_GRID, sweepGridWith,
   type SweepGrid, type SweepConfig, type FunnelRule,
 } from "./sweep/grid";
 export {

@@ -79,6 +79,20 @@ export const DEFAULT_SWEEP_GRID: SweepGrid = {
 };
 
 /**
+ * A grid from the default with some fields replaced (the experiment's "sweep" field, CLI flags). The default's
+ * per-stage dims follow its first stages: with `firstStages` replaced and `firstStageDims` not, only the dims of
+ * stages still named are kept (naming other first stages should not trip over the default's IVF dims).
+ */
+export function sweepGridWith(overrides: Partial<SweepGrid> = {}): SweepGrid {
+  const grid: SweepGrid = { ...DEFAULT_SWEEP_GRID, ...overrides };
+  if (overrides.firstStageDims === undefined && grid.firstStageDims) {
+    const stages = grid.firstStages ?? ["exact"];
+    grid.firstStageDims = Object.fromEntries(Object.entries(grid.firstStageDims).filter(([stage]) => stages.includes(stage)));
+  }
+  return grid;
+}
+
+/**
  * What a grid is checked against on a database (expandGrid's limits): the search's k (the longest shortlist, at
  * least 10, at most the rows), the arrays' dims, the rows (IVF needs at least nlist).
  */
