@@ -42,7 +42,8 @@ test("sweep flags that do not parse: one line naming the flag, the value and the
   bad(["--retrieval-dims", "8,0"], /^--retrieval-dims "8,0" does not parse; expected comma-separated positive integers/);
   bad(["--rerank-dims", "2048.5"], /^--rerank-dims "2048\.5" does not parse/);
   bad(["--exact-dims", ""], /^--exact-dims "" does not parse/);
-  bad(["--first-stages", "exact,ivf"], /^--first-stages "exact,ivf" does not parse; expected comma-separated first stages of: exact, hnsw8, hnsw32$/);
+  bad(["--first-stages", "exact,ivf"], /^--first-stages "exact,ivf" does not parse; expected comma-separated first stages \(exact, hnsw<M>\[-ef<efSearch>\], ivf<nlist>-p<nprobe>\[-c<d_c>\], pq<m>, opq<m>, sq8, binary\)$/);
+  assert.deepEqual(parseFlags(["--first-stages", "exact,ivf256-p16-c8,opq8,binary"]).overrides.sweep?.firstStages, ["exact", "ivf256-p16-c8", "opq8", "binary"]);
   bad(["--first-stages", "none"], /^--first-stages "none" does not parse/);
   bad(["--funnel-steps", "none"], /^--funnel-steps "none" does not parse; expected comma-separated positive integers \(e\.g\. 3,5\)$/);
   bad(["--funnel-shortlists", "200;400"], /^--funnel-shortlists "200;400" does not parse/);
@@ -109,6 +110,6 @@ test("mrl sweep with grid flags runs exactly that grid on the sampled queries; g
   fails(["--shortlists", "5"], /^error: --shortlists: sweep grid field "shortlists" has 5; expected shortlists of at least 10/);
   fails(["--rerank-dims", "4096"], /^error: --rerank-dims: sweep grid field "rerankDims" has dim 4096; expected dims up to the arrays' 2048$/);
   fails(["--shortlists", "8000", "--funnel-shortlists", "200"], /^error: --shortlists: sweep grid field "shortlists" has 8000, longer than the search's k = 4000/);
-  fails(["--first-stages", "ivf"], /^error: --first-stages "ivf" does not parse; expected comma-separated first stages of: exact, hnsw8, hnsw32$/);
+  fails(["--first-stages", "ivf"], /^error: --first-stages "ivf" does not parse; expected comma-separated first stages \(exact, hnsw<M>.*, binary\)$/);
   fails(["--retrieval-dims", "none", "--shortlists", "none", "--rerank-dims", "none", "--exact-dims", "none", "--no-funnels"], /^error: sweep grid is empty/);
 });
