@@ -186,7 +186,7 @@ export {
   type PlanRequest, type PlanRow,
 } from "./sweep/pareto";
 export {
-  /** A sweep as CSV, its Pareto fronts, the planner's pick against exact search, and the CLI's summary lines. */
+  /** A sweep's Pareto fronts, the planner's picks against exact search (overall and per first stage), the CLI's summary lines. */
   sweepFronts, planAgainstExact, planByFirstStage, sweepSummary,
 } from "./sweep/summary";
 export {

@@ -53,6 +53,20 @@ export function firstColumns(m: IntMatrix, cols: number): IntMatrix {
 }
 
 /**
+ * `count` rows spread evenly over the matrix (row floor(i * rows / count) for i = 0..count-1), copied; the matrix
+ * itself when it has no more rows than that. A sample that spans class-sorted arrays (the originals' are).
+ */
+export function evenlySpacedRows(m: Matrix, count: number): Matrix {
+  if (m.rows <= count) return m;
+  const out = new Float32Array(count * m.cols);
+  for (let i = 0; i < count; i++) {
+    const r = Math.floor((i * m.rows) / count);
+    out.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols);
+  }
+  return matrix(count, m.cols, out);
+}
+
+/**
  * The first `dims` columns of every row, copied into a contiguous matrix: the MRL nested representation
  * of size `dims`. `file` only names the source in the error.
  */

@@ -12,7 +12,7 @@ import { MrlError } from "../core/errors";
 import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
 import { type FunnelRule, type SweepGrid } from "../sweep/grid";
-import { FIRST_STAGE_GRAMMAR, parseFirstStage } from "../search/firstStages";
+import { FIRST_STAGE_GRAMMAR, isFirstStageName } from "../search/firstStages";
 import { fieldError, listOf, objectOf, oneOf, plainName, positiveInt, positiveNumber, text, type FieldAt, type Reader } from "./fields";
 import {
   DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
@@ -181,15 +181,8 @@ const funnelRule = objectOf<FunnelRule>({
   firstShortlists: listOf(positiveInt, { nonEmpty: true }), steps: listOf(positiveInt, { nonEmpty: true }), dimGrowth: positiveNumber,
   shortlistShrink: positiveNumber, finalDim: positiveInt, finalShortlist: positiveInt,
 }, ["dimGrowth", "shortlistShrink", "finalDim", "finalShortlist"]);
-const firstStage: Reader<string> = (v, at) => {
-  if (typeof v !== "string") return fieldError(at, v, `a first stage (${FIRST_STAGE_GRAMMAR})`);
-  try {
-    parseFirstStage(v);
-  } catch {
-    return fieldError(at, v, `a first stage (${FIRST_STAGE_GRAMMAR})`);
-  }
-  return v;
-};
+const firstStage: Reader<string> = (v, at) =>
+  typeof v === "string" && isFirstStageName(v) ? v : fieldError(at, v, `a first stage (${FIRST_STAGE_GRAMMAR})`);
 const firstStageDims: Reader<Record<string, number[]>> = (v, at) => {
   if (!isPlainObject(v)) return fieldError(at, v, "an object mapping first stages to lists of dims");
   return Object.fromEntries(Object.entries(v).map(([stage, dims]) => [firstStage(stage, { ...at, field: `${at.field} key` }),

@@ -4,7 +4,7 @@
  */
 import { MrlError } from "../core/errors";
 import { DEFAULT_SWEEP_GRID, type FirstStage, type FunnelRule, type SweepGrid } from "../sweep/grid";
-import { FIRST_STAGE_GRAMMAR, parseFirstStage } from "../search/firstStages";
+import { FIRST_STAGE_GRAMMAR, isFirstStageName } from "../search/firstStages";
 import type { ExperimentOverrides } from "./experiment";
 import type { FunnelSpec, RerankSpec } from "./types";
 
@@ -79,15 +79,7 @@ function gridAxis(flag: string, text: string, example: string): number[] {
 /** `--first-stages exact,hnsw32,ivf256-p16-c8`: first-stage specs (search/firstStages.ts), at least one. */
 function firstStages(flag: string, text: string): FirstStage[] {
   const names = text.split(",").map((s) => s.trim());
-  const known = (n: string): boolean => {
-    try {
-      parseFirstStage(n);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  return names.every(known) ? names : bad(flag, text, `comma-separated first stages (${FIRST_STAGE_GRAMMAR})`);
+  return names.every(isFirstStageName) ? names : bad(flag, text, `comma-separated first stages (${FIRST_STAGE_GRAMMAR})`);
 }
 
 /** `--adaptive DR:DS:L`, e.g. 16:2048:200 (shortlist at 16 dims, rerank the first 200 at 2048). */

@@ -39,6 +39,9 @@ const patched = faissNode as unknown as {
   searchStats?: () => { hnsw: number; ivf: number };
 };
 
+/** What every entry point the patch adds says when faiss-node was built without it. */
+const unpatched = (): MrlError => new MrlError("faiss-node was built without the project's typed-array patch; run `npm run setup`");
+
 /** The module-level function the patch adds (faiss::fvec_renorm_L2, see faissNormalized). */
 const normalizeL2Float32 = (faissNode as unknown as {
   normalizeL2Float32?: (x: Float32Array, d: number, src?: Float32Array, srcStride?: number) => number;
@@ -56,7 +59,7 @@ export function faissNormalized(m: Matrix, dim = m.cols, file?: string, out?: Fl
   if (!Number.isInteger(dim) || dim <= 0 || dim > m.cols) {
     throw new MrlError(`nesting dim ${dim} is outside the array's 1..${m.cols} columns`, file);
   }
-  if (!normalizeL2Float32) throw new MrlError("faiss-node was built without the project's typed-array patch; run `npm run setup`");
+  if (!normalizeL2Float32) throw unpatched();
   const n = m.rows * dim;
   check(out === undefined || out.length >= n, `cannot write ${m.rows} x ${dim} values into ${out?.length}`);
   const inPlace = out === m.data;
@@ -92,7 +95,7 @@ export class FaissIndex {
    */
   private constructor(private readonly native: NativeIndex, readonly type: string, readonly hnsw: boolean) {
     if (typeof native.addFloat32 !== "function") {
-      throw new MrlError("faiss-node was built without the project's typed-array patch; run `npm run setup`");
+      throw unpatched();
     }
   }
 
@@ -231,7 +234,7 @@ function fourcc(file: string): string {
  * threads), and resets the counters: the measured part of a first stage's cost.
  */
 export function faissDistanceCounts(): { hnsw: number; ivf: number } {
-  if (!patched.searchStats) throw new MrlError("faiss-node was built without the project's patch; run `npm run setup`");
+  if (!patched.searchStats) throw unpatched();
   return patched.searchStats();
 }
 
@@ -244,13 +247,13 @@ export class FaissBinaryIndex {
   private constructor(private readonly native: NativeBinaryIndex) {}
 
   static create(bits: number): FaissBinaryIndex {
-    if (!patched.BinaryIndex) throw new MrlError("faiss-node was built without the project's patch; run `npm run setup`");
+    if (!patched.BinaryIndex) throw unpatched();
     if (!Number.isInteger(bits) || bits <= 0 || bits % 8 !== 0) throw new MrlError(`a binary index needs a positive multiple of 8 bits, got ${bits}`);
     return new FaissBinaryIndex(new patched.BinaryIndex(bits));
   }
 
   static read(file: string): FaissBinaryIndex {
-    if (!patched.BinaryIndex) throw new MrlError("faiss-node was built without the project's patch; run `npm run setup`");
+    if (!patched.BinaryIndex) throw unpatched();
     if (!fs.existsSync(file)) throw new MrlError("index file not found", file);
     try {
       return new FaissBinaryIndex(patched.BinaryIndex.read(file));

@@ -9,7 +9,7 @@
  */
 import { writeMatrixNpy } from "../io/npy";
 import { MrlError } from "../core/errors";
-import type { Matrix } from "../core/matrix";
+import { evenlySpacedRows, type Matrix } from "../core/matrix";
 import { FaissBinaryIndex, FaissIndex, faissDistanceCounts, faissNormalized } from "./faiss";
 
 export type FirstStageSpec =
@@ -24,6 +24,16 @@ export type FirstStageSpec =
   | { kind: "binary" };
 
 export const FIRST_STAGE_GRAMMAR = "exact, hnsw<M>[-ef<efSearch>], ivf<nlist>-p<nprobe>[-c<d_c>], pq<m>, opq<m>, sq8, binary";
+
+/** Whether `name` is a first-stage spec parseFirstStage accepts (for readers that word their own error). */
+export function isFirstStageName(name: string): boolean {
+  try {
+    parseFirstStage(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The spec a name stands for; an unknown name is one error listing the grammar. */
 export function parseFirstStage(name: string): FirstStageSpec {
@@ -140,17 +150,6 @@ export function firstStageFactory(spec: FirstStageSpec): string {
   }
 }
 
-/** Every `step`-th row so a training sample spans class-sorted arrays (the original's databases are sorted by class). */
-function strided(m: Matrix, maxRows: number): Matrix {
-  if (m.rows <= maxRows) return m;
-  const out = new Float32Array(maxRows * m.cols), step = m.rows / maxRows;
-  for (let i = 0; i < maxRows; i++) {
-    const r = Math.floor(i * step);
-    out.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols);
-  }
-  return { data: out, rows: maxRows, cols: m.cols };
-}
-
 /**
  * Builds a first stage (not exact, which the nested engine does) over the first `dim` columns of `database`:
  * float stages get the FAISS-normalized prefix (as faiss_nn does), trained on an evenly strided sample of at
@@ -163,7 +162,7 @@ export function buildFirstStage(spec: FirstStageSpec, database: Matrix, dim: num
   const trainRows = options.trainRows ?? 16_384;
   const range = (q: PreparedQueries, from: number, to: number): [number, number] => [from, Math.min(to, q.rows)];
   if (spec.kind === "binary") {
-    const thresholds = columnMedians(faissNormalized(strided(database, trainRows), dim));
+    const thresholds = columnMedians(faissNormalized(evenlySpacedRows(database, trainRows), dim));
     const index = FaissBinaryIndex.create(dim), bytes = dim / 8;
     index.add(thresholdBits(database, dim, thresholds));
     return {
@@ -186,7 +185,7 @@ export function buildFirstStage(spec: FirstStageSpec, database: Matrix, dim: num
   const index = FaissIndex.fromFactory(firstStageFactory(spec), dim);
   const vectors = faissNormalized(database, dim);
   if (spec.kind !== "hnsw") {
-    const sample = strided(vectors, Math.max(trainRows, spec.kind === "ivf" ? 64 * spec.nlist : 0));
+    const sample = evenlySpacedRows(vectors, Math.max(trainRows, spec.kind === "ivf" ? 64 * spec.nlist : 0));
     if (spec.kind === "ivf" && (spec.clusterDim ?? dim) < dim) index.trainOnPrefix(sample, spec.clusterDim!);
     else index.train(sample);
   }

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { writeFileAtomic } from "../core/atomic";
-import type { Matrix } from "../core/matrix";
+import { evenlySpacedRows, type Matrix } from "../core/matrix";
 import type { SweepGrid } from "./grid";
 import { runSweep, type SweepOptions, type SweepResult, type SweepRow } from "./run";
 import { saveSweepCsv, SWEEP_NUMBER_COLUMNS } from "./csv";
@@ -48,11 +48,8 @@ export function sweepFingerprint(database: Matrix, queries: Matrix, databaseLabe
   latencyQueries?: number): SweepFingerprint {
   const hash = createHash("sha256");
   hash.update(bytesOf(queries.data)).update(bytesOf(databaseLabels)).update(bytesOf(queryLabels));
-  const sample = Math.min(database.rows, DATABASE_SAMPLE_ROWS);
-  for (let i = 0; i < sample; i++) {
-    const r = Math.floor((i * database.rows) / sample);
-    hash.update(bytesOf(database.data.subarray(r * database.cols, (r + 1) * database.cols)));
-  }
+  const sample = evenlySpacedRows(database, DATABASE_SAMPLE_ROWS);
+  hash.update(bytesOf(sample.data.subarray(0, sample.rows * sample.cols)));
   return {
     grid: canonicalJson(grid), database: [database.rows, database.cols], queries: [queries.rows, queries.cols],
     contents: hash.digest("hex"), latencyQueries: latencyQueries ?? null,

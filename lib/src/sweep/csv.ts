@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
-import { parseFirstStage } from "../search/firstStages";
+import { isFirstStageName } from "../search/firstStages";
 import type { FirstStage, SweepConfig } from "./grid";
 import type { SweepResult, SweepRow } from "./run";
 
@@ -32,7 +32,7 @@ export function saveSweepCsv(result: SweepResult, file: string): string {
   return file;
 }
 
-// an optional first-stage spec before the dims (none: exact search); checked by parseFirstStage below
+// an optional first-stage spec before the dims (none: exact search); checked by isFirstStage below
 const STAGE = "(?:([a-z][a-z0-9-]*) )?";
 const LABELS = {
   exact: /^exact (\d+)d$/,
@@ -40,13 +40,8 @@ const LABELS = {
   funnel: new RegExp(`^${STAGE}(\\d+)->\\[([\\d,]+)\\] @\\[([\\d,]+)\\]$`),
 };
 
-const isFirstStage = (name: string): boolean => {
-  try {
-    return parseFirstStage(name).kind !== "exact"; // exact search is written without a name
-  } catch {
-    return false;
-  }
-};
+// exact search is written without a name, so "exact" before the dims names nothing
+const isFirstStage = (name: string): boolean => name !== "exact" && isFirstStageName(name);
 
 /** The configuration a label names (the inverse of configLabel), or undefined when it names none. */
 export function parseConfigLabel(label: string): SweepConfig | undefined {

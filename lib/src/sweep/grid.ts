@@ -140,10 +140,13 @@ export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number;
   const shortlists = positiveInts(grid.shortlists, "shortlists");
   const rerankDims = positiveInts(grid.rerankDims, "rerankDims");
   const exactDims = positiveInts(grid.exactDims ?? [limits.maxDim], "exactDims");
-  for (const [field, dims] of [["retrievalDims", retrievalDims], ["rerankDims", rerankDims], ["exactDims", exactDims]] as const) {
+  const withinArrays = (field: string, dims: number[]): void => {
     const over = dims.find((d) => d > limits.maxDim);
     if (over !== undefined) throw new MrlError(`sweep grid field "${field}" has dim ${over}; expected dims up to the arrays' ${limits.maxDim}`);
-  }
+  };
+  withinArrays("retrievalDims", retrievalDims);
+  withinArrays("rerankDims", rerankDims);
+  withinArrays("exactDims", exactDims);
   const short = shortlists.find((l) => l < 10);
   if (short !== undefined) throw new MrlError(`sweep grid field "shortlists" has ${short}; expected shortlists of at least 10 (the sweep scores the top 10)`);
   const long = shortlists.find((l) => l > limits.k);
@@ -165,8 +168,7 @@ export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number;
   for (const [name, dims] of Object.entries(grid.firstStageDims ?? {})) {
     if (!specs.has(name)) throw new MrlError(`sweep grid field "firstStageDims" names "${name}", which is not among firstStages [${stages}]`);
     const checked = positiveInts(dims, `firstStageDims.${name}`);
-    const over = checked.find((d) => d > limits.maxDim);
-    if (over !== undefined) throw new MrlError(`sweep grid field "firstStageDims.${name}" has dim ${over}; expected dims up to the arrays' ${limits.maxDim}`);
+    withinArrays(`firstStageDims.${name}`, checked);
     stageDims.set(name, checked);
   }
   const dimsOf = (stage: string): number[] => stageDims.get(stage) ?? retrievalDims;
@@ -177,19 +179,18 @@ export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number;
       throw new MrlError(`sweep grid first stage "${stage}" fits none of its dims [${dimsOf(stage)}]: ${firstStageUnfit(specs.get(stage)!, dimsOf(stage)[0], limits.rows ?? Infinity)}`);
     }
   }
+  // every (first stage, D_r) the adaptive and funnel configurations are made for, in grid order
+  const stageDimPairs = stages.flatMap((firstStage) => dimsOf(firstStage).filter((d) => fits(firstStage, d)).map((retrievalDim) => ({ firstStage, retrievalDim })));
   const configs: SweepConfig[] = exactDims.map((dim) => ({ kind: "exact", dim }));
   if (shortlists.length > 0 && rerankDims.length > 0) {
     let pairs = 0;
-    for (const firstStage of stages) {
-      for (const retrievalDim of dimsOf(firstStage)) {
-        if (!fits(firstStage, retrievalDim)) continue;
-        for (const rerankDim of rerankDims) {
-          // after exact search, reranking at a dim no larger than D_r adds nothing; an approximate stage's
-          // shortlist is worth reranking in float at D_r itself
-          if (rerankDim < retrievalDim || (rerankDim === retrievalDim && firstStage === "exact")) continue;
-          pairs++;
-          for (const shortlist of shortlists) configs.push({ kind: "adaptive", firstStage, retrievalDim, rerankDim, shortlist });
-        }
+    for (const { firstStage, retrievalDim } of stageDimPairs) {
+      for (const rerankDim of rerankDims) {
+        // after exact search, reranking at a dim no larger than D_r adds nothing; an approximate stage's
+        // shortlist is worth reranking in float at D_r itself
+        if (rerankDim < retrievalDim || (rerankDim === retrievalDim && firstStage === "exact")) continue;
+        pairs++;
+        for (const shortlist of shortlists) configs.push({ kind: "adaptive", firstStage, retrievalDim, rerankDim, shortlist });
       }
     }
     if (pairs === 0) {
@@ -217,17 +218,14 @@ export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number;
     }
     const steps = positiveInts(f.steps, "funnels.steps");
     const seen = new Set<string>();
-    for (const firstStage of stages) {
-      for (const retrievalDim of dimsOf(firstStage)) {
-        if (!fits(firstStage, retrievalDim)) continue;
-        for (const first of firsts) {
-          for (const n of steps) {
-            const funnel = funnelFromRule(retrievalDim, first, n, rule, firstStage);
-            const key = funnel ? configLabel(funnel) : "";
-            if (funnel && !seen.has(key)) {
-              seen.add(key);
-              configs.push(funnel);
-            }
+    for (const { firstStage, retrievalDim } of stageDimPairs) {
+      for (const first of firsts) {
+        for (const n of steps) {
+          const funnel = funnelFromRule(retrievalDim, first, n, rule, firstStage);
+          const key = funnel ? configLabel(funnel) : "";
+          if (funnel && !seen.has(key)) {
+            seen.add(key);
+            configs.push(funnel);
           }
         }
       }

@@ -96,9 +96,9 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
   const limits = sweepLimits(grid, database), k = limits.k;
   const configs = expandGrid(grid, limits);
   const kOf = (c: SweepConfig): number => (c.kind === "exact" ? 10 : c.kind === "adaptive" ? c.shortlist : c.shortlists[0]);
-  // the dims exact search shortlists at (other first stages search their own indexes)
-  const firstDims = [...new Set([...configs.map((c) => (c.kind === "exact" ? c.dim : c.firstStage === "exact" ? c.retrievalDim : maxDim)), maxDim])]
-    .sort((a, b) => a - b);
+  // the dims exact search shortlists at (other first stages search their own indexes), and the reference dim
+  const exactDims = configs.flatMap((c) => (c.kind === "exact" ? [c.dim] : c.firstStage === "exact" ? [c.retrievalDim] : []));
+  const firstDims = [...new Set([...exactDims, maxDim])].sort((a, b) => a - b);
 
   // every first-stage dim's k-NN once (the shortlists all configurations rerank from), and the reference
   const knn = new Map(nestedKnn(database, queries, firstDims, k, { threads: options.threads }).map((r) => [r.dim, r]));
