@@ -108,13 +108,6 @@ export function nestedNormalized(m: Matrix, dim: number, file?: string): Matrix 
   return { data: out, rows: m.rows, cols: dim };
 }
 
-/** nestedNormalized into `out` (rows x dim values at least), e.g. a buffer reused block after block. */
-export function nestedNormalizedInto(m: Matrix, dim: number, out: Float32Array, file?: string): Matrix {
-  check(out.length >= m.rows * dim, `cannot write ${m.rows} x ${dim} values into ${out.length}`);
-  normalizeInto(m.data, m.rows, m.cols, dim, out, file);
-  return { data: out.subarray(0, m.rows * dim), rows: m.rows, cols: dim };
-}
-
 /** Below this many values a plain array and one thread are as fast. */
 const LARGE = 1 << 20;
 

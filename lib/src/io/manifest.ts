@@ -47,11 +47,6 @@ export interface Manifest {
 
 export type Freshness = { fresh: true } | { fresh: false; reason: string };
 
-/** The manifest that describes `artifact`: `manifest.json` in the artifact's folder. */
-export function manifestPathFor(artifact: string): string {
-  return path.join(path.dirname(artifact), MANIFEST_NAME);
-}
-
 /** Reads `<folder>/manifest.json`; a missing or unreadable manifest reads as empty (everything stale, which is safe). */
 export function readManifest(folder: string): Manifest {
   try {

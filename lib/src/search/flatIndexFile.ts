@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { check, MrlError } from "../core/errors";
-import { matrix, type Matrix } from "../core/matrix";
+import type { Matrix } from "../core/matrix";
 import { readFully } from "../io/npy";
 
 export const FLAT_HEADER_BYTES = 45;
@@ -44,22 +44,6 @@ export function flatIndexShape(file: string): { dim: number; ntotal: number } | 
       throw new MrlError(`exact L2 index of ${ntotal} x ${dim} is truncated (${size} bytes); delete it to rebuild`, file);
     }
     return { dim, ntotal };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Rows start..end-1 of an exact L2 index file (its normalized vectors). */
-export function readFlatIndexRows(file: string, dim: number, start: number, end: number, out = new Float32Array((end - start) * dim)): Matrix {
-  const fd = fs.openSync(file, "r");
-  try {
-    const data = out.subarray(0, (end - start) * dim);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const step = 2 ** 30;
-    for (let at = 0; at < bytes.length; at += step) {
-      readFully(fd, bytes.subarray(at, Math.min(bytes.length, at + step)), FLAT_HEADER_BYTES + start * dim * 4 + at, file);
-    }
-    return matrix(end - start, dim, data);
   } finally {
     fs.closeSync(fd);
   }
