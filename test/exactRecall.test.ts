@@ -1,5 +1,5 @@
 /**
- * recall@10 of HNSW shortlists against exact search (metrics/exactRecall.ts) and its column in the metrics
+ * recall@10 of HNSW shortlists against exact search (metrics/recall.ts, sharedIdRecall) and its column in the metrics
  * table: hand-made cases, then the shortlists of a real run (the shipped MRL model on the test experiment's
  * 4000 / 400 Fashion-MNIST images), recomputed by numpy from the saved files.
  */
@@ -7,23 +7,23 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { before, test } from "node:test";
 import {
-  experimentSpec, intMatrix, loadExperiment, metricsPath, neighborsPath, RECALL_VS_EXACT_COLUMN, recallAgainstExact, runInference, runMetrics,
+  experimentSpec, intMatrix, loadExperiment, metricsPath, neighborsPath, RECALL_VS_EXACT_COLUMN, sharedIdRecall, runInference, runMetrics,
   runSearch, type Experiment,
 } from "@mrl-retrieval/lib/internal";
 import { python, tempDir, TEST_EXPERIMENT } from "./helpers";
 
-test("recallAgainstExact: the share of exact top-at ids found in the approximate top-at, -1 never found", () => {
+test("sharedIdRecall: the share of exact top-at ids found in the approximate top-at, -1 never found", () => {
   const exact = intMatrix(2, 4, Int32Array.from([1, 2, 3, 7, 4, 5, 6, 8]));
   const approximate = intMatrix(2, 3, Int32Array.from([3, 2, 9, -1, 4, 6]));
-  assert.equal(recallAgainstExact(exact, approximate, 3), (2 / 3 + 2 / 3) / 2);
-  assert.equal(recallAgainstExact(exact, approximate, 2), (1 / 2 + 1 / 2) / 2, "only the first `at` of each count");
-  assert.equal(recallAgainstExact(exact, exact, 4), 1);
-  assert.equal(recallAgainstExact(intMatrix(1, 2, Int32Array.from([5, 6])), intMatrix(1, 2, Int32Array.from([-1, -1])), 2), 0);
-  assert.ok(Number.isNaN(recallAgainstExact(intMatrix(0, 10), intMatrix(0, 10))), "no queries: no recall");
-  assert.throws(() => recallAgainstExact(exact, intMatrix(3, 3), 3, "hnsw.csv"), /hnsw\.csv: the exact shortlist has 2 queries, the approximate one 3/);
-  assert.throws(() => recallAgainstExact(exact, approximate, 4), /recall@4 needs 4 neighbours per query, the exact shortlist has 4, the approximate one 3/);
-  assert.throws(() => recallAgainstExact(exact, approximate, 0), /recall depth must be a positive integer, got 0/);
-  assert.throws(() => recallAgainstExact(approximate, exact, 3), /the exact shortlist has a missing neighbour \(-1\) at query 1, position 1/);
+  assert.equal(sharedIdRecall(exact, approximate, 3), (2 / 3 + 2 / 3) / 2);
+  assert.equal(sharedIdRecall(exact, approximate, 2), (1 / 2 + 1 / 2) / 2, "only the first `at` of each count");
+  assert.equal(sharedIdRecall(exact, exact, 4), 1);
+  assert.equal(sharedIdRecall(intMatrix(1, 2, Int32Array.from([5, 6])), intMatrix(1, 2, Int32Array.from([-1, -1])), 2), 0);
+  assert.ok(Number.isNaN(sharedIdRecall(intMatrix(0, 10), intMatrix(0, 10))), "no queries: no recall");
+  assert.throws(() => sharedIdRecall(exact, intMatrix(3, 3), 3, "hnsw.csv"), /hnsw\.csv: the exact shortlist has 2 queries, the approximate one 3/);
+  assert.throws(() => sharedIdRecall(exact, approximate, 4), /recall@4 needs 4 neighbours per query, the exact shortlist has 4, the approximate one 3/);
+  assert.throws(() => sharedIdRecall(exact, approximate, 0), /recall depth must be a positive integer, got 0/);
+  assert.throws(() => sharedIdRecall(approximate, exact, 3), /the exact shortlist has a missing neighbour \(-1\) at query 1, position 1/);
 });
 
 let experiment: Experiment;

@@ -1,11 +1,12 @@
 /**
- * The metrics beyond the original's (metrics/ranking.ts): standard AP@k, nDCG@k, ann-benchmarks' k-NN recall
- * and QPS. First hand-made cases with the arithmetic written out, then every query of real shortlists (the test
+ * The metrics beyond the original's (metrics/ranking.ts): standard AP@k, nDCG@k, QPS, and ann-benchmarks'
+ * distance-threshold recall (metrics/recall.ts). First hand-made cases with the arithmetic written out, then every
+ * query of real shortlists (the test
  * experiment: shipped MRL model, first 4000 / 400 Fashion-MNIST images; exactl2 and hnsw8, adaptive, funnel)
  * against an independent numpy implementation (test/ranking_ref.py), and the saved table's new columns.
  *
  * Tolerances: AP and nDCG are float64 sums of at most k terms <= 1 (numpy adds pairwise, the project in order):
- * 1e-12 per query, 1e-9 for means over 400 queries (as metrics-agreement.test.ts). ann-benchmarks recall counts
+ * 1e-12 per query, 1e-9 for means over 400 queries (as metrics-agreement.test.ts). distance-threshold recall counts
  * integers: equal exactly.
  */
 import assert from "node:assert/strict";
@@ -13,9 +14,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  annRecall, ANN_RECALL_EPSILON, arrayFiles, candidateDistances, computeMetrics, experimentSpec, findFunnelFile, funnelPath, intMatrix,
+  distanceThresholdRecall, DISTANCE_THRESHOLD_EPSILON, arrayFiles, candidateDistances, computeMetrics, experimentSpec, findFunnelFile, funnelPath, intMatrix,
   loadExperiment, loadRetrievalLabels, matrix, neighborsPath, queriesPerSecond, RANKING_COLUMNS, rankingMetrics, rankingMetricsPerQuery,
-  readMatrixNpy, readShortlist, recallAgainstExact, rerankedPath, runInference, runRetrieval, type Experiment, type MetricsRow,
+  readMatrixNpy, readShortlist, sharedIdRecall, rerankedPath, runInference, runRetrieval, type Experiment, type MetricsRow,
   type RetrievalLabels,
 } from "@mrl-retrieval/lib/internal";
 import { python, REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -66,20 +67,20 @@ test("ranking metrics: shape errors name the problem", () => {
   assert.ok(Number.isNaN(rankingMetrics(intMatrix(0, 3), new Int32Array(0), DB, [3])[0].ndcg), "no queries: no mean");
 });
 
-test("annRecall: candidates within the k-th true distance + epsilon, / k; a tie at the threshold counts; missing never", () => {
+test("distanceThresholdRecall: candidates within the k-th true distance + epsilon, / k; a tie at the threshold counts; missing never", () => {
   // one query, k = 3, true distances 0.25, 0.5, 1 (exact in float32): threshold 1 + 1e-3
   const exact = Float32Array.from([0.25, 0.5, 1]);
-  const atThreshold = 1 + ANN_RECALL_EPSILON; // the same float64 sum the threshold is
-  assert.equal(annRecall(Float64Array.from([0.25, 1, atThreshold]), 3, exact, 3, 3), 3 / 3, "a tie with the k-th and one exactly at the threshold count");
-  assert.equal(annRecall(Float64Array.from([0.25, 1.0011, Infinity]), 3, exact, 3, 3), 1 / 3, "past the threshold, and a -1 (Infinity)");
-  assert.equal(annRecall(Float64Array.from([NaN, 0.5, 0.3]), 3, exact, 3, 3), 2 / 3, "NaN never counts");
+  const atThreshold = 1 + DISTANCE_THRESHOLD_EPSILON; // the same float64 sum the threshold is
+  assert.equal(distanceThresholdRecall(Float64Array.from([0.25, 1, atThreshold]), 3, exact, 3, 3), 3 / 3, "a tie with the k-th and one exactly at the threshold count");
+  assert.equal(distanceThresholdRecall(Float64Array.from([0.25, 1.0011, Infinity]), 3, exact, 3, 3), 1 / 3, "past the threshold, and a -1 (Infinity)");
+  assert.equal(distanceThresholdRecall(Float64Array.from([NaN, 0.5, 0.3]), 3, exact, 3, 3), 2 / 3, "NaN never counts");
   // k = 2 uses the 2nd true distance (0.5): of [0.25, 0.9] only the first; epsilon 0.5 makes it 1.0 and both count
-  assert.equal(annRecall(Float64Array.from([0.25, 0.9, 0]), 3, exact, 3, 2), 1 / 2, "k < the columns: the k-th true distance");
-  assert.equal(annRecall(Float64Array.from([0.25, 0.9, 0]), 3, exact, 3, 2, 0.5), 2 / 2, "epsilon widens the threshold");
+  assert.equal(distanceThresholdRecall(Float64Array.from([0.25, 0.9, 0]), 3, exact, 3, 2), 1 / 2, "k < the columns: the k-th true distance");
+  assert.equal(distanceThresholdRecall(Float64Array.from([0.25, 0.9, 0]), 3, exact, 3, 2, 0.5), 2 / 2, "epsilon widens the threshold");
   // two queries: mean of 1/2 and 0/2
-  assert.equal(annRecall(Float64Array.from([0.1, 5, 9, 9]), 2, Float32Array.from([0.1, 0.2, 1, 2]), 2, 2), (1 + 0) / 4, "mean over queries");
-  assert.throws(() => annRecall(new Float64Array(2), 2, exact, 3, 3), /recall@3 needs 3 distances per query, the candidates have 2, the exact ones 3/);
-  assert.throws(() => annRecall(new Float64Array(6), 3, exact, 3, 3), /the candidates have 2 queries, the exact distances 1/);
+  assert.equal(distanceThresholdRecall(Float64Array.from([0.1, 5, 9, 9]), 2, Float32Array.from([0.1, 0.2, 1, 2]), 2, 2), (1 + 0) / 4, "mean over queries");
+  assert.throws(() => distanceThresholdRecall(new Float64Array(2), 2, exact, 3, 3), /recall@3 needs 3 distances per query, the candidates have 2, the exact ones 3/);
+  assert.throws(() => distanceThresholdRecall(new Float64Array(6), 3, exact, 3, 3), /the candidates have 2 queries, the exact distances 1/);
 });
 
 test("candidateDistances: L2 between unit-normalized prefixes, Infinity for -1", () => {
@@ -217,13 +218,13 @@ test("ann-benchmarks recall of hnsw8 (8d, 16d) and adaptive 16->2048 shortlists 
     // the project's exact k-NN distances: those of the exactl2 shortlist's ids, ascending
     const exact = candidateDistances(queries, database, exactIds, c.dim, c.k);
     const candidate = candidateDistances(queries, database, approximate, c.dim, c.k);
-    const perQuery = Array.from({ length: queries.rows }, (_, q) => annRecall(candidate.subarray(q * c.k, (q + 1) * c.k), c.k,
+    const perQuery = Array.from({ length: queries.rows }, (_, q) => distanceThresholdRecall(candidate.subarray(q * c.k, (q + 1) * c.k), c.k,
       exact.subarray(q * c.k, (q + 1) * c.k), c.k, c.k) * c.k);
     assert.deepEqual(perQuery.map(Math.round), ref.ann[c.name].per_query, `${c.name}: hits per query`);
-    const recall = annRecall(candidate, c.k, exact, c.k, c.k);
+    const recall = distanceThresholdRecall(candidate, c.k, exact, c.k, c.k);
     close(recall, ref.ann[c.name].mean, c.name, 1e-12);
     // every exact id found is within the k-th true distance, so distance recall >= id recall
-    const byIds = recallAgainstExact(exactIds, approximate, c.k, c.name);
+    const byIds = sharedIdRecall(exactIds, approximate, c.k, c.name);
     assert.ok(recall >= byIds, `${c.name}: distance recall ${recall} >= id recall ${byIds}`);
     t.diagnostic(`${c.name}: ann-benchmarks recall ${recall.toFixed(4)}, id recall ${byIds.toFixed(4)}`);
   }

@@ -149,9 +149,9 @@ export {
 export {
   /**
    * Metrics beyond the original's, beside them: standard AP@k (divided by min(k, R)) and nDCG@k with same-class
-   * relevance, ann-benchmarks' k-NN recall against exact distances, queries per second.
+   * relevance, queries per second.
    */
-  rankingMetrics, rankingMetricsPerQuery, RANKING_COLUMNS, candidateDistances, annRecall, ANN_RECALL_EPSILON, queriesPerSecond,
+  rankingMetrics, rankingMetricsPerQuery, RANKING_COLUMNS, queriesPerSecond,
   type RankingAtK, type RankingPerQuery,
 } from "./metrics/ranking";
 export {
@@ -160,9 +160,12 @@ export {
   type MetricsRow,
 } from "./metrics/table";
 export {
-  /** Recall of an approximate shortlist against exact search (the metrics table's "recall@10 vs exact" column). */
-  recallAgainstExact, RECALL_VS_EXACT_COLUMN,
-} from "./metrics/exactRecall";
+  /**
+   * The two recalls of an approximate shortlist against exact search: shared ids (the metrics table's "recall@10 vs
+   * exact" column) and ann-benchmarks' distance threshold (the sweep's recall10, from candidateDistances).
+   */
+  sharedIdRecall, RECALL_VS_EXACT_COLUMN, candidateDistances, distanceThresholdRecall, DISTANCE_THRESHOLD_EPSILON,
+} from "./metrics/recall";
 export {
   /** Tie-aware comparison of two rankings (faiss contrib's check_ref_knn_with_draws). */
   compareRankings,
@@ -172,9 +175,13 @@ export {
 // ---- sweeps: every configuration of a grid, the Pareto front, the planner ---------------------------------------
 export {
   /** The grid of configurations (D_r x L x D_s, funnels by rule), expanded and checked. */
-  expandGrid, funnelFromRule, configLabel, DEFAULT_SWEEP_GRID, sweepGridWith,
+  expandGrid, funnelFromRule, DEFAULT_SWEEP_GRID, sweepGridWith,
   type SweepGrid, type SweepConfig, type FunnelRule,
 } from "./sweep/grid";
+export {
+  /** A configuration's one label ("exact 16d", "16->2048 @200", "hnsw32 8->[16,2048] @[200,10]") and back. */
+  configLabel, parseConfigLabel,
+} from "./experiment/labels";
 export {
   /** Evaluates every configuration on arrays in memory: quality, MFLOPs, batch and single-query time. */
   runSweep,
@@ -191,7 +198,7 @@ export {
 } from "./sweep/summary";
 export {
   /** A sweep as CSV (with a JSON of its sizes beside it), and read back. */
-  sweepCsv, saveSweepCsv, readSweepCsv, parseConfigLabel,
+  sweepCsv, saveSweepCsv, readSweepCsv,
 } from "./sweep/csv";
 export {
   /** runSweep that a killed run resumes: finished rows recorded in `<csv>.partial.jsonl`, the CSV written at the end. */

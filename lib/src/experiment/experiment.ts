@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
 import { type FunnelRule, type SweepGrid } from "../sweep/grid";
 import { FIRST_STAGE_GRAMMAR, isFirstStageName } from "../search/firstStages";
+import { rerankLabel } from "./labels";
 import { fieldError, listOf, objectOf, oneOf, plainName, positiveInt, positiveNumber, text, type FieldAt, type Reader } from "./fields";
 import {
   DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
@@ -253,8 +254,8 @@ export function describeExperiment(e: Experiment): string {
     `experiment ${e.name}${e.description ? `: ${e.description}` : ""}`,
     `root ${e.root}, dataset ${e.dataset}, models ${e.models.join(", ")}, index types ${e.indexTypes.join(", ")}`,
     `k=${e.k}, nesting [${e.nesting.join(", ")}]${e.efSearch ? `, efSearch ${e.efSearch}` : ""}${e.exactEngine === "faiss" ? ", exact search by FAISS" : ""}, shortlists as ${e.shortlistFormat}, rerank in ${e.rerankPrecision}`,
-    `adaptive: ${e.adaptive.map((a) => `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`).join(", ") || "none"}`,
-    `funnels: ${e.funnels.map((f) => `${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]`).join(", ") || "none"}`,
+    `adaptive: ${e.adaptive.map((a) => rerankLabel(a)).join(", ") || "none"}`,
+    `funnels: ${e.funnels.map((f) => rerankLabel(f)).join(", ") || "none"}`,
     `metrics @[${e.metricKs.join(", ")}], recall / ${e.recallDenominator}${e.memoryGb ? `, memory budget ${e.memoryGb} GB` : ""}`,
   ];
   if (e.inference?.limit) lines.push(`inference: first ${e.inference.limit.database} database / ${e.inference.limit.queries} query images`);

@@ -1,7 +1,7 @@
 /**
  * Metrics beyond the original compute_metrics, reported beside its columns (which stay as they are): the
- * IR-standard AP@k, nDCG@k with binary same-class relevance, ann-benchmarks' k-NN recall against exact
- * distances, and queries per second. Pure functions over typed arrays.
+ * IR-standard AP@k, nDCG@k with binary same-class relevance, and queries per second (the two recalls against
+ * exact search are in recall.ts). Pure functions over typed arrays.
  *
  * Relevance is the original's: database item j is relevant to a query when labels match. R is the number of
  * database items of the query's class. A neighbour id of -1 (FAISS: not found) is never relevant.
@@ -19,7 +19,7 @@
  * id would count twice.
  */
 import { check } from "../core/errors";
-import type { IntMatrix, Matrix } from "../core/matrix";
+import type { IntMatrix } from "../core/matrix";
 
 /** The metrics table's column names of the new metrics at k (beside the original's `mAP@k` ...); "k" gives the pattern. */
 export const RANKING_COLUMNS = {
@@ -108,77 +108,6 @@ export function rankingColumns(metrics: RankingAtK[]): Record<string, number> {
   for (const m of metrics) out[RANKING_COLUMNS.apStandard(m.k)] = m.apStandard;
   for (const m of metrics) out[RANKING_COLUMNS.ndcg(m.k)] = m.ndcg;
   return out;
-}
-
-// ---- ann-benchmarks' k-NN recall -------------------------------------------------------------------------------
-
-/** ann-benchmarks' default distance tolerance of its `knn` recall. */
-export const ANN_RECALL_EPSILON = 1e-3;
-
-/**
- * The L2 (not squared) distance from each query to each of its first `k` candidates, between unit-normalized
- * `dim`-prefixes (the space faiss_nn searches at that dim), in float64: nq x k values, Infinity where the id is
- * -1 (so a missing candidate is never within any threshold). ann-benchmarks compares distances in the metric's own
- * units, the Euclidean distance for "euclidean" datasets; FAISS's IndexFlatL2 returns squared L2, so take
- * Math.sqrt of FAISS distances before comparing them with these. `databaseNorms` (NaN = not yet known) carries
- * the rows' norms at `dim` from call to call (a sweep scores hundreds of shortlists against one database).
- */
-export function candidateDistances(queries: Matrix, database: Matrix, shortlist: IntMatrix, dim: number, k: number,
-  databaseNorms?: Float64Array): Float64Array {
-  check(shortlist.rows === queries.rows, `the shortlist has ${shortlist.rows} rows for ${queries.rows} queries`);
-  check(Number.isInteger(k) && k > 0 && k <= shortlist.cols, `k=${k} is outside the shortlist's 1..${shortlist.cols} neighbours`);
-  check(Number.isInteger(dim) && dim > 0 && dim <= queries.cols && dim <= database.cols,
-    `dim ${dim} is outside the arrays' 1..${Math.min(queries.cols, database.cols)} columns`);
-  const norm = (m: Matrix, r: number): number => {
-    let s = 0;
-    for (let c = 0; c < dim; c++) s += m.data[r * m.cols + c] * m.data[r * m.cols + c];
-    if (!(s > 0 && Number.isFinite(s))) check(false, `row ${r} of the ${m === queries ? "queries" : "database"} cannot be L2-normalized at ${dim}d`);
-    return Math.sqrt(s);
-  };
-  // each database row's norm once (rows recur across queries); NaN = not yet computed
-  check(databaseNorms === undefined || databaseNorms.length === database.rows, "one database norm per row");
-  const rowNorm = databaseNorms ?? new Float64Array(database.rows).fill(NaN);
-  const out = new Float64Array(queries.rows * k), qd = queries.data, xd = database.data;
-  for (let q = 0; q < queries.rows; q++) {
-    const qn = norm(queries, q), qo = q * queries.cols;
-    for (let p = 0; p < k; p++) {
-      const id = shortlist.data[q * shortlist.cols + p];
-      if (id < 0) { out[q * k + p] = Infinity; continue; }
-      if (id >= database.rows) check(false, `query ${q}: candidate id ${id} is outside the database's ${database.rows} rows`);
-      if (Number.isNaN(rowNorm[id])) rowNorm[id] = norm(database, id);
-      const xn = rowNorm[id], xo = id * database.cols;
-      // |q/|q| - x/|x||^2 = 2 - 2 q.x / (|q| |x|), in float64: far below recall's 1e-3 tolerance, and one
-      // multiply-add per dim instead of two divisions (the sweep scores every configuration with it)
-      let dot = 0;
-      for (let c = 0; c < dim; c++) dot += qd[qo + c] * xd[xo + c];
-      out[q * k + p] = Math.sqrt(Math.max(0, 2 - (2 * dot) / (qn * xn)));
-    }
-  }
-  return out;
-}
-
-/**
- * ann-benchmarks' `knn` recall (plotting/metrics.py, get_recall_values with knn_threshold): per query, the
- * number of the first `k` candidate distances that are <= (the k-th exact neighbour's distance + epsilon),
- * divided by k; the mean over queries. A candidate exactly at the threshold counts, so ties with the k-th true
- * neighbour are found; a missing candidate (Infinity, or NaN) never counts.
- * `candidate`: nq x candidateCols distances of the approximate shortlist's ids (candidateDistances), in its order;
- * `exact`: nq x exactCols exact k-NN distances, ascending, same units. Both need >= k columns.
- */
-export function annRecall(candidate: Float32Array | Float64Array, candidateCols: number, exact: Float32Array | Float64Array, exactCols: number,
-  k: number, epsilon = ANN_RECALL_EPSILON): number {
-  check(Number.isInteger(k) && k > 0, `recall depth must be a positive integer, got ${k}`);
-  check(candidateCols >= k && exactCols >= k, `recall@${k} needs ${k} distances per query, the candidates have ${candidateCols}, the exact ones ${exactCols}`);
-  check(candidate.length % candidateCols === 0 && exact.length % exactCols === 0, "distance arrays must hold whole rows");
-  const nq = candidate.length / candidateCols;
-  check(exact.length / exactCols === nq, `the candidates have ${nq} queries, the exact distances ${exact.length / exactCols}`);
-  if (nq === 0) return NaN;
-  let found = 0;
-  for (let q = 0; q < nq; q++) {
-    const threshold = exact[q * exactCols + k - 1] + epsilon;
-    for (let p = 0; p < k; p++) if (candidate[q * candidateCols + p] <= threshold) found++;
-  }
-  return found / (nq * k);
 }
 
 // ---- throughput -------------------------------------------------------------------------------------------------

@@ -6,10 +6,11 @@
 import * as fs from "node:fs";
 import { writeFileAtomic } from "../core/atomic";
 import type { Experiment } from "../experiment/experiment";
+import { dimLabel, rerankLabel } from "../experiment/labels";
 import { MrlError } from "../core/errors";
 import type { IntMatrix } from "../core/matrix";
 import type { IndexType } from "../experiment/types";
-import { RECALL_VS_EXACT_COLUMN, recallAgainstExact } from "./exactRecall";
+import { RECALL_VS_EXACT_COLUMN, sharedIdRecall } from "./recall";
 import { computeMetrics, mflops, type RetrievalMetrics } from "./metrics";
 import { RANKING_COLUMNS, rankingColumns, rankingMetrics } from "./ranking";
 import type { RetrievalLabels } from "../io/arrays";
@@ -25,7 +26,7 @@ export interface MetricsRow {
   model: string;
   index: string;
   method: "exact" | "adaptive" | "funnel";
-  /** Short human label, e.g. "16d", "16->2048 @200", "8->[16,...,2048] @[200,...,10]". */
+  /** Short human label (experiment/labels.ts), e.g. "16d", "16->2048 @200", "8->[16,...,2048] @[200,...,10]". */
   config: string;
   retrievalDim: number;
   /** Final representation size used for the returned order. */
@@ -77,28 +78,28 @@ export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, l
     const neighbors = read(file, Math.max(...experiment.metricKs, exactFile ? RECALL_AT : 0));
     const ks = experiment.metricKs.filter((k) => k <= neighbors.cols);
     const metrics = computeMetrics(neighbors, labels.queryLabels, labels.databaseLabels, ks, experiment.recallDenominator);
-    const recall = exactFile ? { [RECALL_VS_EXACT_COLUMN]: recallAgainstExact(read(exactFile, RECALL_AT), neighbors, RECALL_AT, file) } : {};
+    const recall = exactFile ? { [RECALL_VS_EXACT_COLUMN]: sharedIdRecall(read(exactFile, RECALL_AT), neighbors, RECALL_AT, file) } : {};
     // the metrics beyond the original's go last, so the original's columns keep their order
     const beyond = rankingColumns(rankingMetrics(neighbors, labels.queryLabels, labels.databaseLabels, ks));
     rows.push({ ...base, ...metricColumns(metrics), ...recall, ...beyond } as MetricsRow);
   };
   for (const dim of experiment.nesting) {
     evaluate(neighborsPath(spec, dim, experiment.k), {
-      model: spec.model, index: spec.indexType, method: "exact", config: `${dim}d`, retrievalDim: dim, rerankDim: dim,
+      model: spec.model, index: spec.indexType, method: "exact", config: dimLabel(dim), retrievalDim: dim, rerankDim: dim,
       shortlist: String(experiment.k), MFLOPs: mflops.exact(dim, n),
     }, perSize ? labelsOf(dim) : undefined, exactCounterpart(spec, experiment, dim));
   }
   if (perSize) return rows;
   for (const a of experiment.adaptive) {
     evaluate(rerankedPath(spec, a), {
-      model: spec.model, index: spec.indexType, method: "adaptive", config: `${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`,
+      model: spec.model, index: spec.indexType, method: "adaptive", config: rerankLabel(a),
       retrievalDim: a.retrievalDim, rerankDim: a.rerankDim, shortlist: String(a.shortlist),
       MFLOPs: mflops.adaptive(a.retrievalDim, a.rerankDim, a.shortlist, n),
     });
   }
   for (const f of experiment.funnels) {
     evaluate(findFunnelFile(spec, f) ?? funnelPath(spec, f), {
-      model: spec.model, index: spec.indexType, method: "funnel", config: `${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]`,
+      model: spec.model, index: spec.indexType, method: "funnel", config: rerankLabel(f),
       retrievalDim: f.retrievalDim, rerankDim: f.dims[f.dims.length - 1], shortlist: `[${f.shortlists}]`,
       MFLOPs: mflops.funnel(f.retrievalDim, f.dims, f.shortlists, n),
     });

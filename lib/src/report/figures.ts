@@ -4,6 +4,7 @@
  * the plotly.js-dist-min package, never a CDN.
  */
 import * as fs from "node:fs";
+import { configLabel } from "../experiment/labels";
 import type { MetricsRow } from "../metrics/table";
 import type { EfSearchSweep } from "../search/efSearchSweep";
 import { paretoFront } from "../sweep/pareto";
@@ -105,7 +106,11 @@ export function efSearchFigure(sweep: EfSearchSweep): Figure {
 
 const KIND_COLORS: Record<SweepRow["kind"], string> = { exact: "#7f7f7f", adaptive: "#1f77b4", funnel: "#2ca02c" };
 /** The paper's hand-picked configurations, drawn over a sweep: exact 2048-d, adaptive 16->2048 @200, its funnel. */
-const PAPER_LABELS = ["exact 2048d", "16->2048 @200", "8->[16,32,64,128,2048] @[200,100,50,25,10]"];
+const PAPER_LABELS = [
+  configLabel({ kind: "exact", dim: 2048 }),
+  configLabel({ kind: "adaptive", firstStage: "exact", retrievalDim: 16, rerankDim: 2048, shortlist: 200 }),
+  configLabel({ kind: "funnel", firstStage: "exact", retrievalDim: 8, dims: [16, 32, 64, 128, 2048], shortlists: [200, 100, 50, 25, 10] }),
+];
 
 /** Sweep rows as one scatter trace per kind, x and y from the row. */
 const STAGE_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];

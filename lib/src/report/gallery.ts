@@ -5,6 +5,7 @@
  * exported notebook and as a standalone page, and render.ts turns it into a PNG.
  */
 import { experimentSpec, type Experiment } from "../experiment/experiment";
+import { dimLabel, rerankLabel } from "../experiment/labels";
 import type { ImageSource } from "../inference/sources";
 import { MrlError } from "../core/errors";
 import type { IntMatrix } from "../core/matrix";
@@ -91,11 +92,11 @@ export function experimentGallerySettings(experiment: Experiment, model: ModelKi
   const shownDims = dims.filter((d) => experiment.nesting.includes(d));
   if (shownDims.length === 0) throw new MrlError(`none of the gallery dims [${dims}] is in the experiment's nesting [${experiment.nesting}]`);
   const settings: GallerySetting[] = shownDims.map((d) => ({
-    name: `${d}d exact`, neighbors: load(neighborsPath(spec, d, experiment.k), `run faiss_nn for dim ${d} first`),
+    name: `${dimLabel(d)} exact`, neighbors: load(neighborsPath(spec, d, experiment.k), `run faiss_nn for dim ${d} first`),
   }));
   const largest = Math.max(...experiment.nesting);
   for (const a of adaptive ?? experiment.adaptive.filter((x) => x.rerankDim === largest).slice(0, 2)) {
-    settings.push({ name: `adaptive ${a.retrievalDim}->${a.rerankDim} @${a.shortlist}`, neighbors: load(rerankedPath(spec, a), "run reranking first") });
+    settings.push({ name: `adaptive ${rerankLabel(a)}`, neighbors: load(rerankedPath(spec, a), "run reranking first") });
   }
   return { settings, queryLabels, databaseLabels, largestExact: shownDims.indexOf(Math.max(...shownDims)) };
 }

@@ -4,6 +4,7 @@
  */
 import type { IntMatrix } from "../core/matrix";
 import { createProgress } from "../core/progress";
+import { rerankLabel } from "../experiment/labels";
 import type { FunnelSpec, RerankPrecision, RerankSpec } from "../experiment/types";
 import type { RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
@@ -54,11 +55,11 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
     ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
       config: { k: options.k, ...a, ...recorded }, needed: a.shortlist,
       run: (c: IntMatrix) => rerank(arrays.database, arrays.queries, c, a.rerankDim, a.shortlist, { precision }),
-      label: `rerank ${a.retrievalDim}->${a.rerankDim} @${a.shortlist}` })),
+      label: `rerank ${rerankLabel(a)}` })),
     ...options.funnels.map((f) => ({ kind: "funnel" as const, retrievalDim: f.retrievalDim, out: funnelPath(spec, f),
       config: { k: options.k, ...f, ...recorded }, needed: f.shortlists[0],
       run: (c: IntMatrix) => funnelRerank(arrays.database, arrays.queries, c, f, { precision }),
-      label: `funnel ${f.retrievalDim}->[${f.dims}] @[${f.shortlists}]` })),
+      label: `funnel ${rerankLabel(f)}` })),
   ];
   const progress = createProgress("rerank/funnel", jobs.length, { quiet: options.quiet, intervalSeconds: 0 });
   const results: RerankStageResult[] = [];

@@ -2,14 +2,15 @@
  * HNSW's speed/recall trade-off at one nesting dim: each HNSW index is built once (as faiss_nn builds it:
  * FAISS-normalized prefix, one add) and searched with a range of efSearch values (the breadth of the search
  * FAISS keeps; its default is 16); each search's ids are compared with exact search at the same dim
- * (recall@at vs exact, metrics/exactRecall.ts) and timed (queries per second). ann-benchmarks' recall/QPS curve.
+ * (sharedIdRecall, metrics/recall.ts: exact top-at ids found, not ann-benchmarks' distance threshold) and timed
+ * (queries per second): a recall/QPS curve in the manner of ann-benchmarks'.
  */
 import { check, MrlError } from "../core/errors";
 import { matrix } from "../core/matrix";
 import { createProgress } from "../core/progress";
 import { INDEX_TYPES, type IndexType } from "../experiment/types";
 import type { RetrievalArrays } from "../io/arrays";
-import { recallAgainstExact } from "../metrics/exactRecall";
+import { sharedIdRecall } from "../metrics/recall";
 import { faissNormalized } from "./faiss";
 import { nestedKnn } from "./nested";
 import { buildFaissIndex } from "./stage";
@@ -18,7 +19,7 @@ import { buildFaissIndex } from "./stage";
 export interface EfSearchPoint {
   index: IndexType;
   efSearch: number;
-  /** recall@at against exact search at the same dim (fraction of the exact top-at found). */
+  /** Shared-id recall@at against exact search at the same dim (fraction of the exact top-at ids found). */
   recall: number;
   /** Seconds per search of all queries (the mean over repeats). */
   seconds: number;
@@ -108,7 +109,7 @@ export function efSearchSweep(arrays: RetrievalArrays, options: EfSearchSweepOpt
       for (const efSearch of efs) {
         index.setEfSearch(efSearch);
         const run = timed(() => index.search(queriesAtDim, at).labels, minSeconds);
-        const recall = recallAgainstExact(exactRun.result, { data: run.result, rows: nq, cols: at }, at, `${indexType} efSearch ${efSearch}`);
+        const recall = sharedIdRecall(exactRun.result, { data: run.result, rows: nq, cols: at }, at, `${indexType} efSearch ${efSearch}`);
         points.push({ index: indexType, efSearch, recall, seconds: run.seconds, queriesPerSecond: nq / run.seconds });
         progress.tick();
       }

@@ -6,8 +6,7 @@
 import * as fs from "node:fs";
 import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
-import { isFirstStageName } from "../search/firstStages";
-import type { FirstStage, SweepConfig } from "./grid";
+import { parseConfigLabel } from "../experiment/labels";
 import type { SweepResult, SweepRow } from "./run";
 
 /** The numeric columns of a sweep row, in CSV order. */
@@ -30,31 +29,6 @@ export function saveSweepCsv(result: SweepResult, file: string): string {
   writeFileAtomic(sweepMetaFile(file), JSON.stringify({ databaseRows, queries, seconds, resumed, configurations: result.rows.length }, null, 1) + "\n");
   writeFileAtomic(file, sweepCsv(result));
   return file;
-}
-
-// an optional first-stage spec before the dims (none: exact search); checked by isFirstStage below
-const STAGE = "(?:([a-z][a-z0-9-]*) )?";
-const LABELS = {
-  exact: /^exact (\d+)d$/,
-  adaptive: new RegExp(`^${STAGE}(\\d+)->(\\d+) @(\\d+)$`),
-  funnel: new RegExp(`^${STAGE}(\\d+)->\\[([\\d,]+)\\] @\\[([\\d,]+)\\]$`),
-};
-
-// exact search is written without a name, so "exact" before the dims names nothing
-const isFirstStage = (name: string): boolean => name !== "exact" && isFirstStageName(name);
-
-/** The configuration a label names (the inverse of configLabel), or undefined when it names none. */
-export function parseConfigLabel(label: string): SweepConfig | undefined {
-  const list = (s: string): number[] => s.split(",").map(Number);
-  let m = LABELS.exact.exec(label);
-  if (m) return { kind: "exact", dim: Number(m[1]) };
-  m = LABELS.adaptive.exec(label) ?? LABELS.funnel.exec(label);
-  if (m?.[1] !== undefined && !isFirstStage(m[1])) return undefined;
-  m = LABELS.adaptive.exec(label);
-  if (m) return { kind: "adaptive", firstStage: (m[1] ?? "exact") as FirstStage, retrievalDim: Number(m[2]), rerankDim: Number(m[3]), shortlist: Number(m[4]) };
-  m = LABELS.funnel.exec(label);
-  if (m) return { kind: "funnel", firstStage: (m[1] ?? "exact") as FirstStage, retrievalDim: Number(m[2]), dims: list(m[3]), shortlists: list(m[4]) };
-  return undefined;
 }
 
 /** The cells of one CSV line: commas split, except inside double quotes ("" is a quote). */

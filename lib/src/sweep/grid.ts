@@ -4,6 +4,7 @@
  * the list of configurations (pure; every bad specification is one clear error before anything runs).
  */
 import { MrlError } from "../core/errors";
+import { configLabel } from "../experiment/labels";
 import { FIRST_STAGE_GRAMMAR, firstStageUnfit, parseFirstStage } from "../search/firstStages";
 
 /**
@@ -99,14 +100,6 @@ export function sweepGridWith(overrides: Partial<SweepGrid> = {}): SweepGrid {
 export function sweepLimits(grid: SweepGrid, database: { rows: number; cols: number }): { k: number; maxDim: number; rows: number } {
   const k = Math.max(10, ...(grid.shortlists ?? []), ...(grid.funnels?.firstShortlists ?? []));
   return { k: Math.min(k, database.rows), maxDim: database.cols, rows: database.rows };
-}
-
-/** The label of a configuration, as the metrics table writes it (e.g. "16->2048 @200"). */
-export function configLabel(c: SweepConfig): string {
-  if (c.kind === "exact") return `exact ${c.dim}d`;
-  const stage = c.firstStage === "exact" ? "" : `${c.firstStage} `;
-  if (c.kind === "adaptive") return `${stage}${c.retrievalDim}->${c.rerankDim} @${c.shortlist}`;
-  return `${stage}${c.retrievalDim}->[${c.dims}] @[${c.shortlists}]`;
 }
 
 const positiveInts = (values: unknown, field: string): number[] => {

@@ -13,11 +13,13 @@ import * as path from "node:path";
 import { check } from "../core/errors";
 import { firstColumns, intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { computeMetrics, mflops } from "../metrics/metrics";
-import { annRecall, candidateDistances, queriesPerSecond, rankingMetrics } from "../metrics/ranking";
+import { queriesPerSecond, rankingMetrics } from "../metrics/ranking";
+import { candidateDistances, distanceThresholdRecall } from "../metrics/recall";
 import { funnelRerank, rerank } from "../rerank/rerank";
 import { buildFirstStage, firstStageMflops, parseFirstStage, type FirstStageIndex, type PreparedQueries } from "../search/firstStages";
 import { nestedKnn } from "../search/nested";
-import { configLabel, expandGrid, sweepLimits, type FirstStage, type SweepConfig, type SweepGrid } from "./grid";
+import { configLabel } from "../experiment/labels";
+import { expandGrid, sweepLimits, type FirstStage, type SweepConfig, type SweepGrid } from "./grid";
 
 export interface SweepRow {
   label: string;
@@ -83,7 +85,7 @@ function percentile(values: number[], p: number): number {
 
 /** Recall@10 of `ids` against the exact 10-NN at the reference dim, ann-benchmarks style (ties within 1e-3 count). */
 function recallAt10(database: Matrix, queries: Matrix, ids: IntMatrix, referenceDistances: Float64Array, dim: number, norms: Float64Array): number {
-  return annRecall(candidateDistances(queries, database, ids, dim, 10, norms), 10, referenceDistances, 10, 10);
+  return distanceThresholdRecall(candidateDistances(queries, database, ids, dim, 10, norms), 10, referenceDistances, 10, 10);
 }
 
 /** Every configuration of `grid` on `database` / `queries` (in memory), with labels for the metrics. */
