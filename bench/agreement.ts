@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   FaissIndex, faissNormalized, funnelRerank, loadRetrievalArrays, matrix, nestedKnn, PROJECT_ROOT, readShortlistNpy, rerank, writeMatrixNpy, writeShortlistNpy,
-  intMatrix, type Matrix,
+  intMatrix, seededUniform, type Matrix,
 } from "@mrl-retrieval/lib/internal";
 
 const K = 200;
@@ -30,25 +30,12 @@ function option(args: string[], name: string, fallback: string): string {
   return i >= 0 ? args[i + 1] : fallback;
 }
 
-/** Seeded uniform floats in [-1, 1) (mulberry32). */
-function noise(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
 /** The database plus `copies` copies of each of the first `n` queries, each value times (1 + 1e-4 u), u in [-1, 1). */
 function withNearDuplicates(db: Matrix, q: Matrix, n: number, copies: number): Matrix {
   const d = db.cols, extra = n * copies;
   const out = new Float32Array((db.rows + extra) * d);
   out.set(db.data);
-  const u = noise(extra * d, 14);
+  const u = seededUniform(extra * d, 14, -1, 1);
   for (let r = 0; r < extra; r++) {
     const src = Math.floor(r / copies) * d, dst = (db.rows + r) * d;
     for (let c = 0; c < d; c++) out[dst + c] = q.data[src + c] * (1 + 1e-4 * u[r * d + c]);

@@ -32,7 +32,7 @@ import type { ColdRerankJob, ColdRerankResult } from "./rerank_cold";
 import { scaleMain } from "./scale";
 import {
   allocateFloat32, arrayFiles, arrayPath, buildIndex, faissNormalized, computeMetrics, defaultThreads, funnelRerank, intMatrix, knnLabels,
-  loadRetrievalArrays, memoryReport, nativeKernels, nestedKnn, nestedNormalized, NestedTopK, npyRowBlocks, npyShape, PROJECT_ROOT, readLabelsNpy,
+  fillUniform, loadRetrievalArrays, memoryReport, Mulberry32, nativeKernels, nestedKnn, nestedNormalized, NestedTopK, npyRowBlocks, npyShape, PROJECT_ROOT, readLabelsNpy,
   readMatrixPrefixNpy, readShortlistCsv, readShortlistNpy, rerank, rerankPrecision, resetPeakRss, runIndexSearch, searchIndex, writeFileAtomic,
   writeLabelsNpy, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlistCsv, writeShortlistNpy, type ArtifactSpec, type FaissIndex, type IntMatrix,
   type Matrix,
@@ -162,28 +162,15 @@ function rowsDiffer(a: IntMatrix, b: IntMatrix): number {
   return n;
 }
 
-/** Seeded uniform floats in [0, 1) (mulberry32). */
-function fillUniform(out: Float32Array, seed: number): Float32Array {
-  let a = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  return out;
-}
-
 /** Seeded gaussian-ish rows (sum of uniforms) without holding the file: ImageNet-1K shapes for the scaling run. */
 function writeSynthetic(file: string, rows: number, cols: number, seed: number): void {
-  let a = seed >>> 0;
+  const random = new Mulberry32(seed);
   writeMatrixNpyStreaming(file, rows, cols, (_start, block) => {
     const d = block.data;
     for (let i = 0; i < d.length; i++) {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(a ^ (a >>> 15), a | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      d[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5 + ((a >>> 8) & 0xffff) / 65536 - 0.5;
+      const u = random.next();
+      // a second uniform from the counter's bits: the sum of two is gaussian-ish
+      d[i] = u - 0.5 + ((random.state >>> 8) & 0xffff) / 65536 - 0.5;
     }
   });
 }

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { seededUniform } from "@mrl-retrieval/lib/internal";
 
 /** The repository root (tests are compiled to build/test). */
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -27,18 +28,9 @@ export function python<T = unknown>(code: string, args: string[] = []): T {
  */
 export const IMPORT_KNN_CHECK = `import sys; sys.path.insert(0, ${JSON.stringify(path.join(REPO, "test"))}); from knn_check import check_knn, faiss_exact`;
 
-/** Seeded pseudo-random floats in [-1, 1) (mulberry32), so tests are reproducible without fixtures. */
+/** Seeded pseudo-random floats in [-1, 1) (the library's mulberry32), so tests are reproducible without fixtures. */
 export function seededFloats(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  return seededUniform(n, seed, -1, 1);
 }
 
 /** The shipped Fashion-MNIST model of a kind (python/train_fmnist.py). */

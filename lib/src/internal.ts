@@ -10,6 +10,7 @@ export * from "./core/matrix";
 export * from "./core/memory";
 export * from "./core/paths";
 export * from "./core/progress";
+export * from "./core/random";
 export * from "./experiment/experiment";
 export * from "./experiment/flags";
 export * from "./experiment/fields";

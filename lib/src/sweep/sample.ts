@@ -6,6 +6,7 @@
  */
 import { check } from "../core/errors";
 import { matrix, type Matrix } from "../core/matrix";
+import { Mulberry32 } from "../core/random";
 
 /** The seed `mrl sweep --sweep-queries` samples with. */
 export const SWEEP_SAMPLE_SEED = 2022;
@@ -17,16 +18,10 @@ export const SWEEP_SAMPLE_SEED = 2022;
 export function sampleIds(total: number, n: number, seed = SWEEP_SAMPLE_SEED): Int32Array {
   check(Number.isInteger(total) && total >= 0 && Number.isInteger(n) && n > 0, `cannot sample ${n} of ${total}`);
   if (n >= total) return Int32Array.from({ length: total }, (_, i) => i);
-  let state = seed >>> 0;
-  const next = (): number => { // mulberry32: a uniform float in [0, 1)
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Mulberry32(seed);
   const ids = Int32Array.from({ length: total }, (_, i) => i);
   for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(next() * (total - i));
+    const j = i + Math.floor(random.next() * (total - i));
     [ids[i], ids[j]] = [ids[j], ids[i]];
   }
   return ids.subarray(0, n).sort();
