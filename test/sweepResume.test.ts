@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  checkpointFile, configLabel, expandGrid, loadExperiment, loadRetrievalArrays, matrix, parseCheckpoint, runCheckpointedSweep, runInference,
+  checkpointFile, configLabel, expandGrid, loadExperiment, loadRetrievalArrays, matrix, parseCheckpoint, parseCsvTable, runCheckpointedSweep, runInference,
   sweepFingerprint, type Matrix, type RetrievalArrays, type SweepGrid, type SweepRow,
 } from "@mrl-retrieval/lib/internal";
 import { REPO, tempDir, testExperimentFile, TEST_EXPERIMENT } from "./helpers";
@@ -36,13 +36,11 @@ before(async () => {
 
 /** The CSV's columns `names`, as text, row by row. */
 function columns(csvFile: string, names: string[]): string[][] {
-  const [head, ...lines] = fs.readFileSync(csvFile, "utf8").trimEnd().split("\n");
-  // labels of funnels hold commas inside quotes: split on commas outside quotes
-  const cells = (line: string): string[] => line.match(/("(?:[^"]|"")*"|[^,]*)(?:,|$)/g)!.map((c) => c.replace(/,$/, "")).slice(0, head.split(",").length);
-  const header = cells(head);
+  // the library's CSV reader: labels of funnels hold commas inside quotes
+  const [header, ...lines] = parseCsvTable(fs.readFileSync(csvFile, "utf8"));
   const at = names.map((n) => header.indexOf(n));
   assert.ok(at.every((i) => i >= 0), `columns ${names} in ${header}`);
-  return lines.map((l) => at.map((i) => cells(l)[i]));
+  return lines.map((cells) => at.map((i) => cells[i]));
 }
 
 /** The whole rows in a partial file (after its header). */
@@ -156,5 +154,5 @@ test("mrl sweep killed (SIGKILL) mid-run resumes: it says how many were resumed 
   assert.equal(whole.status, 0, whole.stderr);
   assert.match(whole.stderr, new RegExp(`sweep: 0 of ${LABELS.length} configurations resumed`));
   assert.deepEqual(columns(csvOf(killed), QUALITY), columns(csvOf(clean), QUALITY), "quality columns byte for byte");
-  assert.deepEqual(columns(csvOf(killed), ["label"]).map(([l]) => l.replace(/^"|"$/g, "")), LABELS);
+  assert.deepEqual(columns(csvOf(killed), ["label"]).map(([l]) => l), LABELS);
 });

@@ -157,8 +157,8 @@ export {
 export {
   /** A saved metrics table, and its row type. */
   readMetricsTable,
-  type MetricsRow,
-} from "./metrics/table";
+} from "./metrics/tableFiles";
+export type { MetricsRow } from "./metrics/evaluate";
 export {
   /**
    * The two recalls of an approximate shortlist against exact search: shared ids (the metrics table's "recall@10 vs

@@ -10,6 +10,7 @@
  */
 import { check } from "../core/errors";
 import type { IntMatrix } from "../core/matrix";
+import { shortlistHits, type ShortlistHits } from "./hits";
 
 export interface MetricsAtK {
   k: number;
@@ -39,29 +40,25 @@ export type MetricName = keyof typeof METRICS;
  */
 export function computeMetrics(neighbors: IntMatrix, queryLabels: Int32Array, databaseLabels: Int32Array, ks: number[],
   recallDenominator: "class-count" | number = "class-count"): RetrievalMetrics {
-  check(neighbors.rows === queryLabels.length, `the shortlist has ${neighbors.rows} rows for ${queryLabels.length} query labels`);
-  for (const k of ks) check(Number.isInteger(k) && k > 0 && k <= neighbors.cols, `k=${k} is outside the shortlist's 1..${neighbors.cols} neighbours`);
-  const n = databaseLabels.length;
-  const classCount = new Map<number, number>();
-  for (const label of databaseLabels) classCount.set(label, (classCount.get(label) ?? 0) + 1);
-  const maxK = Math.max(1, ...ks);
+  return metricsOfHits(shortlistHits(neighbors, queryLabels, databaseLabels, ks), ks, recallDenominator);
+}
+
+/** computeMetrics from a shortlist's hits (shortlistHits to at least max(ks)), for callers that share the pass. */
+export function metricsOfHits(hits: ShortlistHits, ks: number[], recallDenominator: "class-count" | number = "class-count"): RetrievalMetrics {
+  const { depth, rows } = hits;
+  for (const k of ks) check(Number.isInteger(k) && k > 0 && k <= depth, `k=${k} is outside the hits' 1..${depth} neighbours`);
   const sums = ks.map(() => ({ ap: 0, precision: 0, recall: 0, topK: 0 }));
   let top1 = 0;
-  const cumHits = new Int32Array(maxK);
-  const hitAt = new Uint8Array(maxK);
-  for (let i = 0; i < neighbors.rows; i++) {
-    const target = queryLabels[i];
-    const row = i * neighbors.cols;
-    let hits = 0;
-    for (let p = 0; p < maxK; p++) {
-      const id = neighbors.data[row + p];
-      const hit = id >= 0 && id < n && databaseLabels[id] === target ? 1 : 0;
-      hits += hit;
-      cumHits[p] = hits;
-      hitAt[p] = hit;
+  const cumHits = new Int32Array(depth);
+  for (let i = 0; i < rows; i++) {
+    const hitAt = hits.hitAt.subarray(i * depth, (i + 1) * depth);
+    let count = 0;
+    for (let p = 0; p < depth; p++) {
+      count += hitAt[p];
+      cumHits[p] = count;
     }
     top1 += hitAt[0];
-    const denominator = recallDenominator === "class-count" ? (classCount.get(target) ?? 0) : recallDenominator;
+    const denominator = recallDenominator === "class-count" ? hits.classSize[i] : recallDenominator;
     ks.forEach((k, j) => {
       let ap = 0;
       for (let p = 0; p < k; p++) if (hitAt[p]) ap += cumHits[p] / (p + 1);
@@ -72,7 +69,7 @@ export function computeMetrics(neighbors: IntMatrix, queryLabels: Int32Array, da
       sums[j].topK += h > 0 ? 1 : 0;
     });
   }
-  const nq = Math.max(1, neighbors.rows);
+  const nq = Math.max(1, rows);
   return {
     top1: top1 / nq,
     atK: ks.map((k, j) => ({ k, mAP: sums[j].ap / nq, precision: sums[j].precision / nq, recall: sums[j].recall / nq, topK: sums[j].topK / nq })),

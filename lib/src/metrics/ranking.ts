@@ -20,6 +20,7 @@
  */
 import { check } from "../core/errors";
 import type { IntMatrix } from "../core/matrix";
+import { shortlistHits, type ShortlistHits } from "./hits";
 
 /** The metrics table's column names of the new metrics at k (beside the original's `mAP@k` ...); "k" gives the pattern. */
 export const RANKING_COLUMNS = {
@@ -41,27 +42,18 @@ export interface RankingAtK {
   ndcg: number;
 }
 
-/** Database items per class label. */
-function classCounts(databaseLabels: Int32Array): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const label of databaseLabels) counts.set(label, (counts.get(label) ?? 0) + 1);
-  return counts;
-}
-
-function checkShortlist(neighbors: IntMatrix, queryLabels: Int32Array, ks: number[]): void {
-  check(neighbors.rows === queryLabels.length, `the shortlist has ${neighbors.rows} rows for ${queryLabels.length} query labels`);
-  for (const k of ks) check(Number.isInteger(k) && k > 0 && k <= neighbors.cols, `k=${k} is outside the shortlist's 1..${neighbors.cols} neighbours`);
-}
-
 /**
  * Standard AP@k and nDCG@k of every query of `neighbors` (nq x K database ids, nearest first) at each k in `ks`
  * (each <= K), with same-class relevance. See the module comment for the definitions and R = 0.
  */
 export function rankingMetricsPerQuery(neighbors: IntMatrix, queryLabels: Int32Array, databaseLabels: Int32Array, ks: number[]): RankingPerQuery[] {
-  checkShortlist(neighbors, queryLabels, ks);
-  const n = databaseLabels.length;
-  const counts = classCounts(databaseLabels);
-  const maxK = Math.max(1, ...ks);
+  return rankingOfHits(shortlistHits(neighbors, queryLabels, databaseLabels, ks), ks);
+}
+
+/** rankingMetricsPerQuery from a shortlist's hits (shortlistHits to at least max(ks)), for callers that share the pass. */
+export function rankingOfHits(hits: ShortlistHits, ks: number[]): RankingPerQuery[] {
+  const { depth: maxK, rows } = hits;
+  for (const k of ks) check(Number.isInteger(k) && k > 0 && k <= maxK, `k=${k} is outside the hits' 1..${maxK} neighbours`);
   // discount[p] = 1 / log2(p + 2): position p + 1 (1-based); idealDcg[m] = sum of the first m discounts
   const discount = new Float64Array(maxK);
   const idealDcg = new Float64Array(maxK + 1);
@@ -69,23 +61,17 @@ export function rankingMetricsPerQuery(neighbors: IntMatrix, queryLabels: Int32A
     discount[p] = 1 / Math.log2(p + 2);
     idealDcg[p + 1] = idealDcg[p] + discount[p];
   }
-  const out = ks.map((k) => ({ k, apStandard: new Float64Array(neighbors.rows), ndcg: new Float64Array(neighbors.rows) }));
-  const hitAt = new Uint8Array(maxK);
-  for (let i = 0; i < neighbors.rows; i++) {
-    const target = queryLabels[i];
-    const row = i * neighbors.cols;
-    for (let p = 0; p < maxK; p++) {
-      const id = neighbors.data[row + p];
-      hitAt[p] = id >= 0 && id < n && databaseLabels[id] === target ? 1 : 0;
-    }
-    const relevant = counts.get(target) ?? 0;
+  const out = ks.map((k) => ({ k, apStandard: new Float64Array(rows), ndcg: new Float64Array(rows) }));
+  for (let i = 0; i < rows; i++) {
+    const hitAt = hits.hitAt.subarray(i * maxK, (i + 1) * maxK);
+    const relevant = hits.classSize[i];
     for (const o of out) {
       if (relevant === 0) continue; // nothing to find: 0 (see the module comment)
-      let hits = 0, precisionSum = 0, dcg = 0;
+      let found = 0, precisionSum = 0, dcg = 0;
       for (let p = 0; p < o.k; p++) {
         if (!hitAt[p]) continue;
-        hits++;
-        precisionSum += hits / (p + 1);
+        found++;
+        precisionSum += found / (p + 1);
         dcg += discount[p];
       }
       const ideal = Math.min(o.k, relevant);
@@ -98,8 +84,13 @@ export function rankingMetricsPerQuery(neighbors: IntMatrix, queryLabels: Int32A
 
 /** Means over queries of rankingMetricsPerQuery at each k (NaN when there are no queries). */
 export function rankingMetrics(neighbors: IntMatrix, queryLabels: Int32Array, databaseLabels: Int32Array, ks: number[]): RankingAtK[] {
+  return rankingMeans(rankingMetricsPerQuery(neighbors, queryLabels, databaseLabels, ks));
+}
+
+/** Means over queries of per-query ranking metrics (NaN when there are no queries). */
+export function rankingMeans(perQuery: RankingPerQuery[]): RankingAtK[] {
   const mean = (v: Float64Array): number => (v.length === 0 ? NaN : v.reduce((s, x) => s + x, 0) / v.length);
-  return rankingMetricsPerQuery(neighbors, queryLabels, databaseLabels, ks).map((o) => ({ k: o.k, apStandard: mean(o.apStandard), ndcg: mean(o.ndcg) }));
+  return perQuery.map((o) => ({ k: o.k, apStandard: mean(o.apStandard), ndcg: mean(o.ndcg) }));
 }
 
 /** The metrics table columns of rankingMetrics: `mAP@k (standard)` and `nDCG@k` for each k. */

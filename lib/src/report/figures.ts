@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import { configLabel } from "../experiment/labels";
-import type { MetricsRow } from "../metrics/table";
+import type { MetricsRow } from "../metrics/evaluate";
 import type { EfSearchSweep } from "../search/efSearchSweep";
 import { paretoFront } from "../sweep/pareto";
 import type { SweepResult, SweepRow } from "../sweep/run";

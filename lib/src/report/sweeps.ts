@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Experiment } from "../experiment/experiment";
-import type { MetricsRow } from "../metrics/table";
+import type { MetricsRow } from "../metrics/evaluate";
 import { readSweepCsv } from "../sweep/csv";
 import type { SweepResult, SweepRow } from "../sweep/run";
 import { sweepFronts, sweepPlanLines, sweepSummary } from "../sweep/summary";

@@ -2,8 +2,8 @@
  * Tables for notebooks: danfojs-node DataFrames of metric rows, and an HTML rendering for tslab.
  * danfojs (with TensorFlow.js) loads lazily so the CLI's other commands start fast.
  */
-import type { MetricsRow } from "../metrics/table";
-import { tableColumns } from "../metrics/table";
+import type { MetricsRow } from "../metrics/evaluate";
+import { tableColumns } from "../metrics/tableFiles";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DataFrame = any;

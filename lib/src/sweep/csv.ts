@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
 import { parseConfigLabel } from "../experiment/labels";
+import { csvLineCells, formatCsvTable } from "../io/tableCsv";
 import type { SweepResult, SweepRow } from "./run";
 
 /** The numeric columns of a sweep row, in CSV order. */
@@ -16,8 +17,7 @@ export const SWEEP_CSV_COLUMNS: readonly (keyof SweepRow)[] = ["label", "kind", 
 
 /** Every row as CSV (header first), the columns SWEEP_CSV_COLUMNS. */
 export function sweepCsv(result: SweepResult): string {
-  const cell = (v: unknown): string => (typeof v === "string" && /[",]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
-  return [SWEEP_CSV_COLUMNS.join(","), ...result.rows.map((r) => SWEEP_CSV_COLUMNS.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+  return formatCsvTable(SWEEP_CSV_COLUMNS, result.rows);
 }
 
 /** The file beside a sweep CSV that says what it ran on. */
@@ -31,21 +31,6 @@ export function saveSweepCsv(result: SweepResult, file: string): string {
   return file;
 }
 
-/** The cells of one CSV line: commas split, except inside double quotes ("" is a quote). */
-function csvCells(line: string): string[] {
-  const cells: string[] = [];
-  let cell = "", quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted && ch === '"' && line[i + 1] === '"') { cell += '"'; i++; }
-    else if (ch === '"') quoted = !quoted;
-    else if (ch === "," && !quoted) { cells.push(cell); cell = ""; }
-    else cell += ch;
-  }
-  cells.push(cell);
-  return cells;
-}
-
 /**
  * Reads a sweep CSV written by saveSweepCsv back into a SweepResult (each row's configuration from its label).
  * Without the JSON beside it (an older sweep) databaseRows, queries and seconds are NaN. Errors name the file and line.
@@ -56,7 +41,7 @@ export function readSweepCsv(file: string): SweepResult {
   if (head !== SWEEP_CSV_COLUMNS.join(",")) throw new MrlError(`header is "${head ?? ""}"; expected the sweep columns ${SWEEP_CSV_COLUMNS.join(",")}`, file);
   const rows = lines.map((line, i): SweepRow => {
     const at = `line ${i + 2}`;
-    const cells = csvCells(line);
+    const cells = csvLineCells(line);
     if (cells.length !== SWEEP_CSV_COLUMNS.length) throw new MrlError(`${at} has ${cells.length} cells; expected ${SWEEP_CSV_COLUMNS.length}`, file);
     const [label, kind] = cells;
     const config = parseConfigLabel(label);

@@ -12,8 +12,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { check } from "../core/errors";
 import { firstColumns, intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
-import { computeMetrics, mflops } from "../metrics/metrics";
-import { queriesPerSecond, rankingMetrics } from "../metrics/ranking";
+import { shortlistMetrics } from "../metrics/evaluate";
+import { mflops } from "../metrics/metrics";
+import { queriesPerSecond } from "../metrics/ranking";
 import { candidateDistances, distanceThresholdRecall } from "../metrics/recall";
 import { funnelRerank, rerank } from "../rerank/rerank";
 import { buildFirstStage, firstStageMflops, parseFirstStage, type FirstStageIndex, type PreparedQueries } from "../search/firstStages";
@@ -186,14 +187,14 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
       });
     }
     const top10 = firstColumns(ids, 10); // every configuration returns at least 10 (the grid's checks)
-    const metrics = computeMetrics(top10, queryLabels, databaseLabels, [10]);
+    const { metrics, ranking } = shortlistMetrics(top10, queryLabels, databaseLabels, [10]); // one hit-counting pass for both
     const batchSeconds = first.batch + rerankSeconds;
     const latencies = first.single.map((s, i) => s + singleRerank[i]);
     const row: SweepRow = {
       label: configLabel(c), kind: c.kind, config: c,
       mAP10: metrics.atK[0].mAP, top1: metrics.top1, precision10: metrics.atK[0].precision,
       recall10: recallAt10(database, queries, top10, referenceDistances, maxDim, databaseNorms),
-      nDCG10: rankingMetrics(top10, queryLabels, databaseLabels, [10])[0].ndcg,
+      nDCG10: ranking[0].ndcg,
       // the first stage's cost (firstStageMflops) plus the rerank's, as the paper's adaptive and funnel formulas
       mflops: c.kind === "exact" ? mflops.exact(c.dim, database.rows)
         : c.kind === "adaptive" ? (c.firstStage === "exact" ? mflops.adaptive(c.retrievalDim, c.rerankDim, c.shortlist, database.rows)
