@@ -108,96 +108,134 @@ export function readShortlistCsv(file: string, options: { columns?: number } = {
 function parseCsv(fd: number, file: string, limit: number): IntMatrix {
   const size = fs.fstatSync(fd).size;
   const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(size, READ_CHUNK)));
-  let out = new Int32Array(0);
-  let rows = 0;
+  const parser = new ShortlistCsvParser(file, size, limit);
+  for (let position = 0, end = 0; position < size; position += end) {
+    end = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+    if (end <= 0) throw new MrlError(`cannot read: the file ended at byte ${position} of ${size}`, file);
+    parser.scan(chunk, end, position);
+  }
+  return parser.finish();
+}
+
+/**
+ * The state machine of readShortlistCsv: scan() takes the file's bytes chunk after chunk (a value may span two
+ * chunks), finish() ends the last line and returns the matrix. Line 1 fixes the width; errors name file and line.
+ */
+class ShortlistCsvParser {
+  private out = new Int32Array(0);
+  private rows = 0;
   /** Values per line (line 1's count, known when line 1 ends) and how many of them are kept. */
-  let cols = -1, kept = 0;
-  let line = 1, col = 0, value = 0, digits = 0, negative = false, skipping = false, blankLine = -1;
-  let bytes = chunk, at = 0, end = 0;
-  const fieldError = (why: string): MrlError => {
+  private cols = -1;
+  private kept = 0;
+  private line = 1;
+  private col = 0;
+  private value = 0;
+  private digits = 0;
+  private negative = false;
+  private skipping = false;
+  private blankLine = -1;
+  private bytesPerLine = 0;
+  /** The chunk being scanned, its length, its first byte's offset in the file, and the byte at hand. */
+  private bytes: Buffer = Buffer.alloc(0);
+  private end = 0;
+  private position = 0;
+  private at = 0;
+
+  constructor(private readonly file: string, private readonly size: number, private readonly limit: number) {}
+
+  scan(bytes: Buffer, end: number, position: number): void {
+    this.bytes = bytes;
+    this.end = end;
+    this.position = position;
+    for (this.at = 0; this.at < end; this.at++) {
+      if (this.skipping) { // the rest of the line is not needed: jump to its end
+        const nl = bytes.indexOf(NL, this.at);
+        if (nl < 0 || nl >= end) { this.at = end; break; }
+        this.at = nl;
+        this.finishLine();
+        continue;
+      }
+      const b = bytes[this.at];
+      if (b >= ZERO && b <= NINE) {
+        if (this.blankLine > 0) throw new MrlError(`line ${this.blankLine} is empty; expected one row of neighbour ids per query`, this.file);
+        this.value = this.value * 10 + (b - ZERO);
+        this.digits++;
+        if (this.value > (this.negative ? 2147483648 : 2147483647)) throw this.fieldError("does not fit in int32");
+      } else if (b === COMMA) {
+        this.finishField();
+      } else if (b === NL) {
+        if (this.col === 0 && this.digits === 0 && !this.negative) { // an empty line: only more of them may follow
+          if (this.blankLine < 0) this.blankLine = this.line;
+          this.line++;
+          continue;
+        }
+        this.finishField();
+        this.finishLine();
+      } else if (b === MINUS && this.digits === 0 && !this.negative) {
+        this.negative = true;
+      } else if (b !== CR && b !== SPACE) { // CR and spaces are tolerated: Windows line ends, spaces around fields
+        throw this.fieldError("is not an integer neighbour id");
+      }
+    }
+  }
+
+  finish(): IntMatrix {
+    if (this.col > 0 || this.digits > 0 || this.negative) { // no final newline
+      this.finishField();
+      this.finishLine();
+    }
+    if (this.rows === 0) throw new MrlError("empty CSV file, expected one row of neighbour ids per query", this.file);
+    const used = this.rows * this.kept;
+    return intMatrix(this.rows, this.kept, this.out.length === used ? this.out : this.out.slice(0, used));
+  }
+
+  private fieldError(why: string): MrlError {
+    const { bytes, at, end } = this;
     let s = at, e = at;
     while (s > 0 && bytes[s - 1] !== COMMA && bytes[s - 1] !== NL) s--;
     while (e < end && bytes[e] !== COMMA && bytes[e] !== NL) e++;
     const text = bytes.subarray(s, e).toString("utf8").trim();
-    return new MrlError(`line ${line}, column ${col + 1}: "${text}" ${why}`, file);
-  };
-  const store = (v: number): void => {
-    if (cols < 0) { // line 1 sets the width: grow as it goes
-      if (col >= out.length) out = grow(out, Math.max(1024, out.length * 2));
-      out[col] = v;
+    return new MrlError(`line ${this.line}, column ${this.col + 1}: "${text}" ${why}`, this.file);
+  }
+
+  private store(v: number): void {
+    if (this.cols < 0) { // line 1 sets the width: grow as it goes
+      if (this.col >= this.out.length) this.out = grow(this.out, Math.max(1024, this.out.length * 2));
+      this.out[this.col] = v;
       return;
     }
-    const index = (line - 1) * kept + col;
+    const index = (this.line - 1) * this.kept + this.col;
     // capacity from the file size, so a typical file is allocated once
-    if (index >= out.length) out = grow(out, Math.max(out.length * 2, Math.ceil(size / Math.max(1, bytesPerLine) * 1.05) * kept));
-    out[index] = v;
-  };
-  let bytesPerLine = 0, position = 0;
-  const finishField = (): void => {
-    if (digits === 0) throw fieldError("is not an integer neighbour id");
-    if (cols >= 0 && col >= cols) throw new MrlError(`ragged CSV: line ${line} has more than ${cols} values (line 1 has ${cols})`, file);
-    if (col < limit) store(negative ? -value : value);
-    col++;
-    value = 0; digits = 0; negative = false;
-    if (col >= limit && cols >= 0) skipping = true;
-  };
-  const finishLine = (): void => {
-    if (cols < 0) {
-      cols = col;
-      kept = Math.min(cols, limit);
-      bytesPerLine = position + at + 1;
-    } else if (!skipping && col !== cols) {
-      throw new MrlError(`ragged CSV: line ${line} has ${col} values, line 1 has ${cols}`, file);
+    if (index >= this.out.length) {
+      this.out = grow(this.out, Math.max(this.out.length * 2, Math.ceil(this.size / Math.max(1, this.bytesPerLine) * 1.05) * this.kept));
     }
-    rows = line;
-    line++;
-    col = 0;
-    skipping = false;
-  };
-  for (position = 0; position < size; position += end) {
-    end = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
-    if (end <= 0) throw new MrlError(`cannot read: the file ended at byte ${position} of ${size}`, file);
-    bytes = chunk;
-    for (at = 0; at < end; at++) {
-      if (skipping) { // the rest of the line is not needed: jump to its end
-        const nl = bytes.indexOf(NL, at);
-        if (nl < 0 || nl >= end) { at = end; break; }
-        at = nl;
-        finishLine();
-        continue;
-      }
-      const b = bytes[at];
-      if (b >= ZERO && b <= NINE) {
-        if (blankLine > 0) throw new MrlError(`line ${blankLine} is empty; expected one row of neighbour ids per query`, file);
-        value = value * 10 + (b - ZERO);
-        digits++;
-        if (value > (negative ? 2147483648 : 2147483647)) throw fieldError("does not fit in int32");
-      } else if (b === COMMA) {
-        finishField();
-      } else if (b === NL) {
-        if (col === 0 && digits === 0 && !negative) { // an empty line: only more of them may follow
-          if (blankLine < 0) blankLine = line;
-          line++;
-          continue;
-        }
-        finishField();
-        finishLine();
-      } else if (b === MINUS && digits === 0 && !negative) {
-        negative = true;
-      } else if (b === CR || b === SPACE) {
-        // tolerated: Windows line ends, spaces around fields
-      } else {
-        throw fieldError("is not an integer neighbour id");
-      }
+    this.out[index] = v;
+  }
+
+  private finishField(): void {
+    if (this.digits === 0) throw this.fieldError("is not an integer neighbour id");
+    if (this.cols >= 0 && this.col >= this.cols) throw new MrlError(`ragged CSV: line ${this.line} has more than ${this.cols} values (line 1 has ${this.cols})`, this.file);
+    if (this.col < this.limit) this.store(this.negative ? -this.value : this.value);
+    this.col++;
+    this.value = 0;
+    this.digits = 0;
+    this.negative = false;
+    if (this.col >= this.limit && this.cols >= 0) this.skipping = true;
+  }
+
+  private finishLine(): void {
+    if (this.cols < 0) {
+      this.cols = this.col;
+      this.kept = Math.min(this.cols, this.limit);
+      this.bytesPerLine = this.position + this.at + 1;
+    } else if (!this.skipping && this.col !== this.cols) {
+      throw new MrlError(`ragged CSV: line ${this.line} has ${this.col} values, line 1 has ${this.cols}`, this.file);
     }
+    this.rows = this.line;
+    this.line++;
+    this.col = 0;
+    this.skipping = false;
   }
-  if (col > 0 || digits > 0 || negative) { // no final newline
-    finishField();
-    finishLine();
-  }
-  if (rows === 0) throw new MrlError("empty CSV file, expected one row of neighbour ids per query", file);
-  const used = rows * kept;
-  return intMatrix(rows, kept, out.length === used ? out : out.slice(0, used));
 }
 
 function grow(a: Int32Array, length: number): Int32Array {
