@@ -8,7 +8,7 @@
  *
  * Every case runs in its own process, so its first call is a cold one (nothing loaded, no caches): the
  * database is a plain Matrix as a notebook would make it: readMatrixNpy (default), readMatrixPrefixNpy, or
- * nestedNormalized(readMatrixNpy(...), 2048). Warm = best of the three calls that follow. The ids of every case are written to
+ * faissNormalized(readMatrixNpy(...), 2048). Warm = best of the three calls that follow. The ids of every case are written to
  * WORK/ours_<case>.npy; --compare DIR counts the rows identical to DIR's files of the same names (e.g. the
  * output of another build), and the peer's ids are compared the same way.
  */
@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import {
-  arrayPath, funnelRerank, nestedKnn, nestedNormalized, PROJECT_ROOT, readMatrixNpy, readMatrixPrefixNpy, readShortlistNpy, rerank,
+  arrayPath, faissNormalized, funnelRerank, nestedKnn, PROJECT_ROOT, readMatrixNpy, readMatrixPrefixNpy, readShortlistNpy, rerank,
   writeShortlistNpy, type IntMatrix, type Matrix, type RerankPrecision,
 } from "@mrl-retrieval/lib/internal";
 
@@ -47,10 +47,10 @@ function parseOptions(args: string[]): Options & { child?: Case } {
 
 const files = (o: Options) => ({ database: arrayPath(o.root, "FMNIST", "train", "mrl", "X"), queries: arrayPath(o.root, "FMNIST", "val", "mrl", "X") });
 
-/** The database as --input says (readMatrixNpy, readMatrixPrefixNpy, or nestedNormalized at 2048 of the former), the first N queries. */
+/** The database as --input says (readMatrixNpy, readMatrixPrefixNpy, or faissNormalized at 2048 of the former), the first N queries. */
 function loadArrays(o: Options): { database: Matrix; queries: Matrix } {
   const raw = o.input === "prefix" ? readMatrixPrefixNpy(files(o).database) : readMatrixNpy(files(o).database);
-  return { database: o.input === "normalized" ? nestedNormalized(raw, raw.cols) : raw, queries: readMatrixPrefixNpy(files(o).queries, { end: o.queries }) };
+  return { database: o.input === "normalized" ? faissNormalized(raw, raw.cols) : raw, queries: readMatrixPrefixNpy(files(o).queries, { end: o.queries }) };
 }
 
 /** The shortlists both sides rerank (nn16.npy, nn8.npy in the work folder: the peer's names), made once. */
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     console.error(`bench-rerank: ${which}: ${JSON.stringify(results.get(which))}`);
   }
   const peer = o.peer ? await runPeer(o) : undefined;
-  const lines = [`${o.queries} queries x 60000 x 2048 (database from ${o.input === "npy" ? "readMatrixNpy" : o.input === "prefix" ? "readMatrixPrefixNpy" : "nestedNormalized"}), rerank 16 -> 2048 @200, funnel 8 -> [${FUNNEL.dims}] @[${FUNNEL.shortlists}]`,
+  const lines = [`${o.queries} queries x 60000 x 2048 (database from ${o.input === "npy" ? "readMatrixNpy" : o.input === "prefix" ? "readMatrixPrefixNpy" : "faissNormalized"}), rerank 16 -> 2048 @200, funnel 8 -> [${FUNNEL.dims}] @[${FUNNEL.shortlists}]`,
     "| case | cold (s) | warm (s) | numpy loop (s) | numpy / cold | identical rows vs numpy | identical rows vs --compare |", "|---|---|---|---|---|---|---|"];
   for (const which of CASES) {
     const r = results.get(which)!, kind = which.split("-")[0];

@@ -166,7 +166,7 @@ class Peer:
 
     def normalize_db(self):
         # reranking.ipynb normalizes database and queries at the full dim once, in its own cell; the database's
-        # is timed (copy + L2-normalize rows, as nestedNormalized on our side), the queries' is not
+        # is timed (copy + L2-normalize rows, as faissNormalized on our side), the queries' is not
         r = timed(lambda: setattr(self, "db_n", normalize(self.xb)), repeat_below=2.0)
         self.queries_n = normalize(self.xq)
         return r

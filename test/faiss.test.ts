@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
-import { FaissIndex, faissNormalized, matrix, nestedNormalized, writeMatrixNpy, type Matrix } from "@mrl-retrieval/lib/internal";
-import { python, seededFloats, tempDir } from "./helpers";
+import { FaissIndex, faissNormalized, matrix, writeMatrixNpy, type Matrix } from "@mrl-retrieval/lib/internal";
+import { float64Normalized, python, seededFloats, tempDir } from "./helpers";
 
 /** Brute-force k-NN by squared L2, ties broken by id: the oracle for the FAISS path. */
 function bruteForce(db: Float32Array, q: Float32Array, d: number, k: number): number[][] {
@@ -79,7 +79,7 @@ test("faissNormalized is faiss.normalize_L2 bit for bit (float64 normalization i
   writeMatrixNpy(path.join(dir, "x.npy"), x);
   writeMatrixNpy(path.join(dir, "p.npy"), prefix);
   writeMatrixNpy(path.join(dir, "w.npy"), whole);
-  writeMatrixNpy(path.join(dir, "f64.npy"), nestedNormalized(x, 7));
+  writeMatrixNpy(path.join(dir, "f64.npy"), float64Normalized(x, 7));
   const got = python<{ prefix: boolean; whole: boolean; float64Rows: number }>(`
 import faiss, json, numpy as np, sys
 d = sys.argv[1]

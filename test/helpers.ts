@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { seededUniform } from "@mrl-retrieval/lib/internal";
+import { matrix, seededUniform, type Matrix } from "@mrl-retrieval/lib/internal";
 
 /** The repository root (tests are compiled to build/test). */
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -31,6 +31,31 @@ export const IMPORT_KNN_CHECK = `import sys; sys.path.insert(0, ${JSON.stringify
 /** Seeded pseudo-random floats in [-1, 1) (the library's mulberry32), so tests are reproducible without fixtures. */
 export function seededFloats(n: number, seed: number): Float32Array {
   return seededUniform(n, seed, -1, 1);
+}
+
+/** The first `dims` columns of every row, copied (the MRL nested representation of size `dims`). */
+export function prefixColumns(m: Matrix, dims: number): Matrix {
+  const out = new Float32Array(m.rows * dims);
+  for (let r = 0; r < m.rows; r++) out.set(m.data.subarray(r * m.cols, r * m.cols + dims), r * dims);
+  return matrix(m.rows, dims, out);
+}
+
+/**
+ * The first `dim` columns, L2-normalized per row in float64 (sum of squares in float64, each value times
+ * 1 / sqrt(sum), rounded to float32): not FAISS's float32 arithmetic (the library's faissNormalized), which is
+ * what the tests compare it with.
+ */
+export function float64Normalized(m: Matrix, dim: number): Matrix {
+  const out = new Float32Array(m.rows * dim);
+  for (let r = 0; r < m.rows; r++) {
+    const x = m.data.subarray(r * m.cols, r * m.cols + dim);
+    let sum = 0;
+    for (let c = 0; c < dim; c++) sum += x[c] * x[c];
+    if (!(sum > 0) || !Number.isFinite(sum)) throw new Error(`row ${r} cannot be L2-normalized`);
+    const inv = 1 / Math.sqrt(sum);
+    for (let c = 0; c < dim; c++) out[r * dim + c] = x[c] * inv;
+  }
+  return matrix(m.rows, dim, out);
 }
 
 /** The shipped Fashion-MNIST model of a kind (python/train_fmnist.py). */

@@ -12,11 +12,11 @@ import { test } from "node:test";
 import {
   DatabaseVectors,
   addNpyToIndex, buildIndex, localityOrder, DEFAULT_RERANK_PRECISION, validateExperiment, loadExperiment, FaissIndex, faissNormalized, funnelRerank, intMatrix, matrix, memoryReport, MrlError,
-  nativeKernels, neighborsPath, npyHeaderBytes, npyRowBlocks, prefixColumns, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
+  nativeKernels, neighborsPath, npyHeaderBytes, npyRowBlocks, readMatrixNpy, readMatrixPrefixNpy, readShortlist, readShortlistCsv, readShortlistNpy,
   rerank, resetPeakRss, runIndexSearch, runRerankStage, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlist, writeShortlistCsv,
   writeShortlistNpy, type ArtifactSpec, type IntMatrix, type Matrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
-import { python, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
+import { prefixColumns, python, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
 import { differingRows, referenceFunnel, referenceLocalityOrder, referenceOf, referenceRerank, referenceRerankF32, sameIds as same } from "./reference";
 
 const dir = tempDir("mrl-perf-");

@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  exactDimGroups, FaissIndex, flatIndexShape, indexPath, intMatrix, l2NormalizeRows, loadExperiment, loadRetrievalArrays, MrlError, neighborsPath,
-  prefixColumns, readShortlist, runIndexSearch, runInference, runRetrieval, type ArtifactSpec, type Experiment,
+  exactDimGroups, FaissIndex, flatIndexShape, indexPath, intMatrix, loadExperiment, loadRetrievalArrays, MrlError, neighborsPath,
+  readShortlist, runIndexSearch, runInference, runRetrieval, type ArtifactSpec, type Experiment,
 } from "@mrl-retrieval/lib/internal";
 import { IMPORT_KNN_CHECK, python, tempDir, TEST_EXPERIMENT } from "./helpers";
 

@@ -49,10 +49,10 @@ export {
 // ---- matrices, errors, paths ---------------------------------------------------------------------------------
 export {
   /**
-   * Row-major typed-array matrices: wrap data with its shape, view a row, take a nested (prefix) representation
-   * (normalized in float64; faissNormalized below is FAISS's own float32 normalization).
+   * Row-major typed-array matrices: wrap data with its shape, view a row, take the first columns of a shortlist
+   * (the one normalization is faissNormalized below, FAISS's own float32 arithmetic).
    */
-  matrix, intMatrix, row, firstColumns, prefixColumns, l2NormalizeRows, nestedNormalized,
+  matrix, intMatrix, row, firstColumns,
   type Matrix, type IntMatrix,
 } from "./core/matrix";
 export {

@@ -3,7 +3,6 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("allocate", Napi::Function::New(env, mrl::Allocate));
-  exports.Set("prefixNormalize", Napi::Function::New(env, mrl::PrefixNormalize));
   exports.Set("nestedKnnBlock", Napi::Function::New(env, mrl::NestedKnnBlock));
   exports.Set("nestedKnnFinish", Napi::Function::New(env, mrl::NestedKnnFinish));
   exports.Set("prefixInvNorms", Napi::Function::New(env, mrl::PrefixInvNorms));

@@ -47,7 +47,6 @@ inline void fanOut(int threads, const std::function<void(int)>& work) {
 }
 
 Napi::Value Allocate(const Napi::CallbackInfo& info);
-Napi::Value PrefixNormalize(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info);
 Napi::Value SgemmSeconds(const Napi::CallbackInfo& info);

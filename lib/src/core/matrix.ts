@@ -1,6 +1,4 @@
-import { check, MrlError } from "./errors";
-import { allocateFloat32, nativeKernels } from "../kernels/native";
-import { defaultThreads } from "../kernels/threads";
+import { check } from "./errors";
 
 /** Row-major float32 matrix: element (r, c) is data[r * cols + c]. */
 export interface Matrix {
@@ -64,62 +62,4 @@ export function evenlySpacedRows(m: Matrix, count: number): Matrix {
     out.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols);
   }
   return matrix(count, m.cols, out);
-}
-
-/**
- * The first `dims` columns of every row, copied into a contiguous matrix: the MRL nested representation
- * of size `dims`. `file` only names the source in the error.
- */
-export function prefixColumns(m: Matrix, dims: number, file?: string): Matrix {
-  if (!Number.isInteger(dims) || dims <= 0 || dims > m.cols) {
-    throw new MrlError(`nesting dim ${dims} is outside the array's 1..${m.cols} columns`, file);
-  }
-  const out = m.rows * dims >= LARGE ? allocateFloat32(m.rows * dims) : new Float32Array(m.rows * dims);
-  if (dims === m.cols) {
-    out.set(m.data.subarray(0, m.rows * dims));
-    return { data: out, rows: m.rows, cols: dims };
-  }
-  for (let r = 0; r < m.rows; r++) out.set(m.data.subarray(r * m.cols, r * m.cols + dims), r * dims);
-  return { data: out, rows: m.rows, cols: dims };
-}
-
-/**
- * L2-normalizes every row in place (as faiss.normalize_L2, but summing in float64, so a value may differ in its
- * last bit: vectors handed to FAISS go through search/faiss.ts faissNormalized, FAISS's own float32 function).
- * Rows with NaN/Inf or zero norm cannot be normalized and are reported with their index instead of silently
- * producing NaNs.
- */
-export function l2NormalizeRows(m: Matrix, file?: string): Matrix {
-  normalizeInto(m.data, m.rows, m.cols, m.cols, m.data, file);
-  return m;
-}
-
-/**
- * The first `dim` columns, unit-normalized per row (l2NormalizeRows's float64 arithmetic on the nested
- * representation; for FAISS, search/faiss.ts faissNormalized).
- */
-export function nestedNormalized(m: Matrix, dim: number, file?: string): Matrix {
-  if (!Number.isInteger(dim) || dim <= 0 || dim > m.cols) {
-    throw new MrlError(`nesting dim ${dim} is outside the array's 1..${m.cols} columns`, file);
-  }
-  // one pass (copy and normalize) into huge-page memory: at memory speed, where a fresh array's first touch is slow
-  const out = m.rows * dim >= LARGE ? allocateFloat32(m.rows * dim) : new Float32Array(m.rows * dim);
-  normalizeInto(m.data, m.rows, m.cols, dim, out, file);
-  return { data: out, rows: m.rows, cols: dim };
-}
-
-/** Below this many values a plain array and one thread are as fast. */
-const LARGE = 1 << 20;
-
-/**
- * Rows of `src` (stride `stride`), first `dim` columns, L2-normalized into `dst` (rows x dim; may be `src` when
- * stride == dim). float64 sums of squares, each value times 1 / sqrt(sum), rounded to float32 (native code, the
- * same arithmetic as a plain loop). A row that is all zeros or not finite cannot be normalized: an error naming it.
- */
-function normalizeInto(src: Float32Array, rows: number, stride: number, dim: number, dst: Float32Array, file?: string): void {
-  const bad = nativeKernels().prefixNormalize(src, rows, stride, dim, dst, rows * dim >= LARGE ? defaultThreads() : 1);
-  if (bad < 0) return;
-  let sum = 0;
-  for (let c = 0; c < dim; c++) sum += src[bad * stride + c] * src[bad * stride + c];
-  throw new MrlError(Number.isFinite(sum) ? `row ${bad} is all zeros and cannot be L2-normalized` : `row ${bad} contains NaN or Inf values`, file);
 }

@@ -1,6 +1,6 @@
 /**
  * The native kernels (lib/native, C++ over OpenBLAS, compiled at set-up by scripts/build-native.sh): nested
- * exact k-NN, adaptive and funnel reranking with its query order, prefix normalization and huge-page buffers. Typed wrappers only;
+ * exact k-NN, adaptive and funnel reranking with its query order, and huge-page buffers. Typed wrappers only;
  * callers check their inputs (the kernels check shapes again and never read outside the arrays).
  */
 import * as path from "node:path";
@@ -8,7 +8,6 @@ import { MrlError } from "../core/errors";
 
 interface NativeKernels {
   allocate(bytes: number): ArrayBuffer;
-  prefixNormalize(src: Float32Array, rows: number, srcStride: number, dim: number, dst: Float32Array, threads: number): number;
   nestedKnnBlock(queries: Float32Array, nq: number, qStride: number, block: Float32Array, nb: number, bStride: number, firstId: number,
     dims: Int32Array, k: number, entries: Float32Array, counts: Int32Array, thresholds: Float32Array, threads: number,
     invNorms?: Float32Array, invNormsStride?: number): void;

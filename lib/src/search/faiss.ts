@@ -51,8 +51,8 @@ const normalizeL2Float32 = (faissNode as unknown as {
  * The first `dim` columns of every row, L2-normalized by FAISS itself (faiss::fvec_renorm_L2, what Python's
  * faiss.normalize_L2 calls: float32 sum of squares, times 1 / sqrtf), into `out` (rows x dim values at least, e.g. a
  * buffer reused block after block) or a new array; `out` may be `m.data` itself when dim == m.cols (in place).
- * Everything handed to FAISS goes through here, so its vectors are the original's bit for bit: core's
- * nestedNormalized sums in float64 and rounds differently on near-duplicates, which changes HNSW graphs.
+ * Everything handed to FAISS goes through here, so its vectors are the original's bit for bit (a float64 sum
+ * rounds differently on near-duplicates, which changes HNSW graphs). The library's one normalization.
  * A zero or non-finite row cannot be normalized: an error naming it (and `file`).
  */
 export function faissNormalized(m: Matrix, dim = m.cols, file?: string, out?: Float32Array): Matrix {
