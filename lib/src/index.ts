@@ -1,20 +1,16 @@
 /**
  * mrl-retrieval: Matryoshka Representation Learning retrieval in TypeScript notebooks. This is the public
- * API that notebooks (`import * as mrl from "@mrl-retrieval/lib"`) and the CLI use: the experiment, the
- * stages, file IO, the retrieval functions and figures. The kernels and the per-artifact stage runners live
- * behind "@mrl-retrieval/lib/internal".
+ * API that notebooks (`import * as mrl from "@mrl-retrieval/lib"`) and the CLI's users call: the experiment
+ * and its stages, arrays and artifact names, the retrieval methods, metrics, sweeps, tables and figures
+ * (docs/api.md lists it). Plumbing (kernels, per-artifact stage runners, checkpoints, seeds, file-name
+ * helpers, grammar constants) lives behind "@mrl-retrieval/lib/internal". test/api.test.ts keeps this list
+ * at most 80 names, each one a notebook, the CLI or docs/api.md calls.
  */
 
 // ---- the experiment and the stage loop -------------------------------------------------------------------
 export {
   /** Reads an experiment file (MRL_EXPERIMENT, else experiments/fmnist.json), applies overrides, validates. */
   loadExperiment,
-  /** The experiment file used when none is named. */
-  defaultExperimentFile,
-  /** Checks an experiment given as plain data; messages name the field, the value and what is allowed. */
-  validateExperiment,
-  /** Writes an experiment as one self-contained JSON file (absolute paths). */
-  saveExperiment,
   /** A few lines saying what an experiment runs. */
   describeExperiment,
   /** Where one model / index type's artifacts live under an experiment. */
@@ -36,15 +32,9 @@ export {
   runRetrieval,
   /** Everything: inference, then stages 2-4. */
   runPipeline,
-  /** The database and query images an experiment embeds. */
-  experimentSources,
   type StageRun, type StageOptions, type RetrievalResult, type MetricsTable, type InferenceRun,
 } from "./experiment/run";
-export {
-  /** The model kinds and index types an experiment may name. */
-  MODEL_KINDS, INDEX_TYPES,
-  type ModelKind, type IndexType, type RerankSpec, type FunnelSpec, type ShortlistFormat, type RerankPrecision,
-} from "./experiment/types";
+export type { ModelKind, IndexType, RerankSpec, FunnelSpec, ShortlistFormat, RerankPrecision } from "./experiment/types";
 
 // ---- matrices, errors, paths ---------------------------------------------------------------------------------
 export {
@@ -60,13 +50,9 @@ export {
   MrlError,
 } from "./core/errors";
 export {
-  /** The project folder, and where reports and figure files go ($MRL_RESULTS or results/). */
-  PROJECT_ROOT, resultsDir,
+  /** Where reports and figure files go ($MRL_RESULTS or results/). */
+  resultsDir,
 } from "./core/paths";
-export {
-  /** Resident set size now and at its peak, MiB. */
-  memoryReport,
-} from "./core/memory";
 
 // ---- files, interchangeable with the Python originals -------------------------------------------------------
 export {
@@ -74,29 +60,17 @@ export {
   readMatrixNpy, readLabelsNpy, writeMatrixNpy, writeLabelsNpy,
 } from "./io/npy";
 export {
-  /** .npy files larger than memory: shape from the header, row blocks with a dim prefix, streamed writes. */
-  npyShape, npyRowBlocks, readMatrixPrefixNpy, writeMatrixNpyStreaming,
-} from "./io/npyStream";
-export {
-  /** Headerless shortlist CSVs exactly as pandas writes them. */
-  readShortlistCsv, writeShortlistCsv,
-} from "./io/csv";
-export {
   /** Shortlists as CSV or binary .npy by extension; loadShortlist also checks them against the arrays. */
-  readShortlist, writeShortlist, loadShortlist,
+  readShortlist, loadShortlist,
 } from "./io/shortlists";
+export type { RetrievalArrays, RetrievalLabels } from "./io/arrays";
 export {
-  /**
-   * An experiment's embeddings and labels, checked against each other: queries in memory, the database
-   * held in memory when it fits the memory budget, else read from its file in blocks (DatabaseVectors).
-   */
-  loadRetrievalArrays, loadRetrievalLabels,
-  type RetrievalArrays, type RetrievalLabels,
-} from "./io/arrays";
-export { DatabaseVectors } from "./io/database";
+  /** The database of an experiment's arrays: in memory when it fits the memory budget, else read from its file in blocks. */
+  DatabaseVectors,
+} from "./io/database";
 export {
-  /** Artifact paths in the original notebooks' spelling, and what a file name means. */
-  arrayPath, arrayFiles, modelConfig, indexPath, neighborsPath, rerankedPath, funnelPath, metricsPath, parseArtifactName,
+  /** Artifact paths in the original notebooks' spelling (V2's queries search 1K's database; ff has one array per size). */
+  arrayPath, arrayFiles, indexPath, neighborsPath, rerankedPath, funnelPath, metricsPath,
   type ArtifactSpec,
 } from "./io/naming";
 
@@ -107,30 +81,27 @@ export {
   type EmbeddingModel,
 } from "./inference/model";
 export {
-  /** Image sources: Fashion-MNIST from Debian's package, ImageNet-style folders, or either by name. */
-  fashionMnist, imageFolder, imageSource,
+  /** Image sources by name: Fashion-MNIST from Debian's package, or an ImageNet-style folder. */
+  imageSource,
   type ImageSource,
 } from "./inference/sources";
 export {
   /**
-   * FAISS indexes over typed arrays (exactl2, hnsw8, hnsw32, or any factory string; binary codes by Hamming
-   * distance); files readable by Python's faiss.read_index / read_index_binary.
+   * FAISS indexes over typed arrays (exactl2, hnsw8, hnsw32, or any factory string); files readable by Python's
+   * faiss.read_index. faissNormalized: FAISS's own L2 normalization (faiss.normalize_L2) of a nested prefix, what
+   * faiss_nn hands to FAISS.
    */
-  FaissIndex, FaissBinaryIndex,
+  FaissIndex, faissNormalized,
   type KnnResult,
 } from "./search/faiss";
 export {
   /**
    * First stages before the float rerank: exact, HNSW, IVF clustered at a smaller prefix (AdANNS), PQ, OPQ,
-   * SQ8, median-centred sign bits; named by specs such as "ivf256-p8-c8" or "opq16", with their cost model.
+   * SQ8, median-centred sign bits; named by specs such as "ivf256-p8-c8" or "opq16".
    */
-  parseFirstStage, firstStageName, buildFirstStage, firstStageMflops, FIRST_STAGE_GRAMMAR,
+  parseFirstStage, buildFirstStage,
   type FirstStageSpec, type FirstStageIndex,
 } from "./search/firstStages";
-export {
-  /** FAISS's own L2 normalization (faiss.normalize_L2) of a nested prefix: what faiss_nn hands to FAISS. */
-  faissNormalized,
-} from "./search/faiss";
 export {
   /** HNSW's efSearch against recall@10 vs exact search and queries per second, at one dim (each index built once). */
   efSearchSweep, DEFAULT_EF_SEARCH,
@@ -142,17 +113,14 @@ export {
   type RerankOptions,
 } from "./rerank/rerank";
 export {
-  /** mAP@k, precision@k, recall@k, top-k over shortlists; MFLOPs per query; the metric registry. */
-  computeMetrics, mflops, METRICS,
+  /** mAP@k, precision@k, recall@k, top-k over shortlists; the metric registry. */
+  computeMetrics, METRICS,
   type RetrievalMetrics,
 } from "./metrics/metrics";
 export {
-  /**
-   * Metrics beyond the original's, beside them: standard AP@k (divided by min(k, R)) and nDCG@k with same-class
-   * relevance, queries per second.
-   */
-  rankingMetrics, rankingMetricsPerQuery, RANKING_COLUMNS, queriesPerSecond,
-  type RankingAtK, type RankingPerQuery,
+  /** Metrics beyond the original's, beside them: standard AP@k (divided by min(k, R)) and nDCG@k with same-class relevance. */
+  rankingMetrics,
+  type RankingAtK,
 } from "./metrics/ranking";
 export {
   /** A saved metrics table, and its row type. */
@@ -161,10 +129,10 @@ export {
 export type { MetricsRow } from "./metrics/evaluate";
 export {
   /**
-   * The two recalls of an approximate shortlist against exact search: shared ids (the metrics table's "recall@10 vs
-   * exact" column) and ann-benchmarks' distance threshold (the sweep's recall10, from candidateDistances).
+   * Recall of an approximate shortlist against exact search by shared ids (the metrics table's "recall@10 vs
+   * exact" column; the sweep's distance-threshold recall is distanceThresholdRecall in internal).
    */
-  sharedIdRecall, RECALL_VS_EXACT_COLUMN, candidateDistances, distanceThresholdRecall, DISTANCE_THRESHOLD_EPSILON,
+  sharedIdRecall, RECALL_VS_EXACT_COLUMN,
 } from "./metrics/recall";
 export {
   /** Tie-aware comparison of two rankings (faiss contrib's check_ref_knn_with_draws). */
@@ -174,14 +142,10 @@ export {
 
 // ---- sweeps: every configuration of a grid, the Pareto front, the planner ---------------------------------------
 export {
-  /** The grid of configurations (D_r x L x D_s, funnels by rule), expanded and checked. */
-  expandGrid, funnelFromRule, DEFAULT_SWEEP_GRID, sweepGridWith,
+  /** The grid of configurations (D_r x L x D_s, funnels by rule): the default with an experiment's fields, expanded and checked. */
+  expandGrid, sweepGridWith,
   type SweepGrid, type SweepConfig, type FunnelRule,
 } from "./sweep/grid";
-export {
-  /** A configuration's one label ("exact 16d", "16->2048 @200", "hnsw32 8->[16,2048] @[200,10]") and back. */
-  configLabel, parseConfigLabel,
-} from "./experiment/labels";
 export {
   /** Evaluates every configuration on arrays in memory: quality, MFLOPs, batch and single-query time. */
   runSweep,
@@ -193,21 +157,13 @@ export {
   type PlanRequest, type PlanRow,
 } from "./sweep/pareto";
 export {
-  /** A sweep's Pareto fronts, the planner's picks against exact search (overall and per first stage), the CLI's summary lines. */
-  sweepFronts, planAgainstExact, planByFirstStage, sweepSummary,
+  /** A sweep's Pareto fronts, the planner's picks against exact search, the CLI's summary lines. */
+  sweepFronts, planAgainstExact, sweepSummary,
 } from "./sweep/summary";
 export {
   /** A sweep as CSV (with a JSON of its sizes beside it), and read back. */
-  sweepCsv, saveSweepCsv, readSweepCsv,
+  saveSweepCsv, readSweepCsv,
 } from "./sweep/csv";
-export {
-  /** runSweep that a killed run resumes: finished rows recorded in `<csv>.partial.jsonl`, the CSV written at the end. */
-  runCheckpointedSweep, checkpointFile,
-} from "./sweep/checkpoint";
-export {
-  /** A seeded sample of the queries (mrl sweep --sweep-queries N). */
-  sampleQueries, sampleIds, SWEEP_SAMPLE_SEED,
-} from "./sweep/sample";
 
 // ---- tables, figures, report -----------------------------------------------------------------------------------
 export {
@@ -220,8 +176,8 @@ export {
   type Figure,
 } from "./report/figures";
 export {
-  /** PNG/SVG files of figures and PNG of HTML through headless Chromium; offline page checks. */
-  renderFigureFiles, renderHtmlToPng, checkHtmlPage,
+  /** PNG/SVG files of figures, and PNG of HTML, through headless Chromium. */
+  renderFigureFiles, renderHtmlToPng,
 } from "./report/render";
 export {
   /** The retrieval gallery as inline HTML, and as a standalone page. */
@@ -231,11 +187,3 @@ export {
   /** The report's figures, the gallery of a finished experiment, and report.html with its figure files. */
   reportFigures, experimentGallery, writeReport,
 } from "./report/report";
-export {
-  /** The sweeps mrl sweep left in a results folder, their figure files and their report section. */
-  findSweeps, sweepFigureFiles, sweepCsvFile,
-} from "./report/sweeps";
-export {
-  /** Executes a notebook headless with the tslab kernel. */
-  executeNotebook,
-} from "./report/notebooks";

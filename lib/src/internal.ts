@@ -1,7 +1,8 @@
 /**
- * Everything the library has, public API included: the per-artifact stage runners, kernels, validators. For
- * tests, benchmarks and code that extends the library; notebooks use the curated API of index.ts. Names here
- * may change without notice.
+ * Everything the library has, the public API (index.ts, listed in docs/api.md) included: the per-artifact stage
+ * runners, kernels, validators, and the plumbing features need (file names, seeds, checkpoints, grammar
+ * constants). For tests, benchmarks, the CLI's own modules and code that extends the library; notebooks use the
+ * curated API of index.ts. Names here may change without notice.
  */
 export * from "./core/atomic";
 export * from "./core/checks";
