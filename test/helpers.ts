@@ -41,7 +41,7 @@ export function seededFloats(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** The shipped Fashion-MNIST model of a kind (python/train_fmnist.py). */
+/** The shipped Fashion-MNIST model of a kind (model-tools/train_fmnist.py). */
 export function modelFile(kind: "mrl" | "ff"): string {
   return path.join(REPO, "data", "models", `fmnist_${kind}_cnn.onnx`);
 }
