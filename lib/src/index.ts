@@ -76,7 +76,7 @@ export {
 export {
   /** .npy files larger than memory: shape from the header, row blocks with a dim prefix, streamed writes. */
   npyShape, npyRowBlocks, readMatrixPrefixNpy, writeMatrixNpyStreaming,
-} from "./io/npyStream";
+} from "./io/npy";
 export {
   /** Headerless shortlist CSVs exactly as pandas writes them. */
   readShortlistCsv, writeShortlistCsv,

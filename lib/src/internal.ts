@@ -24,7 +24,6 @@ export * from "./io/database";
 export * from "./io/manifest";
 export * from "./io/naming";
 export * from "./io/npy";
-export * from "./io/npyStream";
 export * from "./io/shortlists";
 export * from "./kernels/locality";
 export * from "./kernels/threads";

@@ -24,7 +24,7 @@ import { MIN_BLOCK_ROWS, type RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
 import { indexPath, neighborsPath, type ArtifactSpec } from "../io/naming";
 import { readFully } from "../io/npy";
-import { npyRowBlocks } from "../io/npyStream";
+import { npyRowBlocks } from "../io/npy";
 import { writeShortlist } from "../io/shortlists";
 import { FaissIndex, faissNormalized, type KnnResult } from "./faiss";
 import { allocateFloat32, allocateInt32 } from "../kernels/native";
