@@ -45,6 +45,8 @@ export * from "./search/efSearchSweep";
 export * from "./search/faiss";
 export * from "./search/firstStages";
 export * from "./search/stage";
+export * from "./search/build";
+export * from "./search/plan";
 export * from "./search/flatIndexFile";
 export * from "./search/nested";
 export * from "./kernels/native";

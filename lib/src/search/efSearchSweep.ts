@@ -12,7 +12,7 @@ import type { RetrievalArrays } from "../io/arrays";
 import { recallAgainstExact } from "../metrics/exactRecall";
 import { faissNormalized } from "./faiss";
 import { nestedKnn } from "./nested";
-import { buildFaissIndex } from "./stage";
+import { buildFaissIndex } from "./build";
 
 /** One search of the sweep. */
 export interface EfSearchPoint {
