@@ -21,6 +21,7 @@ export * from "./inference/stage";
 export * from "./io/arrays";
 export * from "./io/csv";
 export * from "./io/database";
+export * from "./io/checkpoint";
 export * from "./io/manifest";
 export * from "./io/naming";
 export * from "./io/npy";
