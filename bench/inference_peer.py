@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model-tools"))
 import torch  # noqa: E402
 
 from mrl_model import Classifier, load_split, nesting_for, preprocess  # noqa: E402

@@ -4,11 +4,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 pkg="$root/node_modules/faiss-node"
-native="$root/native/faiss-node"
+patch_dir="$root/patches/faiss-node"
 stamp="$pkg/build/Release/.mrl-stamp"
 [ -d "$pkg" ] || { echo "build-faiss-node: $pkg is missing; run npm install first" >&2; exit 1; }
 
-want="$(cat "$native/typed-arrays.patch" "$native/binding.gyp" "$native/faiss_compat.h" "$pkg/package.json" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$patch_dir/typed-arrays.patch" "$patch_dir/binding.gyp" "$patch_dir/faiss_compat.h" "$pkg/package.json" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$pkg/build/Release/faiss-node.node" ]; then
   exit 0
 fi
@@ -16,8 +16,8 @@ echo "build-faiss-node: compiling faiss-node against Debian FAISS (about a minut
 # Start from the pristine source kept next to the patched one, so re-runs never patch twice.
 [ -f "$pkg/src/faiss.cc.orig" ] || cp "$pkg/src/faiss.cc" "$pkg/src/faiss.cc.orig"
 cp "$pkg/src/faiss.cc.orig" "$pkg/src/faiss.cc"
-patch --quiet -d "$pkg" -p1 < "$native/typed-arrays.patch"
-cp "$native/binding.gyp" "$native/faiss_compat.h" "$pkg/"
+patch --quiet -d "$pkg" -p1 < "$patch_dir/typed-arrays.patch"
+cp "$patch_dir/binding.gyp" "$patch_dir/faiss_compat.h" "$pkg/"
 nodedir_flag=()
 [ -f /usr/include/node/node_api.h ] && nodedir_flag=(--nodedir=/usr)
 (cd "$pkg" && "$root/node_modules/.bin/node-gyp" rebuild "${nodedir_flag[@]}" -j 2 > "$pkg/build-mrl.log" 2>&1) || {

@@ -1,5 +1,5 @@
 /**
- * The export tool (python/export_resnet50.py) and the TypeScript inference path on its output: a random MRL
+ * The export tool (model-tools/export_resnet50.py) and the TypeScript inference path on its output: a random MRL
  * ResNet50 checkpoint in the original format is exported to ONNX, a tiny ImageNet-style folder is embedded
  * with onnxruntime-node + sharp, and both halves are checked against PyTorch/torchvision separately:
  * the network on the very tensor the TypeScript side feeds it, and the preprocessing on the same image files.
@@ -16,7 +16,7 @@ import {
 import { python, REPO, tempDir } from "./helpers";
 
 const dir = tempDir("mrl-export-");
-const SCRIPT = path.join(REPO, "python", "export_resnet50.py");
+const SCRIPT = path.join(REPO, "model-tools", "export_resnet50.py");
 const checkpoint = path.join(dir, "mrl_r50_random.pt");
 const onnxFile = path.join(dir, "models", "mrl_r50_random.onnx");
 const images = path.join(dir, "images");
@@ -149,7 +149,7 @@ import torchvision.transforms as T
 from torchvision.datasets import ImageFolder
 repo, d, images, checkpoint = sys.argv[1:5]
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
-sys.path.insert(0, repo + "/python")
+sys.path.insert(0, repo + "/model-tools")
 from export_resnet50 import load_backbone
 model, _ = load_backbone(checkpoint)
 x = np.load(d + "/ts_input.npy").reshape(-1, 3, 224, 224)

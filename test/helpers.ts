@@ -58,7 +58,7 @@ export function float64Normalized(m: Matrix, dim: number): Matrix {
   return matrix(m.rows, dim, out);
 }
 
-/** The shipped Fashion-MNIST model of a kind (python/train_fmnist.py). */
+/** The shipped Fashion-MNIST model of a kind (model-tools/train_fmnist.py). */
 export function modelFile(kind: "mrl" | "ff"): string {
   return path.join(REPO, "data", "models", `fmnist_${kind}_cnn.onnx`);
 }

@@ -14,7 +14,7 @@ for (const kind of ["mrl", "ff"] as const) {
     assert.equal(vectors.rows, n);
     assert.equal(vectors.cols, 2048);
     const ref = python<{ features: number[][] }>(
-      `import runpy, sys; sys.path.insert(0, "${REPO}/python"); sys.argv = ["x"] + sys.argv[1:]; runpy.run_path("${REPO}/python/reference_outputs.py", run_name="__main__")`,
+      `import runpy, sys; sys.path.insert(0, "${REPO}/model-tools"); sys.argv = ["x"] + sys.argv[1:]; runpy.run_path("${REPO}/model-tools/reference_outputs.py", run_name="__main__")`,
       [modelFile(kind).replace(/\.onnx$/, ".pt"), kind, String(n)]);
     let maxDiff = 0;
     ref.features.forEach((row, i) => row.forEach((v, j) => { maxDiff = Math.max(maxDiff, Math.abs(v - vectors.data[i * 2048 + j])); }));

@@ -32,7 +32,7 @@ Stage 1, like the original `pytorch_inference.py --retrieval`: an ONNX MRL model
 (train split) and the queries (val/test split) into 2048-d nested representations, saved as
 `<DATASET>_train_<config>-X.npy` / `-y.npy` and `<DATASET>_val_<config>-X.npy` / `-y.npy`.
 The default data is Fashion-MNIST with the shipped models (`data/models/`, trained by
-`python/train_fmnist.py`): `mrl` (Matryoshka heads at 8..2048) and `ff` (one 2048-d head). The experiment's
+`model-tools/train_fmnist.py`): `mrl` (Matryoshka heads at 8..2048) and `ff` (one 2048-d head). The experiment's
 `inference` field names the models and the images.
 """),
     ("ts", IMPORTS),

@@ -13,7 +13,7 @@ import type { ImageSource, ModelInput } from "./sources";
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 
-/** The optional model card written next to a model (`<model>.json`), e.g. by python/train_fmnist.py. */
+/** The optional model card written next to a model (`<model>.json`), e.g. by model-tools/train_fmnist.py. */
 export interface ModelCard {
   name?: string;
   kind?: ModelKind;

@@ -12,7 +12,7 @@ import type { ModelKind } from "../experiment/types";
 import { DatabaseVectors } from "./database";
 import { arrayFiles } from "./naming";
 import { readLabelsNpy } from "./npy";
-import { npyShape, readMatrixPrefixNpy } from "./npyStream";
+import { npyShape, readMatrixPrefixNpy } from "./npy";
 
 /** Database and query embeddings with labels, checked against each other. */
 export interface RetrievalArrays {

@@ -11,7 +11,7 @@ import { check, MrlError } from "../core/errors";
 import { matrix, type Matrix } from "../core/matrix";
 import { createProgress } from "../core/progress";
 import { readFully } from "./npy";
-import { npyRowBlocks, openNpy, readMatrixPrefixNpy, STREAM_BUFFER_BYTES } from "./npyStream";
+import { npyRowBlocks, openNpy, readMatrixPrefixNpy, STREAM_BUFFER_BYTES } from "./npy";
 
 /** Rows read through rather than skipped when a gap between wanted rows is at most this many bytes (one read beats two). */
 const COALESCE_GAP_BYTES = 64 * 1024;

@@ -58,12 +58,16 @@ export function readManifest(folder: string): Manifest {
   return { version: 1, artifacts: {} };
 }
 
-function stamp(file: string, folder: string): FileStamp | undefined {
+/** `file` as it is now (undefined when it is not a file), its path relative to `folder`. */
+export function fileStamp(file: string, folder: string): FileStamp | undefined {
   const st = fs.statSync(file, { throwIfNoEntry: false });
   return st?.isFile() ? { path: path.relative(folder, path.resolve(file)), size: st.size, mtimeMs: st.mtimeMs } : undefined;
 }
 
-/** JSON with sorted keys and undefined fields dropped, so equal configurations compare equal. */
+/**
+ * JSON with sorted keys and undefined fields dropped, so equal configurations compare equal: the one canonical JSON
+ * (manifest entries, checkpoint fingerprints).
+ */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
@@ -72,7 +76,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Names the configuration fields that differ, e.g. "k: 256 -> 200". */
-function configChanges(before: StageConfig, now: StageConfig): string {
+export function configChanges(before: StageConfig, now: StageConfig): string {
   const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort();
   return keys.filter((key) => canonicalJson(before[key]) !== canonicalJson(now[key]))
     .map((key) => `${key}: ${canonicalJson(before[key]) ?? "unset"} -> ${canonicalJson(now[key]) ?? "unset"}`).join(", ");
@@ -81,7 +85,7 @@ function configChanges(before: StageConfig, now: StageConfig): string {
 /** Whether `artifact` is up to date for this stage, configuration and inputs, and if not, why. */
 export function artifactFreshness(artifact: string, stage: string, config: StageConfig, inputs: string[]): Freshness {
   const folder = path.dirname(path.resolve(artifact));
-  const current = stamp(artifact, folder);
+  const current = fileStamp(artifact, folder);
   if (!current) return { fresh: false, reason: "missing" };
   const entry = readManifest(folder).artifacts[path.basename(artifact)];
   if (!entry) return { fresh: false, reason: "no manifest entry" };
@@ -95,7 +99,7 @@ export function artifactFreshness(artifact: string, stage: string, config: Stage
   const recorded = new Map(entry.inputs.map((s) => [s.path, s]));
   if (recorded.size !== inputs.length) return { fresh: false, reason: "different inputs" };
   for (const input of inputs) {
-    const now = stamp(input, folder);
+    const now = fileStamp(input, folder);
     const was = recorded.get(path.relative(folder, path.resolve(input)));
     if (!was) return { fresh: false, reason: `new input ${input}` };
     if (!now) return { fresh: false, reason: `input missing: ${input}` };
@@ -115,9 +119,9 @@ export function isFresh(artifact: string, stage: string, config: StageConfig, in
  */
 export function recordArtifact(artifact: string, stage: string, config: StageConfig, inputs: string[]): void {
   const folder = path.dirname(path.resolve(artifact));
-  const output = stamp(artifact, folder);
+  const output = fileStamp(artifact, folder);
   if (!output) return;
-  const stamps = inputs.map((input) => stamp(input, folder)).filter((s): s is FileStamp => s !== undefined);
+  const stamps = inputs.map((input) => fileStamp(input, folder)).filter((s): s is FileStamp => s !== undefined);
   // Re-read right before writing so entries recorded meanwhile (another model or index type) are kept.
   const manifest = readManifest(folder);
   manifest.artifacts[path.basename(artifact)] = {

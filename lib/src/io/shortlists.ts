@@ -8,7 +8,7 @@ import { MrlError } from "../core/errors";
 import type { IntMatrix } from "../core/matrix";
 import type { RetrievalArrays } from "./arrays";
 import { readShortlistCsv, writeShortlistCsv } from "./csv";
-import { readShortlistNpy, writeShortlistNpy } from "./npyStream";
+import { readShortlistNpy, writeShortlistNpy } from "./npy";
 
 const isNpy = (file: string): boolean => file.toLowerCase().endsWith(".npy");
 

@@ -19,7 +19,7 @@ export interface ExecuteOptions {
   html?: boolean;
 }
 
-const DRIVER = path.join(__dirname, "..", "..", "python", "execute_notebook.py");
+const DRIVER = path.join(__dirname, "..", "..", "notebook-runner", "execute_notebook.py");
 /** This checkout's kernel spec (scripts/setup.sh), searched first so headless runs use this checkout's tslab. */
 const LOCAL_JUPYTER = path.resolve(__dirname, "..", "..", "..", "build", "jupyter", "share", "jupyter");
 

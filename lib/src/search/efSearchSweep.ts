@@ -13,7 +13,7 @@ import type { RetrievalArrays } from "../io/arrays";
 import { sharedIdRecall } from "../metrics/recall";
 import { faissNormalized } from "./faiss";
 import { nestedKnn } from "./nested";
-import { buildFaissIndex } from "./stage";
+import { buildFaissIndex } from "./build";
 
 /** One search of the sweep. */
 export interface EfSearchPoint {

@@ -1,6 +1,6 @@
 /**
  * The only module that imports faiss-node. It uses the typed-array methods that the project patches into
- * faiss-node's source at build time (native/faiss-node/typed-arrays.patch): Float32Array in, Float32Array
+ * faiss-node's source at build time (patches/faiss-node/typed-arrays.patch): Float32Array in, Float32Array
  * distances and Int32Array labels out, no per-element conversion.
  */
 import * as fs from "node:fs";

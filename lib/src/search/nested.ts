@@ -119,6 +119,58 @@ export class NestedTopK {
   }
 }
 
+/** Where the database's blocks come from: views of a matrix in memory, or reads from its file. */
+export interface BlockSource {
+  rows: number;
+  /** Rows per block (the last may be shorter). */
+  blockRows: number;
+  /** Rows start..end-1, raw, at least the largest nesting dim wide (may reuse one buffer: read before the next call). */
+  read(start: number, end: number): Matrix;
+  /** The rows' prefix norms, computed once for every pass (rowNorms), when the rows are searched again and again. */
+  norms?: RowNorms;
+}
+
+/** A BlockSource over a matrix in memory: blocks are views. */
+export function matrixBlocks(database: Matrix, blockRows: number, norms?: RowNorms): BlockSource {
+  return { rows: database.rows, blockRows, norms, read: (start, end) => rowsOf(database, start, end) };
+}
+
+const rowsOf = (m: Matrix, first: number, last: number): Matrix => matrix(last - first, m.cols, m.data.subarray(first * m.cols, last * m.cols));
+
+export interface ChunkLoopOptions {
+  /** Queries searched together (whole NESTED_TILE_QUERIES tiles, but the last chunk, for the same floats). */
+  chunkQueries: number;
+  /** The first query to search (those before it are done: a resumed search). */
+  firstQuery?: number;
+  threads?: number;
+  /** After each block is added: the chunk's queries q0..q1-1, the block (valid until the next read) and its rows. */
+  onBlock?: (q0: number, q1: number, block: Matrix, start: number, end: number) => void;
+  /** After each chunk: its queries' k nearest at every dim (views, valid until the next chunk starts). */
+  onChunk: (q0: number, q1: number, found: KnnAtDim[]) => void;
+}
+
+/**
+ * The one query-chunk x database-block loop of the exact search (in the spirit of faiss contrib's
+ * exhaustive_search.knn): for each chunk of queries, feed every database block in id order to one merge object
+ * (NestedTopK), then hand its k nearest at every dim to `onChunk`. In memory (nestedKnn) and out of core with
+ * checkpoints (search/exactSearch.ts) alike.
+ */
+export function searchInChunks(queries: Matrix, dims: number[], k: number, database: BlockSource, o: ChunkLoopOptions): void {
+  const first = o.firstQuery ?? 0, nq = queries.rows;
+  const topk = new NestedTopK(rowsOf(queries, 0, Math.min(o.chunkQueries, nq)), dims, k, o.threads);
+  for (let q0 = first; q0 < nq; q0 += o.chunkQueries) {
+    const q1 = Math.min(nq, q0 + o.chunkQueries);
+    topk.restart(rowsOf(queries, q0, q1));
+    for (let start = 0; start < database.rows; start += database.blockRows) {
+      const end = Math.min(database.rows, start + database.blockRows);
+      const block = database.read(start, end);
+      topk.add(block, database.norms && { ...database.norms, first: start });
+      o.onBlock?.(q0, q1, block, start, end);
+    }
+    o.onChunk(q0, q1, topk.result());
+  }
+}
+
 /**
  * Exact k-NN of `queries` in `database` at every nesting dim (both raw; prefixes normalized on the fly), the
  * database in blocks of `blockRows` rounded to whole engine tiles.
@@ -131,25 +183,18 @@ export function nestedKnn(database: Matrix, queries: Matrix, dims: number[], k: 
   // queries in chunks of whole tiles whose running state stays small (fresh memory is slow to touch), the
   // rows' prefix norms computed once for all chunks
   const chunk = Math.max(NESTED_TILE_QUERIES, Math.floor(NESTED_CHUNK_STATE_BYTES / nestedStateBytes(sorted.length, k) / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES);
-  const rowsOf = (m: Matrix, first: number, last: number): Matrix => matrix(last - first, m.cols, m.data.subarray(first * m.cols, last * m.cols));
-  const topk = new NestedTopK(rowsOf(queries, 0, Math.min(chunk, queries.rows)), sorted, k, options.threads);
   const norms = queries.rows > chunk ? rowNorms(database, sorted) : undefined;
   const per = queries.rows * k;
   const distances = allocateFloat32(sorted.length * per), labels = allocateInt32(sorted.length * per);
   const step = Math.max(1, Math.round((options.blockRows ?? 16384) / NESTED_TILE_ROWS)) * NESTED_TILE_ROWS;
-  for (let q0 = 0; q0 < queries.rows; q0 += chunk) {
-    const q1 = Math.min(queries.rows, q0 + chunk);
-    topk.restart(rowsOf(queries, q0, q1));
-    for (let start = 0; start < database.rows; start += step) {
-      const end = Math.min(database.rows, start + step);
-      topk.add(rowsOf(database, start, end), norms && { ...norms, first: start });
-      options.onRows?.(end - start);
-    }
-    topk.result().forEach((r, s) => {
+  searchInChunks(queries, sorted, k, matrixBlocks(database, step, norms), {
+    chunkQueries: chunk, threads: options.threads,
+    onBlock: (_q0, _q1, _block, start, end) => options.onRows?.(end - start),
+    onChunk: (q0, _q1, found) => found.forEach((r, s) => {
       distances.set(r.distances.data, s * per + q0 * k);
       labels.set(r.labels.data, s * per + q0 * k);
-    });
-  }
+    }),
+  });
   return sorted.map((dim, s) => ({ dim, distances: matrix(queries.rows, k, distances.subarray(s * per, (s + 1) * per)),
     labels: intMatrix(queries.rows, k, labels.subarray(s * per, (s + 1) * per)) }));
 }

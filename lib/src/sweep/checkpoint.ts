@@ -3,12 +3,14 @@
  * flushed to disk, to `<csv>.partial.jsonl`, whose first line holds the fingerprint of what the rows were computed
  * from: the grid, the arrays' shapes, a hash of their contents and the latency sample. Re-running the same sweep
  * takes those rows instead of recomputing them; a different fingerprint starts afresh and says why. The final CSV
- * is written atomically and the partial file removed.
+ * is written atomically and the partial file removed. The file is the project's one checkpoint format
+ * (io/checkpoint.ts): a header line with the fingerprint, then the rows as JSON lines.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { writeFileAtomic } from "../core/atomic";
 import { evenlySpacedRows, type Matrix } from "../core/matrix";
+import { appendingCheckpoint, parseCheckpointText, type CheckpointKind } from "../io/checkpoint";
+import { canonicalJson } from "../io/manifest";
 import type { SweepGrid } from "./grid";
 import { runSweep, type SweepOptions, type SweepResult, type SweepRow } from "./run";
 import { saveSweepCsv, SWEEP_NUMBER_COLUMNS } from "./csv";
@@ -29,19 +31,7 @@ export interface SweepFingerprint {
 /** Database rows hashed into the fingerprint: cheap at any size (32 MB at 2048-d), and any other array differs there. */
 export const DATABASE_SAMPLE_ROWS = 4096;
 
-const FORMAT = "mrl-sweep-partial/1";
-
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-/** JSON with object keys sorted at every level. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /** The fingerprint of a sweep's inputs (hashes the queries and labels whole, the database by a sample of rows). */
 export function sweepFingerprint(database: Matrix, queries: Matrix, databaseLabels: Int32Array, queryLabels: Int32Array, grid: SweepGrid,
@@ -66,6 +56,9 @@ export function fingerprintChange(before: SweepFingerprint, now: SweepFingerprin
   if (before.latencyQueries !== now.latencyQueries) return `the latency sample was ${before.latencyQueries ?? "the default"}, now ${now.latencyQueries ?? "the default"}`;
   return undefined;
 }
+
+/** A sweep's partial file in the checkpoint mechanism (io/checkpoint.ts): JSON lines of rows after the header. */
+const SWEEP_CHECKPOINT: CheckpointKind<SweepFingerprint> = { format: "mrl-sweep-partial/1", what: "sweep", explain: fingerprintChange };
 
 /** The partial file of a sweep CSV. */
 export const checkpointFile = (csvFile: string): string => `${csvFile}.partial.jsonl`;
@@ -109,29 +102,19 @@ export interface CheckpointContents {
  * line without its newline, or any line that does not parse as a row, is dropped (its configuration is recomputed).
  */
 export function parseCheckpoint(text: string, now: SweepFingerprint): CheckpointContents {
-  const lines = text.split("\n");
+  const { afresh, payload } = parseCheckpointText(text, SWEEP_CHECKPOINT, now);
+  if (afresh) return { rows: new Map(), dropped: 0, afresh };
+  const lines = payload.split("\n");
   const torn = lines.pop() !== ""; // text after the last newline was being written when the run stopped
-  let header: { format?: unknown; fingerprint?: SweepFingerprint } | undefined;
-  try {
-    header = JSON.parse(lines[0] ?? "") as typeof header;
-  } catch {
-    header = undefined;
-  }
-  if (!header || header.format !== FORMAT || !header.fingerprint) return { rows: new Map(), dropped: 0, afresh: "its first line is not a sweep checkpoint header" };
-  const change = fingerprintChange(header.fingerprint, now);
-  if (change) return { rows: new Map(), dropped: 0, afresh: change };
   const rows = new Map<string, SweepRow>();
   let dropped = torn ? 1 : 0;
-  for (const line of lines.slice(1)) {
+  for (const line of lines) {
     const row = rowOf(line);
     if (!row) dropped++;
     else if (!rows.has(row.label)) rows.set(row.label, row);
   }
   return { rows, dropped, afresh: undefined };
 }
-
-/** The header line of a partial file. */
-const headerLine = (fingerprint: SweepFingerprint): string => JSON.stringify({ format: FORMAT, fingerprint }) + "\n";
 
 /** A partial file opened for appending: the rows it already had, and a durable append for each new one. */
 export interface Checkpoint {
@@ -157,16 +140,8 @@ export function openCheckpoint(csvFile: string, now: SweepFingerprint, options: 
     : found.rows.size > 0 || found.dropped > 0 ? `resuming ${file}: ${found.rows.size} configurations done` +
       (found.dropped > 0 ? `, ${found.dropped} unreadable line${found.dropped > 1 ? "s" : ""} dropped (a write cut short; recomputed)` : "")
       : undefined;
-  writeFileAtomic(file, headerLine(now) + [...found.rows.values()].map(checkpointLine).join(""));
-  const fd = fs.openSync(file, "a");
-  return {
-    file, rows: found.rows, note,
-    append: (row) => {
-      fs.writeSync(fd, checkpointLine(row));
-      fs.fsyncSync(fd); // the row survives a kill, or a power cut, from here on
-    },
-    close: () => fs.closeSync(fd),
-  };
+  const appending = appendingCheckpoint(file, SWEEP_CHECKPOINT, now, [...found.rows.values()].map(checkpointLine).join(""));
+  return { file, rows: found.rows, note, append: (row) => appending.append(checkpointLine(row)), close: appending.close };
 }
 
 /**

@@ -124,28 +124,37 @@ export function funnelFromRule(retrievalDim: number, firstShortlist: number, ste
   return increasing && decreasing ? { kind: "funnel", firstStage, retrievalDim, dims, shortlists } : undefined;
 }
 
-/**
- * Every configuration of a grid, checked against the search's k and the arrays' dims: exact baselines, then
- * adaptive (D_r x L x D_s with D_s > D_r), then the funnels the rule makes. Errors name the field and value.
- */
-export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number; rows?: number }): SweepConfig[] {
+type GridLimits = { k: number; maxDim: number; rows?: number };
+
+/** Throws when a dim of `field` is above the arrays' dims. */
+function withinArrays(field: string, dims: number[], limits: GridLimits): void {
+  const over = dims.find((d) => d > limits.maxDim);
+  if (over !== undefined) throw new MrlError(`sweep grid field "${field}" has dim ${over}; expected dims up to the arrays' ${limits.maxDim}`);
+}
+
+/** The grid's axes, each checked: positive integers, dims within the arrays, shortlists from 10 up to k. */
+function checkedAxes(grid: SweepGrid, limits: GridLimits) {
   const retrievalDims = positiveInts(grid.retrievalDims, "retrievalDims");
   const shortlists = positiveInts(grid.shortlists, "shortlists");
   const rerankDims = positiveInts(grid.rerankDims, "rerankDims");
   const exactDims = positiveInts(grid.exactDims ?? [limits.maxDim], "exactDims");
-  const withinArrays = (field: string, dims: number[]): void => {
-    const over = dims.find((d) => d > limits.maxDim);
-    if (over !== undefined) throw new MrlError(`sweep grid field "${field}" has dim ${over}; expected dims up to the arrays' ${limits.maxDim}`);
-  };
-  withinArrays("retrievalDims", retrievalDims);
-  withinArrays("rerankDims", rerankDims);
-  withinArrays("exactDims", exactDims);
+  withinArrays("retrievalDims", retrievalDims, limits);
+  withinArrays("rerankDims", rerankDims, limits);
+  withinArrays("exactDims", exactDims, limits);
   const short = shortlists.find((l) => l < 10);
   if (short !== undefined) throw new MrlError(`sweep grid field "shortlists" has ${short}; expected shortlists of at least 10 (the sweep scores the top 10)`);
   const long = shortlists.find((l) => l > limits.k);
   if (long !== undefined) {
     throw new MrlError(`sweep grid field "shortlists" has ${long}, longer than the search's k = ${limits.k}; expected shortlists up to k (or raise k)`);
   }
+  return { retrievalDims, shortlists, rerankDims, exactDims };
+}
+
+/**
+ * Every (first stage, D_r) the adaptive and funnel configurations are made for, in grid order: each stage at its
+ * dims (firstStageDims, else retrievalDims) that it fits (PQ's m divides D_r, ...); a stage that fits none is an error.
+ */
+function stageDimPairs(grid: SweepGrid, retrievalDims: number[], limits: GridLimits): { firstStage: FirstStage; retrievalDim: number }[] {
   const stages = grid.firstStages ?? ["exact"];
   if (!Array.isArray(stages) || stages.length === 0 || stages.some((s) => typeof s !== "string")) {
     throw new MrlError(`sweep grid field "firstStages" is ${JSON.stringify(stages)}; expected a non-empty list of first stages (${FIRST_STAGE_GRAMMAR})`);
@@ -161,69 +170,95 @@ export function expandGrid(grid: SweepGrid, limits: { k: number; maxDim: number;
   for (const [name, dims] of Object.entries(grid.firstStageDims ?? {})) {
     if (!specs.has(name)) throw new MrlError(`sweep grid field "firstStageDims" names "${name}", which is not among firstStages [${stages}]`);
     const checked = positiveInts(dims, `firstStageDims.${name}`);
-    withinArrays(`firstStageDims.${name}`, checked);
+    withinArrays(`firstStageDims.${name}`, checked, limits);
     stageDims.set(name, checked);
   }
   const dimsOf = (stage: string): number[] => stageDims.get(stage) ?? retrievalDims;
-  // a stage runs at the D_r it fits (PQ's m divides D_r, ...); one that fits none of its dims is an error
   const fits = (stage: string, dim: number): boolean => firstStageUnfit(specs.get(stage)!, dim, limits.rows ?? Infinity) === undefined;
   for (const stage of stages) {
     if (dimsOf(stage).length > 0 && !dimsOf(stage).some((d) => fits(stage, d))) {
       throw new MrlError(`sweep grid first stage "${stage}" fits none of its dims [${dimsOf(stage)}]: ${firstStageUnfit(specs.get(stage)!, dimsOf(stage)[0], limits.rows ?? Infinity)}`);
     }
   }
-  // every (first stage, D_r) the adaptive and funnel configurations are made for, in grid order
-  const stageDimPairs = stages.flatMap((firstStage) => dimsOf(firstStage).filter((d) => fits(firstStage, d)).map((retrievalDim) => ({ firstStage, retrievalDim })));
-  const configs: SweepConfig[] = exactDims.map((dim) => ({ kind: "exact", dim }));
-  if (shortlists.length > 0 && rerankDims.length > 0) {
-    let pairs = 0;
-    for (const { firstStage, retrievalDim } of stageDimPairs) {
-      for (const rerankDim of rerankDims) {
-        // after exact search, reranking at a dim no larger than D_r adds nothing; an approximate stage's
-        // shortlist is worth reranking in float at D_r itself
-        if (rerankDim < retrievalDim || (rerankDim === retrievalDim && firstStage === "exact")) continue;
-        pairs++;
-        for (const shortlist of shortlists) configs.push({ kind: "adaptive", firstStage, retrievalDim, rerankDim, shortlist });
-      }
-    }
-    if (pairs === 0) {
-      throw new MrlError(`sweep grid has no rerank dim above a retrieval dim (retrievalDims [${retrievalDims}], rerankDims [${rerankDims}]); ` +
-        "expected some D_s > D_r");
+  return stages.flatMap((firstStage) => dimsOf(firstStage).filter((d) => fits(firstStage, d)).map((retrievalDim) => ({ firstStage, retrievalDim })));
+}
+
+/** Adaptive configurations: (first stage, D_r) x D_s x L, for the D_s worth reranking at after each. */
+function adaptiveConfigs(pairs: { firstStage: FirstStage; retrievalDim: number }[], axes: ReturnType<typeof checkedAxes>): SweepConfig[] {
+  const { retrievalDims, shortlists, rerankDims } = axes;
+  const configs: SweepConfig[] = [];
+  if (shortlists.length === 0 || rerankDims.length === 0) return configs;
+  let reranked = 0;
+  for (const { firstStage, retrievalDim } of pairs) {
+    for (const rerankDim of rerankDims) {
+      // after exact search, reranking at a dim no larger than D_r adds nothing; an approximate stage's
+      // shortlist is worth reranking in float at D_r itself
+      if (rerankDim < retrievalDim || (rerankDim === retrievalDim && firstStage === "exact")) continue;
+      reranked++;
+      for (const shortlist of shortlists) configs.push({ kind: "adaptive", firstStage, retrievalDim, rerankDim, shortlist });
     }
   }
-  if (grid.funnels) {
-    const f = grid.funnels;
-    const rule = {
-      dimGrowth: f.dimGrowth ?? 2, shortlistShrink: f.shortlistShrink ?? 0.5, finalDim: f.finalDim ?? limits.maxDim, finalShortlist: f.finalShortlist ?? 10,
-    };
-    if (!(rule.dimGrowth > 1)) throw new MrlError(`sweep grid field "funnels.dimGrowth" is ${rule.dimGrowth}; expected a number above 1`);
-    if (!(rule.shortlistShrink > 0 && rule.shortlistShrink < 1)) {
-      throw new MrlError(`sweep grid field "funnels.shortlistShrink" is ${rule.shortlistShrink}; expected a number between 0 and 1`);
-    }
-    if (!Number.isInteger(rule.finalShortlist) || rule.finalShortlist < 10) {
-      throw new MrlError(`sweep grid field "funnels.finalShortlist" is ${rule.finalShortlist}; expected an integer of at least 10 (the sweep scores the top 10)`);
-    }
-    if (rule.finalDim > limits.maxDim) throw new MrlError(`sweep grid field "funnels.finalDim" is ${rule.finalDim}; expected up to the arrays' ${limits.maxDim}`);
-    const firsts = positiveInts(f.firstShortlists, "funnels.firstShortlists");
-    const tooLong = firsts.find((l) => l > limits.k);
-    if (tooLong !== undefined) {
-      throw new MrlError(`sweep grid field "funnels.firstShortlists" has ${tooLong}, longer than the search's k = ${limits.k}; expected shortlists up to k (or raise k)`);
-    }
-    const steps = positiveInts(f.steps, "funnels.steps");
-    const seen = new Set<string>();
-    for (const { firstStage, retrievalDim } of stageDimPairs) {
-      for (const first of firsts) {
-        for (const n of steps) {
-          const funnel = funnelFromRule(retrievalDim, first, n, rule, firstStage);
-          const key = funnel ? configLabel(funnel) : "";
-          if (funnel && !seen.has(key)) {
-            seen.add(key);
-            configs.push(funnel);
-          }
+  if (reranked === 0) {
+    throw new MrlError(`sweep grid has no rerank dim above a retrieval dim (retrievalDims [${retrievalDims}], rerankDims [${rerankDims}]); ` +
+      "expected some D_s > D_r");
+  }
+  return configs;
+}
+
+/** The funnel rule with its defaults, checked. */
+function checkedFunnelRule(f: FunnelRule, limits: GridLimits): Required<Omit<FunnelRule, "firstShortlists" | "steps">> {
+  const rule = {
+    dimGrowth: f.dimGrowth ?? 2, shortlistShrink: f.shortlistShrink ?? 0.5, finalDim: f.finalDim ?? limits.maxDim, finalShortlist: f.finalShortlist ?? 10,
+  };
+  if (!(rule.dimGrowth > 1)) throw new MrlError(`sweep grid field "funnels.dimGrowth" is ${rule.dimGrowth}; expected a number above 1`);
+  if (!(rule.shortlistShrink > 0 && rule.shortlistShrink < 1)) {
+    throw new MrlError(`sweep grid field "funnels.shortlistShrink" is ${rule.shortlistShrink}; expected a number between 0 and 1`);
+  }
+  if (!Number.isInteger(rule.finalShortlist) || rule.finalShortlist < 10) {
+    throw new MrlError(`sweep grid field "funnels.finalShortlist" is ${rule.finalShortlist}; expected an integer of at least 10 (the sweep scores the top 10)`);
+  }
+  if (rule.finalDim > limits.maxDim) throw new MrlError(`sweep grid field "funnels.finalDim" is ${rule.finalDim}; expected up to the arrays' ${limits.maxDim}`);
+  return rule;
+}
+
+/** The funnels the rule makes from every (first stage, D_r), first shortlist and step count, each once. */
+function funnelConfigs(f: FunnelRule, pairs: { firstStage: FirstStage; retrievalDim: number }[], limits: GridLimits): SweepConfig[] {
+  const rule = checkedFunnelRule(f, limits);
+  const firsts = positiveInts(f.firstShortlists, "funnels.firstShortlists");
+  const tooLong = firsts.find((l) => l > limits.k);
+  if (tooLong !== undefined) {
+    throw new MrlError(`sweep grid field "funnels.firstShortlists" has ${tooLong}, longer than the search's k = ${limits.k}; expected shortlists up to k (or raise k)`);
+  }
+  const steps = positiveInts(f.steps, "funnels.steps");
+  const configs: SweepConfig[] = [];
+  const seen = new Set<string>();
+  for (const { firstStage, retrievalDim } of pairs) {
+    for (const first of firsts) {
+      for (const n of steps) {
+        const funnel = funnelFromRule(retrievalDim, first, n, rule, firstStage);
+        const key = funnel ? configLabel(funnel) : "";
+        if (funnel && !seen.has(key)) {
+          seen.add(key);
+          configs.push(funnel);
         }
       }
     }
   }
+  return configs;
+}
+
+/**
+ * Every configuration of a grid, checked against the search's k and the arrays' dims: exact baselines, then
+ * adaptive (D_r x L x D_s with D_s > D_r), then the funnels the rule makes. Errors name the field and value.
+ */
+export function expandGrid(grid: SweepGrid, limits: GridLimits): SweepConfig[] {
+  const axes = checkedAxes(grid, limits);
+  const pairs = stageDimPairs(grid, axes.retrievalDims, limits);
+  const configs: SweepConfig[] = [
+    ...axes.exactDims.map((dim): SweepConfig => ({ kind: "exact", dim })),
+    ...adaptiveConfigs(pairs, axes),
+    ...(grid.funnels ? funnelConfigs(grid.funnels, pairs, limits) : []),
+  ];
   if (configs.length === 0) throw new MrlError("sweep grid is empty: no exact dims, no adaptive configurations and no funnels; expected at least one");
   return configs;
 }

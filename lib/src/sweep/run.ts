@@ -18,7 +18,7 @@ import { queriesPerSecond } from "../metrics/ranking";
 import { candidateDistances, distanceThresholdRecall } from "../metrics/recall";
 import { funnelRerank, rerank } from "../rerank/rerank";
 import { buildFirstStage, firstStageMflops, parseFirstStage, type FirstStageIndex, type PreparedQueries } from "../search/firstStages";
-import { nestedKnn } from "../search/nested";
+import { nestedKnn, type KnnAtDim } from "../search/nested";
 import { configLabel } from "../experiment/labels";
 import { expandGrid, sweepLimits, type FirstStage, type SweepConfig, type SweepGrid } from "./grid";
 
@@ -89,6 +89,132 @@ function recallAt10(database: Matrix, queries: Matrix, ids: IntMatrix, reference
   return distanceThresholdRecall(candidateDistances(queries, database, ids, dim, 10, norms), 10, referenceDistances, 10, 10);
 }
 
+/** The first stage alone, per (stage, dim, k): its candidates, its time as a batch and one query at a time. */
+interface FirstStageTimer {
+  time(stage: FirstStage, dim: number, k: number): FirstStageRun;
+  /** Frees the FAISS indexes built. */
+  free(): void;
+}
+
+function firstStageTimer(database: Matrix, queries: Matrix, latencyQueries: number, options: SweepOptions): FirstStageTimer {
+  const runs = new Map<string, FirstStageRun>();
+  const indexes = new Map<string, { index: FirstStageIndex; queries: PreparedQueries }>();
+  const single = (i: number): Matrix => matrix(1, queries.cols, queries.data.subarray(i * queries.cols, (i + 1) * queries.cols));
+  const exact = (spec: ReturnType<typeof parseFirstStage>, dim: number, kk: number): FirstStageRun => {
+    const tb = performance.now();
+    nestedKnn(database, queries, [dim], kk, { threads: options.threads });
+    const batch = seconds(tb);
+    return { batch, mflops: firstStageMflops(spec, dim, database.rows), single: Array.from({ length: latencyQueries }, (_, i) => {
+      const ts = performance.now();
+      nestedKnn(database, single(i), [dim], kk, { threads: 1 });
+      return seconds(ts) * 1000;
+    }) };
+  };
+  // a FAISS index over the prefix, built once per (stage, dim) and not timed (it is built offline)
+  const indexOf = (stage: FirstStage, spec: ReturnType<typeof parseFirstStage>, dim: number) => {
+    if (!indexes.has(`${stage}:${dim}`)) {
+      const index = buildFirstStage(spec, database, dim);
+      if (options.indexFile) {
+        const file = options.indexFile(stage, dim);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        index.write(file);
+      }
+      indexes.set(`${stage}:${dim}`, { index, queries: index.prepare(queries) });
+    }
+    return indexes.get(`${stage}:${dim}`)!;
+  };
+  const approximate = (stage: FirstStage, spec: ReturnType<typeof parseFirstStage>, dim: number, kk: number): FirstStageRun => {
+    const { index, queries: prepared } = indexOf(stage, spec, dim);
+    const tb = performance.now();
+    const found = index.search(prepared, kk);
+    const batch = seconds(tb);
+    return {
+      candidates: intMatrix(queries.rows, kk, found.labels), batch,
+      mflops: firstStageMflops(spec, dim, database.rows, found.distances / queries.rows),
+      single: Array.from({ length: latencyQueries }, (_, i) => {
+        const ts = performance.now();
+        index.search(prepared, kk, i, i + 1);
+        return seconds(ts) * 1000;
+      }),
+    };
+  };
+  return {
+    time: (stage, dim, kk) => {
+      const key = `${stage}:${dim}:${kk}`;
+      if (!runs.has(key)) {
+        const spec = parseFirstStage(stage);
+        runs.set(key, spec.kind === "exact" ? exact(spec, dim, kk) : approximate(stage, spec, dim, kk));
+      }
+      return runs.get(key)!;
+    },
+    free: () => { for (const { index } of indexes.values()) index.free(); },
+  };
+}
+
+/** What every configuration of one sweep is scored with. */
+interface SweepContext {
+  database: Matrix;
+  queries: Matrix;
+  databaseLabels: Int32Array;
+  queryLabels: Int32Array;
+  /** Exact k-NN at every first-stage dim and the largest (the shortlists all configurations rerank from). */
+  knn: Map<number, KnnAtDim>;
+  /** The exact 10 nearest at the largest dim, in the units recall compares (candidateDistances). */
+  referenceDistances: Float64Array;
+  /** Database row norms, filled as rows are scored, kept across configurations. */
+  databaseNorms: Float64Array;
+  latencyQueries: number;
+  firstStages: FirstStageTimer;
+  threads?: number;
+}
+
+const kOf = (c: SweepConfig): number => (c.kind === "exact" ? 10 : c.kind === "adaptive" ? c.shortlist : c.shortlists[0]);
+
+/** The first stage's cost (firstStageMflops) plus the rerank's, as the paper's adaptive and funnel formulas. */
+function configMflops(c: SweepConfig, first: FirstStageRun, rows: number): number {
+  return c.kind === "exact" ? mflops.exact(c.dim, rows)
+    : c.kind === "adaptive" ? (c.firstStage === "exact" ? mflops.adaptive(c.retrievalDim, c.rerankDim, c.shortlist, rows)
+      : first.mflops + mflops.adaptive(0, c.rerankDim, c.shortlist, rows))
+      : c.firstStage === "exact" ? mflops.funnel(c.retrievalDim, c.dims, c.shortlists, rows)
+        : first.mflops + mflops.funnel(0, c.dims, c.shortlists, rows);
+}
+
+/** One configuration run and scored: its top 10, quality, cost and times (the first stage's plus its rerank's). */
+function evaluateConfig(c: SweepConfig, s: SweepContext): SweepRow {
+  const { database, queries, latencyQueries } = s;
+  const kk = kOf(c), first = s.firstStages.time(c.kind === "exact" ? "exact" : c.firstStage, c.kind === "exact" ? c.dim : c.retrievalDim, kk);
+  const candidates = c.kind === "exact" ? undefined : first.candidates ?? firstColumns(s.knn.get(c.retrievalDim)!.labels, kk);
+  const run = (q: Matrix, cand: IntMatrix, threads?: number): IntMatrix =>
+    c.kind === "adaptive" ? rerank(database, q, cand, c.rerankDim, c.shortlist, { threads }) : funnelRerank(database, q, cand, c as Extract<SweepConfig, { kind: "funnel" }>, { threads });
+  let ids: IntMatrix, rerankSeconds = 0, singleRerank: number[] = new Array(latencyQueries).fill(0);
+  if (c.kind === "exact") ids = firstColumns(s.knn.get(c.dim)!.labels, 10);
+  else {
+    const tr = performance.now();
+    ids = run(queries, candidates!, s.threads);
+    rerankSeconds = seconds(tr);
+    singleRerank = Array.from({ length: latencyQueries }, (_, i) => {
+      const cand = intMatrix(1, kk, candidates!.data.subarray(i * kk, (i + 1) * kk));
+      const one = matrix(1, queries.cols, queries.data.subarray(i * queries.cols, (i + 1) * queries.cols));
+      const ts = performance.now();
+      run(one, cand, 1);
+      return seconds(ts) * 1000;
+    });
+  }
+  const top10 = firstColumns(ids, 10); // every configuration returns at least 10 (the grid's checks)
+  const { metrics, ranking } = shortlistMetrics(top10, s.queryLabels, s.databaseLabels, [10]); // one hit-counting pass for both
+  const batchSeconds = first.batch + rerankSeconds;
+  const latencies = first.single.map((x, i) => x + singleRerank[i]);
+  return {
+    label: configLabel(c), kind: c.kind, config: c,
+    mAP10: metrics.atK[0].mAP, top1: metrics.top1, precision10: metrics.atK[0].precision,
+    recall10: recallAt10(database, queries, top10, s.referenceDistances, database.cols, s.databaseNorms),
+    nDCG10: ranking[0].ndcg,
+    mflops: configMflops(c, first, database.rows),
+    batchSeconds, msPerQuery: (batchSeconds * 1000) / queries.rows, qps: queriesPerSecond(queries.rows, batchSeconds),
+    p50Ms: percentile(latencies, 0.5), p95Ms: percentile(latencies, 0.95),
+  };
+}
+
 /** Every configuration of `grid` on `database` / `queries` (in memory), with labels for the metrics. */
 export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int32Array, queryLabels: Int32Array, grid: SweepGrid,
   options: SweepOptions = {}): SweepResult {
@@ -98,7 +224,6 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
   const maxDim = database.cols;
   const limits = sweepLimits(grid, database), k = limits.k;
   const configs = expandGrid(grid, limits);
-  const kOf = (c: SweepConfig): number => (c.kind === "exact" ? 10 : c.kind === "adaptive" ? c.shortlist : c.shortlists[0]);
   // the dims exact search shortlists at (other first stages search their own indexes), and the reference dim
   const exactDims = configs.flatMap((c) => (c.kind === "exact" ? [c.dim] : c.firstStage === "exact" ? [c.retrievalDim] : []));
   const firstDims = [...new Set([...exactDims, maxDim])].sort((a, b) => a - b);
@@ -108,54 +233,10 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
   // the exact 10 nearest at the largest dim, their distances in the units recall compares (candidateDistances)
   const databaseNorms = new Float64Array(database.rows).fill(NaN); // filled as rows are scored, kept across configurations
   const referenceDistances = candidateDistances(queries, database, firstColumns(knn.get(maxDim)!.labels, 10), maxDim, 10, databaseNorms);
-
-  // the first stage alone, per (stage, dim, k): its candidates, its time as a batch and one query at a time
   const latencyQueries = Math.min(options.latencyQueries ?? 100, queries.rows);
-  const rowOf = (m: Matrix, i: number): Matrix => matrix(1, m.cols, m.data.subarray(i * m.cols, (i + 1) * m.cols));
-  const single = (i: number): Matrix => rowOf(queries, i);
-  const firstStages = new Map<string, FirstStageRun>();
-  const indexes = new Map<string, { index: FirstStageIndex; queries: PreparedQueries }>();
-  const timeFirstStage = (stage: FirstStage, dim: number, kk: number): FirstStageRun => {
-    const key = `${stage}:${dim}:${kk}`;
-    if (firstStages.has(key)) return firstStages.get(key)!;
-    const spec = parseFirstStage(stage);
-    let run: FirstStageRun;
-    if (spec.kind === "exact") {
-      const tb = performance.now();
-      nestedKnn(database, queries, [dim], kk, { threads: options.threads });
-      const batch = seconds(tb);
-      run = { batch, mflops: firstStageMflops(spec, dim, database.rows), single: Array.from({ length: latencyQueries }, (_, i) => {
-        const ts = performance.now();
-        nestedKnn(database, single(i), [dim], kk, { threads: 1 });
-        return seconds(ts) * 1000;
-      }) };
-    } else {
-      // a FAISS index over the prefix, built once per (stage, dim) and not timed (it is built offline)
-      if (!indexes.has(`${stage}:${dim}`)) {
-        const index = buildFirstStage(spec, database, dim);
-        if (options.indexFile) {
-          const file = options.indexFile(stage, dim);
-          fs.mkdirSync(path.dirname(file), { recursive: true });
-          index.write(file);
-        }
-        indexes.set(`${stage}:${dim}`, { index, queries: index.prepare(queries) });
-      }
-      const { index, queries: prepared } = indexes.get(`${stage}:${dim}`)!;
-      const tb = performance.now();
-      const found = index.search(prepared, kk);
-      const batch = seconds(tb);
-      run = {
-        candidates: intMatrix(queries.rows, kk, found.labels), batch,
-        mflops: firstStageMflops(spec, dim, database.rows, found.distances / queries.rows),
-        single: Array.from({ length: latencyQueries }, (_, i) => {
-          const ts = performance.now();
-          index.search(prepared, kk, i, i + 1);
-          return seconds(ts) * 1000;
-        }),
-      };
-    }
-    firstStages.set(key, run);
-    return run;
+  const context: SweepContext = {
+    database, queries, databaseLabels, queryLabels, knn, referenceDistances, databaseNorms, latencyQueries,
+    firstStages: firstStageTimer(database, queries, latencyQueries, options), threads: options.threads,
   };
 
   const rows: SweepRow[] = [];
@@ -169,45 +250,11 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
       options.onConfig?.(n + 1, configs.length, configLabel(c), true);
       return;
     }
-    const kk = kOf(c), first = timeFirstStage(c.kind === "exact" ? "exact" : c.firstStage, c.kind === "exact" ? c.dim : c.retrievalDim, kk);
-    const candidates = c.kind === "exact" ? undefined : first.candidates ?? firstColumns(knn.get(c.retrievalDim)!.labels, kk);
-    const run = (q: Matrix, cand: IntMatrix, threads?: number): IntMatrix =>
-      c.kind === "adaptive" ? rerank(database, q, cand, c.rerankDim, c.shortlist, { threads }) : funnelRerank(database, q, cand, c as Extract<SweepConfig, { kind: "funnel" }>, { threads });
-    let ids: IntMatrix, rerankSeconds = 0, singleRerank: number[] = new Array(latencyQueries).fill(0);
-    if (c.kind === "exact") ids = firstColumns(knn.get(c.dim)!.labels, 10);
-    else {
-      const tr = performance.now();
-      ids = run(queries, candidates!, options.threads);
-      rerankSeconds = seconds(tr);
-      singleRerank = Array.from({ length: latencyQueries }, (_, i) => {
-        const cand = intMatrix(1, kk, candidates!.data.subarray(i * kk, (i + 1) * kk));
-        const ts = performance.now();
-        run(single(i), cand, 1);
-        return seconds(ts) * 1000;
-      });
-    }
-    const top10 = firstColumns(ids, 10); // every configuration returns at least 10 (the grid's checks)
-    const { metrics, ranking } = shortlistMetrics(top10, queryLabels, databaseLabels, [10]); // one hit-counting pass for both
-    const batchSeconds = first.batch + rerankSeconds;
-    const latencies = first.single.map((s, i) => s + singleRerank[i]);
-    const row: SweepRow = {
-      label: configLabel(c), kind: c.kind, config: c,
-      mAP10: metrics.atK[0].mAP, top1: metrics.top1, precision10: metrics.atK[0].precision,
-      recall10: recallAt10(database, queries, top10, referenceDistances, maxDim, databaseNorms),
-      nDCG10: ranking[0].ndcg,
-      // the first stage's cost (firstStageMflops) plus the rerank's, as the paper's adaptive and funnel formulas
-      mflops: c.kind === "exact" ? mflops.exact(c.dim, database.rows)
-        : c.kind === "adaptive" ? (c.firstStage === "exact" ? mflops.adaptive(c.retrievalDim, c.rerankDim, c.shortlist, database.rows)
-          : first.mflops + mflops.adaptive(0, c.rerankDim, c.shortlist, database.rows))
-          : c.firstStage === "exact" ? mflops.funnel(c.retrievalDim, c.dims, c.shortlists, database.rows)
-            : first.mflops + mflops.funnel(0, c.dims, c.shortlists, database.rows),
-      batchSeconds, msPerQuery: (batchSeconds * 1000) / queries.rows, qps: queriesPerSecond(queries.rows, batchSeconds),
-      p50Ms: percentile(latencies, 0.5), p95Ms: percentile(latencies, 0.95),
-    };
+    const row = evaluateConfig(c, context);
     rows.push(row);
     options.onRow?.(row);
     options.onConfig?.(n + 1, configs.length, configLabel(c), false);
   });
-  for (const { index } of indexes.values()) index.free();
+  context.firstStages.free();
   return { rows, databaseRows: database.rows, queries: queries.rows, seconds: seconds(t0), resumed };
 }

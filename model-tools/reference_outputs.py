@@ -1,6 +1,6 @@
 """PyTorch reference features of the shipped Fashion-MNIST models, for the TypeScript/ONNX equivalence test.
 
-    /usr/bin/python3 python/reference_outputs.py data/models/fmnist_mrl_cnn.pt mrl 16
+    /usr/bin/python3 model-tools/reference_outputs.py data/models/fmnist_mrl_cnn.pt mrl 16
 prints JSON {"features": [[...2048 floats], ...]} for the first N test images (same preprocessing as training)."""
 import json
 import sys

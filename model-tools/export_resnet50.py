@@ -1,7 +1,7 @@
 """Exports an original MRL ResNet50 checkpoint (github.com/RAIVNLab/MRL) to ONNX for the TypeScript inference stage.
 
-    /usr/bin/python3 python/export_resnet50.py CHECKPOINT.pt OUT.onnx [--nesting 8,16,...,2048]
-    /usr/bin/python3 python/export_resnet50.py --make-random-checkpoint PATH.pt [--seed 0] [--efficient] [--no-blurpool]
+    /usr/bin/python3 model-tools/export_resnet50.py CHECKPOINT.pt OUT.onnx [--nesting 8,16,...,2048]
+    /usr/bin/python3 model-tools/export_resnet50.py --make-random-checkpoint PATH.pt [--seed 0] [--efficient] [--no-blurpool]
 
 The checkpoint is the one the original code trains and releases: a torchvision resnet50 whose `fc` is an
 `MRL_Linear_Layer` (`fc.nesting_classifier_0..8`, each Linear(m, 1000); MRL-E: a single
@@ -245,7 +245,7 @@ def export(checkpoint, out, nesting_arg=None):
         "source_checkpoint": {"file": os.path.basename(checkpoint), "sha256": sha256(checkpoint)},
         "opset": OPSET,
         "torch": torch.__version__,
-        "produced_by": "/usr/bin/python3 python/export_resnet50.py " + " ".join(sys.argv[1:]),
+        "produced_by": "/usr/bin/python3 model-tools/export_resnet50.py " + " ".join(sys.argv[1:]),
     }
     write_json_atomically(stem + ".json", card)
     return card

@@ -1,7 +1,7 @@
 """Trains the default Fashion-MNIST model (MRL or FF) on CPU with a fixed seed and exports it to ONNX.
 
-    /usr/bin/python3 python/train_fmnist.py --kind mrl --epochs 6 --out data/models
-    /usr/bin/python3 python/train_fmnist.py --kind ff  --epochs 6 --out data/models
+    /usr/bin/python3 model-tools/train_fmnist.py --kind mrl --epochs 6 --out data/models
+    /usr/bin/python3 model-tools/train_fmnist.py --kind ff  --epochs 6 --out data/models
 
 Writes <out>/fmnist_<kind>_cnn.onnx (input "images" float32 [N,1,28,28] -> output "features" float32 [N,2048]),
 <out>/fmnist_<kind>_cnn.pt (state dict, for reference_outputs.py) and <out>/fmnist_<kind>_cnn.json (model card)."""
@@ -111,7 +111,7 @@ def main():
                      "augmentation": "random 2px shift, horizontal flip", "threads": args.threads,
                      "seconds": round(train_seconds, 1), "torch": torch.__version__},
         "test_accuracy": accuracy,
-        "produced_by": f"/usr/bin/python3 python/train_fmnist.py --kind {args.kind} --epochs {args.epochs} --out {args.out}",
+        "produced_by": f"/usr/bin/python3 model-tools/train_fmnist.py --kind {args.kind} --epochs {args.epochs} --out {args.out}",
     }
     with open(stem + ".json.tmp", "w") as f:
         json.dump(card, f, indent=2)

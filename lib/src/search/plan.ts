@@ -1,0 +1,70 @@
+/**
+ * The memory planner of the nested exact search: how many queries to search together and how many database rows
+ * per block so the search stays inside the memory budget, and which dims can share one pass.
+ */
+import { MrlError } from "../core/errors";
+import { gigabytes } from "../core/memory";
+import { MIN_BLOCK_ROWS, type RetrievalArrays } from "../io/arrays";
+import { NESTED_TILE_QUERIES, nestedStateBytes } from "./nested";
+
+/** Largest database block read from a file at once. */
+const MAX_BLOCK_BYTES = 256 * 2 ** 20;
+/** Largest running state of a query chunk (the nested engine's top-k lists at every dim). */
+const MAX_STATE_BYTES = 256 * 2 ** 20; // smaller chunks cost only passes over the database; fresh memory is slow to touch
+
+/** How the nested exact search splits its work to stay inside the memory budget. */
+export interface ExactPlan {
+  /** Queries searched together (their running top-k at every dim is held at once). */
+  chunkQueries: number;
+  /** Database rows per block. */
+  blockRows: number;
+  /** Search the database loaded in memory (blocks are views), else read blocks from its file. */
+  holdDatabase: boolean;
+}
+
+/**
+ * Chunks and blocks for an exact search of `dims` within the budget, or undefined when it does not fit: after
+ * the database (when held), the queries and every dim's finished shortlist, the rest holds the running state
+ * of a query chunk and, when the database is read from its file, a block and its normalized prefix.
+ */
+function tryPlan(arrays: RetrievalArrays, dims: number[], k: number, hold: boolean, maxChunkQueries: number): ExactPlan | undefined {
+  const { database, queries } = arrays;
+  const maxDim = Math.max(...dims);
+  const resident = hold || database.loaded ? database.bytes : 0;
+  const spare = arrays.budgetBytes - resident - queries.data.byteLength - dims.length * queries.rows * k * 4;
+  const blockRows = hold ? Math.min(database.rows, 16384)
+    : Math.min(database.rows, Math.floor(Math.min(MAX_BLOCK_BYTES, spare / 4) / (maxDim * 8) / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS);
+  const blockBytes = hold ? 0 : blockRows * maxDim * 8;
+  const perQuery = nestedStateBytes(dims.length, k) + dims.length * k * 8; // state + its result
+  const limit = Math.min(maxChunkQueries, Math.floor(Math.min(MAX_STATE_BYTES, spare - blockBytes) / perQuery));
+  // whole engine tiles, so the shortlists do not depend on the budget
+  const chunkQueries = limit >= queries.rows ? queries.rows : Math.floor(limit / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
+  if (blockRows < 1 || chunkQueries < 1) return undefined;
+  return { chunkQueries, blockRows, holdDatabase: hold || database.loaded };
+}
+
+/** The plan for `dims` (the database held in memory when it fits beside the search), or a clear error. */
+export function planExactSearch(arrays: RetrievalArrays, dims: number[], k: number, maxChunkQueries = Infinity): ExactPlan {
+  const plan = (arrays.database.inMemory ? tryPlan(arrays, dims, k, true, maxChunkQueries) : undefined) ?? tryPlan(arrays, dims, k, false, maxChunkQueries);
+  if (plan) return plan;
+  const { database, queries } = arrays;
+  const least = queries.data.byteLength + dims.length * queries.rows * k * 4 + MIN_BLOCK_ROWS * Math.max(...dims) * 8 +
+    (nestedStateBytes(dims.length, k) + dims.length * k * 8) * Math.min(queries.rows, NESTED_TILE_QUERIES);
+  throw new MrlError(`memory budget ${gigabytes(arrays.budgetBytes)} is too small for an exact search at ${dims.length === 1 ? `${dims[0]} dims` : `dims [${dims}]`}: ` +
+    `the queries, their ${k}-NN shortlists, a ${MIN_BLOCK_ROWS}-row block and the search state need ${gigabytes(least)}` +
+    `${database.loaded ? " besides the database held in memory" : ""}; raise --memory-gb (or MRL_MEMORY_GB)`, database.file);
+}
+
+/** The dims in groups that each fit the budget (one exact search per group; a single dim that does not fit is an error). */
+export function exactDimGroups(arrays: RetrievalArrays, dims: number[], k: number, maxChunkQueries = Infinity): number[][] {
+  const groups: number[][] = [];
+  for (const dim of dims) {
+    const last = groups[groups.length - 1];
+    if (last && tryPlan(arrays, [...last, dim], k, false, maxChunkQueries)) last.push(dim);
+    else {
+      planExactSearch(arrays, [dim], k, maxChunkQueries); // throws when even one dim does not fit
+      groups.push([dim]);
+    }
+  }
+  return groups;
+}
