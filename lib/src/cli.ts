@@ -5,7 +5,9 @@
  * MRL_EXPERIMENT, else experiments/fmnist.json) with the flags below as overrides.
  */
 import * as path from "node:path";
+import { diskError } from "./core/diskErrors";
 import { MrlError } from "./core/errors";
+import { lockFolder } from "./core/lock";
 import type { Matrix } from "./core/matrix";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
@@ -22,7 +24,7 @@ import { sweepCsvFile, sweepFigureFiles } from "./report/sweeps";
 import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
 
-interface Options { experiment: Experiment; force: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[] }
+interface Options { experiment: Experiment; force: boolean; wait: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[] }
 
 // Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
 const resolveArg = (p: string): string => path.resolve(process.env.INIT_CWD ?? process.cwd(), p);
@@ -40,7 +42,7 @@ function parseOptions(args: string[]): Options {
   const funnels = fitSweepFunnels(overrides.sweep?.funnels ? loadExperiment({}, file).sweep : undefined, overrides);
   if (funnels) overrides.sweep = { ...overrides.sweep, funnels };
   return {
-    experiment: loadExperiment(overrides, file), force: flags.force, notebooks: flags.notebooks,
+    experiment: loadExperiment(overrides, file), force: flags.force, wait: flags.wait, notebooks: flags.notebooks,
     results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), sweep: flags.sweep, positional: flags.positional,
   };
 }
@@ -182,6 +184,9 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
 };
 
+/** The commands that write under the experiment's root. */
+const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "metrics", "retrieve", "sweep"];
+
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
@@ -191,13 +196,23 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const options = parseOptions(rest);
-  await command.run(options);
+  // one writer per root: a second run waits for this one (or stops, --no-wait); the stages it calls go on under it
+  const lock = WRITES_ROOT.includes(name)
+    ? lockFolder(options.experiment.root, { wait: options.wait, onNote: (line) => console.error(`note: ${line}`) }) : undefined;
+  try {
+    await command.run(options);
+  } finally {
+    lock?.release();
+  }
   // what the stage used, against the budget it kept to
   if (name !== "notebook") console.error(peakRssLine(name, memoryBudgetBytes(options.experiment.memoryGb)));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  // User errors print as one readable message; anything else keeps its stack for a bug report.
-  console.error(err instanceof MrlError ? `error: ${err.message}` : err);
+  // User errors print as one readable message; a disk problem no writer named gets the file Node names; anything
+  // else keeps its stack for a bug report.
+  const path = (err as NodeJS.ErrnoException | undefined)?.path;
+  const shown = err instanceof MrlError ? err : diskError(err, path ?? "the output folder");
+  console.error(shown ? `error: ${shown.message}` : err);
   process.exitCode = 1;
 });

@@ -12,7 +12,7 @@ export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--m
              [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N] [--exact-engine nested|faiss]
              [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
              [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--memory-gb N]
-             [--no-index-files] [--force] [--results DIR] [--no-notebooks]
+             [--no-index-files] [--force] [--no-wait] [--results DIR] [--no-notebooks]
              sweep: [--retrieval-dims 8,16|none] [--shortlists 100,200|none] [--rerank-dims 2048|none] [--exact-dims 16,2048|none]
              [--first-stages exact,hnsw32,ivf256-p16-c8,pq8,opq8,sq8,binary] [--funnel-shortlists 200,...] [--funnel-steps 3,...] [--no-funnels]
              [--sweep-queries N] [--latency-queries N]`;
@@ -49,6 +49,8 @@ export interface ParsedFlags {
   /** Paths as typed: resolve them against where the user typed the command. */
   paths: { root?: string; results?: string };
   force: boolean;
+  /** --no-wait: when another run holds the root, stop at once instead of waiting for it (core/lock.ts). */
+  wait: boolean;
   notebooks: boolean;
   sweep: SweepRunFlags;
   positional: string[];
@@ -103,7 +105,7 @@ export function parseFunnel(text: string): FunnelSpec {
 
 /** Parses the flags after the command name. Unknown flags and values that do not parse are one-line errors. */
 export function parseFlags(args: string[]): ParsedFlags {
-  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, notebooks: true, sweep: { gridFlags: [] }, positional: [] };
+  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, wait: true, notebooks: true, sweep: { gridFlags: [] }, positional: [] };
   const o = out.overrides;
   const grid: Partial<SweepGrid> = {}, funnelRule: Partial<FunnelRule> = {};
   const adaptive: RerankSpec[] = [], funnels: FunnelSpec[] = [];
@@ -137,6 +139,7 @@ export function parseFlags(args: string[]): ParsedFlags {
       o.memoryGb = Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : bad(a, v, "a positive number of GB (e.g. 4 or 0.5)");
     } else if (a === "--no-index-files") o.indexFiles = false;
     else if (a === "--force") out.force = true;
+    else if (a === "--no-wait") out.wait = false;
     else if (a === "--no-notebooks") out.notebooks = false;
     else if (a === "--retrieval-dims") grid.retrievalDims = gridAxis(a, value(++i), "8,16");
     else if (a === "--shortlists") grid.shortlists = gridAxis(a, value(++i), "100,200,400");

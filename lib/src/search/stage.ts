@@ -321,7 +321,7 @@ function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o
   for (let q0 = resumed; q0 < nq; q0 += chunkQueries) {
     const q1 = Math.min(nq, q0 + chunkQueries);
     topk.restart(matrix(q1 - q0, queries.cols, queries.data.subarray(q0 * queries.cols, q1 * queries.cols)));
-    const writers = q0 === resumed ? o.indexFiles.map((f) => ({ dim: f.dim, writer: new FlatIndexWriter(f.file, f.dim, 0) })) : [];
+    const writers = q0 === resumed ? o.indexFiles.map((f) => ({ dim: f.dim, writer: new FlatIndexWriter(f.file, f.dim, database.rows) })) : [];
     try {
       for (let start = 0; start < database.rows; start += blockRows) {
         const end = Math.min(database.rows, start + blockRows);
