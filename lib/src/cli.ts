@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import { diskError } from "./core/diskErrors";
 import { MrlError } from "./core/errors";
-import { lockFolder } from "./core/lock";
+import { inheritLock, lockFolder, type FolderLock } from "./core/lock";
 import type { Matrix } from "./core/matrix";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
@@ -24,7 +24,11 @@ import { sweepCsvFile, sweepFigureFiles } from "./report/sweeps";
 import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
 
-interface Options { experiment: Experiment; force: boolean; wait: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[] }
+interface Options {
+  experiment: Experiment; force: boolean; wait: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[];
+  /** The lock of the experiment's root this command holds (commands that write there). */
+  lock?: FolderLock;
+}
 
 // Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
 const resolveArg = (p: string): string => path.resolve(process.env.INIT_CWD ?? process.cwd(), p);
@@ -94,7 +98,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       for (const name of NOTEBOOKS) {
         console.error(`pipeline: executing notebooks/${name}`);
         executeNotebook(path.join(PROJECT_ROOT, "notebooks", name), path.join(out, name), {
-          html: true, env: { MRL_EXPERIMENT: experimentFile, MRL_RESULTS: o.results },
+          html: true, env: { MRL_EXPERIMENT: experimentFile, MRL_RESULTS: o.results, ...(o.lock ? inheritLock(o.lock) : {}) },
         });
       }
       console.error(`pipeline: executed notebooks and HTML in ${rel(out)}`);
@@ -200,7 +204,7 @@ async function main(argv: string[]): Promise<void> {
   const lock = WRITES_ROOT.includes(name)
     ? lockFolder(options.experiment.root, { wait: options.wait, onNote: (line) => console.error(`note: ${line}`) }) : undefined;
   try {
-    await command.run(options);
+    await command.run({ ...options, lock });
   } finally {
     lock?.release();
   }

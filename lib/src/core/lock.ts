@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { onDisk } from "./diskErrors";
 import { MrlError } from "./errors";
 import { nativeKernels } from "../kernels/native";
 
@@ -34,7 +35,7 @@ const held = new Map<string, { fd: number; count: number }>();
 
 /**
  * Locks held by this process's ancestors, which wait for it (the pipeline executing its notebooks, whose stage
- * calls lock the same root): `<pid>:<lock file>` entries, passed down through the environment.
+ * calls lock the same root): `<pid>:<lock file>` lines, passed down through the environment by inheritLock.
  */
 const INHERITED_ENV = "MRL_HELD_LOCKS";
 
@@ -60,12 +61,12 @@ function holderPid(file: string): number | undefined {
   }
 }
 
-function setInherited(file: string, on: boolean): void {
-  const entry = `${process.pid}:${file}`;
-  const entries = (process.env[INHERITED_ENV] ?? "").split("\n").filter((e) => e && e !== entry);
-  if (on) entries.push(entry);
-  if (entries.length > 0) process.env[INHERITED_ENV] = entries.join("\n");
-  else delete process.env[INHERITED_ENV];
+/**
+ * The environment that lets a child process this one waits for (the pipeline's notebooks) write under a folder
+ * this process holds: its stage calls go on instead of waiting for their own parent.
+ */
+export function inheritLock(lock: FolderLock): Record<string, string> {
+  return { [INHERITED_ENV]: [process.env[INHERITED_ENV], `${process.pid}:${lock.file}`].filter(Boolean).join("\n") };
 }
 
 /** What this process is, in a few words: `mrl retrieve --root ...`, a notebook, or its script. */
@@ -109,7 +110,7 @@ const sleep = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArra
  * (or throwing, with wait: false). The folder's path as given is named in messages.
  */
 export function lockFolder(folder: string, options: LockOptions = {}): FolderLock {
-  fs.mkdirSync(folder, { recursive: true });
+  onDisk(folder, () => fs.mkdirSync(folder, { recursive: true }));
   const file = path.join(fs.realpathSync(folder), LOCK_NAME);
   const mine = held.get(file);
   if (mine) {
@@ -117,7 +118,7 @@ export function lockFolder(folder: string, options: LockOptions = {}): FolderLoc
     return { file, release: () => release(file) };
   }
   if (heldByAncestor(file)) return { file, release: () => {} };
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666);
+  const fd = onDisk(file, () => fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666));
   try {
     let waited = false;
     while (!nativeKernels().flockTry(fd, true)) {
@@ -145,7 +146,6 @@ export function lockFolder(folder: string, options: LockOptions = {}): FolderLoc
     throw err;
   }
   held.set(file, { fd, count: 1 });
-  setInherited(file, true);
   return { file, release: () => release(file) };
 }
 
@@ -153,7 +153,6 @@ function release(file: string): void {
   const mine = held.get(file);
   if (!mine || --mine.count > 0) return;
   held.delete(file);
-  setInherited(file, false);
   try {
     fs.ftruncateSync(mine.fd, 0); // released cleanly: nobody to name or take over from
   } finally {
