@@ -4,6 +4,7 @@
  * stage loop (experiment/run.ts) as the notebooks, on the experiment file named by --experiment (or
  * MRL_EXPERIMENT, else experiments/fmnist.json) with the flags below as overrides.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { diskError } from "./core/diskErrors";
 import { MrlError } from "./core/errors";
@@ -11,10 +12,11 @@ import { inheritLock, lockFolder, type FolderLock } from "./core/lock";
 import type { Matrix } from "./core/matrix";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
-import { FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type SweepRunFlags } from "./experiment/flags";
+import { blameFlag, FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type FlagOrigin, type ParsedFlags, type SweepRunFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
-import { databaseDataset } from "./io/naming";
+import { arrayFiles, databaseDataset, isPerSizeModel } from "./io/naming";
+import { npyShape } from "./io/npyStream";
 import { expandGrid, sweepGridWith, sweepLimits, type SweepGrid } from "./sweep/grid";
 import { runCheckpointedSweep } from "./sweep/checkpoint";
 import { sampleQueries, SWEEP_SAMPLE_SEED } from "./sweep/sample";
@@ -35,6 +37,16 @@ const resolveArg = (p: string): string => path.resolve(process.env.INIT_CWD ?? p
 
 function parseOptions(args: string[]): Options {
   const flags = parseFlags(args);
+  try {
+    const options = optionsFrom(flags);
+    checkFlagsAgainstArrays(options.experiment, flags.origins);
+    return options;
+  } catch (err) {
+    throw blameFlag(err, flags.origins); // a value the user typed is named by its flag, not by the experiment file
+  }
+}
+
+function optionsFrom(flags: ParsedFlags): Options {
   const file = flags.experimentFile ? resolveArg(flags.experimentFile) : defaultExperimentFile();
   const overrides = { ...flags.overrides, root: flags.paths.root ? resolveArg(flags.paths.root) : undefined };
   if (overrides.nesting || overrides.k) {
@@ -187,6 +199,25 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     },
   },
 };
+
+/**
+ * Flag values checked against the arrays before a stage starts, so the error names the flag the user typed (the
+ * stages' own checks name the array file): dims and rerank dims within the arrays' width, k within the database.
+ */
+function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]): void {
+  const model = e.models.find((m) => !isPerSizeModel(m));
+  const file = model && arrayFiles(e.root, e.dataset, model).databaseX;
+  if (!file || !fs.existsSync(file)) return; // the stage reports missing arrays itself
+  const { rows, cols } = npyShape(file);
+  for (const o of origins) {
+    const dims = o.flag === "--dims" ? e.nesting
+      : o.flag === "--adaptive" ? [e.adaptive[Number(/\d+/.exec(o.field))]?.rerankDim ?? 0]
+        : o.flag === "--funnel" ? e.funnels[Number(/\d+/.exec(o.field))]?.dims ?? [] : [];
+    const over = dims.find((d) => d > cols);
+    if (over !== undefined) throw new MrlError(`${o.flag} "${o.value}": dim ${over} is larger than the arrays' ${cols} dims (${rel(file)}); expected dims up to ${cols}`);
+    if (o.flag === "--k" && e.k > rows) throw new MrlError(`--k "${o.value}": larger than the database's ${rows} rows (${rel(file)}); expected k up to ${rows}`);
+  }
+}
 
 /** The commands that write under the experiment's root. */
 const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "metrics", "retrieve", "sweep"];

@@ -54,6 +54,35 @@ export interface ParsedFlags {
   notebooks: boolean;
   sweep: SweepRunFlags;
   positional: string[];
+  /** The experiment fields the flags set, so an error about one names the flag the user typed. */
+  origins: FlagOrigin[];
+}
+
+/** An experiment field (or list item, e.g. `funnels[1]`) and the flag and value that set it. */
+export interface FlagOrigin { field: string; flag: string; value: string }
+
+/** The experiment field each plain flag sets (--adaptive and --funnel set one list item each). */
+const FLAG_FIELDS: Record<string, string> = {
+  "--root": "root", "--dataset": "dataset", "--model": "models", "--model-config": "models", "--index": "indexTypes", "--dims": "nesting",
+  "--k": "k", "--ef-search": "efSearch", "--exact-engine": "exactEngine", "--recall-denominator": "recallDenominator",
+  "--shortlist-format": "shortlistFormat", "--rerank-precision": "rerankPrecision", "--memory-gb": "memoryGb",
+};
+
+/**
+ * An experiment error about a field a flag set (`<file>: field "funnels[0].shortlists" is ...; expected ...`) as
+ * the same problem told about the flag (`--funnel "8:16,32:10,20": shortlists is [10,20]; expected ...`); other
+ * errors unchanged.
+ */
+export function blameFlag(err: unknown, origins: readonly FlagOrigin[]): unknown {
+  if (!(err instanceof MrlError)) return err;
+  const problem = err.file && err.message.startsWith(`${err.file}: `) ? err.message.slice(err.file.length + 2) : err.message;
+  const m = /^field "([^"]+)" (is .*?); (expected .*)$/s.exec(problem);
+  if (!m) return err;
+  const [, field, is, expected] = m;
+  const origin = [...origins].reverse().find((o) => field === o.field || field.startsWith(`${o.field}.`) || field.startsWith(`${o.field}[`));
+  if (!origin) return err;
+  const inner = field.slice(origin.field.length).replace(/^\[\d+\]/, "").replace(/^\./, "");
+  return new MrlError(`${origin.flag} "${origin.value}": ${inner ? `${inner} ${is}; ` : ""}${expected}`);
 }
 
 const bad = (flag: string, value: string, expected: string): never => {
@@ -105,7 +134,7 @@ export function parseFunnel(text: string): FunnelSpec {
 
 /** Parses the flags after the command name. Unknown flags and values that do not parse are one-line errors. */
 export function parseFlags(args: string[]): ParsedFlags {
-  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, wait: true, notebooks: true, sweep: { gridFlags: [] }, positional: [] };
+  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, wait: true, notebooks: true, sweep: { gridFlags: [] }, positional: [], origins: [] };
   const o = out.overrides;
   const grid: Partial<SweepGrid> = {}, funnelRule: Partial<FunnelRule> = {};
   const adaptive: RerankSpec[] = [], funnels: FunnelSpec[] = [];
@@ -115,6 +144,9 @@ export function parseFlags(args: string[]): ParsedFlags {
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    if (a in FLAG_FIELDS && i + 1 < args.length) out.origins.push({ field: FLAG_FIELDS[a], flag: a, value: args[i + 1] });
+    if (a === "--adaptive" && i + 1 < args.length) out.origins.push({ field: `adaptive[${adaptive.length}]`, flag: a, value: args[i + 1] });
+    if (a === "--funnel" && i + 1 < args.length) out.origins.push({ field: `funnels[${funnels.length}]`, flag: a, value: args[i + 1] });
     if (a in SWEEP_GRID_FLAGS && !out.sweep.gridFlags.includes(a)) out.sweep.gridFlags.push(a);
     if (a === "--experiment") out.experimentFile = value(++i);
     else if (a === "--root") out.paths.root = value(++i);
