@@ -171,3 +171,19 @@ test("a full disk: one line naming the file, no half-written output, and a re-ru
     spawnSync("umount", [dir]);
   }
 });
+
+test("shared holders (the shard tasks of one job) share a root and keep exclusive writers out", () => {
+  const root = fixtureRoot();
+  const internal = path.join(REPO, "lib", "dist", "internal.js");
+  const tryLock = (shared: boolean) => spawnSync(process.execPath, ["-e",
+    `const m = require(${JSON.stringify(internal)}); try { m.lockFolder(${JSON.stringify(root)}, { shared: ${shared}, wait: false }).release(); console.log("locked"); } catch (e) { console.log(e.message); }`],
+  { encoding: "utf8" }).stdout.trim();
+  const lock = lockFolder(root, { shared: true });
+  try {
+    assert.equal(tryLock(true), "locked");
+    assert.match(tryLock(false), /in use by another process; not waiting/);
+  } finally {
+    lock.release();
+  }
+  assert.equal(tryLock(false), "locked");
+});

@@ -26,12 +26,17 @@ export interface LockOptions {
   onNote?: (line: string) => void;
   /** Milliseconds between attempts while waiting. */
   pollMs?: number;
+  /**
+   * Share the folder with other shared holders (the shard tasks of one job, each writing only its own files),
+   * while excluding every exclusive holder (a whole run, a merge). Shared holders do not name themselves.
+   */
+  shared?: boolean;
 }
 
 /** A held lock; release() once per lockFolder() call (the last one frees it). */
 export interface FolderLock { file: string; release(): void }
 
-const held = new Map<string, { fd: number; count: number }>();
+const held = new Map<string, { fd: number; count: number; shared: boolean }>();
 
 /**
  * Locks held by this process's ancestors, which wait for it (the pipeline executing its notebooks, whose stage
@@ -121,7 +126,7 @@ export function lockFolder(folder: string, options: LockOptions = {}): FolderLoc
   const fd = onDisk(file, () => fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666));
   try {
     let waited = false;
-    while (!nativeKernels().flockTry(fd, true)) {
+    while (!nativeKernels().flockTry(fd, !options.shared)) {
       const holder = readHolder(fd);
       const who = holder ? describeHolder(holder) : "another process";
       if (options.wait === false) {
@@ -131,21 +136,23 @@ export function lockFolder(folder: string, options: LockOptions = {}): FolderLoc
       waited = true;
       sleep(options.pollMs ?? 500);
     }
-    const before = readHolder(fd);
+    const before = options.shared ? undefined : readHolder(fd);
     if (before && before.pid !== process.pid) {
       // the kernel dropped its lock: the holder exited without releasing (killed, or its machine went down)
       const gone = before.host === os.hostname() && !processAlive(before.pid) ? "which is no longer running" : "which no longer holds it";
       options.onNote?.(`${folder}: took over the lock left by ${describeHolder(before)}, ${gone}; finished outputs are kept, the rest is redone`);
     }
     const me: LockHolder = { pid: process.pid, host: os.hostname(), command: options.command ?? processCommand(), started: new Date().toISOString() };
-    const text = Buffer.from(JSON.stringify(me) + "\n");
-    fs.ftruncateSync(fd, 0);
-    fs.writeSync(fd, text, 0, text.length, 0);
+    if (!options.shared) {
+      const text = Buffer.from(JSON.stringify(me) + "\n");
+      fs.ftruncateSync(fd, 0);
+      fs.writeSync(fd, text, 0, text.length, 0);
+    }
   } catch (err) {
     fs.closeSync(fd);
     throw err;
   }
-  held.set(file, { fd, count: 1 });
+  held.set(file, { fd, count: 1, shared: options.shared === true });
   return { file, release: () => release(file) };
 }
 
@@ -154,7 +161,7 @@ function release(file: string): void {
   if (!mine || --mine.count > 0) return;
   held.delete(file);
   try {
-    fs.ftruncateSync(mine.fd, 0); // released cleanly: nobody to name or take over from
+    if (!mine.shared) fs.ftruncateSync(mine.fd, 0); // released cleanly: nobody to name or take over from
   } finally {
     fs.closeSync(mine.fd); // drops the flock
   }
