@@ -4,15 +4,19 @@
  * stage loop (experiment/run.ts) as the notebooks, on the experiment file named by --experiment (or
  * MRL_EXPERIMENT, else experiments/fmnist.json) with the flags below as overrides.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
+import { diskError } from "./core/diskErrors";
 import { MrlError } from "./core/errors";
+import { inheritLock, lockFolder, type FolderLock } from "./core/lock";
 import type { Matrix } from "./core/matrix";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
-import { FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type SweepRunFlags } from "./experiment/flags";
+import { blameFlag, FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type FlagOrigin, type ParsedFlags, type SweepRunFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
-import { databaseDataset } from "./io/naming";
+import { arrayFiles, databaseDataset, isPerSizeModel } from "./io/naming";
+import { npyShape } from "./io/npyStream";
 import { expandGrid, sweepGridWith, sweepLimits, type SweepGrid } from "./sweep/grid";
 import { runCheckpointedSweep } from "./sweep/checkpoint";
 import { sampleQueries, SWEEP_SAMPLE_SEED } from "./sweep/sample";
@@ -22,13 +26,27 @@ import { sweepCsvFile, sweepFigureFiles } from "./report/sweeps";
 import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
 
-interface Options { experiment: Experiment; force: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[] }
+interface Options {
+  experiment: Experiment; force: boolean; wait: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[];
+  /** The lock of the experiment's root this command holds (commands that write there). */
+  lock?: FolderLock;
+}
 
 // Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
 const resolveArg = (p: string): string => path.resolve(process.env.INIT_CWD ?? process.cwd(), p);
 
 function parseOptions(args: string[]): Options {
   const flags = parseFlags(args);
+  try {
+    const options = optionsFrom(flags);
+    checkFlagsAgainstArrays(options.experiment, flags.origins);
+    return options;
+  } catch (err) {
+    throw blameFlag(err, flags.origins); // a value the user typed is named by its flag, not by the experiment file
+  }
+}
+
+function optionsFrom(flags: ParsedFlags): Options {
   const file = flags.experimentFile ? resolveArg(flags.experimentFile) : defaultExperimentFile();
   const overrides = { ...flags.overrides, root: flags.paths.root ? resolveArg(flags.paths.root) : undefined };
   if (overrides.nesting || overrides.k) {
@@ -40,7 +58,7 @@ function parseOptions(args: string[]): Options {
   const funnels = fitSweepFunnels(overrides.sweep?.funnels ? loadExperiment({}, file).sweep : undefined, overrides);
   if (funnels) overrides.sweep = { ...overrides.sweep, funnels };
   return {
-    experiment: loadExperiment(overrides, file), force: flags.force, notebooks: flags.notebooks,
+    experiment: loadExperiment(overrides, file), force: flags.force, wait: flags.wait, notebooks: flags.notebooks,
     results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), sweep: flags.sweep, positional: flags.positional,
   };
 }
@@ -92,7 +110,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       for (const name of NOTEBOOKS) {
         console.error(`pipeline: executing notebooks/${name}`);
         executeNotebook(path.join(PROJECT_ROOT, "notebooks", name), path.join(out, name), {
-          html: true, env: { MRL_EXPERIMENT: experimentFile, MRL_RESULTS: o.results },
+          html: true, env: { MRL_EXPERIMENT: experimentFile, MRL_RESULTS: o.results, ...(o.lock ? inheritLock(o.lock) : {}) },
         });
       }
       console.error(`pipeline: executed notebooks and HTML in ${rel(out)}`);
@@ -182,6 +200,28 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
 };
 
+/**
+ * Flag values checked against the arrays before a stage starts, so the error names the flag the user typed (the
+ * stages' own checks name the array file): dims and rerank dims within the arrays' width, k within the database.
+ */
+function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]): void {
+  const model = e.models.find((m) => !isPerSizeModel(m));
+  const file = model && arrayFiles(e.root, e.dataset, model).databaseX;
+  if (!file || !fs.existsSync(file)) return; // the stage reports missing arrays itself
+  const { rows, cols } = npyShape(file);
+  for (const o of origins) {
+    const dims = o.flag === "--dims" ? e.nesting
+      : o.flag === "--adaptive" ? [e.adaptive[Number(/\d+/.exec(o.field))]?.rerankDim ?? 0]
+        : o.flag === "--funnel" ? e.funnels[Number(/\d+/.exec(o.field))]?.dims ?? [] : [];
+    const over = dims.find((d) => d > cols);
+    if (over !== undefined) throw new MrlError(`${o.flag} "${o.value}": dim ${over} is larger than the arrays' ${cols} dims (${rel(file)}); expected dims up to ${cols}`);
+    if (o.flag === "--k" && e.k > rows) throw new MrlError(`--k "${o.value}": larger than the database's ${rows} rows (${rel(file)}); expected k up to ${rows}`);
+  }
+}
+
+/** The commands that write under the experiment's root. */
+const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "metrics", "retrieve", "sweep"];
+
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name ? commands[name] : undefined;
@@ -191,13 +231,23 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const options = parseOptions(rest);
-  await command.run(options);
+  // one writer per root: a second run waits for this one (or stops, --no-wait); the stages it calls go on under it
+  const lock = WRITES_ROOT.includes(name)
+    ? lockFolder(options.experiment.root, { wait: options.wait, onNote: (line) => console.error(`note: ${line}`) }) : undefined;
+  try {
+    await command.run({ ...options, lock });
+  } finally {
+    lock?.release();
+  }
   // what the stage used, against the budget it kept to
   if (name !== "notebook") console.error(peakRssLine(name, memoryBudgetBytes(options.experiment.memoryGb)));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  // User errors print as one readable message; anything else keeps its stack for a bug report.
-  console.error(err instanceof MrlError ? `error: ${err.message}` : err);
+  // User errors print as one readable message; a disk problem no writer named gets the file Node names; anything
+  // else keeps its stack for a bug report.
+  const path = (err as NodeJS.ErrnoException | undefined)?.path;
+  const shown = err instanceof MrlError ? err : diskError(err, path ?? "the output folder");
+  console.error(shown ? `error: ${shown.message}` : err);
   process.exitCode = 1;
 });

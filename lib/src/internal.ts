@@ -6,6 +6,8 @@
  */
 export * from "./core/atomic";
 export * from "./core/checks";
+export * from "./core/diskErrors";
+export * from "./core/lock";
 export * from "./core/errors";
 export * from "./core/matrix";
 export * from "./core/memory";

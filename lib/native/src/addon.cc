@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("selectPass", Napi::Function::New(env, mrl::SelectPass));
   exports.Set("rerank", Napi::Function::New(env, mrl::Rerank));
   exports.Set("localityOrder", Napi::Function::New(env, mrl::LocalityOrder));
+  exports.Set("flockTry", Napi::Function::New(env, mrl::FlockTry));
   return exports;
 }
 

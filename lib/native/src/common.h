@@ -54,5 +54,6 @@ Napi::Value PrefixInvNorms(const Napi::CallbackInfo& info);
 Napi::Value SelectPass(const Napi::CallbackInfo& info);
 Napi::Value Rerank(const Napi::CallbackInfo& info);
 Napi::Value LocalityOrder(const Napi::CallbackInfo& info);
+Napi::Value FlockTry(const Napi::CallbackInfo& info);
 
 }  // namespace mrl

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { onDisk } from "./diskErrors";
 
 /** A temp path next to `target` (same filesystem, so rename is atomic). */
 export function tempPathFor(target: string): string {
@@ -8,18 +9,21 @@ export function tempPathFor(target: string): string {
 
 /**
  * Writes through a temp file and renames it over `target`, so readers never see a half-written file and an
- * interrupted run leaves the previous version intact. `write` receives the temp path.
+ * interrupted run leaves the previous version intact. `write` receives the temp path. A full disk, a quota, a
+ * read-only or unwritable folder becomes one line naming `target` (and `bytes`, what it needed, when given).
  */
-export function writeAtomically(target: string, write: (tempPath: string) => void): void {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const temp = tempPathFor(target);
-  try {
-    write(temp);
-    fs.renameSync(temp, target);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw err;
-  }
+export function writeAtomically(target: string, write: (tempPath: string) => void, bytes?: number): void {
+  onDisk(target, () => {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const temp = tempPathFor(target);
+    try {
+      write(temp);
+      fs.renameSync(temp, target);
+    } catch (err) {
+      fs.rmSync(temp, { force: true });
+      throw err;
+    }
+  }, bytes);
 }
 
 const TEMP_NAME = /^\..+\.(\d+)\.\d+\.tmp$/;
@@ -50,5 +54,5 @@ function processAlive(pid: number): boolean {
 
 /** Atomic writeFileSync. */
 export function writeFileAtomic(target: string, data: string | NodeJS.ArrayBufferView): void {
-  writeAtomically(target, (temp) => fs.writeFileSync(temp, data));
+  writeAtomically(target, (temp) => fs.writeFileSync(temp, data), typeof data === "string" ? Buffer.byteLength(data) : data.byteLength);
 }

@@ -12,7 +12,7 @@ export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--m
              [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N] [--exact-engine nested|faiss]
              [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
              [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--memory-gb N]
-             [--no-index-files] [--force] [--results DIR] [--no-notebooks]
+             [--no-index-files] [--force] [--no-wait] [--results DIR] [--no-notebooks]
              sweep: [--retrieval-dims 8,16|none] [--shortlists 100,200|none] [--rerank-dims 2048|none] [--exact-dims 16,2048|none]
              [--first-stages exact,hnsw32,ivf256-p16-c8,pq8,opq8,sq8,binary] [--funnel-shortlists 200,...] [--funnel-steps 3,...] [--no-funnels]
              [--sweep-queries N] [--latency-queries N]`;
@@ -49,9 +49,40 @@ export interface ParsedFlags {
   /** Paths as typed: resolve them against where the user typed the command. */
   paths: { root?: string; results?: string };
   force: boolean;
+  /** --no-wait: when another run holds the root, stop at once instead of waiting for it (core/lock.ts). */
+  wait: boolean;
   notebooks: boolean;
   sweep: SweepRunFlags;
   positional: string[];
+  /** The experiment fields the flags set, so an error about one names the flag the user typed. */
+  origins: FlagOrigin[];
+}
+
+/** An experiment field (or list item, e.g. `funnels[1]`) and the flag and value that set it. */
+export interface FlagOrigin { field: string; flag: string; value: string }
+
+/** The experiment field each plain flag sets (--adaptive and --funnel set one list item each). */
+const FLAG_FIELDS: Record<string, string> = {
+  "--root": "root", "--dataset": "dataset", "--model": "models", "--model-config": "models", "--index": "indexTypes", "--dims": "nesting",
+  "--k": "k", "--ef-search": "efSearch", "--exact-engine": "exactEngine", "--recall-denominator": "recallDenominator",
+  "--shortlist-format": "shortlistFormat", "--rerank-precision": "rerankPrecision", "--memory-gb": "memoryGb",
+};
+
+/**
+ * An experiment error about a field a flag set (`<file>: field "funnels[0].shortlists" is ...; expected ...`) as
+ * the same problem told about the flag (`--funnel "8:16,32:10,20": shortlists is [10,20]; expected ...`); other
+ * errors unchanged.
+ */
+export function blameFlag(err: unknown, origins: readonly FlagOrigin[]): unknown {
+  if (!(err instanceof MrlError)) return err;
+  const problem = err.file && err.message.startsWith(`${err.file}: `) ? err.message.slice(err.file.length + 2) : err.message;
+  const m = /^field "([^"]+)" (is .*?); (expected .*)$/s.exec(problem);
+  if (!m) return err;
+  const [, field, is, expected] = m;
+  const origin = [...origins].reverse().find((o) => field === o.field || field.startsWith(`${o.field}.`) || field.startsWith(`${o.field}[`));
+  if (!origin) return err;
+  const inner = field.slice(origin.field.length).replace(/^\[\d+\]/, "").replace(/^\./, "");
+  return new MrlError(`${origin.flag} "${origin.value}": ${inner ? `${inner} ${is}; ` : ""}${expected}`);
 }
 
 const bad = (flag: string, value: string, expected: string): never => {
@@ -103,7 +134,7 @@ export function parseFunnel(text: string): FunnelSpec {
 
 /** Parses the flags after the command name. Unknown flags and values that do not parse are one-line errors. */
 export function parseFlags(args: string[]): ParsedFlags {
-  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, notebooks: true, sweep: { gridFlags: [] }, positional: [] };
+  const out: ParsedFlags = { overrides: {}, paths: {}, force: false, wait: true, notebooks: true, sweep: { gridFlags: [] }, positional: [], origins: [] };
   const o = out.overrides;
   const grid: Partial<SweepGrid> = {}, funnelRule: Partial<FunnelRule> = {};
   const adaptive: RerankSpec[] = [], funnels: FunnelSpec[] = [];
@@ -113,6 +144,9 @@ export function parseFlags(args: string[]): ParsedFlags {
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    if (a in FLAG_FIELDS && i + 1 < args.length) out.origins.push({ field: FLAG_FIELDS[a], flag: a, value: args[i + 1] });
+    if (a === "--adaptive" && i + 1 < args.length) out.origins.push({ field: `adaptive[${adaptive.length}]`, flag: a, value: args[i + 1] });
+    if (a === "--funnel" && i + 1 < args.length) out.origins.push({ field: `funnels[${funnels.length}]`, flag: a, value: args[i + 1] });
     if (a in SWEEP_GRID_FLAGS && !out.sweep.gridFlags.includes(a)) out.sweep.gridFlags.push(a);
     if (a === "--experiment") out.experimentFile = value(++i);
     else if (a === "--root") out.paths.root = value(++i);
@@ -137,6 +171,7 @@ export function parseFlags(args: string[]): ParsedFlags {
       o.memoryGb = Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : bad(a, v, "a positive number of GB (e.g. 4 or 0.5)");
     } else if (a === "--no-index-files") o.indexFiles = false;
     else if (a === "--force") out.force = true;
+    else if (a === "--no-wait") out.wait = false;
     else if (a === "--no-notebooks") out.notebooks = false;
     else if (a === "--retrieval-dims") grid.retrievalDims = gridAxis(a, value(++i), "8,16");
     else if (a === "--shortlists") grid.shortlists = gridAxis(a, value(++i), "100,200,400");

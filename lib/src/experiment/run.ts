@@ -13,6 +13,7 @@ import { runMetricsStage } from "../metrics/stage";
 import { runRerankStage, type RerankStageResult } from "../rerank/stage";
 import { runIndexSearch, type DimResult } from "../search/stage";
 import { MrlError } from "../core/errors";
+import { withFolderLock } from "../core/lock";
 import { experimentSpec, type Experiment } from "./experiment";
 import type { IndexType, ModelKind } from "./types";
 
@@ -20,6 +21,14 @@ export interface StageOptions {
   /** Recompute outputs even when they are up to date. */
   force?: boolean;
   quiet?: boolean;
+}
+
+/**
+ * Runs a stage holding the lock of the experiment's root (core/lock.ts): a second writer on the same root (a
+ * notebook beside the CLI, a re-submitted job) waits for this one instead of writing the same files at once.
+ */
+function locked<T>(experiment: Experiment, options: StageOptions, work: () => T): T {
+  return withFolderLock(experiment.root, work, { onNote: options.quiet ? undefined : (line) => console.error(`note: ${line}`) });
 }
 
 /** What one stage made for one model and index type of an experiment. */
@@ -96,17 +105,17 @@ export interface MetricsTable { rows: MetricsRow[]; file: string; skipped: boole
 
 /** Stage 2, faiss_nn: every nesting dim, for every model and index type. */
 export function runSearch(experiment: Experiment, options: StageOptions = {}): StageRun<DimResult[]>[] {
-  return forEachRun(experiment, (spec, arraysOf) => search(experiment, spec, arraysOf, options));
+  return locked(experiment, options, () => forEachRun(experiment, (spec, arraysOf) => search(experiment, spec, arraysOf, options)));
 }
 
 /** Stage 3, reranking: every adaptive and funnel configuration, for every model and index type. */
 export function runReranking(experiment: Experiment, options: StageOptions = {}): StageRun<RerankStageResult[]>[] {
-  return forEachRun(experiment, (spec, arraysOf) => rerankAll(experiment, spec, arraysOf, options));
+  return locked(experiment, options, () => forEachRun(experiment, (spec, arraysOf) => rerankAll(experiment, spec, arraysOf, options)));
 }
 
 /** Stage 4, compute_metrics: one table per model and index type. */
 export function runMetrics(experiment: Experiment, options: StageOptions = {}): StageRun<MetricsTable>[] {
-  return forEachRun(experiment, (spec, _arraysOf, labelsOf) => metrics(experiment, spec, labelsOf, options));
+  return locked(experiment, options, () => forEachRun(experiment, (spec, _arraysOf, labelsOf) => metrics(experiment, spec, labelsOf, options)));
 }
 
 /** Stages 2-4 for one model and index type, with each stage's time. */
@@ -119,7 +128,7 @@ export interface RetrievalResult {
 
 /** Stages 2-4 (faiss_nn, reranking, compute_metrics) for every model and index type. */
 export function runRetrieval(experiment: Experiment, options: StageOptions = {}): StageRun<RetrievalResult>[] {
-  return forEachRun(experiment, (spec, arraysOf, labelsOf) => {
+  return locked(experiment, options, () => forEachRun(experiment, (spec, arraysOf, labelsOf) => {
     const t0 = performance.now();
     const s = search(experiment, spec, arraysOf, options);
     const t1 = performance.now();
@@ -128,7 +137,7 @@ export function runRetrieval(experiment: Experiment, options: StageOptions = {})
     const m = metrics(experiment, spec, labelsOf, options);
     const t3 = performance.now();
     return { search: s, rerank: r, metrics: m, seconds: { search: (t1 - t0) / 1000, rerank: (t2 - t1) / 1000, metrics: (t3 - t2) / 1000 } };
-  });
+  }));
 }
 
 /** The database and query images an experiment embeds (its inference settings, cut to their limit). */
@@ -146,6 +155,10 @@ export interface InferenceRun { model: ModelKind; modelFile: string; result: Ret
 
 /** Stage 1, inference: embeds database and queries with each model's ONNX file (the experiment's "inference"). */
 export async function runInference(experiment: Experiment, options: StageOptions = {}): Promise<InferenceRun[]> {
+  return locked(experiment, options, () => inferEveryModel(experiment, options));
+}
+
+async function inferEveryModel(experiment: Experiment, options: StageOptions): Promise<InferenceRun[]> {
   const sources = experimentSources(experiment);
   const runs: InferenceRun[] = [];
   for (const model of experiment.models) {
@@ -165,6 +178,10 @@ export async function runInference(experiment: Experiment, options: StageOptions
 
 /** Everything: inference for each model, then stages 2-4 for each model and index type. */
 export async function runPipeline(experiment: Experiment, options: StageOptions = {}): Promise<StageRun<RetrievalResult>[]> {
+  return locked(experiment, options, () => inferThenRetrieve(experiment, options));
+}
+
+async function inferThenRetrieve(experiment: Experiment, options: StageOptions): Promise<StageRun<RetrievalResult>[]> {
   const log = options.quiet ? () => {} : (s: string) => console.error(s);
   for (const run of await runInference(experiment, options)) {
     const r = run.result;

@@ -32,6 +32,8 @@ interface NativeKernels {
     out: Int32Array, threads: number, queryNorms: Float64Array): number;
   /** Writes to order (nq values) the queries' locality order (see kernels/locality.ts). */
   localityOrder(queries: Float32Array, stride: number, nq: number, dims: number, leaf: number, order: Int32Array): void;
+  /** flock(fd, LOCK_EX or LOCK_SH | LOCK_NB): true when locked, false when another open file holds a conflicting lock. */
+  flockTry(fd: number, exclusive: boolean): boolean;
 }
 
 const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");

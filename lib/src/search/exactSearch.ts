@@ -107,7 +107,7 @@ export function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: nu
       chunkQueries, firstQuery: resumed,
       onBlock: (q0, q1, block, start, end) => {
         // the index files are written during the first pass only
-        if (q0 === resumed && start === 0) writers = o.indexFiles.map((f) => ({ dim: f.dim, writer: new FlatIndexWriter(f.file, f.dim, 0) }));
+        if (q0 === resumed && start === 0) writers = o.indexFiles.map((f) => ({ dim: f.dim, writer: new FlatIndexWriter(f.file, f.dim, database.rows) }));
         for (const { dim, writer } of writers) writer.append(faissNormalized(block, dim, database.file, normalized));
         progress.tick((q1 - q0) * (end - start));
         o.onProgress?.(q0 - resumed, end);

@@ -9,6 +9,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { tempPathFor } from "../core/atomic";
+import { diskError } from "../core/diskErrors";
 import { check, MrlError } from "../core/errors";
 import type { Matrix } from "../core/matrix";
 import { readFully } from "../io/npy";
@@ -50,55 +52,75 @@ export function flatIndexShape(file: string): { dim: number; ntotal: number } | 
 }
 
 /**
- * Writes an exact L2 index file block by block into `<file>.partial`, renamed to `file` by finish(). A
- * partial file left by an interrupted run can be continued: `resumeRows` rows are kept, the rest cut off.
+ * Writes an exact L2 index file block by block into a temp file of this process (tempPathFor: its pid in the
+ * name, so two writers never share one), renamed to `file` by finish(). A failed write (a full disk) removes the
+ * temp file and names `file` in one line; an interrupted run leaves only a temp file, which the next run clears.
  */
 export class FlatIndexWriter {
   readonly partial: string;
   private fd: number;
-  private rows: number;
+  private rows = 0;
 
-  constructor(readonly file: string, readonly dim: number, resumeRows = 0) {
-    this.partial = `${file}.partial`;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (resumeRows > 0) {
-      check(fs.existsSync(this.partial) && fs.statSync(this.partial).size >= FLAT_HEADER_BYTES + resumeRows * dim * 4,
-        `cannot resume: the partial index has fewer than ${resumeRows} rows`, this.partial);
-      this.fd = fs.openSync(this.partial, "r+");
-      fs.ftruncateSync(this.fd, FLAT_HEADER_BYTES + resumeRows * dim * 4);
-    } else {
-      this.fd = fs.openSync(this.partial, "w");
-      fs.writeSync(this.fd, header(dim, 0), 0, FLAT_HEADER_BYTES, 0);
+  /** `rows`, when known: the bytes the file will need, named in a full-disk message. */
+  constructor(readonly file: string, readonly dim: number, private readonly expectedRows?: number) {
+    this.partial = tempPathFor(file);
+    this.fd = this.guard(() => {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const fd = fs.openSync(this.partial, "w");
+      try {
+        fs.writeSync(fd, header(dim, 0), 0, FLAT_HEADER_BYTES, 0);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      return fd;
+    });
+  }
+
+  /** Runs a file operation; on a disk error the temp file goes and the error names the index file. */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (err) {
+      const named = diskError(err, this.file, this.expectedRows === undefined ? undefined : FLAT_HEADER_BYTES + this.expectedRows * this.dim * 4);
+      if (named) this.close();
+      throw named ?? err;
     }
-    this.rows = resumeRows;
   }
 
   /** Appends normalized rows. */
   append(block: Matrix): void {
     check(block.cols === this.dim, `cannot append ${block.cols}-d rows to a ${this.dim}-d index`, this.file);
     const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.rows * block.cols * 4);
-    let done = 0;
     const position = FLAT_HEADER_BYTES + this.rows * this.dim * 4;
-    while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done, position + done);
+    this.guard(() => {
+      let done = 0;
+      while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done, position + done);
+    });
     this.rows += block.rows;
-  }
-
-  /** Flushes what was appended, so a resumed run can trust the first `rows` rows. */
-  sync(): number {
-    fs.fsyncSync(this.fd);
-    return this.rows;
   }
 
   /** Writes the final header and renames the file into place. */
   finish(): void {
-    fs.writeSync(this.fd, header(this.dim, this.rows), 0, FLAT_HEADER_BYTES, 0);
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
-    fs.renameSync(this.partial, this.file);
+    this.guard(() => {
+      fs.writeSync(this.fd, header(this.dim, this.rows), 0, FLAT_HEADER_BYTES, 0);
+      fs.fsyncSync(this.fd);
+      fs.closeSync(this.fd);
+      this.fd = -1;
+      fs.renameSync(this.partial, this.file);
+    });
   }
 
-  /** Closes without finishing (the partial file stays for a resume). */
+  /** Stops without finishing: the temp file is removed (safe to call twice). */
   close(): void {
-    fs.closeSync(this.fd);
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // already closed by a failed finish()
+      }
+      this.fd = -1;
+    }
+    fs.rmSync(this.partial, { force: true });
   }
 }
