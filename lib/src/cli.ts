@@ -16,7 +16,7 @@ import { blameFlag, FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, w
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { arrayFiles, databaseDataset, isPerSizeModel } from "./io/naming";
-import { npyShape } from "./io/npyStream";
+import { npyShape } from "./io/npy";
 import { expandGrid, sweepGridWith, sweepLimits, type SweepGrid } from "./sweep/grid";
 import { runCheckpointedSweep } from "./sweep/checkpoint";
 import { sampleQueries, SWEEP_SAMPLE_SEED } from "./sweep/sample";
