@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
+  LOCK_NAME,
   artifactFreshness, DEFAULT_RERANK_PRECISION, FaissIndex, loadExperiment, loadRetrievalArrays, matrix, MANIFEST_NAME, readManifest, readMatrixNpy, readNpy,
   readShortlistCsv, runIndexSearch, runInference, runRetrieval, writeLabelsNpy, writeMatrixNpy, type ArtifactSpec,
 } from "@mrl-retrieval/lib/internal";
@@ -30,7 +31,8 @@ function files(dir: string): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
 }
 
-const isTemp = (file: string): boolean => /\.tmp$/.test(file) || path.basename(file).startsWith(".");
+// hidden files are temp files, but for the root's lock file (core/lock.ts), which stays and names no holder when free
+const isTemp = (file: string): boolean => /\.tmp$/.test(file) || (path.basename(file).startsWith(".") && path.basename(file) !== LOCK_NAME);
 
 /** Files that have a manifest entry, with their inode and mtime. */
 function recorded(root: string): Map<string, string> {
