@@ -159,7 +159,9 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     run: async (o) => {
       const e = o.experiment, model = e.models.find((m) => m !== "ff") ?? e.models[0];
       const arrays = experimentArrays(e, model);
-      const grid: SweepGrid = { ...sweepGridWith(e.sweep), ...(o.sweep.noFunnels ? { funnels: undefined } : {}) };
+      // the default grid fitted to the arrays (each change said); values the user set are checked as given
+      const fitted = sweepGridWith(e.sweep, { rows: arrays.database.rows, cols: arrays.database.cols, onNote: (line) => console.error(`sweep: note: ${line}`) });
+      const grid: SweepGrid = { ...fitted, ...(o.sweep.noFunnels ? { funnels: undefined } : {}) };
       checkGrid(grid, arrays.database, o.sweep.gridFlags); // before the database loads
       const { queries, labels } = sweepQueries(arrays.queries, arrays.queryLabels, o.sweep.queries);
       const file = sweepCsvFile(o.results, e.dataset, model);

@@ -82,15 +82,67 @@ export const DEFAULT_SWEEP_GRID: SweepGrid = {
 /**
  * A grid from the default with some fields replaced (the experiment's "sweep" field, CLI flags). The default's
  * per-stage dims follow its first stages: with `firstStages` replaced and `firstStageDims` not, only the dims of
- * stages still named are kept (naming other first stages should not trip over the default's IVF dims).
+ * stages still named are kept (naming other first stages should not trip over the default's IVF dims). With
+ * `fit` (the database's shape), the default's values are fitted to the arrays (fitGridToArrays), each change told
+ * to `fit.onNote`; the replaced fields are kept as given.
  */
-export function sweepGridWith(overrides: Partial<SweepGrid> = {}): SweepGrid {
+export function sweepGridWith(overrides: Partial<SweepGrid> = {}, fit?: { rows: number; cols: number; onNote?: (line: string) => void }): SweepGrid {
   const grid: SweepGrid = { ...DEFAULT_SWEEP_GRID, ...overrides };
   if (overrides.firstStageDims === undefined && grid.firstStageDims) {
     const stages = grid.firstStages ?? ["exact"];
     grid.firstStageDims = Object.fromEntries(Object.entries(grid.firstStageDims).filter(([stage]) => stages.includes(stage)));
   }
-  return grid;
+  if (!fit) return grid;
+  const fitted = fitGridToArrays(grid, overrides, fit);
+  for (const note of fitted.notes) fit.onNote?.(note);
+  return fitted.grid;
+}
+
+/**
+ * The grid with the default's values fitted to arrays of `cols` dims and `rows` rows, and a note for each change:
+ * dims above the arrays' width are left out (the largest dim of a dims axis becomes the arrays' own width, as the
+ * default's 2048 stands for "full width"), shortlists over the rows are left out, a default first stage left with
+ * no dim is left out. Fields in `userSet` (the experiment's "sweep" field and the grid flags) are left as they are:
+ * expandGrid refuses what does not fit there, naming the field.
+ */
+export function fitGridToArrays(grid: SweepGrid, userSet: Partial<SweepGrid> | undefined, database: { rows: number; cols: number }):
+  { grid: SweepGrid; notes: string[] } {
+  const { rows, cols } = database;
+  const notes: string[] = [];
+  const fitted: SweepGrid = { ...grid };
+  const set = (field: keyof SweepGrid): boolean => userSet?.[field] !== undefined;
+  const fitDims = (field: string, dims: number[], widen: boolean): number[] => {
+    const kept = dims.filter((d) => d <= cols);
+    if (widen && kept.length < dims.length && !kept.includes(cols)) kept.push(cols);
+    if (kept.length < dims.length) notes.push(`default ${field} [${dims}] -> [${kept}] (the arrays have ${cols} dims)`);
+    return kept;
+  };
+  if (!set("retrievalDims")) fitted.retrievalDims = fitDims("retrievalDims", grid.retrievalDims, false);
+  if (!set("rerankDims")) fitted.rerankDims = fitDims("rerankDims", grid.rerankDims, true);
+  if (!set("exactDims") && grid.exactDims) fitted.exactDims = fitDims("exactDims", grid.exactDims, true);
+  const fitShortlists = (field: string, lengths: number[]): number[] => {
+    const kept = lengths.filter((l) => l <= rows);
+    if (kept.length < lengths.length) notes.push(`default ${field} [${lengths}] -> [${kept}] (the database has ${rows} rows)`);
+    return kept;
+  };
+  if (!set("shortlists")) fitted.shortlists = fitShortlists("shortlists", grid.shortlists);
+  if (!set("funnels") && grid.funnels) {
+    fitted.funnels = { ...grid.funnels, firstShortlists: fitShortlists("funnels.firstShortlists", grid.funnels.firstShortlists) };
+  }
+  if (!set("firstStageDims") && grid.firstStageDims) {
+    const dims: Record<string, number[]> = {};
+    for (const [stage, stageDims] of Object.entries(grid.firstStageDims)) {
+      const kept = stageDims.filter((d) => d <= cols);
+      if (kept.length < stageDims.length) notes.push(`default firstStageDims.${stage} [${stageDims}] -> [${kept}] (the arrays have ${cols} dims)`);
+      if (kept.length > 0) dims[stage] = kept;
+      else if (!set("firstStages")) {
+        fitted.firstStages = (fitted.firstStages ?? ["exact"]).filter((s) => s !== stage);
+        notes.push(`default first stage ${stage} left out: none of its dims fits the arrays' ${cols}`);
+      } else dims[stage] = stageDims; // named by the user: expandGrid says what does not fit
+    }
+    fitted.firstStageDims = dims;
+  }
+  return { grid: fitted, notes };
 }
 
 /**
