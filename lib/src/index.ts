@@ -32,6 +32,8 @@ export {
   runMetrics,
   /** One model's arrays under an experiment's root, dataset and memory budget (notebook cells that look at them). */
   experimentArrays,
+  /** One model's labels under an experiment, V2 and ff included (compute_metrics' cell reads them as the stage does). */
+  experimentLabels,
   /** Stages 2-4 for every model and index type, with each stage's time. */
   runRetrieval,
   /** Everything: inference, then stages 2-4. */
@@ -173,6 +175,8 @@ export {
 export {
   /** The grid of configurations (D_r x L x D_s, funnels by rule), expanded and checked. */
   expandGrid, funnelFromRule, configLabel, DEFAULT_SWEEP_GRID, sweepGridWith,
+  /** The limits a grid is checked against on a database (what runSweep and `mrl sweep` use). */
+  sweepLimits,
   type SweepGrid, type SweepConfig, type FunnelRule,
 } from "./sweep/grid";
 export {
