@@ -4,23 +4,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { checkHtmlPage, executeNotebook, loadExperiment, runInference, runSearch } from "@mrl-retrieval/lib/internal";
 import { REPO, tempDir, testExperimentFile } from "./helpers";
-
-interface Output { output_type: string; text?: string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
-interface Notebook { cells: Array<{ cell_type: string; outputs?: Output[] }>; metadata: { kernelspec: { name: string } } }
-
-/** Executes a notebook headless with the tslab kernel and returns the executed JSON; given `htmlOut`, also exports HTML there. */
-export function runNotebook(name: string, env: Record<string, string> = {}, htmlOut?: string): Notebook {
-  const out = htmlOut ?? path.join(tempDir(), name);
-  executeNotebook(path.join(REPO, "notebooks", name), out, { env, cellTimeoutSeconds: 600, html: htmlOut !== undefined });
-  const nb = JSON.parse(fs.readFileSync(out, "utf8")) as Notebook;
-  const errors = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "error");
-  assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), [], `${name} raised errors`);
-  return nb;
-}
-
-export function streamText(nb: Notebook): string {
-  return nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "stream").map((o) => (o.text ?? []).join("")).join("");
-}
+import { htmlText, runNotebook, streamText } from "./notebookRun";
 
 test("smoke notebook executes headless with the tslab kernel and imports lib by package name", () => {
   const nb = runNotebook("smoke.ipynb");
@@ -50,13 +34,6 @@ test("a failing notebook surfaces the cell's readable error instead of writing a
   assert.equal(fs.existsSync(out), false);
   assert.ok(fs.existsSync(path.join(dir, "out", "bad.failed.ipynb")));
 });
-
-function htmlText(nb: Notebook): string {
-  return nb.cells.flatMap((c) => c.outputs ?? []).map((o) => {
-    const h = o.data?.["text/html"] as string[] | string | undefined;
-    return Array.isArray(h) ? h.join("") : h ?? "";
-  }).join("\n");
-}
 
 test("the four pipeline notebooks run headless in order on real data (test experiment)", async () => {
   const root = tempDir();
