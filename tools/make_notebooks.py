@@ -1,6 +1,8 @@
 """Writes the pipeline notebooks (run from the project root: /usr/bin/python3 tools/make_notebooks.py).
 Each notebook: one configuration cell that loads the experiment, the method in a short readable cell where the
-stage has one, and calls into the library for the rest. Re-run this script after editing the cells below."""
+stage has one, and calls into the library for the rest. Re-run this script after editing the cells below.
+tslab turns a cell's top-level names into `exports.x` but not inside object shorthand: write `{ x: x }`-free code,
+i.e. pass `{ latencyQueries: n }` or a settings object, never `{ latencyQueries }` of a top-level const."""
 import sys
 sys.path.insert(0, sys.path[0])
 from nb import write_notebook
@@ -524,7 +526,7 @@ The same runs from the command line: `npm run mrl -- sweep`.
     ("ts", IMPORTS + 'import * as path from "node:path";\n'),
     ("md", CONFIG_MD_WITH_SETTINGS),
     ("ts", config("""
-const latencyQueries = 100; // queries timed one at a time (p50, p95 ms), as `mrl sweep --latency-queries`
+const sweepOptions: mrl.SweepOptions = { latencyQueries: 100 }; // queries timed one at a time (p50, p95 ms), as `mrl sweep --latency-queries`
 // the planner's questions: within `mapBelowExact` mAP@10 of exact search, or within a budget per query
 const plannerAsks = { mapBelowExact: 0.001, maxMflops: 1, maxMsPerQuery: 0.1 };
 """)),
@@ -550,7 +552,7 @@ console.log(`${mrl.expandGrid(grid, mrl.sweepLimits(grid, database)).length} con
 ## Run it
 """),
     ("ts", """
-const result = mrl.runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, { latencyQueries });
+const result = mrl.runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, sweepOptions);
 console.log(mrl.sweepSummary(result).join("\\n"));
 """),
     ("md", """
@@ -572,12 +574,11 @@ configuration that reaches a target" (`minMap`, cheapest by MFLOPs or by time).
 """),
     ("ts", """
 const exact = mrl.planAgainstExact(result)!;
-const { mapBelowExact, maxMflops, maxMsPerQuery } = plannerAsks;
 const asks: [string, mrl.PlanRequest][] = [
-  [`within ${mapBelowExact} mAP@10 of exact, fewest MFLOPs`, { minMap: exact.exact.mAP10 - mapBelowExact }],
-  [`within ${mapBelowExact} mAP@10 of exact, least time`, { minMap: exact.exact.mAP10 - mapBelowExact, minimize: "time" }],
-  [`best mAP@10 at ${maxMflops} MFLOP per query or less`, { maxMflops }],
-  [`best mAP@10 at ${maxMsPerQuery} ms per query or less`, { maxMsPerQuery }],
+  [`within ${plannerAsks.mapBelowExact} mAP@10 of exact, fewest MFLOPs`, { minMap: exact.exact.mAP10 - plannerAsks.mapBelowExact }],
+  [`within ${plannerAsks.mapBelowExact} mAP@10 of exact, least time`, { minMap: exact.exact.mAP10 - plannerAsks.mapBelowExact, minimize: "time" }],
+  [`best mAP@10 at ${plannerAsks.maxMflops} MFLOP per query or less`, { maxMflops: plannerAsks.maxMflops }],
+  [`best mAP@10 at ${plannerAsks.maxMsPerQuery} ms per query or less`, { maxMsPerQuery: plannerAsks.maxMsPerQuery }],
 ];
 tslab.display.html(mrl.htmlTable(asks.map(([ask, request]) => {
   const r = mrl.bestConfig(result.rows, request);
