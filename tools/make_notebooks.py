@@ -1,8 +1,8 @@
 """Writes the pipeline notebooks (run from the project root: /usr/bin/python3 tools/make_notebooks.py).
 Each notebook: one configuration cell that loads the experiment, the method in a short readable cell where the
 stage has one, and calls into the library for the rest. Re-run this script after editing the cells below.
-tslab turns a cell's top-level names into `exports.x` but not inside object shorthand: write `{ x: x }`-free code,
-i.e. pass `{ latencyQueries: n }` or a settings object, never `{ latencyQueries }` of a top-level const."""
+tslab rewrites a cell's top-level names to `exports.x` everywhere except in object shorthand: pass
+`{ latencyQueries: n }` or a settings object, never `{ latencyQueries }` where latencyQueries is a top-level const."""
 import sys
 sys.path.insert(0, sys.path[0])
 from nb import write_notebook
