@@ -177,7 +177,7 @@ tslab.display.html(mrl.htmlTable(searchRows as any, 2));
 """),
     ("md", """
 ## The method and the library agree
-On the first `methodCheck.queries` queries: the cell above and the library's exact shortlists (`exactl2`, the
+On the first `methodCheck.queries` queries: the method cell and the library's exact shortlists (`exactl2`, the
 nested engine over BLAS in float32, or FAISS) must give the same ids at every dim, up to the order of rows at
 equal distance (`mrl.compareRankings`, like faiss contrib's `check_ref_knn_with_draws`). An `ff` model has one
 array per size: each size is its own one-segment search.
