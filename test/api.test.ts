@@ -20,7 +20,7 @@ const NOTEBOOK_NAMES = [
   // matrices and paths
   "matrix", "intMatrix", "row", "resultsDir",
   // arrays, shortlists, artifact names
-  "readMatrixNpy", "readLabelsNpy", "writeMatrixNpy", "readShortlist", "loadShortlist", "DatabaseVectors",
+  "readMatrixNpy", "writeMatrixNpy", "experimentLabels", "sweepLimits", "sweepCsvFile", "sweepFigureFiles", "readShortlist", "loadShortlist", "DatabaseVectors",
   "arrayPath", "indexPath", "neighborsPath", "rerankedPath", "funnelPath",
   // retrieval methods
   "loadEmbeddingModel", "FaissIndex", "efSearchSweep", "rerank", "funnelRerank",
@@ -41,7 +41,7 @@ const CLI_NAMES = ["runRetrieval", "runPipeline", "writeReport", "MrlError"];
  * stages, metrics beyond the notebooks' tables, the planner's front).
  */
 const DOCUMENTED_NAMES = [
-  "firstColumns", "writeLabelsNpy", "arrayFiles", "metricsPath", "embed", "imageSource",
+  "firstColumns", "readLabelsNpy", "writeLabelsNpy", "arrayFiles", "metricsPath", "embed", "imageSource",
   "faissNormalized", "parseFirstStage", "buildFirstStage", "DEFAULT_EF_SEARCH",
   "METRICS", "rankingMetrics", "readMetricsTable", "sharedIdRecall", "paretoFront", "readSweepCsv",
 ];

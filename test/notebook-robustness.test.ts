@@ -29,12 +29,19 @@ function scratch(): string {
   return dir;
 }
 
-test("each pipeline notebook keeps its configuration in one cell and has no absolute paths", () => {
-  for (const name of PIPELINE) {
+test("each pipeline notebook keeps its configuration and settings in one cell and has no absolute paths", () => {
+  for (const name of [...PIPELINE, "sweep.ipynb"]) {
     const cells = codeCells(read(path.join(REPO, "notebooks", name))).map((c) => text(c.source));
     assert.equal(cells.filter((s) => /loadExperiment\(/.test(s)).length, 1, `${name}: one configuration cell`);
     assert.equal(cells.filter((s) => /\bexperiment\s*=/.test(s)).length, 1, `${name}: the experiment is assigned only there`);
     for (const s of cells) assert.doesNotMatch(s, /["'`]\/(work|tmp|home|usr)\//, `${name}: hard-coded absolute path`);
+    // the settings a user edits sit in the configuration cell: later cells declare no top-level constant from a
+    // number (`const sample = 200`) and pass no sample size, efSearch list or budget as a literal
+    for (const s of cells.slice(cells.findIndex((c) => /loadExperiment\(/.test(c)) + 1)) {
+      assert.doesNotMatch(s, /^const \w+ = -?[\d.]+(e-?\d+)?[,;]/m, `${name}: a setting outside the configuration cell`);
+      assert.doesNotMatch(s, /\b(queries|count|latencyQueries|efSearch|maxMflops|maxMsPerQuery|minMap)\s*:\s*\[?\s*-?[\d.]/,
+        `${name}: a setting outside the configuration cell`);
+    }
   }
 });
 

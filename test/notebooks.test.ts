@@ -4,23 +4,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { checkHtmlPage, executeNotebook, loadExperiment, runInference, runSearch } from "@mrl-retrieval/lib/internal";
 import { REPO, tempDir, testExperimentFile } from "./helpers";
-
-interface Output { output_type: string; text?: string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
-interface Notebook { cells: Array<{ cell_type: string; outputs?: Output[] }>; metadata: { kernelspec: { name: string } } }
-
-/** Executes a notebook headless with the tslab kernel and returns the executed JSON; given `htmlOut`, also exports HTML there. */
-export function runNotebook(name: string, env: Record<string, string> = {}, htmlOut?: string): Notebook {
-  const out = htmlOut ?? path.join(tempDir(), name);
-  executeNotebook(path.join(REPO, "notebooks", name), out, { env, cellTimeoutSeconds: 600, html: htmlOut !== undefined });
-  const nb = JSON.parse(fs.readFileSync(out, "utf8")) as Notebook;
-  const errors = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "error");
-  assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), [], `${name} raised errors`);
-  return nb;
-}
-
-export function streamText(nb: Notebook): string {
-  return nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "stream").map((o) => (o.text ?? []).join("")).join("");
-}
+import { htmlText, runNotebook, streamText } from "./notebookRun";
 
 test("smoke notebook executes headless with the tslab kernel and imports lib by package name", () => {
   const nb = runNotebook("smoke.ipynb");
@@ -51,13 +35,6 @@ test("a failing notebook surfaces the cell's readable error instead of writing a
   assert.ok(fs.existsSync(path.join(dir, "out", "bad.failed.ipynb")));
 });
 
-function htmlText(nb: Notebook): string {
-  return nb.cells.flatMap((c) => c.outputs ?? []).map((o) => {
-    const h = o.data?.["text/html"] as string[] | string | undefined;
-    return Array.isArray(h) ? h.join("") : h ?? "";
-  }).join("\n");
-}
-
 test("the four pipeline notebooks run headless in order on real data (test experiment)", async () => {
   const root = tempDir();
   const env = { MRL_EXPERIMENT: testExperimentFile({ root }), MRL_RESULTS: tempDir() };
@@ -72,6 +49,10 @@ test("the four pipeline notebooks run headless in order on real data (test exper
   assert.match(htmlText(faissNn), /<th>recall@10 vs exact<\/th>/);
   for (const index of ["hnsw8", "hnsw32"]) assert.equal(htmlText(faissNn).match(new RegExp(`<td>${index}</td><td>\\d+</td>`, "g"))?.length, 7, index);
   assert.match(htmlText(faissNn), /HNSW efSearch sweep at 16d/);
+  // the method cell's nested search in plain TypeScript agrees with the library's shortlists at every dim
+  for (const dim of [8, 16, 64, 2048]) {
+    assert.match(streamText(faissNn), new RegExp(`mrl ${dim}d, top 256 of 5 queries: \\d identical, \\d differ only in the order of rows at equal distance \\(within 0\\.00001\\), 0 differ`));
+  }
   const reranking = runNotebook("reranking.ipynb", env);
   assert.match(streamText(reranking), /16->2048 @200 on 200 queries: \d+ identical, \d+ differ only in the order of candidates at equal distance \(within 0\.00001, float32 rounding\), 0 differ/);
   assert.match(htmlText(reranking), /16dim-reranked2048_200shortlist_FMNIST_exactl2\.csv/);
@@ -120,6 +101,9 @@ test("the sweep notebook runs the default grid on real data: summary, Pareto fig
   const nb = runNotebook("sweep.ipynb", env);
   const text = streamText(nb), html = htmlText(nb);
   assert.match(text, /sweep: \d+ configurations, 4000 database rows, 400 queries/);
+  // the grid cell counts the configurations with the limits runSweep checks against
+  const planned = /(\d+) configurations on mrl:/.exec(text), ran = /sweep: (\d+) configurations,/.exec(text);
+  assert.ok(planned && ran && planned[1] === ran[1], `the grid cell counts what runs: ${planned?.[0]} / ${ran?.[0]}`);
   assert.match(text, /Pareto front, mAP@10 vs MFLOPs:/);
   assert.match(text, /within 0\.001 mAP@10 of it, fewest MFLOPs: .*\n\s+[\d.]+x fewer MFLOPs/);
   assert.equal((html.match(/Plotly\.newPlot\(/g) ?? []).length, 2, "two inline figures");

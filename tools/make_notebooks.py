@@ -1,6 +1,8 @@
 """Writes the pipeline notebooks (run from the project root: /usr/bin/python3 tools/make_notebooks.py).
 Each notebook: one configuration cell that loads the experiment, the method in a short readable cell where the
-stage has one, and calls into the library for the rest. Re-run this script after editing the cells below."""
+stage has one, and calls into the library for the rest. Re-run this script after editing the cells below.
+tslab rewrites a cell's top-level names to `exports.x` everywhere except in object shorthand: pass
+`{ latencyQueries: n }` or a settings object, never `{ latencyQueries }` where latencyQueries is a top-level const."""
 import sys
 sys.path.insert(0, sys.path[0])
 from nb import write_notebook
@@ -19,10 +21,23 @@ or load another file: `mrl.loadExperiment({}, "../experiments/fmnist-quick.json"
 read the same file, so a change there reaches every stage.
 """
 
-CONFIG = """
-const experiment = mrl.loadExperiment({});
-console.log(mrl.describeExperiment(experiment));
+# notebooks whose own cells have settings (checks, samples, what a figure shows) keep them in the same cell
+CONFIG_MD_WITH_SETTINGS = CONFIG_MD.rstrip("\n") + """ The settings of this notebook's own cells (checks, samples,
+what a figure shows) follow the experiment in the same cell: every value to edit is here or in the file.
 """
+
+
+def config(settings=""):
+    """The configuration cell: the experiment, then the settings of this notebook's own cells."""
+    lines = ["const experiment = mrl.loadExperiment({});"]
+    if settings.strip():
+        lines.append("// this notebook's own settings (the stages' are the experiment's)")
+        lines.append(settings.strip("\n"))
+    lines.append("console.log(mrl.describeExperiment(experiment));")
+    return "\n".join(lines)
+
+
+CONFIG = config()
 
 write_notebook("notebooks/inference.ipynb", [
     ("md", """
@@ -84,8 +99,72 @@ inserts by level within one add, so blocks would make another graph). Every vect
 by FAISS's own `normalize_L2` (float32), so the HNSW graphs, and the neighbours, are the original's.
 """),
     ("ts", IMPORTS),
-    ("md", CONFIG_MD),
-    ("ts", CONFIG),
+    ("md", CONFIG_MD_WITH_SETTINGS),
+    ("ts", config("""
+const methodCheck = { model: experiment.models[0], queries: 5 }; // the method cell's search, checked against the library's shortlists
+const efSweepModel = experiment.models[0];
+const efSweepOptions: mrl.EfSearchSweepOptions = {
+  dim: experiment.nesting.includes(16) ? 16 : experiment.nesting[0], indexTypes: ["hnsw8", "hnsw32"], efSearch: [16, 32, 64, 128, 256, 512, 2048],
+  queries: 1000, // a sample: a stable recall, and quick at full size (efSearch 2048 answers ~200 queries/s at 60k rows)
+};
+""")),
+    ("md", """
+## The method
+Exact nested search in plain TypeScript over typed arrays, for a handful of queries: one pass over the database,
+block by block. For each row, the dot product with each query and both squared norms grow segment by segment
+(the columns up to the first nesting dim, then up to the next, ...), so every dim together costs one product at
+the largest; at each dim the squared L2 distance of the normalized prefixes is 2 - 2 q·x / (|q| |x|), and each
+dim keeps its k nearest (equal distances: the smaller id first). Edit `prefixDistance` to try another distance.
+"""),
+    ("ts", """
+/** Squared L2 distance of the L2-normalized `dim`-prefixes of q and x: 2 - 2 q·x / (|q| |x|). */
+function prefixDistance(dot: number, qq: number, xx: number): number {
+  return 2 - (2 * dot) / (Math.sqrt(qq) * Math.sqrt(xx));
+}
+
+/** Keeps `best` the k nearest (id, distance) pairs seen, nearest first; ids arrive ascending, so ties keep the smaller id. */
+function keepNearest(best: { id: number; d: number }[], k: number, id: number, d: number): void {
+  if (best.length === k && d >= best[k - 1].d) return;
+  let at = best.length;
+  while (at > 0 && best[at - 1].d > d) at--;
+  best.splice(at, 0, { id, d });
+  if (best.length > k) best.pop();
+}
+
+/** Sums over the columns [from, to) of q·x, q·q and x·x, added to `sums` (the running sums of the prefix before `from`). */
+function addSegment(q: Float32Array, x: Float32Array, from: number, to: number, sums: { dot: number; qq: number; xx: number }): void {
+  for (let c = from; c < to; c++) {
+    sums.dot += q[c] * x[c];
+    sums.qq += q[c] * q[c];
+    sums.xx += x[c] * x[c];
+  }
+}
+
+/**
+ * Exact k-NN of every query at every dim of `dims` (ascending), in one pass over the database in row blocks:
+ * for each (query, row) the running sums grow one segment per dim. Returns each dim's shortlist,
+ * queries.rows x k ids, nearest first.
+ */
+function nestedSearch(database: mrl.DatabaseVectors, queries: mrl.Matrix, dims: number[], k: number): Map<number, mrl.IntMatrix> {
+  const blockRows = 4096, largest = dims[dims.length - 1];
+  const best = dims.map(() => Array.from({ length: queries.rows }, () => [] as { id: number; d: number }[]));
+  const queryRows = Array.from({ length: queries.rows }, (_, q) => mrl.row(queries, q));
+  for (let start = 0; start < database.rows; start += blockRows) {
+    const block = database.readBlock(start, Math.min(start + blockRows, database.rows), largest);
+    for (let r = 0; r < block.rows; r++) {
+      const x = mrl.row(block, r);
+      queryRows.forEach((query, q) => {
+        const sums = { dot: 0, qq: 0, xx: 0 };
+        dims.forEach((dim, i) => {
+          addSegment(query, x, i === 0 ? 0 : dims[i - 1], dim, sums);
+          keepNearest(best[i][q], k, start + r, prefixDistance(sums.dot, sums.qq, sums.xx));
+        });
+      });
+    }
+  }
+  return new Map(dims.map((dim, i) => [dim, mrl.intMatrix(queries.rows, k, Int32Array.from(best[i].flatMap((b) => b.map((c) => c.id))))]));
+}
+"""),
     ("md", """
 ## Build and search
 For every model and index type of the experiment. Indexes and shortlists made with the same settings from unchanged arrays are kept (see each folder's `manifest.json`).
@@ -97,21 +176,56 @@ const searchRows = mrl.runSearch(experiment).flatMap(({ model, indexType, result
 tslab.display.html(mrl.htmlTable(searchRows as any, 2));
 """),
     ("md", """
+## The method and the library agree
+On the first `methodCheck.queries` queries: the method cell and the library's exact shortlists (`exactl2`, the
+nested engine over BLAS in float32, or FAISS) must give the same ids at every dim, up to the order of rows at
+equal distance (`mrl.compareRankings`, like faiss contrib's `check_ref_knn_with_draws`). An `ff` model has one
+array per size: each size is its own one-segment search.
+"""),
+    ("ts", """
+/** The method's distance of database row `id` from `query` at `dim` (the tie-aware check asks for rows either side found). */
+function distanceOf(database: mrl.DatabaseVectors, query: Float32Array, id: number, dim: number): number {
+  const x = new Float32Array(dim), sums = { dot: 0, qq: 0, xx: 0 };
+  database.gatherRows(Int32Array.of(id), dim, x);
+  addSegment(query, x, 0, dim, sums);
+  return prefixDistance(sums.dot, sums.qq, sums.xx);
+}
+
+if (!experiment.indexTypes.includes("exactl2")) console.log("this experiment has no exactl2 shortlists to check the method against");
+else {
+  const exactSpec = mrl.experimentSpec(experiment, methodCheck.model, "exactl2");
+  const nesting = [...experiment.nesting].sort((a, b) => a - b);
+  const searches = methodCheck.model === "ff" ? nesting.map((d) => ({ arrays: mrl.experimentArrays(experiment, "ff", d), dims: [d] }))
+    : [{ arrays: mrl.experimentArrays(experiment, methodCheck.model), dims: nesting }];
+  const tolerance = 1e-5; // relative: the library's float32 sums over 2048 dims round at about 1e-6
+  for (const { arrays, dims } of searches) {
+    const n = Math.min(methodCheck.queries, arrays.queries.rows), cols = arrays.queries.cols;
+    const someQueries = mrl.matrix(n, cols, arrays.queries.data.subarray(0, n * cols));
+    const mine = nestedSearch(arrays.database, someQueries, dims, experiment.k);
+    for (const dim of dims) {
+      const library = mrl.loadShortlist(mrl.neighborsPath(exactSpec, dim, experiment.k), arrays, "run the cell above first");
+      const theirs = mrl.intMatrix(n, library.cols, library.data.subarray(0, n * library.cols));
+      const agreement = mrl.compareRankings(mine.get(dim)!, theirs, (q, id) => distanceOf(arrays.database, mrl.row(someQueries, q), id, dim), tolerance);
+      console.log(`${methodCheck.model} ${dim}d, top ${experiment.k} of ${n} queries: ${agreement.identical} identical, ${agreement.tiesOnly} differ only ` +
+        `in the order of rows at equal distance (within ${tolerance}), ${agreement.differing.length} differ`);
+      if (agreement.differing.length > 0) throw new Error(`the method and the library disagree at ${dim}d on queries ${agreement.differing.slice(0, 10)}`);
+    }
+  }
+}
+"""),
+    ("md", """
 ## efSearch: HNSW's speed against its recall
 `efSearch` is how many candidates HNSW keeps while it walks its graph (FAISS's default: 16; a search for k
 neighbours keeps at least k). Wider is slower and finds more of the true neighbours. This cell builds each HNSW
 index once at one dim (as above: normalized prefix, one add), searches it with each efSearch, and compares the
 top 10 with exact search at the same dim: recall@10 vs exact (the share of the exact top 10 found), against
-queries per second. The experiment's own HNSW runs use its `efSearch` field; their recall@10 vs exact is in
+queries per second. The dim, index types, efSearch values and query sample are `efSweepOptions` in the
+configuration cell. The experiment's own HNSW runs use its `efSearch` field; their recall@10 vs exact is in
 compute_metrics' table.
 """),
     ("ts", """
-const sweepDim = experiment.nesting.includes(16) ? 16 : experiment.nesting[0];
-const sweepModel = experiment.models[0];
-const sweep = mrl.efSearchSweep(mrl.experimentArrays(experiment, sweepModel, sweepModel === "ff" ? sweepDim : undefined), {
-  dim: sweepDim, indexTypes: ["hnsw8", "hnsw32"], efSearch: [16, 32, 64, 128, 256, 512, 2048],
-  queries: 1000, // a sample: a stable recall, and quick at full size (efSearch 2048 answers ~200 queries/s at 60k rows)
-});
+const sweepDim = efSweepOptions.dim;
+const sweep = mrl.efSearchSweep(mrl.experimentArrays(experiment, efSweepModel, efSweepModel === "ff" ? sweepDim : undefined), efSweepOptions);
 console.log(`${sweep.queries} queries at ${sweepDim}d; exact search ${Math.round(sweep.exact.queriesPerSecond)} queries/s; ` +
   `build s: ${Object.entries(sweep.buildSeconds).map(([index, s]) => `${index} ${s!.toFixed(2)}`).join(", ")}`);
 tslab.display.html(mrl.htmlTable(sweep.points.map((p) => ({ index: p.index, efSearch: p.efSearch,
@@ -129,8 +243,10 @@ distance at a larger D_s. **Funnel retrieval**: rerank repeatedly with growing d
 shortlists, e.g. D_r = 8, dims [16, 32, 64, 128, 2048], shortlists [200, 100, 50, 25, 10].
 """),
     ("ts", IMPORTS),
-    ("md", CONFIG_MD),
-    ("ts", CONFIG),
+    ("md", CONFIG_MD_WITH_SETTINGS),
+    ("ts", config("""
+const rerankCheck = { queries: 200, adaptive: experiment.adaptive[0] }; // the method cell's check against the fast kernel
+""")),
     ("md", """
 ## The method
 The original's rerank loop, in TypeScript over typed arrays: for each query, its first L candidates,
@@ -181,30 +297,32 @@ function rerankReference(rows: Map<number, Float32Array>, queries: mrl.Matrix, s
 """),
     ("md", """
 ## The reference and the fast kernel agree
-On the first `sample` queries of the first adaptive configuration: the cell above and the library's
+On the first `rerankCheck.queries` queries of `rerankCheck.adaptive` (the experiment's first adaptive configuration): the cell above and the library's
 `mrl.rerank` (the native kernel on several threads, in the experiment's `rerankPrecision`) must give the same
 ids, up to the order of candidates at equal distance (`mrl.compareRankings`, like faiss contrib's
 `check_ref_knn_with_draws`).
 """),
     ("ts", """
-const sample = 200;
-const adaptive = experiment.adaptive[0];
-const model = experiment.models.find((m) => m !== "ff") ?? experiment.models[0]; // ff: one model per size, nothing to rerank
-const arrays = mrl.experimentArrays(experiment, model); // the database stays in its file when over the memory budget
-const spec = mrl.experimentSpec(experiment, model, experiment.indexTypes[0]);
-const shortlist = mrl.loadShortlist(mrl.neighborsPath(spec, adaptive.retrievalDim, experiment.k), arrays, "run faiss_nn.ipynb first");
-const n = Math.min(sample, arrays.queries.rows), dim = adaptive.rerankDim, length = adaptive.shortlist;
-const someQueries = mrl.matrix(n, arrays.queries.cols, arrays.queries.data.subarray(0, n * arrays.queries.cols));
-const theirShortlists = mrl.intMatrix(n, shortlist.cols, shortlist.data.subarray(0, n * shortlist.cols));
-const rows = candidateRows(arrays.database, theirShortlists, length, dim);
-const reference = rerankReference(rows, someQueries, theirShortlists, dim, length);
-const fast = mrl.rerank(arrays.database, someQueries, theirShortlists, dim, length, { precision: experiment.rerankPrecision });
-const tolerance = 1e-5; // relative: float32 sums over 2048 dims round at about 1e-6
-const agreement = mrl.compareRankings(reference, fast,
-  (q, id) => distance(mrl.row(someQueries, q).subarray(0, dim), rows.get(id)!), tolerance);
-console.log(`${adaptive.retrievalDim}->${dim} @${length} on ${n} queries: ${agreement.identical} identical, ${agreement.tiesOnly} differ only ` +
-  `in the order of candidates at equal distance (within ${tolerance}, ${experiment.rerankPrecision} rounding), ${agreement.differing.length} differ`);
-if (agreement.differing.length > 0) throw new Error(`the kernel and the reference disagree on queries ${agreement.differing.slice(0, 10)}`);
+const model = experiment.models.find((m) => m !== "ff"); // ff: one model per size, nothing to rerank
+const adaptive = rerankCheck.adaptive;
+if (model === undefined || adaptive === undefined) console.log("this experiment has no adaptive retrieval to check (ff models rerank nothing)");
+else {
+  const arrays = mrl.experimentArrays(experiment, model); // the database stays in its file when over the memory budget
+  const spec = mrl.experimentSpec(experiment, model, experiment.indexTypes[0]);
+  const shortlist = mrl.loadShortlist(mrl.neighborsPath(spec, adaptive.retrievalDim, experiment.k), arrays, "run faiss_nn.ipynb first");
+  const n = Math.min(rerankCheck.queries, arrays.queries.rows), dim = adaptive.rerankDim, length = adaptive.shortlist;
+  const someQueries = mrl.matrix(n, arrays.queries.cols, arrays.queries.data.subarray(0, n * arrays.queries.cols));
+  const theirShortlists = mrl.intMatrix(n, shortlist.cols, shortlist.data.subarray(0, n * shortlist.cols));
+  const rows = candidateRows(arrays.database, theirShortlists, length, dim);
+  const reference = rerankReference(rows, someQueries, theirShortlists, dim, length);
+  const fast = mrl.rerank(arrays.database, someQueries, theirShortlists, dim, length, { precision: experiment.rerankPrecision });
+  const tolerance = 1e-5; // relative: float32 sums over 2048 dims round at about 1e-6
+  const agreement = mrl.compareRankings(reference, fast,
+    (q, id) => distance(mrl.row(someQueries, q).subarray(0, dim), rows.get(id)!), tolerance);
+  console.log(`${adaptive.retrievalDim}->${dim} @${length} on ${n} queries: ${agreement.identical} identical, ${agreement.tiesOnly} differ only ` +
+    `in the order of candidates at equal distance (within ${tolerance}, ${experiment.rerankPrecision} rounding), ${agreement.differing.length} differ`);
+  if (agreement.differing.length > 0) throw new Error(`the kernel and the reference disagree on queries ${agreement.differing.slice(0, 10)}`);
+}
 """),
     ("md", "## Rerank every configuration\nAll adaptive and funnel configurations of the experiment, for every model and index type, with the fast kernel. Outputs made with the same settings from unchanged shortlists and arrays are kept (see each folder's `manifest.json`)."),
     ("ts", """
@@ -232,28 +350,29 @@ warrant an "original order" option, so there is none. The next cell repeats the 
 this experiment's funnels that share a shortlist (a single funnel is the same either way).
 """),
     ("ts", """
-/** The first `cols` ids of each row, as a matrix of its own. */
-const firstColumns = (m: mrl.IntMatrix, cols: number): mrl.IntMatrix =>
-  mrl.intMatrix(m.rows, cols, Int32Array.from({ length: m.rows * cols }, (_, i) => m.data[Math.floor(i / cols) * m.cols + (i % cols)]));
+/** A copy of an id matrix: the in-place order below writes into its array. */
+const copyOf = (m: mrl.IntMatrix): mrl.IntMatrix => mrl.intMatrix(m.rows, m.cols, m.data.slice());
 
 /** The original's order: funnels one after another on one array, each step writing into its first L columns (a numpy view). */
-function funnelsInPlace(candidates: mrl.IntMatrix, funnels: mrl.FunnelSpec[]): mrl.IntMatrix[] {
-  const shared = firstColumns(candidates, candidates.cols);
+function funnelsInPlace(arrays: mrl.RetrievalArrays, candidates: mrl.IntMatrix, funnels: mrl.FunnelSpec[]): mrl.IntMatrix[] {
+  const shared = copyOf(candidates);
   return funnels.map((f) => {
     f.dims.forEach((dim, i) => {
       const step = mrl.rerank(arrays.database, arrays.queries, shared, dim, f.shortlists[i], { precision: experiment.rerankPrecision });
       for (let q = 0; q < step.rows; q++) shared.data.set(mrl.row(step, q), q * shared.cols);
     });
-    return firstColumns(shared, f.shortlists[f.shortlists.length - 1]);
+    return copyOf(mrl.firstColumns(shared, f.shortlists[f.shortlists.length - 1])); // the later funnels keep writing into `shared`
   });
 }
 """),
     ("ts", """
 const cascades = experiment.funnels.filter((f) => f.retrievalDim === experiment.funnels[0]?.retrievalDim);
-if (cascades.length === 0) console.log("this experiment has no funnels");
+if (model === undefined || cascades.length === 0) console.log("this experiment has no funnels");
 else {
+  const arrays = mrl.experimentArrays(experiment, model);
+  const spec = mrl.experimentSpec(experiment, model, experiment.indexTypes[0]);
   const candidates = mrl.loadShortlist(mrl.neighborsPath(spec, cascades[0].retrievalDim, experiment.k), arrays, "run faiss_nn.ipynb first");
-  const inPlace = funnelsInPlace(candidates, cascades);
+  const inPlace = funnelsInPlace(arrays, candidates, cascades);
   const orderRows = cascades.map((f, c) => {
     const clean = mrl.funnelRerank(arrays.database, arrays.queries, candidates, f, { precision: experiment.rerankPrecision });
     const k = Math.min(10, clean.cols);
@@ -280,8 +399,12 @@ same experiment's `exactl2` shortlist at the same dim) found in the HNSW top 10,
 where the experiment has no `exactl2`.
 """),
     ("ts", IMPORTS),
-    ("md", CONFIG_MD),
-    ("ts", CONFIG),
+    ("md", CONFIG_MD_WITH_SETTINGS),
+    ("ts", config("""
+const apCheck = { queries: 500, model: experiment.models[0] }; // the AP cell's comparison with the library
+// the gallery: nested dims side by side (ff has one model per size); also { queries: [...] } or { dims: [...] }
+const galleryOptions = { model: experiment.models.find((m) => m !== "ff"), count: 4 };
+""")),
     ("md", """
 ## The metric
 Average precision at k as the original defines it: the precision at each position where the neighbour is in
@@ -302,11 +425,11 @@ function averagePrecisionAtK(hits: boolean[], k: number): number {
 }
 """),
     ("ts", """
-const sample = 500, k = experiment.metricKs[0], dim = Math.max(...experiment.nesting), model = experiment.models[0];
-const databaseLabels = mrl.readLabelsNpy(mrl.arrayPath(experiment.root, experiment.dataset, "train", model, "y"));
-const queryLabels = mrl.readLabelsNpy(mrl.arrayPath(experiment.root, experiment.dataset, "val", model, "y"));
+const k = experiment.metricKs[0], dim = Math.max(...experiment.nesting), model = apCheck.model;
+// as the metrics stage reads them: V2's database labels are 1K's, an ff model's are its size's
+const { databaseLabels, queryLabels } = mrl.experimentLabels(experiment, model, dim);
 const neighbours = mrl.readShortlist(mrl.neighborsPath(mrl.experimentSpec(experiment, model, experiment.indexTypes[0]), dim, experiment.k));
-const n = Math.min(sample, queryLabels.length);
+const n = Math.min(apCheck.queries, queryLabels.length);
 let apSum = 0;
 for (let q = 0; q < n; q++) {
   const hits = Array.from(mrl.row(neighbours, q).subarray(0, k), (id) => id >= 0 && databaseLabels[id] === queryLabels[q]);
@@ -354,11 +477,13 @@ tslab.display.html(mrl.figureHtml(mrl.metricVsMflopsFigure(rows, "mAP@10")));
 ## Retrieval gallery
 Queries where the smallest representation goes wrong and the full one gets it right (one per class), plus
 an easy one: the top-10 neighbours at several dims and after adaptive retrieval, green = same class as the
-query. Pass `{ queries: [...] }` to look at your own picks, or `{ dims: [...] }` for other sizes.
+query. Add `queries: [...]` to `galleryOptions` in the configuration cell to look at your own picks, or
+`dims: [...]` for other sizes.
 """),
     ("ts", """
-const gallery = await mrl.experimentGallery(experiment, { model: experiment.models[0], count: 4 });
-tslab.display.html(gallery.html);
+const gallery = galleryOptions.model === undefined ? undefined : await mrl.experimentGallery(experiment, galleryOptions);
+if (gallery) tslab.display.html(gallery.html);
+else console.log("no gallery: it shows the dims of one nested model, and this experiment has only ff (one model per size)");
 """),
     ("md", """
 ## Figure files for reports
@@ -369,7 +494,7 @@ as PNG, into the results folder (`MRL_RESULTS`, default `results/`). `npm run pi
     ("ts", """
 const figuresDir = `${mrl.resultsDir()}/figures`;
 const files = await mrl.renderFigureFiles(mrl.reportFigures(rows), figuresDir);
-files.push(await mrl.renderHtmlToPng(mrl.galleryPage(gallery.html), `${figuresDir}/retrieval_gallery.png`, ".mrl-gallery", { scale: 2 }));
+if (gallery) files.push(await mrl.renderHtmlToPng(mrl.galleryPage(gallery.html), `${figuresDir}/retrieval_gallery.png`, ".mrl-gallery", { scale: 2 }));
 console.log(files.map((f) => f.split("/").slice(-2).join("/")).join("\\n"));
 """),
     ("md", """
@@ -398,9 +523,13 @@ HNSW and IVF), and measured time: all queries as one batch (ms per query, QPS) a
 Every first-stage dim is searched once; all configurations rerank from those shortlists.
 The same runs from the command line: `npm run mrl -- sweep`.
 """),
-    ("ts", IMPORTS),
-    ("md", CONFIG_MD),
-    ("ts", CONFIG),
+    ("ts", IMPORTS + 'import * as path from "node:path";\n'),
+    ("md", CONFIG_MD_WITH_SETTINGS),
+    ("ts", config("""
+const sweepOptions: mrl.SweepOptions = { latencyQueries: 100 }; // queries timed one at a time (p50, p95 ms), as `mrl sweep --latency-queries`
+// the planner's questions: within `mapBelowExact` mAP@10 of exact search, or within a budget per query
+const plannerAsks = { mapBelowExact: 0.001, maxMflops: 1, maxMsPerQuery: 0.1 };
+""")),
     ("md", """
 ## The grid
 Each axis is a list: edit them here, or in the experiment file's `"sweep"` field (the fields it gives replace the
@@ -415,14 +544,15 @@ const grid: mrl.SweepGrid = mrl.sweepGridWith(experiment.sweep);
 const model = experiment.models.find((m) => m !== "ff") ?? experiment.models[0];
 const arrays = mrl.experimentArrays(experiment, model);
 const database = arrays.database.matrix();
-console.log(`${mrl.expandGrid(grid, { k: Math.min(database.rows, 800), maxDim: database.cols }).length} configurations on ${model}: ` +
+// checked against the same limits as runSweep and `mrl sweep` (the longest shortlist, the dims, the rows)
+console.log(`${mrl.expandGrid(grid, mrl.sweepLimits(grid, database)).length} configurations on ${model}: ` +
   `${database.rows} database rows, ${arrays.queries.rows} queries`);
 """),
     ("md", """
 ## Run it
 """),
     ("ts", """
-const result = mrl.runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, { latencyQueries: 100 });
+const result = mrl.runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, sweepOptions);
 console.log(mrl.sweepSummary(result).join("\\n"));
 """),
     ("md", """
@@ -445,10 +575,10 @@ configuration that reaches a target" (`minMap`, cheapest by MFLOPs or by time).
     ("ts", """
 const exact = mrl.planAgainstExact(result)!;
 const asks: [string, mrl.PlanRequest][] = [
-  ["within 0.001 mAP@10 of exact, fewest MFLOPs", { minMap: exact.exact.mAP10 - 0.001 }],
-  ["within 0.001 mAP@10 of exact, least time", { minMap: exact.exact.mAP10 - 0.001, minimize: "time" }],
-  ["best mAP@10 at 1 MFLOP per query or less", { maxMflops: 1 }],
-  ["best mAP@10 at 0.1 ms per query or less", { maxMsPerQuery: 0.1 }],
+  [`within ${plannerAsks.mapBelowExact} mAP@10 of exact, fewest MFLOPs`, { minMap: exact.exact.mAP10 - plannerAsks.mapBelowExact }],
+  [`within ${plannerAsks.mapBelowExact} mAP@10 of exact, least time`, { minMap: exact.exact.mAP10 - plannerAsks.mapBelowExact, minimize: "time" }],
+  [`best mAP@10 at ${plannerAsks.maxMflops} MFLOP per query or less`, { maxMflops: plannerAsks.maxMflops }],
+  [`best mAP@10 at ${plannerAsks.maxMsPerQuery} ms per query or less`, { maxMsPerQuery: plannerAsks.maxMsPerQuery }],
 ];
 tslab.display.html(mrl.htmlTable(asks.map(([ask, request]) => {
   const r = mrl.bestConfig(result.rows, request);
@@ -461,12 +591,10 @@ tslab.display.html(mrl.htmlTable(asks.map(([ask, request]) => {
 The table of every configuration as CSV, and both figures as PNG and SVG, in the results folder.
 """),
     ("ts", """
-const sweepDir = `${mrl.resultsDir()}/sweep`;
-mrl.saveSweepCsv(result, `${sweepDir}/${experiment.dataset}_${model}_sweep.csv`);
-const sweepFiles = await mrl.renderFigureFiles([
-  { name: `${experiment.dataset}_${model}_sweep_mAP@10_vs_MFLOPs`, figure: mrl.sweepMflopsFigure(result) },
-  { name: `${experiment.dataset}_${model}_sweep_recall@10_vs_QPS`, figure: mrl.sweepRecallQpsFigure(result) },
-], sweepDir);
-console.log(`wrote ${experiment.dataset}_${model}_sweep.csv and ${sweepFiles.length} figure files to ${sweepDir}`);
+// named as `mrl sweep` names them, so `mrl report` finds this sweep too
+const sweepCsv = mrl.sweepCsvFile(mrl.resultsDir(), experiment.dataset, model);
+mrl.saveSweepCsv(result, sweepCsv);
+const sweepFiles = await mrl.renderFigureFiles(mrl.sweepFigureFiles(experiment.dataset, model, result), path.dirname(sweepCsv));
+console.log(`wrote ${path.basename(sweepCsv)} and ${sweepFiles.length} figure files to ${path.dirname(sweepCsv)}`);
 """),
 ])

@@ -28,6 +28,8 @@ export {
   runMetrics,
   /** One model's arrays under an experiment's root, dataset and memory budget (notebook cells that look at them). */
   experimentArrays,
+  /** One model's labels under an experiment, V2 and ff included (compute_metrics' cell reads them as the stage does). */
+  experimentLabels,
   /** Stages 2-4 for every model and index type, with each stage's time. */
   runRetrieval,
   /** Everything: inference, then stages 2-4. */
@@ -144,6 +146,8 @@ export {
 export {
   /** The grid of configurations (D_r x L x D_s, funnels by rule): the default with an experiment's fields, expanded and checked. */
   expandGrid, sweepGridWith,
+  /** The limits a grid is checked against on a database (what runSweep and `mrl sweep` use). */
+  sweepLimits,
   type SweepGrid, type SweepConfig, type FunnelRule,
 } from "./sweep/grid";
 export {
@@ -187,3 +191,7 @@ export {
   /** The report's figures, the gallery of a finished experiment, and report.html with its figure files. */
   reportFigures, experimentGallery, writeReport,
 } from "./report/report";
+export {
+  /** Where `mrl sweep` writes a sweep's CSV and figure files (the sweep notebook writes the same). */
+  sweepCsvFile, sweepFigureFiles,
+} from "./report/sweeps";

@@ -5,7 +5,7 @@
  * io/manifest.ts), so re-running after an interruption continues where it stopped.
  */
 import { isPerSizeModel, type ArtifactSpec } from "../io/naming";
-import { loadRetrievalArrays, loadRetrievalLabels, type RetrievalArrays } from "../io/arrays";
+import { loadRetrievalArrays, loadRetrievalLabels, type RetrievalArrays, type RetrievalLabels } from "../io/arrays";
 import { firstItems, imageSource, type ImageSource } from "../inference/sources";
 import { runRetrievalInference, type RetrievalInferenceResult } from "../inference/stage";
 import type { LabelsOf, MetricsRow } from "../metrics/evaluate";
@@ -45,6 +45,16 @@ export function experimentArrays(experiment: Experiment, model: ModelKind, dim?:
   return loadRetrievalArrays(experiment.root, experiment.dataset, model, { memoryGb: experiment.memoryGb, dim });
 }
 
+/**
+ * One model's label arrays under an experiment, without the embeddings: `{ databaseLabels: Int32Array (one per
+ * database row), queryLabels: Int32Array (one per query), files }`. The database's labels are its database
+ * dataset's (V2's queries search 1K's database); `dim` picks the ff baseline of that size (one array per size)
+ * and is ignored by nested models (one array for all dims). What compute_metrics reads.
+ */
+export function experimentLabels(experiment: Experiment, model: ModelKind, dim?: number): RetrievalLabels {
+  return loadRetrievalLabels(experiment.root, experiment.dataset, model, isPerSizeModel(model) ? dim : undefined);
+}
+
 /** A model's arrays, loaded on first use; `dim` picks the ff baseline of that size (one array per size). */
 type ArraysOf = (dim?: number) => RetrievalArrays;
 
@@ -67,7 +77,7 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
     // arrays already loaded for this size carry the labels; only a metrics-only run reads them on their own
     const labelsOf: LabelsOf = (dim) => {
       if (held && held.dim === dim) return held.arrays;
-      if (!labels.has(dim)) labels.set(dim, loadRetrievalLabels(experiment.root, experiment.dataset, model, dim));
+      if (!labels.has(dim)) labels.set(dim, experimentLabels(experiment, model, dim));
       return labels.get(dim)!;
     };
     // exactl2 first: the metrics of HNSW shortlists compare them with its shortlists (recall@10 vs exact)
