@@ -537,13 +537,15 @@ default grid's; the CLI reads it too). `funnels` generates cascades from rules (
 `finalDim`, `finalShortlist` are the rule's other knobs). `firstStages` names the first stages (`exact`,
 `hnsw32`, `ivf256-p16-c8`: 256 lists probed 16 at a time, clustered at 8 dims, `pq8`, `opq8`, `sq8`, `binary`) and
 `firstStageDims` gives a stage its own D_r (sign bits pay off at long prefixes). A bad grid (a shortlist longer than the search's k, no
-D_s above any D_r, nothing at all) stops with one line saying what to change.
+D_s above any D_r, nothing at all) stops with one line saying what to change; the default's values that do not fit
+the arrays (dims above their width, shortlists over their rows) are left out with a note.
 """),
     ("ts", """
-const grid: mrl.SweepGrid = mrl.sweepGridWith(experiment.sweep);
 const model = experiment.models.find((m) => m !== "ff") ?? experiment.models[0];
 const arrays = mrl.experimentArrays(experiment, model);
 const database = arrays.database.matrix();
+// the default grid fitted to the arrays (each change printed); fields the experiment sets are checked as given
+const grid: mrl.SweepGrid = mrl.sweepGridWith(experiment.sweep, { rows: database.rows, cols: database.cols, onNote: (line) => console.log(`note: ${line}`) });
 // checked against the same limits as runSweep and `mrl sweep` (the longest shortlist, the dims, the rows)
 console.log(`${mrl.expandGrid(grid, mrl.sweepLimits(grid, database)).length} configurations on ${model}: ` +
   `${database.rows} database rows, ${arrays.queries.rows} queries`);
