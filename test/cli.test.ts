@@ -109,9 +109,12 @@ test("a flag that does not parse, or names outside the root, stop the CLI with o
   for (const [args, message] of [
     [["--funnel", "8:16,64:50"], /^error: --funnel "8:16,64:50" does not parse; expected DR:D1,D2/],
     [["--adaptive", "16:64"], /^error: --adaptive "16:64" does not parse/],
-    [["--dataset", "../1K"], /^error: .*field "dataset" is "\.\.\/1K"; expected a plain name/],
-    [["--model-config", "../../etc"], /^error: .*field "models\[0\]" is "\.\.\/\.\.\/etc"; expected a plain name/],
-    [["--memory-gb", "0.001"], /^error: .*1K_train_mrl1_e0_ff2048-X\.npy: memory budget 0\.001 GB is smaller than one block/],
+    [["--dataset", "../1K"], /^error: --dataset "\.\.\/1K": expected a plain name/],
+    [["--model-config", "../../etc"], /^error: --model-config "\.\.\/\.\.\/etc": expected a plain name/],
+    [["--memory-gb", "0.001"], /^error: --memory-gb "0\.001": .*1K_train_mrl1_e0_ff2048-X\.npy: memory budget 0\.001 GB is smaller than one block/],
+    [["--funnel", "8:16,64:10,20"], /^error: --funnel "8:16,64:10,20": shortlists is \[10,20\]; expected strictly decreasing/],
+    [["--dims", "8,4096"], /^error: --dims "8,4096": dim 4096 is larger than the arrays' 2048 dims/],
+    [["--k", "99999999"], /^error: --k "99999999": larger than the database's \d+ rows/],
   ] as Array<[string[], RegExp]>) {
     const run = cli(["retrieve", "--root", root, "--dataset", "1K", "--dims", "8,16", "--k", "20", ...args]);
     assert.equal(run.status, 1, `${args.join(" ")}: ${run.stderr}`);

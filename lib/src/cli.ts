@@ -12,7 +12,7 @@ import { inheritLock, lockFolder, type FolderLock } from "./core/lock";
 import type { Matrix } from "./core/matrix";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
-import { blameFlag, FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type FlagOrigin, type ParsedFlags, type SweepRunFlags } from "./experiment/flags";
+import { blameFlag, blameStageFlag, FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type FlagOrigin, type ParsedFlags, type SweepRunFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { arrayFiles, databaseDataset, isPerSizeModel } from "./io/naming";
@@ -28,6 +28,8 @@ import { writeReport } from "./report/report";
 
 interface Options {
   experiment: Experiment; force: boolean; wait: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[];
+  /** The experiment fields the flags set (an error about one names the flag). */
+  origins: FlagOrigin[];
   /** The lock of the experiment's root this command holds (commands that write there). */
   lock?: FolderLock;
 }
@@ -58,7 +60,7 @@ function optionsFrom(flags: ParsedFlags): Options {
   const funnels = fitSweepFunnels(overrides.sweep?.funnels ? loadExperiment({}, file).sweep : undefined, overrides);
   if (funnels) overrides.sweep = { ...overrides.sweep, funnels };
   return {
-    experiment: loadExperiment(overrides, file), force: flags.force, wait: flags.wait, notebooks: flags.notebooks,
+    experiment: loadExperiment(overrides, file), force: flags.force, wait: flags.wait, notebooks: flags.notebooks, origins: flags.origins,
     results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), sweep: flags.sweep, positional: flags.positional,
   };
 }
@@ -211,7 +213,9 @@ function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]):
   const file = model && arrayFiles(e.root, e.dataset, model).databaseX;
   if (!file || !fs.existsSync(file)) return; // the stage reports missing arrays itself
   const { rows, cols } = npyShape(file);
-  for (const o of origins) {
+  // a flag given twice: the last one holds (as parseFlags reads them)
+  const last = [...new Map(origins.map((o) => [o.field, o])).values()];
+  for (const o of last) {
     const dims = o.flag === "--dims" ? e.nesting
       : o.flag === "--adaptive" ? [e.adaptive[Number(/\d+/.exec(o.field))]?.rerankDim ?? 0]
         : o.flag === "--funnel" ? e.funnels[Number(/\d+/.exec(o.field))]?.dims ?? [] : [];
@@ -238,6 +242,8 @@ async function main(argv: string[]): Promise<void> {
     ? lockFolder(options.experiment.root, { wait: options.wait, onNote: (line) => console.error(`note: ${line}`) }) : undefined;
   try {
     await command.run({ ...options, lock });
+  } catch (err) {
+    throw blameStageFlag(err, options.origins);
   } finally {
     lock?.release();
   }

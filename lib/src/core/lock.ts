@@ -36,7 +36,8 @@ export interface LockOptions {
 /** A held lock; release() once per lockFolder() call (the last one frees it). */
 export interface FolderLock { file: string; release(): void }
 
-const held = new Map<string, { fd: number; count: number; shared: boolean }>();
+/** Locks this process holds: its descriptor, how many lockFolder calls hold it, and the folder if it made it. */
+const held = new Map<string, { fd: number; count: number; shared: boolean; folder?: string }>();
 
 /**
  * Locks held by this process's ancestors, which wait for it (the pipeline executing its notebooks, whose stage
@@ -111,10 +112,12 @@ function processAlive(pid: number): boolean {
 const sleep = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
 
 /**
- * Takes the lock of `folder` (created if missing) for this process, waiting while another process holds it
- * (or throwing, with wait: false). The folder's path as given is named in messages.
+ * Takes the lock of `folder` (created if missing, and removed again on release if it is still empty) for this
+ * process, waiting while another process holds it (or throwing, with wait: false). The folder's path as given is
+ * named in messages. A clean release removes the lock file; one left by a killed holder names it.
  */
 export function lockFolder(folder: string, options: LockOptions = {}): FolderLock {
+  const created = !fs.existsSync(folder);
   onDisk(folder, () => fs.mkdirSync(folder, { recursive: true }));
   const file = path.join(fs.realpathSync(folder), LOCK_NAME);
   const mine = held.get(file);
@@ -123,37 +126,51 @@ export function lockFolder(folder: string, options: LockOptions = {}): FolderLoc
     return { file, release: () => release(file) };
   }
   if (heldByAncestor(file)) return { file, release: () => {} };
-  const fd = onDisk(file, () => fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666));
-  try {
-    let waited = false;
-    while (!nativeKernels().flockTry(fd, !options.shared)) {
-      const holder = readHolder(fd);
-      const who = holder ? describeHolder(holder) : "another process";
-      if (options.wait === false) {
-        throw new MrlError(`in use by ${who}; not waiting (--no-wait): run again when it has finished`, folder);
+  let waited = false;
+  for (;;) {
+    const fd = onDisk(file, () => fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666));
+    try {
+      if (!nativeKernels().flockTry(fd, !options.shared)) {
+        const holder = readHolder(fd);
+        const who = holder ? describeHolder(holder) : "another process";
+        if (options.wait === false) throw new MrlError(`in use by ${who}; not waiting (--no-wait): run again when it has finished`, folder);
+        if (!waited) options.onNote?.(`${folder}: in use by ${who}; waiting for it to finish`);
+        waited = true;
+        fs.closeSync(fd);
+        sleep(options.pollMs ?? 500);
+        continue;
       }
-      if (!waited) options.onNote?.(`${folder}: in use by ${who}; waiting for it to finish`);
-      waited = true;
-      sleep(options.pollMs ?? 500);
+      if (!sameFile(fd, file)) { // the holder released and removed the file while this one waited: lock the new one
+        fs.closeSync(fd);
+        continue;
+      }
+      if (!options.shared) claim(fd, folder, options);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
     }
-    const before = options.shared ? undefined : readHolder(fd);
-    if (before && before.pid !== process.pid) {
-      // the kernel dropped its lock: the holder exited without releasing (killed, or its machine went down)
-      const gone = before.host === os.hostname() && !processAlive(before.pid) ? "which is no longer running" : "which no longer holds it";
-      options.onNote?.(`${folder}: took over the lock left by ${describeHolder(before)}, ${gone}; finished outputs are kept, the rest is redone`);
-    }
-    const me: LockHolder = { pid: process.pid, host: os.hostname(), command: options.command ?? processCommand(), started: new Date().toISOString() };
-    if (!options.shared) {
-      const text = Buffer.from(JSON.stringify(me) + "\n");
-      fs.ftruncateSync(fd, 0);
-      fs.writeSync(fd, text, 0, text.length, 0);
-    }
-  } catch (err) {
-    fs.closeSync(fd);
-    throw err;
+    held.set(file, { fd, count: 1, shared: options.shared === true, folder: created ? folder : undefined });
+    return { file, release: () => release(file) };
   }
-  held.set(file, { fd, count: 1, shared: options.shared === true });
-  return { file, release: () => release(file) };
+}
+
+function sameFile(fd: number, file: string): boolean {
+  const now = fs.statSync(file, { throwIfNoEntry: false });
+  const locked = fs.fstatSync(fd);
+  return now !== undefined && now.ino === locked.ino && now.dev === locked.dev;
+}
+
+/** Writes this process into the lock file; a holder named there already was killed (the kernel dropped its lock). */
+function claim(fd: number, folder: string, options: LockOptions): void {
+  const before = readHolder(fd);
+  if (before && before.pid !== process.pid) {
+    const gone = before.host === os.hostname() && !processAlive(before.pid) ? "which is no longer running" : "which no longer holds it";
+    options.onNote?.(`${folder}: took over the lock left by ${describeHolder(before)}, ${gone}; finished outputs are kept, the rest is redone`);
+  }
+  const me: LockHolder = { pid: process.pid, host: os.hostname(), command: options.command ?? processCommand(), started: new Date().toISOString() };
+  const text = Buffer.from(JSON.stringify(me) + "\n");
+  fs.ftruncateSync(fd, 0);
+  fs.writeSync(fd, text, 0, text.length, 0);
 }
 
 function release(file: string): void {
@@ -161,9 +178,17 @@ function release(file: string): void {
   if (!mine || --mine.count > 0) return;
   held.delete(file);
   try {
-    if (!mine.shared) fs.ftruncateSync(mine.fd, 0); // released cleanly: nobody to name or take over from
+    // the last holder removes the file (a shared one only when no other shares it); waiters then lock a new one
+    if (!mine.shared || nativeKernels().flockTry(mine.fd, true)) fs.rmSync(file, { force: true });
   } finally {
     fs.closeSync(mine.fd); // drops the flock
+  }
+  if (mine.folder) {
+    try {
+      fs.rmdirSync(mine.folder); // made only for the lock and still empty (a stage that failed before writing)
+    } catch {
+      // it holds outputs now
+    }
   }
 }
 

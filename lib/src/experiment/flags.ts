@@ -69,6 +69,16 @@ const FLAG_FIELDS: Record<string, string> = {
 };
 
 /**
+ * An error a stage raised about a setting a flag gave (the memory budget: the stages name the array file), with
+ * the flag and its value in front; other errors unchanged.
+ */
+export function blameStageFlag(err: unknown, origins: readonly FlagOrigin[]): unknown {
+  const budget = origins.find((o) => o.flag === "--memory-gb");
+  if (err instanceof MrlError && budget && /memory budget/.test(err.message)) return new MrlError(`${budget.flag} "${budget.value}": ${err.message}`);
+  return err;
+}
+
+/**
  * An experiment error about a field a flag set (`<file>: field "funnels[0].shortlists" is ...; expected ...`) as
  * the same problem told about the flag (`--funnel "8:16,32:10,20": shortlists is [10,20]; expected ...`); other
  * errors unchanged.
