@@ -31,9 +31,9 @@ print(json.dumps({"same": open(d + "/pandas.csv", "rb").read() == open(d + "/our
   assert.deepEqual(Array.from(back.data), Array.from(ids));
 });
 
-test("reads CRLF line ends and a missing final newline", () => {
+test("reads CRLF line ends, spaces around fields and a missing final newline", () => {
   const file = path.join(dir, "crlf.csv");
-  fs.writeFileSync(file, "1,2,3\r\n4,5,6");
+  fs.writeFileSync(file, "1,2,3\r\n4, 5 ,6");
   const m = readShortlistCsv(file);
   assert.deepEqual([m.rows, m.cols, ...m.data], [2, 3, 1, 2, 3, 4, 5, 6]);
 });
@@ -68,6 +68,8 @@ test("bad CSV input gets an error naming the file, the line and the problem", ()
     ["emptyfield.csv", "1,,3\n", /line 1, column 2: "" is not an integer/],
     ["huge.csv", "1,99999999999\n", /does not fit in int32/],
     ["empty.csv", "\n\n", /empty CSV file/],
+    ["space-inside.csv", "1 2,3\n", /line 1, column 1: "1 2" has a space inside the number/],
+    ["space-after-sign.csv", "- 5,3\n", /line 1, column 1: "- 5" has a space inside the number/],
   ];
   for (const [name, text, problem] of cases) {
     const file = path.join(dir, name);

@@ -132,6 +132,8 @@ class ShortlistCsvParser {
   private value = 0;
   private digits = 0;
   private negative = false;
+  /** A space or CR came after the field's first digit or sign: another digit there is an error ("1 2" is not 12). */
+  private gap = false;
   private skipping = false;
   private blankLine = -1;
   private bytesPerLine = 0;
@@ -158,6 +160,7 @@ class ShortlistCsvParser {
       const b = bytes[this.at];
       if (b >= ZERO && b <= NINE) {
         if (this.blankLine > 0) throw new MrlError(`line ${this.blankLine} is empty; expected one row of neighbour ids per query`, this.file);
+        if (this.gap) throw this.fieldError("has a space inside the number; expected one integer neighbour id per field");
         this.value = this.value * 10 + (b - ZERO);
         this.digits++;
         if (this.value > (this.negative ? 2147483648 : 2147483647)) throw this.fieldError("does not fit in int32");
@@ -173,7 +176,9 @@ class ShortlistCsvParser {
         this.finishLine();
       } else if (b === MINUS && this.digits === 0 && !this.negative) {
         this.negative = true;
-      } else if (b !== CR && b !== SPACE) { // CR and spaces are tolerated: Windows line ends, spaces around fields
+      } else if (b === SPACE || b === CR) { // tolerated around a field (Windows line ends, "1, 2"), never inside "1 2"
+        if (this.digits > 0 || this.negative) this.gap = true;
+      } else {
         throw this.fieldError("is not an integer neighbour id");
       }
     }
@@ -220,6 +225,7 @@ class ShortlistCsvParser {
     this.value = 0;
     this.digits = 0;
     this.negative = false;
+    this.gap = false;
     if (this.col >= this.limit && this.cols >= 0) this.skipping = true;
   }
 
