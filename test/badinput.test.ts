@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  arrayPath, imageFolder, intMatrix, loadEmbeddingModel, loadExperiment, loadRetrievalArrays, loadShortlist, matrix, MrlError,
+  arrayPath, imageFolder, metricsPath, readMetricsTable, intMatrix, loadEmbeddingModel, loadExperiment, loadRetrievalArrays, loadShortlist, matrix, MrlError,
   neighborsPath, readShortlistCsv, runRerankStage, runIndexSearch, runRetrievalInference, writeLabelsNpy, writeMatrixNpy,
   writeShortlistCsv, type ArtifactSpec, type ImageSource, type RerankStageOptions,
 } from "@mrl-retrieval/lib/internal";
@@ -185,6 +185,14 @@ const CASES: Case[] = [
   { name: "class folders without images", setup: (r) => imageDirs(r, { a: { "notes.txt": "x" }, b: {} }),
     run: (r) => imageFolder(path.join(r, "images")), file: (r) => path.join(r, "images"),
     problem: /no images in the 2 class folders; expected <dir>\/<class>\/<image> files ending in \.jpg/ },
+  { name: "corrupt metrics table (cut short)", setup: (r) => { fs.mkdirSync(path.dirname(metricsPath(spec(r), "json")), { recursive: true }); fs.writeFileSync(metricsPath(spec(r), "json"), '[{"config": "8d", "mAP@10": 0.'); },
+    run: (r) => readMetricsTable(spec(r)), file: (r) => metricsPath(spec(r), "json"),
+    problem: /not a readable metrics table \(.*JSON.*\); delete it and run compute_metrics again/ },
+  { name: "metrics table of another shape", setup: (r) => { fs.mkdirSync(path.dirname(metricsPath(spec(r), "json")), { recursive: true }); fs.writeFileSync(metricsPath(spec(r), "json"), '{"rows": []}'); },
+    run: (r) => readMetricsTable(spec(r)), file: (r) => metricsPath(spec(r), "json"),
+    problem: /not a metrics table \(expected a JSON list of rows with a "config" each\)/ },
+  { name: "shortlist CSV with a space inside a number", setup: (r) => editCsv(shortlist8(r), (lines) => { lines[2] = lines[2].replace(",", " "); }),
+    run: (r) => rerankStage(r), file: (r) => shortlist8(r), problem: /line 3, column 1: "\d+ \d+" has a space inside the number/ },
 ];
 
 /** A 28x28 grey PNG (made once by sharp in before()). */

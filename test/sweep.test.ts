@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { before, test } from "node:test";
 import {
   bestConfig, computeMetrics, configLabel, DEFAULT_SWEEP_GRID, firstColumns, expandGrid, FaissIndex, faissNormalized, funnelFromRule, funnelRerank, loadExperiment,
-  loadRetrievalArrays, mflops, MrlError, nestedKnn, paretoFront, parseConfigLabel, readSweepCsv, rerank, runInference, runSweep, saveSweepCsv, sweepMetaFile, sweepMflopsFigure, planByFirstStage, sweepGridWith, sweepSummary,
+  loadRetrievalArrays, matrix, mflops, MrlError, rankingMetrics, intMatrix, unfreedFirstStages, Mulberry32, sweepLimits, nestedKnn, paretoFront, parseConfigLabel, readSweepCsv, rerank, runInference, runSweep, saveSweepCsv, sweepMetaFile, sweepMflopsFigure, planByFirstStage, sweepGridWith, sweepSummary,
   type IntMatrix, type Matrix, type PlanRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -173,6 +173,50 @@ test("an HNSW first stage: the same configurations shortlisted by FAISS HNSW32 a
   const rerankMflops = (2048 * 100) / 1e6, hnswDistances = ((hnswFirst.mflops - rerankMflops) * 1e6) / 16;
   assert.ok(hnswDistances > 100 && hnswDistances < database.rows / 2, `${hnswDistances} distances per query`);
   assert.ok(hnswFirst.batchSeconds > 0 && hnswFirst.p50Ms > 0);
+});
+
+test("a sweep that stops midway (a failing callback) still frees the FAISS indexes of its first stages", () => {
+  const database = arrays.database.matrix();
+  const grid = { retrievalDims: [16], shortlists: [100], rerankDims: [64, 2048], exactDims: [], firstStages: ["hnsw32", "pq8"] };
+  const before = unfreedFirstStages();
+  let rowsSeen = 0;
+  assert.throws(() => runSweep(database, arrays.queries, arrays.databaseLabels, arrays.queryLabels, grid, {
+    latencyQueries: 2, onRow: () => { if (++rowsSeen === 3) throw new Error("stopped by the test"); },
+  }), /stopped by the test/);
+  assert.equal(rowsSeen, 3, "it stopped after both first stages were built");
+  assert.equal(unfreedFirstStages(), before, "every first-stage index it built was freed");
+});
+
+test("the default grid fits arrays of any width: 256-d and 64-d arrays sweep without flags, each change said; set fields are not fitted", () => {
+  const random = new Mulberry32(11);
+  for (const cols of [256, 64]) {
+    const rows = 1200, data = new Float32Array(rows * cols).map(() => random.next());
+    const notes: string[] = [];
+    const grid = sweepGridWith({}, { rows, cols, onNote: (line) => notes.push(line) });
+    const configs = expandGrid(grid, sweepLimits(grid, { rows, cols }));
+    assert.ok(configs.length > 50, `${configs.length} configurations at ${cols} dims`);
+    assert.ok(configs.every((c) => (c.kind === "exact" ? [c.dim] : c.kind === "adaptive" ? [c.retrievalDim, c.rerankDim] : [c.retrievalDim, ...c.dims]).every((d) => d <= cols)));
+    assert.ok(configs.some((c) => c.kind === "exact" && c.dim === cols), "exact search at the arrays' full width stays");
+    assert.ok(notes.some((n) => n.startsWith(`default rerankDims [64,128,256,512,1024,2048] -> [${[64, 128, 256].filter((d) => d <= cols)}]`)), notes.join("\n"));
+    assert.ok(notes.some((n) => n.startsWith("default shortlists") === false), "the shortlists fit 1200 rows");
+    if (cols === 64) assert.ok(notes.some((n) => n.startsWith("default first stage binary left out")), notes.join("\n"));
+    // and it runs: a few queries through runSweep on arrays of that width
+    const labels = Int32Array.from({ length: rows }, (_, i) => i % 7);
+    const queries = matrix(20, cols, data.slice(0, 20 * cols));
+    const small = { ...grid, firstStages: ["exact"], firstStageDims: {}, shortlists: [50], funnels: { firstShortlists: [100], steps: [3] } };
+    const result = runSweep(matrix(rows, cols, data), queries, labels, labels.subarray(0, 20), small, { latencyQueries: 1 });
+    assert.ok(result.rows.length > 5);
+  }
+  // a field the user set is checked as given: the same 64-d arrays refuse a rerank dim of 128
+  const set = sweepGridWith({ rerankDims: [128] }, { rows: 1200, cols: 64 });
+  assert.throws(() => expandGrid(set, sweepLimits(set, { rows: 1200, cols: 64 })), /sweep grid field "rerankDims" has dim 128; expected dims up to the arrays' 64/);
+});
+
+test("metrics of no queries are NaN in both families (a mean over nothing), not 0", () => {
+  const none = intMatrix(0, 10, new Int32Array(0));
+  const m = computeMetrics(none, new Int32Array(0), Int32Array.from([1, 2, 3]), [10]);
+  assert.ok(Number.isNaN(m.top1) && Number.isNaN(m.atK[0].mAP) && Number.isNaN(m.atK[0].recall));
+  assert.ok(Number.isNaN(rankingMetrics(none, new Int32Array(0), Int32Array.from([1, 2, 3]), [10])[0].ndcg));
 });
 
 test("the HNSW first stage finds the true neighbours when its search is exhaustive (efSearch >= database size)", () => {

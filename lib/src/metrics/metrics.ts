@@ -69,7 +69,7 @@ export function metricsOfHits(hits: ShortlistHits, ks: number[], recallDenominat
       sums[j].topK += h > 0 ? 1 : 0;
     });
   }
-  const nq = Math.max(1, rows);
+  const nq = rows; // no queries: every mean is NaN (as rankingMetrics), not a misleading 0
   return {
     top1: top1 / nq,
     atK: ks.map((k, j) => ({ k, mAP: sums[j].ap / nq, precision: sums[j].precision / nq, recall: sums[j].recall / nq, topK: sums[j].topK / nq })),

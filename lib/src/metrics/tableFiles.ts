@@ -33,5 +33,14 @@ export function writeMetricsTable(spec: ArtifactSpec, rows: MetricsRow[]): strin
 export function readMetricsTable(spec: ArtifactSpec): MetricsRow[] {
   const file = metricsPath(spec, "json");
   if (!fs.existsSync(file)) throw new MrlError("metrics table not found; run compute_metrics first", file);
-  return JSON.parse(fs.readFileSync(file, "utf8")) as MetricsRow[];
+  let rows: unknown;
+  try {
+    rows = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new MrlError(`not a readable metrics table (${(err as Error).message}); delete it and run compute_metrics again`, file);
+  }
+  if (!Array.isArray(rows) || rows.some((r) => r === null || typeof r !== "object" || typeof (r as MetricsRow).config !== "string")) {
+    throw new MrlError("not a metrics table (expected a JSON list of rows with a \"config\" each); delete it and run compute_metrics again", file);
+  }
+  return rows as MetricsRow[];
 }

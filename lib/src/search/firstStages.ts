@@ -157,6 +157,19 @@ export function firstStageFactory(spec: FirstStageSpec): string {
  * training time grows with it) and filled in one add; binary gets bits thresholded at the sample's medians.
  */
 export function buildFirstStage(spec: FirstStageSpec, database: Matrix, dim: number, options: { trainRows?: number } = {}): FirstStageIndex {
+  const built = buildIndexOf(spec, database, dim, options);
+  // counted while its FAISS memory (outside the JS heap, freed only by free()) is held
+  unfreed++;
+  let freed = false;
+  return { ...built, free: () => { if (!freed) { freed = true; unfreed--; built.free(); } } };
+}
+
+let unfreed = 0;
+
+/** First-stage indexes built and not yet freed in this process (a leak check: each holds its vectors in FAISS). */
+export const unfreedFirstStages = (): number => unfreed;
+
+function buildIndexOf(spec: FirstStageSpec, database: Matrix, dim: number, options: { trainRows?: number }): FirstStageIndex {
   const unfit = firstStageUnfit(spec, dim, database.rows);
   if (unfit) throw new MrlError(`first stage ${spec.kind} cannot run at ${dim} dims: ${unfit}`);
   const trainRows = options.trainRows ?? 16_384;

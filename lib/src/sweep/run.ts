@@ -241,20 +241,23 @@ export function runSweep(database: Matrix, queries: Matrix, databaseLabels: Int3
 
   const rows: SweepRow[] = [];
   let resumed = 0;
-  configs.forEach((c, n) => {
-    const earlier = options.resumed?.get(configLabel(c));
-    if (earlier) {
-      // finished by an earlier run of the same sweep (same fingerprint): nothing to compute
-      rows.push({ ...earlier, config: c });
-      resumed++;
-      options.onConfig?.(n + 1, configs.length, configLabel(c), true);
-      return;
-    }
-    const row = evaluateConfig(c, context);
-    rows.push(row);
-    options.onRow?.(row);
-    options.onConfig?.(n + 1, configs.length, configLabel(c), false);
-  });
-  context.firstStages.free();
+  try {
+    configs.forEach((c, n) => {
+      const earlier = options.resumed?.get(configLabel(c));
+      if (earlier) {
+        // finished by an earlier run of the same sweep (same fingerprint): nothing to compute
+        rows.push({ ...earlier, config: c });
+        resumed++;
+        options.onConfig?.(n + 1, configs.length, configLabel(c), true);
+        return;
+      }
+      const row = evaluateConfig(c, context);
+      rows.push(row);
+      options.onRow?.(row);
+      options.onConfig?.(n + 1, configs.length, configLabel(c), false);
+    });
+  } finally {
+    context.firstStages.free(); // the FAISS indexes live outside the JS heap: freed whether or not the sweep finished
+  }
   return { rows, databaseRows: database.rows, queries: queries.rows, seconds: seconds(t0), resumed };
 }
