@@ -43,7 +43,8 @@ export function removeStaleTempFiles(folder: string): string[] {
   return removed;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` runs on this machine (one we may not signal counts as running). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
