@@ -15,7 +15,7 @@ import { runIndexSearch, type DimResult } from "../search/stage";
 import { MrlError } from "../core/errors";
 import { withFolderLock } from "../core/lock";
 import { experimentSpec, type Experiment } from "./experiment";
-import type { IndexType, ModelKind } from "./types";
+import { isPgvectorIndexType, type IndexType, type ModelKind } from "./types";
 
 export interface StageOptions {
   /** Recompute outputs even when they are up to date. */
@@ -96,7 +96,9 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
 }
 
 // One function per stage maps the experiment to that stage's options; every caller goes through these.
+// A pgvector-* index type is searched and reranked by Postgres (`mrl postgres`, postgres/stage.ts); metrics treat it alike.
 const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): DimResult[] => {
+  if (isPgvectorIndexType(spec.indexType)) return [];
   const options = { k: e.k, efSearch: e.efSearch, exactEngine: e.exactEngine, indexFiles: e.indexFiles, force: o.force, quiet: o.quiet };
   // ff: each size is its own model, searched at its full width
   return isPerSizeModel(spec.model)
@@ -105,7 +107,7 @@ const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageO
 };
 // The ff baselines share no dims between sizes, so they have no adaptive or funnel retrieval (as in the originals).
 const rerankAll = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): RerankStageResult[] =>
-  isPerSizeModel(spec.model) ? []
+  isPerSizeModel(spec.model) || isPgvectorIndexType(spec.indexType) ? []
     : runRerankStage(spec, arraysOf(), { k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, force: o.force, quiet: o.quiet });
 const metrics = (e: Experiment, spec: ArtifactSpec, labelsOf: LabelsOf, o: StageOptions): MetricsTable =>
   runMetricsStage(spec, e, labelsOf, { force: o.force });
