@@ -13,6 +13,7 @@ import { runMetricsStage } from "../metrics/stage";
 import { runRerankStage, type RerankStageResult } from "../rerank/stage";
 import { runIndexSearch, type DimResult } from "../search/stage";
 import { MrlError } from "../core/errors";
+import { servePostgres, type PostgresRun, type PostgresStep } from "../postgres/stage";
 import { withFolderLock } from "../core/lock";
 import { experimentSpec, type Experiment } from "./experiment";
 import { isPgvectorIndexType, type IndexType, type ModelKind } from "./types";
@@ -202,4 +203,14 @@ async function inferThenRetrieve(experiment: Experiment, options: StageOptions):
       `inference: ${run.model} ${rate(r.imagesPerSecond!.database)} (database), ${rate(r.imagesPerSecond!.queries)} (queries)`);
   }
   return runRetrieval(experiment, options);
+}
+
+/**
+ * Serving from Postgres + pgvector (`mrl postgres`): for every nested model and `pgvector-*` index type, load the
+ * database (PGlite under <root>/postgres, or the server at postgres.databaseUrl), build the first-stage indexes and
+ * write the first-stage, adaptive and funnel shortlists with their QPS and p50/p95; `steps` picks load / search /
+ * rerank (default all). runMetrics then evaluates them like FAISS's.
+ */
+export async function runPostgres(experiment: Experiment, options: StageOptions & { steps?: PostgresStep[] } = {}): Promise<PostgresRun[]> {
+  return locked(experiment, options, () => servePostgres(experiment, { ...options, arraysOf: (model) => experimentArrays(experiment, model) }));
 }
