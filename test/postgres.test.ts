@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  compareRankings, experimentSpec, funnelPath, loadExperiment, loadRetrievalArrays, MrlError, neighborsPath, openSqlClient, readShortlist,
+  compareRankings, experimentSpec, parseArtifactName, funnelPath, loadExperiment, loadRetrievalArrays, MrlError, neighborsPath, openSqlClient, readShortlist,
   rerankedPath, runInference, runMetrics, runPostgres, runReranking, runSearch, loadDatabase, servedTable, pgliteDataDir,
   type Experiment, type Matrix, type MetricsRow, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
@@ -143,4 +143,11 @@ test("bad input: an unreachable URL, a server without pgvector, a dim over the i
     oneLine(/^postgres\.dims has dim 2048: pgvector indexes at most 2000 dims of vector \(4000 with postgres\.halfvec: true\)/));
   assert.equal(fs.existsSync(pgliteDataDir(root)), false, "nothing written before the error");
   assert.throws(() => loadExperiment({ ...base, indexTypes: ["pgvector-hnsw" as never] }), /field "indexTypes\[0\]" is "pgvector-hnsw"; expected one of: exactl2, hnsw8, hnsw32, or pgvector-exact/);
+});
+
+test("pgvector index types are artifact names like FAISS's", () => {
+  assert.deepEqual(parseArtifactName("pgvector-hnsw16_16dim_200shortlist_FMNIST.csv"), { kind: "neighbors", indexType: "pgvector-hnsw16", dim: 16, k: 200, dataset: "FMNIST" });
+  assert.equal((parseArtifactName("16dim-reranked2048_200shortlist_FMNIST_pgvector-ivf100.csv") as { indexType: string }).indexType, "pgvector-ivf100");
+  assert.equal((parseArtifactName("8dim-cascade[16,2048]_shortlist[100,20]_1K_pgvector-exact.npy") as { indexType: string }).indexType, "pgvector-exact");
+  assert.throws(() => parseArtifactName("pgvector-hnsw_16dim_200shortlist_FMNIST.csv"), MrlError);
 });
