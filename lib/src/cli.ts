@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { diskError } from "./core/diskErrors";
-import { MrlError } from "./core/errors";
+import { checkOneOf, MrlError } from "./core/errors";
 import { inheritLock, lockFolder, type FolderLock } from "./core/lock";
 import type { Matrix } from "./core/matrix";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
@@ -25,6 +25,11 @@ import { executeNotebook } from "./report/notebooks";
 import { sweepCsvFile, sweepFigureFiles } from "./report/sweeps";
 import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
+import { SLURM_FLAG_USAGE, splitSlurmFlags, type SlurmFlags } from "./cluster/flags";
+import { runOnCluster } from "./cluster/run";
+import { SLURM_STAGES } from "./cluster/scripts";
+import { findSubmission } from "./cluster/submit";
+import { waitForSubmission, type WaitResult } from "./cluster/wait";
 
 interface Options {
   experiment: Experiment; force: boolean; wait: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[];
@@ -32,6 +37,8 @@ interface Options {
   origins: FlagOrigin[];
   /** The lock of the experiment's root this command holds (commands that write there). */
   lock?: FolderLock;
+  /** `mrl slurm`'s own flags (cluster/flags.ts). */
+  slurm?: SlurmFlags;
 }
 
 // Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
@@ -63,6 +70,28 @@ function optionsFrom(flags: ParsedFlags): Options {
     experiment: loadExperiment(overrides, file), force: flags.force, wait: flags.wait, notebooks: flags.notebooks, origins: flags.origins,
     results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), sweep: flags.sweep, positional: flags.positional,
   };
+}
+
+/** The end of a wait for Slurm jobs: exit code 1 and one line when any failed (the wait printed each one). */
+function slurmOutcome(result: WaitResult | undefined): void {
+  if (!result || result.ok) return;
+  throw new MrlError(`slurm: ${result.failed.length} task(s) failed or did not run; resubmit what failed: ${result.resubmit}`);
+}
+
+/** `mrl slurm STAGE` and `mrl slurm wait JOBID...`. */
+function slurmCommand(o: Options): void {
+  const [sub, ...ids] = o.positional;
+  const flags = o.slurm ?? { wait: true, cluster: {} };
+  if (sub === "wait") {
+    if (ids.length === 0 || !ids.every((id) => /^\d+$/.test(id))) throw new MrlError(`mrl slurm wait "${ids.join(" ")}": expected the job ids mrl slurm --no-wait printed`);
+    const submission = findSubmission(o.experiment.root, ids);
+    console.error(`slurm: waiting for ${submission.stage} in ${rel(submission.dir)}`);
+    return slurmOutcome(waitForSubmission(submission));
+  }
+  if (sub === undefined) throw new MrlError(`mrl slurm: expected a stage (${SLURM_STAGES.join(", ")}) or wait JOBID...`);
+  const stage = checkOneOf(sub, SLURM_STAGES, "mrl slurm stage");
+  const experiment = { ...o.experiment, cluster: { ...o.experiment.cluster, ...flags.cluster } };
+  slurmOutcome(runOnCluster(experiment, stage, { shards: flags.shards, only: flags.only, wait: flags.wait }).result);
 }
 
 /** The notebooks `pipeline` executes, in order. */
@@ -193,6 +222,10 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       console.error(`report: ${report.reportFile}, ${report.figureFiles.length} figure files, gallery ${report.galleryFile}`);
     },
   },
+  slurm: {
+    usage: "slurm STAGE  infer|search|rerank|retrieve as Slurm array jobs of --shards N tasks (--shard I/N each), then their merge; slurm wait JOBID...",
+    run: slurmCommand,
+  },
   notebook: {
     usage: "notebook IN OUT   execute a notebook headless (tslab kernel) on the experiment, writing OUT and OUT's .html",
     run: (o) => {
@@ -229,14 +262,16 @@ function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]):
 const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "metrics", "retrieve", "sweep"];
 
 async function main(argv: string[]): Promise<void> {
-  const [name, ...rest] = argv;
+  const [name, ...args] = argv;
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(`usage: mrl <command> ${FLAG_USAGE}\n\n` + Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
+    console.error(`usage: mrl <command> ${FLAG_USAGE}\n             ${SLURM_FLAG_USAGE}\n\n` + Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;
   }
-  const options = parseOptions(rest);
+  // mrl slurm's own flags come out first (its --no-wait is about the jobs, not the root's lock)
+  const { flags: slurm, rest } = name === "slurm" ? splitSlurmFlags(args) : { flags: undefined, rest: args };
+  const options = { ...parseOptions(rest), slurm };
   // one writer per root: a second run waits for this one (or stops, --no-wait); the stages it calls go on under it
   const lock = WRITES_ROOT.includes(name)
     ? lockFolder(options.experiment.root, { wait: options.wait, onNote: (line) => console.error(`note: ${line}`) }) : undefined;

@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
 import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
+import { clusterSettings, type ClusterSettings } from "../cluster/settings";
 import { type FunnelRule, type SweepGrid } from "../sweep/grid";
 import { FIRST_STAGE_GRAMMAR, isFirstStageName } from "../search/firstStages";
 import { rerankLabel } from "./labels";
@@ -80,6 +81,11 @@ export interface Experiment {
    */
   memoryGb?: number;
   inference?: InferenceSettings;
+  /**
+   * Slurm settings (cluster/settings.ts): shards per stage and per-task resources for `mrl slurm`; when set, a
+   * notebook's runSearch runs its search as shard tasks on the cluster and merges them.
+   */
+  cluster?: ClusterSettings;
 }
 
 type DeepPartial<T> = {
@@ -206,8 +212,8 @@ const experimentFields = objectOf<Experiment>({
   indexFiles: (v, at) => (typeof v === "boolean" ? v : fieldError(at, v, "true or false")),
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
   recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), memoryGb: positiveNumber,
-  inference: inferenceSettings, sweep: sweepGrid,
-}, ["description", "efSearch", "exactEngine", "indexFiles", "memoryGb", "inference", "sweep"]);
+  inference: inferenceSettings, sweep: sweepGrid, cluster: clusterSettings,
+}, ["description", "efSearch", "exactEngine", "indexFiles", "memoryGb", "inference", "sweep", "cluster"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,
@@ -258,6 +264,7 @@ export function describeExperiment(e: Experiment): string {
     `funnels: ${e.funnels.map((f) => rerankLabel(f)).join(", ") || "none"}`,
     `metrics @[${e.metricKs.join(", ")}], recall / ${e.recallDenominator}${e.memoryGb ? `, memory budget ${e.memoryGb} GB` : ""}`,
   ];
+  if (e.cluster) lines.push(`cluster: ${e.cluster.shards ?? "?"} shards per stage${e.cluster.partition ? ` on ${e.cluster.partition}` : ""}`);
   if (e.inference?.limit) lines.push(`inference: first ${e.inference.limit.database} database / ${e.inference.limit.queries} query images`);
   return lines.join("\n");
 }

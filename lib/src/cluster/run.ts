@@ -1,0 +1,50 @@
+/**
+ * A stage on the cluster, as `mrl slurm` and a notebook's runSearch run it: the experiment's stage prepared as a
+ * submission (cluster/submit.ts), submitted, and by default waited for (cluster/wait.ts).
+ */
+import { MrlError } from "../core/errors";
+import type { Experiment } from "../experiment/experiment";
+import type { SlurmStage } from "./scripts";
+import { prepareSubmission, submit, type Submission } from "./submit";
+import { waitForSubmission, type WaitResult } from "./wait";
+
+export interface ClusterRunOptions {
+  /** Shards per stage (default: the experiment's cluster.shards). */
+  shards?: number;
+  /** Only these shards of the (first) stage's array (a resubmission). */
+  only?: number[];
+  /** Wait for the jobs (default true). */
+  wait?: boolean;
+  /** Progress and report lines (default: stderr). */
+  onLine?: (line: string) => void;
+  /** Milliseconds between looks at the queue while waiting. */
+  pollMs?: number;
+}
+
+/** A stage's submission and, when waited for, how it ended. */
+export interface ClusterRun { submission: Submission; result?: WaitResult }
+
+/** The shard count: the option, else the experiment's cluster.shards; one line when neither is set. */
+export function clusterShards(experiment: Experiment, shards?: number): number {
+  const n = shards ?? experiment.cluster?.shards;
+  if (n === undefined) throw new MrlError(`no shard count for ${experiment.name}; expected --shards N or the experiment's "cluster": { "shards": N }`);
+  return n;
+}
+
+/**
+ * Submits an experiment's stage as Slurm array jobs of shards with their merges (`retrieve`: search, rerank and
+ * metrics chained), and waits unless `wait: false`. The submission folder is `<root>/slurm/<stage>-<time>/`.
+ */
+export function runOnCluster(experiment: Experiment, stage: SlurmStage, options: ClusterRunOptions = {}): ClusterRun {
+  const say = options.onLine ?? ((line: string) => console.error(line));
+  const submission = submit(prepareSubmission(experiment, stage, { shards: clusterShards(experiment, options.shards), only: options.only }));
+  say(`slurm: submitted ${submission.jobs.map((j) => `${j.name} ${j.id}`).join(", ")}; scripts and logs in ${submission.dir}`);
+  if (options.wait === false) {
+    say(`slurm: wait for them: mrl slurm wait ${submission.jobs.map((j) => j.id).join(" ")} --root ${experiment.root}`);
+    return { submission };
+  }
+  return { submission, result: waitForSubmission(submission, { onLine: say, pollMs: options.pollMs }) };
+}
+
+/** Whether this process is itself a shard task (a Slurm array task or a Kubernetes indexed job's pod). */
+export const isShardTask = (): boolean => process.env.SLURM_ARRAY_TASK_ID !== undefined || process.env.JOB_COMPLETION_INDEX !== undefined;
