@@ -133,7 +133,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     usage: "pipeline   all stages, then the notebooks executed into the results folder and the report",
     run: async (o) => {
       console.error(describeExperiment(o.experiment));
-      printTimings(await runPipeline(o.experiment, { force: o.force }));
+      printTimings(await runPipeline(o.experiment, { force: o.force, local: true }));
       if (!o.notebooks) return;
       const out = path.join(o.results, "notebooks");
       // The notebooks read the same experiment, flags included, through one file.
@@ -152,7 +152,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   infer: {
     usage: "infer      stage 1 (inference): embed database and queries with the experiment's ONNX models",
     run: async (o) => {
-      for (const { model, result: r } of await runInference(o.experiment, { force: o.force })) {
+      for (const { model, result: r } of await runInference(o.experiment, { force: o.force, local: true })) {
         console.error(r.skipped ? `${model}: up to date` : `${model}: ${Object.values(r.files).map(rel).join(", ")}`);
       }
     },
@@ -160,7 +160,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   search: {
     usage: "search     stage 2 (faiss_nn): index and search every nesting dim",
     run: (o) => {
-      for (const run of runSearch(o.experiment, { force: o.force })) {
+      for (const run of runSearch(o.experiment, { force: o.force, local: true })) {
         console.error(`${run.model}/${run.indexType}: ${run.result.map((d) => `${d.dim}d ${d.action}`).join(", ")} (${run.seconds.toFixed(1)}s)`);
       }
     },
@@ -168,7 +168,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   rerank: {
     usage: "rerank     stage 3 (reranking): adaptive and funnel retrieval",
     run: (o) => {
-      for (const run of runReranking(o.experiment, { force: o.force })) {
+      for (const run of runReranking(o.experiment, { force: o.force, local: true })) {
         console.error(`${run.model}/${run.indexType}: ${run.result.filter((r) => r.skipped).length}/${run.result.length} up to date (${run.seconds.toFixed(1)}s)`);
       }
     },
@@ -183,7 +183,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
   retrieve: {
     usage: "retrieve   stages 2-4: faiss_nn, reranking, compute_metrics",
-    run: (o) => printTimings(runRetrieval(o.experiment, { force: o.force })),
+    run: (o) => printTimings(runRetrieval(o.experiment, { force: o.force, local: true })),
   },
   sweep: {
     usage: "sweep      every configuration of the grid (the experiment's \"sweep\" over DEFAULT_SWEEP_GRID) on the first MRL model: Pareto fronts, the planner's pick",

@@ -43,7 +43,8 @@ const held = new Map<string, { fd: number; count: number; shared: boolean; folde
  * Locks held by this process's ancestors, which wait for it (the pipeline executing its notebooks, whose stage
  * calls lock the same root): `<pid>:<lock file>` lines, passed down through the environment by inheritLock.
  */
-const INHERITED_ENV = "MRL_HELD_LOCKS";
+export const INHERITED_LOCKS_ENV = "MRL_HELD_LOCKS";
+const INHERITED_ENV = INHERITED_LOCKS_ENV;
 
 function heldByAncestor(file: string): boolean {
   for (const entry of (process.env[INHERITED_ENV] ?? "").split("\n")) {
