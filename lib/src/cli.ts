@@ -14,7 +14,8 @@ import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
 import { blameFlag, blameStageFlag, FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type FlagOrigin, type ParsedFlags, type SweepRunFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
-import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
+import { shardFromArgs, shardLabel, type ShardPlan } from "./shard/plan";
+import { experimentArrays, mergeStageShards, runInference, runStageShard, type ShardedStage, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
 import { arrayFiles, databaseDataset, isPerSizeModel } from "./io/naming";
 import { npyShape } from "./io/npy";
 import { expandGrid, sweepGridWith, sweepLimits, type SweepGrid } from "./sweep/grid";
@@ -27,7 +28,7 @@ import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
 import { SLURM_FLAG_USAGE, splitSlurmFlags, type SlurmFlags } from "./cluster/flags";
 import { runOnCluster } from "./cluster/run";
-import { SLURM_STAGES } from "./cluster/scripts";
+import { shellQuote, SLURM_STAGES } from "./cluster/scripts";
 import { findSubmission } from "./cluster/submit";
 import { waitForSubmission, type WaitResult } from "./cluster/wait";
 
@@ -39,6 +40,12 @@ interface Options {
   lock?: FolderLock;
   /** `mrl slurm`'s own flags (cluster/flags.ts). */
   slurm?: SlurmFlags;
+  /** This process's shard (--shard I/N, or a scheduler's variables), for infer, search and rerank. */
+  shard?: ShardPlan;
+  /** --shards N (a merge's shard count). */
+  shards?: number;
+  /** The arguments as typed, for the commands a merge's refusal prints. */
+  args: string[];
 }
 
 // Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
@@ -69,6 +76,7 @@ function optionsFrom(flags: ParsedFlags): Options {
   return {
     experiment: loadExperiment(overrides, file), force: flags.force, wait: flags.wait, notebooks: flags.notebooks, origins: flags.origins,
     results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), sweep: flags.sweep, positional: flags.positional,
+    shard: shardFromArgs(flags.shard, flags.shards), shards: flags.shards, args: [],
   };
 }
 
@@ -92,6 +100,25 @@ function slurmCommand(o: Options): void {
   const stage = checkOneOf(sub, SLURM_STAGES, "mrl slurm stage");
   const experiment = { ...o.experiment, cluster: { ...o.experiment.cluster, ...flags.cluster } };
   slurmOutcome(runOnCluster(experiment, stage, { shards: flags.shards, only: flags.only, wait: flags.wait }).result);
+}
+
+/** The sharded stages' commands: one shard (--shard I/N or the scheduler's variables), else the whole stage. */
+async function runShard(o: Options, stage: ShardedStage): Promise<boolean> {
+  if (!o.shard) return false;
+  for (const { name, run } of await runStageShard(o.experiment, stage, o.shard, { force: o.force })) {
+    console.error(`${name}: shard ${shardLabel(o.shard)} ${run.upToDate ? "up to date" : `written: ${run.files.map(rel).join(", ")}`}`);
+  }
+  return true;
+}
+
+/** The arguments a resubmitted shard takes: the merge's own, without the stage, --shards N and --force. */
+function rerunArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--shards") i++;
+    else if (args[i] !== "--force" && !(i === 0 && !args[i].startsWith("--"))) out.push(shellQuote(args[i]));
+  }
+  return out;
 }
 
 /** The notebooks `pipeline` executes, in order. */
@@ -152,6 +179,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   infer: {
     usage: "infer      stage 1 (inference): embed database and queries with the experiment's ONNX models",
     run: async (o) => {
+      if (await runShard(o, "infer")) return;
       for (const { model, result: r } of await runInference(o.experiment, { force: o.force, local: true })) {
         console.error(r.skipped ? `${model}: up to date` : `${model}: ${Object.values(r.files).map(rel).join(", ")}`);
       }
@@ -159,7 +187,8 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
   search: {
     usage: "search     stage 2 (faiss_nn): index and search every nesting dim",
-    run: (o) => {
+    run: async (o) => {
+      if (await runShard(o, "search")) return;
       for (const run of runSearch(o.experiment, { force: o.force, local: true })) {
         console.error(`${run.model}/${run.indexType}: ${run.result.map((d) => `${d.dim}d ${d.action}`).join(", ")} (${run.seconds.toFixed(1)}s)`);
       }
@@ -167,9 +196,20 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
   rerank: {
     usage: "rerank     stage 3 (reranking): adaptive and funnel retrieval",
-    run: (o) => {
+    run: async (o) => {
+      if (await runShard(o, "rerank")) return;
       for (const run of runReranking(o.experiment, { force: o.force, local: true })) {
         console.error(`${run.model}/${run.indexType}: ${run.result.filter((r) => r.skipped).length}/${run.result.length} up to date (${run.seconds.toFixed(1)}s)`);
+      }
+    },
+  },
+  merge: {
+    usage: "merge infer|search|rerank   the shards of a stage (--shard I/N runs) into the original files: exact k-way merge (search), concatenation",
+    run: (o) => {
+      const stage = o.positional[0];
+      if (stage !== "infer" && stage !== "search" && stage !== "rerank") throw new MrlError(`usage: mrl merge infer|search|rerank [--shards N] [flags of the shard runs]; got ${stage ?? "no stage"}`);
+      for (const { name, files } of mergeStageShards(o.experiment, stage, o.shards, rerunArgs(o.args), { force: o.force })) {
+        for (const file of files) console.error(`${name}: merged ${rel(file)}`);
       }
     },
   },
@@ -259,7 +299,7 @@ function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]):
 }
 
 /** The commands that write under the experiment's root. */
-const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "metrics", "retrieve", "sweep"];
+const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "merge", "metrics", "retrieve", "sweep"];
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...args] = argv;
@@ -271,10 +311,15 @@ async function main(argv: string[]): Promise<void> {
   }
   // mrl slurm's own flags come out first (its --no-wait is about the jobs, not the root's lock)
   const { flags: slurm, rest } = name === "slurm" ? splitSlurmFlags(args) : { flags: undefined, rest: args };
-  const options = { ...parseOptions(rest), slurm };
-  // one writer per root: a second run waits for this one (or stops, --no-wait); the stages it calls go on under it
+  const options = { ...parseOptions(rest), args: rest, slurm };
+  if (options.shard && !["infer", "search", "rerank"].includes(name)) {
+    if (rest.includes("--shard")) throw new MrlError(`--shard ${shardLabel(options.shard)}: mrl ${name} does not run in shards; expected infer, search or rerank (then mrl merge)`);
+    options.shard = undefined; // a scheduler's variables concern the shard tasks, not a merge job beside them
+  }
+  // one writer per root: a second run waits for this one (or stops, --no-wait); the stages it calls go on under it.
+  // Shards of one stage share it (each writes only its own files); a merge or a whole run excludes them.
   const lock = WRITES_ROOT.includes(name)
-    ? lockFolder(options.experiment.root, { wait: options.wait, onNote: (line) => console.error(`note: ${line}`) }) : undefined;
+    ? lockFolder(options.experiment.root, { wait: options.wait, shared: options.shard !== undefined, onNote: (line) => console.error(`note: ${line}`) }) : undefined;
   try {
     await command.run({ ...options, lock });
   } catch (err) {

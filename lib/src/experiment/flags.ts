@@ -12,7 +12,7 @@ export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--m
              [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N] [--exact-engine nested|faiss]
              [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
              [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--memory-gb N]
-             [--no-index-files] [--force] [--no-wait] [--results DIR] [--no-notebooks]
+             [--no-index-files] [--force] [--no-wait] [--results DIR] [--no-notebooks] [--shard I/N] [--shards N]
              sweep: [--retrieval-dims 8,16|none] [--shortlists 100,200|none] [--rerank-dims 2048|none] [--exact-dims 16,2048|none]
              [--first-stages exact,hnsw32,ivf256-p16-c8,pq8,opq8,sq8,binary] [--funnel-shortlists 200,...] [--funnel-steps 3,...] [--no-funnels]
              [--sweep-queries N] [--latency-queries N]`;
@@ -56,6 +56,10 @@ export interface ParsedFlags {
   positional: string[];
   /** The experiment fields the flags set, so an error about one names the flag the user typed. */
   origins: FlagOrigin[];
+  /** --shard I/N as typed (shard/plan.ts parses it, with the scheduler's variables). */
+  shard?: string;
+  /** --shards N: the shard count (a merge's, or beside JOB_COMPLETION_INDEX). */
+  shards?: number;
 }
 
 /** An experiment field (or list item, e.g. `funnels[1]`) and the flag and value that set it. */
@@ -183,6 +187,8 @@ export function parseFlags(args: string[]): ParsedFlags {
     else if (a === "--force") out.force = true;
     else if (a === "--no-wait") out.wait = false;
     else if (a === "--no-notebooks") out.notebooks = false;
+    else if (a === "--shard") out.shard = value(++i);
+    else if (a === "--shards") out.shards = positiveInteger(a, value(++i));
     else if (a === "--retrieval-dims") grid.retrievalDims = gridAxis(a, value(++i), "8,16");
     else if (a === "--shortlists") grid.shortlists = gridAxis(a, value(++i), "100,200,400");
     else if (a === "--rerank-dims") grid.rerankDims = gridAxis(a, value(++i), "256,2048");

@@ -2,12 +2,12 @@
  * Stage 3 runner (reranking): adaptive and funnel retrieval from the shortlist files faiss_nn wrote, with
  * the manifest's freshness rule; the reranked shortlists are written under the original names.
  */
-import type { IntMatrix } from "../core/matrix";
+import type { IntMatrix, Matrix } from "../core/matrix";
 import { createProgress } from "../core/progress";
 import { rerankLabel } from "../experiment/labels";
 import type { FunnelSpec, RerankPrecision, RerankSpec } from "../experiment/types";
 import type { RetrievalArrays } from "../io/arrays";
-import { isFresh, recordArtifact } from "../io/manifest";
+import { isFresh, recordArtifact, type StageConfig } from "../io/manifest";
 import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
 import { checkCandidates, loadShortlist, writeShortlist } from "../io/shortlists";
 import { funnelRerank, rerank, rerankPrecision } from "./rerank";
@@ -30,51 +30,69 @@ export interface RerankStageResult {
   skipped: boolean;
 }
 
+/** One reranked output of the stage: what it is made from and how. */
+export interface RerankJob {
+  kind: "adaptive" | "funnel";
+  out: string;
+  config: StageConfig;
+  /** The shortlist it reranks, then the arrays. */
+  inputs: string[];
+  label: string;
+  /** Its candidates: the first ones of its shortlist (loaded once per dim for all jobs), checked. */
+  candidates: () => IntMatrix;
+  /** Reranks `candidates` of `queries` (all queries, or a shard's rows of both). */
+  run: (queries: Matrix, candidates: IntMatrix) => IntMatrix;
+}
+
+/** The stage's jobs (adaptive, then funnel configurations), for the whole query set or a shard of it (shard/rerank.ts). */
+export function rerankJobs(spec: ArtifactSpec, arrays: RetrievalArrays, options: RerankStageOptions): RerankJob[] {
+  const cache = new Map<number, IntMatrix>();
+  const precision = rerankPrecision(options.precision);
+  // Recorded with every artifact, so switching precision recomputes what it changes.
+  const recorded = { precision };
+  const specs = [
+    ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
+      config: { k: options.k, ...a, ...recorded }, needed: a.shortlist,
+      run: (q: Matrix, c: IntMatrix) => rerank(arrays.database, q, c, a.rerankDim, a.shortlist, { precision }),
+      label: `rerank ${rerankLabel(a)}` })),
+    ...options.funnels.map((f) => ({ kind: "funnel" as const, retrievalDim: f.retrievalDim, out: funnelPath(spec, f),
+      config: { k: options.k, ...f, ...recorded }, needed: f.shortlists[0],
+      run: (q: Matrix, c: IntMatrix) => funnelRerank(arrays.database, q, c, f, { precision }),
+      label: `funnel ${rerankLabel(f)}` })),
+  ];
+  // the first candidates only: as many as the longest rerank from this dim uses
+  const neededAt = (dim: number): number => Math.max(...specs.filter((j) => j.retrievalDim === dim).map((j) => j.needed));
+  return specs.map((j) => {
+    const file = neighborsPath(spec, j.retrievalDim, options.k);
+    const load = (): IntMatrix => {
+      if (!cache.has(j.retrievalDim)) {
+        cache.set(j.retrievalDim, loadShortlist(file, arrays, `run the faiss_nn stage for dim ${j.retrievalDim} with k=${options.k} first`, { columns: neededAt(j.retrievalDim) }));
+      }
+      return cache.get(j.retrievalDim)!;
+    };
+    return { kind: j.kind, out: j.out, config: j.config, label: j.label, run: j.run, inputs: [file, arrays.files.databaseX, arrays.files.queriesX],
+      candidates: () => checkCandidates(load(), j.needed, file, j.label) };
+  });
+}
+
 /**
  * Adaptive and funnel retrieval from the D_r shortlist files written by faiss_nn; writes the reranked
  * shortlists, skipping those whose manifest entry matches (see manifest.ts) unless `force`.
  */
 export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, options: RerankStageOptions): RerankStageResult[] {
-  const cache = new Map<number, IntMatrix>();
-  const precision = rerankPrecision(options.precision);
-  // Recorded with every artifact, so switching precision recomputes what it changes.
-  const recorded = { precision };
-  const shortlistAt = (dim: number): { file: string; load: () => IntMatrix } => {
-    const file = neighborsPath(spec, dim, options.k);
-    return {
-      file,
-      load: () => {
-        // the first candidates only: as many as the longest rerank from this dim uses
-        if (!cache.has(dim)) cache.set(dim, loadShortlist(file, arrays, `run the faiss_nn stage for dim ${dim} with k=${options.k} first`, { columns: neededAt(dim) }));
-        return cache.get(dim)!;
-      },
-    };
-  };
-  const neededAt = (dim: number): number => Math.max(...jobs.filter((j) => j.retrievalDim === dim).map((j) => j.needed));
-  const jobs = [
-    ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
-      config: { k: options.k, ...a, ...recorded }, needed: a.shortlist,
-      run: (c: IntMatrix) => rerank(arrays.database, arrays.queries, c, a.rerankDim, a.shortlist, { precision }),
-      label: `rerank ${rerankLabel(a)}` })),
-    ...options.funnels.map((f) => ({ kind: "funnel" as const, retrievalDim: f.retrievalDim, out: funnelPath(spec, f),
-      config: { k: options.k, ...f, ...recorded }, needed: f.shortlists[0],
-      run: (c: IntMatrix) => funnelRerank(arrays.database, arrays.queries, c, f, { precision }),
-      label: `funnel ${rerankLabel(f)}` })),
-  ];
+  const jobs = rerankJobs(spec, arrays, options);
   const progress = createProgress("rerank/funnel", jobs.length, { quiet: options.quiet, intervalSeconds: 0 });
   const results: RerankStageResult[] = [];
   for (const job of jobs) {
-    const input = shortlistAt(job.retrievalDim);
-    const inputs = [input.file, arrays.files.databaseX, arrays.files.queriesX];
-    if (!options.force && isFresh(job.out, job.kind, job.config, inputs)) {
+    if (!options.force && isFresh(job.out, job.kind, job.config, job.inputs)) {
       results.push({ file: job.out, kind: job.kind, seconds: 0, skipped: true });
     } else {
-      const candidates = checkCandidates(input.load(), job.needed, input.file, job.label);
+      const candidates = job.candidates();
       const t0 = performance.now();
-      const reranked = job.run(candidates);
+      const reranked = job.run(arrays.queries, candidates);
       const seconds = (performance.now() - t0) / 1000;
       writeShortlist(job.out, reranked);
-      recordArtifact(job.out, job.kind, job.config, inputs);
+      recordArtifact(job.out, job.kind, job.config, job.inputs);
       results.push({ file: job.out, kind: job.kind, seconds, skipped: false });
     }
     progress.tick();
