@@ -49,6 +49,7 @@ AccountingStorageType=accounting_storage/none
 MpiDefault=none
 SchedulerParameters=sched_interval=2
 MinJobAge=600
+DefMemPerCPU=$(( mem / cpus ))
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
