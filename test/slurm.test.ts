@@ -77,6 +77,10 @@ test("the cluster field and mrl slurm's flags are checked, naming the field or f
   const r = mrl(["slurm", "search", "--root", tempDir()]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /error: no shard count for fmnist; expected --shards N or the experiment's "cluster": \{ "shards": N \}/);
+  const empty = tempDir(), missing = mrl(["slurm", "retrieve", "--root", empty, "--shards", "2"]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /error: \S+FMNIST_train_mrl1_e0_ff2048-X\.npy: not found; mrl slurm retrieve needs the embedding arrays first/);
+  assert.deepEqual(fs.readdirSync(empty), [], "nothing written");
 });
 
 test("the sbatch scripts: one array per stage with --shard $SLURM_ARRAY_TASK_ID/N, merges after, resources from the cluster field", () => {
@@ -86,6 +90,7 @@ test("the sbatch scripts: one array per stage with --shard $SLURM_ARRAY_TASK_ID/
   const script = sbatchScript("/r/slurm/x", jobs[0], { partition: "gpu", cpusPerTask: 8, memoryGb: 16, time: "2:00:00", sbatchArgs: ["--gres=gpu:1"] });
   for (const line of ["#SBATCH --array=1,3", "#SBATCH --output=/r/slurm/x/search-%a.log", "#SBATCH --partition=gpu", "#SBATCH --cpus-per-task=8",
     "#SBATCH --mem=16000M", "#SBATCH --time=2:00:00", "#SBATCH --gres=gpu:1"]) assert.ok(script.includes(`${line}\n`), line);
+  assert.match(script, /export MRL_THREADS=8\n/);
   assert.match(script, /lib\/dist\/cli\.js search --experiment \/r\/e\.json --shard "\$SLURM_ARRAY_TASK_ID\/4"\ncode=\$\?\n/);
   assert.match(sbatchScript("/r/slurm/x", jobs[1]), /#SBATCH --kill-on-invalid-dep=yes\n[^]*cli\.js merge search --experiment \/r\/e\.json --shards 4\n/);
   assert.deepEqual(parseJobId("12_[1-3,5%2]"), { job: "12", tasks: [1, 2, 3, 5] });

@@ -2,8 +2,10 @@
  * A stage on the cluster, as `mrl slurm` and a notebook's runSearch run it: the experiment's stage prepared as a
  * submission (cluster/submit.ts), submitted, and by default waited for (cluster/wait.ts).
  */
+import * as fs from "node:fs";
 import { MrlError } from "../core/errors";
 import type { Experiment } from "../experiment/experiment";
+import { arrayFiles, isPerSizeModel } from "../io/naming";
 import type { SlurmStage } from "./scripts";
 import { prepareSubmission, submit, type Submission } from "./submit";
 import { waitForSubmission, type WaitResult } from "./wait";
@@ -37,13 +39,34 @@ export function clusterShards(experiment: Experiment, shards?: number): number {
  */
 export function runOnCluster(experiment: Experiment, stage: SlurmStage, options: ClusterRunOptions = {}): ClusterRun {
   const say = options.onLine ?? ((line: string) => console.error(line));
-  const submission = submit(prepareSubmission(experiment, stage, { shards: clusterShards(experiment, options.shards), only: options.only }));
+  const shards = clusterShards(experiment, options.shards);
+  checkStageInputs(experiment, stage);
+  const submission = submit(prepareSubmission(experiment, stage, { shards, only: options.only }));
   say(`slurm: submitted ${submission.jobs.map((j) => `${j.name} ${j.id}`).join(", ")}; scripts and logs in ${submission.dir}`);
   if (options.wait === false) {
     say(`slurm: wait for them: mrl slurm wait ${submission.jobs.map((j) => j.id).join(" ")} --root ${experiment.root}`);
     return { submission };
   }
   return { submission, result: waitForSubmission(submission, { onLine: say, pollMs: options.pollMs }) };
+}
+
+/**
+ * What every task of the stage would fail on at once, said in one line before anything is submitted: inference
+ * without "inference" settings, a later stage without the embedding arrays.
+ */
+function checkStageInputs(e: Experiment, stage: SlurmStage): void {
+  if (stage === "infer") {
+    if (!e.inference) throw new MrlError(`experiment ${e.name} has no "inference" settings; expected the image sources and ONNX models to embed`);
+    return;
+  }
+  for (const model of e.models) {
+    for (const dim of isPerSizeModel(model) ? e.nesting : [undefined]) {
+      const { databaseX, queriesX } = arrayFiles(e.root, e.dataset, model, dim);
+      for (const file of [databaseX, queriesX]) {
+        if (!fs.existsSync(file)) throw new MrlError(`not found; mrl slurm ${stage} needs the embedding arrays first (mrl slurm infer, or the Python originals' .npy files)`, file);
+      }
+    }
+  }
 }
 
 /** Whether this process is itself a shard task (a Slurm array task or a Kubernetes indexed job's pod). */

@@ -96,6 +96,8 @@ export function sbatchScript(dir: string, job: SlurmJob, cluster: ClusterSetting
       ? `# Shard $SLURM_ARRAY_TASK_ID of ${job.array.shards} (written by mrl slurm). Resubmit some: sbatch --array=1,3 ${shellQuote(files.script)}`
       : "# Written by mrl slurm; submitted with --dependency=afterok:<the job before it>.",
     `cd ${shellQuote(PROJECT_ROOT)} || exit 1`,
+    // the native kernels' threads: the cores Slurm gave, even where it does not pin tasks to them
+    ...(cluster.cpusPerTask ? [`export MRL_THREADS=${cluster.cpusPerTask}`] : []),
     `rm -f ${quotedExit}`,
     command,
     "code=$?",
