@@ -4,11 +4,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import {
-  loadExperiment, MrlError, parseJobId, runSearch, sbatchScript, slurmJobs, splitSlurmFlags, taskStates, validateExperiment,
-  type Submission,
+  loadExperiment, MrlError, parseJobId, runSearch, sbatchScript, slurmJobs, splitSlurmFlags, startLocalSlurm, taskStates, validateExperiment,
+  type LocalSlurm, type Submission,
 } from "@mrl-retrieval/lib/internal";
 import { REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
-import { startLocalSlurm, type LocalSlurm } from "./slurmCluster";
 
 // Real Slurm (scripts/slurm-local.sh), real sbatch array jobs, Fashion-MNIST-sized data (fmnist-test.json: 4000 /
 // 400 images), 4 shards per stage, all 9 nesting dims. cpusPerTask = the node's 2 cores: tasks run one at a time,

@@ -5,6 +5,7 @@
  * curated API of index.ts. Names here may change without notice.
  */
 export * from "./cluster/flags";
+export * from "./cluster/local";
 export * from "./cluster/run";
 export * from "./cluster/scripts";
 export * from "./cluster/settings";
