@@ -162,14 +162,26 @@ interface Measurements {
   merge: { seconds: number; peakBytes: number }; dbBytes: number; qBytes: number;
 }
 
-function report(o: Options, cores: number, m: Measurements): string {
+/**
+ * The cost model of the projection, from two measured points: the unsharded run (all rows) and the shards' mean
+ * (rows / N each) give a fixed cost per query and a cost per row x query; when the difference is too small to
+ * separate them (tiny sizes), all of a shard's time counts as row x query cost (pessimistic).
+ */
+function costModel(o: Options, m: Measurements): { perQuery: number; perRowQuery: number; mergePerQueryShard: number; how: string } {
+  const shardMean = m.shards.reduce((a, x) => a + x.seconds, 0) / m.shards.length, shardRows = o.rows / o.shards;
+  const perRowQuery = (m.base.seconds - shardMean) / ((o.rows - shardRows) * o.queries);
+  const perQuery = (shardMean - perRowQuery * shardRows * o.queries) / o.queries;
+  const mergePerQueryShard = m.merge.seconds / (o.queries * o.shards);
+  if (perRowQuery > 0 && perQuery > 0) return { perQuery, perRowQuery, mergePerQueryShard, how: "from the unsharded run against a shard" };
+  return { perQuery: 0, perRowQuery: shardMean / (shardRows * o.queries), mergePerQueryShard, how: "a shard's whole time: too small a run to separate the fixed part" };
+}
+
+export function report(o: Options, cores: number, m: Measurements): string {
   // the working set beside the database rows: the queries and each dim's top-k (float32 distance + int32 id)
   const working = m.qBytes + DIMS.length * o.queries * K * 8;
   const rowsOf = (i: number): number => Math.floor(((i + 1) * o.rows) / o.shards) - Math.floor((i * o.rows) / o.shards);
   const shardRows = m.shards.map((_, i) => rowsOf(i)); // approximate: the plan aligns ranges to the engine's tiles
-  const shardSum = m.shards.reduce((a, x) => a + x.seconds, 0);
-  const rowQueriesPerSecond = (o.rows * o.queries) / shardSum; // one task's throughput (all its cores)
-  const mergePerQueryShard = m.merge.seconds / (o.queries * o.shards);
+  const model = costModel(o, m);
   const lines = [
     `Machine: ${cpuModel()}, ${cores} cores, ${gb(os.totalmem())} RAM; ${new Date().toISOString()}; ` +
       `database ${o.rows.toLocaleString("en-US")} x ${WIDTH} (${gb(m.dbBytes)}), ${o.queries.toLocaleString("en-US")} queries, k ${K}, dims ${DIMS.join(",")}, ${o.format} shortlists${o.quick ? " (--quick)" : ""}.`,
@@ -191,18 +203,21 @@ function report(o: Options, cores: number, m: Measurements): string {
     `Working set = the queries (${gb(m.qBytes)}) + each dim's top-k as float32 distance and int32 id (${gb(working - m.qBytes)}); the Node ` +
       "runtime's own ~0.05 GB is inside the peak, not the budget. The merged shortlists were checked byte for byte against the unsharded run's.",
     "",
-    `**Projection** (not measured): from the shards' throughput here, ${(rowQueriesPerSecond / 1e6).toFixed(1)} M database rows x queries per ` +
-      `second per task of ${cores} cores (their total time over all rows), and the merge's ${(mergePerQueryShard * 1e3).toFixed(2)} ms per query and ` +
-      `shard, with one ${cores}-core shard per node:`,
+    `**Projection** (not measured): a shard's time modelled as ${(model.perQuery * 1e3).toFixed(2)} ms per query (fixed: start, selection, ` +
+      `writing its top-k) + ${(model.perRowQuery * 1e9).toFixed(1)} ns per database row x query (${model.how}), the merge as ` +
+      `${(model.mergePerQueryShard * 1e3).toFixed(2)} ms per query and shard; one ${cores}-core shard per node, the merge one process:`,
     "",
     `| data | ${NODES.map((n) => `${n} node${n > 1 ? "s" : ""}`).join(" | ")} |`,
     `|---|${NODES.map(() => "---:").join("|")}|`,
-    ...PROJECTIONS.map((p) => `| ${p.name} | ${NODES.map((n) => duration((p.rows * p.queries) / (rowQueriesPerSecond * n) + mergePerQueryShard * p.queries * n)).join(" | ")} |`),
+    ...PROJECTIONS.map((p) => `| ${p.name} | ${NODES.map((n) => {
+      const shard = model.perQuery * p.queries + model.perRowQuery * Math.ceil(p.rows / n) * p.queries;
+      return `${duration(shard + model.mergePerQueryShard * p.queries * n)} (merge ${duration(model.mergePerQueryShard * p.queries * n)})`;
+    }).join(" | ")} |`),
     "",
-    "The projection assumes a shard's time grows with its rows x queries (the GEMM does; at a reduced size fixed costs such as starting " +
-      "the process and writing shortlists make this pessimistic), the merge's with queries x shards (an upper bound: writing the " +
-      "shortlists does not grow with shards), nodes like this machine's task, a shared filesystem fast enough to read each node's rows " +
-      "once, and no queueing. The sharded wall time includes Slurm's scheduling between tasks.",
+    "The projection assumes the search's cost grows with rows x queries (the GEMM does), the merge's with queries x shards (it reads " +
+      "every shard's top-k of every query: an upper bound, as writing the merged shortlists does not grow with shards), nodes like this " +
+      "machine's task, a shared filesystem fast enough to read each node's rows once, and no queueing. The sharded wall time includes " +
+      "Slurm's scheduling between tasks.",
   ];
   return lines.join("\n");
 }
