@@ -92,6 +92,7 @@ test("the sbatch scripts: one array per stage with --shard $SLURM_ARRAY_TASK_ID/
   assert.match(script, /export MRL_THREADS=8\n/);
   assert.match(script, /lib\/dist\/cli\.js search --experiment \/r\/e\.json --shard "\$SLURM_ARRAY_TASK_ID\/4"\ncode=\$\?\n/);
   assert.match(sbatchScript("/r/slurm/x", jobs[1]), /#SBATCH --kill-on-invalid-dep=yes\n[^]*cli\.js merge search --experiment \/r\/e\.json --shards 4\n/);
+  assert.ok(slurmJobs("search", "/r/e.json", 2, undefined, true).every((j) => j.command.includes("--force")), "--force reaches every task");
   assert.deepEqual(parseJobId("12_[1-3,5%2]"), { job: "12", tasks: [1, 2, 3, 5] });
   assert.deepEqual(parseJobId("12_4"), { job: "12", tasks: [4] });
   // a task the queue no longer lists and without an exit file failed; the merge after it did not run

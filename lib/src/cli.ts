@@ -99,7 +99,7 @@ function slurmCommand(o: Options): void {
   if (sub === undefined) throw new MrlError(`mrl slurm: expected a stage (${SLURM_STAGES.join(", ")}) or wait JOBID...`);
   const stage = checkOneOf(sub, SLURM_STAGES, "mrl slurm stage");
   const experiment = { ...o.experiment, cluster: { ...o.experiment.cluster, ...flags.cluster } };
-  slurmOutcome(runOnCluster(experiment, stage, { shards: flags.shards, only: flags.only, wait: flags.wait }).result);
+  slurmOutcome(runOnCluster(experiment, stage, { shards: flags.shards, only: flags.only, wait: flags.wait, force: o.force }).result);
 }
 
 /** The sharded stages' commands: one shard (--shard I/N or the scheduler's variables), else the whole stage. */

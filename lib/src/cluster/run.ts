@@ -15,6 +15,8 @@ export interface ClusterRunOptions {
   shards?: number;
   /** Only these shards of the (first) stage's array (a resubmission). */
   only?: number[];
+  /** Redo finished shards and outputs (--force on every task). */
+  force?: boolean;
   /** Wait for the jobs (default true). */
   wait?: boolean;
   /** Progress and report lines (default: stderr). */
@@ -41,7 +43,7 @@ export function runOnCluster(experiment: Experiment, stage: SlurmStage, options:
   const say = options.onLine ?? ((line: string) => console.error(line));
   const shards = clusterShards(experiment, options.shards);
   checkStageInputs(experiment, stage);
-  const submission = submit(prepareSubmission(experiment, stage, { shards, only: options.only }));
+  const submission = submit(prepareSubmission(experiment, stage, { shards, only: options.only, force: options.force }));
   say(`slurm: submitted ${submission.jobs.map((j) => `${j.name} ${j.id}`).join(", ")}; scripts and logs in ${submission.dir}`);
   if (options.wait === false) {
     say(`slurm: wait for them: mrl slurm wait ${submission.jobs.map((j) => j.id).join(" ")} --root ${experiment.root}`);

@@ -34,10 +34,11 @@ export const cliCommand = (): string[] => [process.execPath, path.join(PROJECT_R
 /**
  * The jobs of `mrl slurm <stage>` in submission order: for a shardable stage its array (tasks `only`, default
  * all) and its merge; for retrieve search's array (tasks `only`), merge, rerank's array (all tasks: finished
- * shards exit at once), merge and metrics, each after the one before. `experimentFile` is the submission's own copy.
+ * shards exit at once), merge and metrics, each after the one before. `experimentFile` is the submission's own copy;
+ * `force` redoes finished shards and outputs (`--force` on every command).
  */
-export function slurmJobs(stage: SlurmStage, experimentFile: string, shards: number, only?: number[]): SlurmJob[] {
-  const cli = cliCommand(), exp = ["--experiment", experimentFile];
+export function slurmJobs(stage: SlurmStage, experimentFile: string, shards: number, only?: number[], force = false): SlurmJob[] {
+  const cli = cliCommand(), exp = ["--experiment", experimentFile, ...(force ? ["--force"] : [])];
   const all = Array.from({ length: shards }, (_, i) => i);
   const pair = (s: string, tasks: number[], after?: number): SlurmJob[] => [
     { name: s, command: [...cli, s, ...exp, "--shard", SHARD_TOKEN], array: { shards, tasks }, after },

@@ -40,14 +40,14 @@ function folderName(stage: string, now = new Date()): string {
  * Writes a submission's folder for an experiment's stage: the experiment (a task's memory budget is the
  * cluster's memoryGb when the experiment sets none), the jobs' scripts and submission.json; submits nothing.
  */
-export function prepareSubmission(experiment: Experiment, stage: SlurmStage, options: { shards: number; only?: number[] }): Submission {
+export function prepareSubmission(experiment: Experiment, stage: SlurmStage, options: { shards: number; only?: number[]; force?: boolean }): Submission {
   const only = options.only && checkOnly(options.only, options.shards);
   const dir = path.join(slurmDir(experiment.root), folderName(stage));
   fs.mkdirSync(dir, { recursive: true });
   const cluster = { ...experiment.cluster, shards: options.shards };
   const forTasks: Experiment = { ...experiment, cluster, memoryGb: experiment.memoryGb ?? cluster.memoryGb };
   const experimentFile = saveExperiment(forTasks, path.join(dir, "experiment.json"));
-  return prepareJobs(dir, stage, experimentFile, options.shards, slurmJobs(stage, experimentFile, options.shards, only), forTasks);
+  return prepareJobs(dir, stage, experimentFile, options.shards, slurmJobs(stage, experimentFile, options.shards, only, options.force), forTasks);
 }
 
 /** Writes the scripts of any jobs (the project's stages, or a test's own commands) and submission.json. */
