@@ -31,7 +31,7 @@ const readExitCode = (file: string): number | undefined => {
 };
 
 /**
- * Every task's state: its exit file decides when present; else the queue's state (pending, running, or a
+ * Every task's state: its exit file decides when present; else the queue's state (pending, running, COMPLETED, or a
  * final state such as CANCELLED); a task the queue no longer lists and without an exit file failed.
  */
 export function taskStates(s: Submission, queue: QueueEntry[], exitCode: (file: string) => number | undefined = readExitCode): TaskState[] {
@@ -46,6 +46,8 @@ export function taskStates(s: Submission, queue: QueueEntry[], exitCode: (file: 
       else if (!job.id) out.push({ ...base, state: "failed", detail: "not submitted" });
       else if (entry && PENDING.includes(entry.state)) out.push({ ...base, state: "pending", detail: entry.reason });
       else if (entry && RUNNING.includes(entry.state)) out.push({ ...base, state: "running", detail: "" });
+      // the script exits with its command's code, so Slurm's COMPLETED is exit 0 (its exit file may lag on a network filesystem)
+      else if (entry?.state === "COMPLETED") out.push({ ...base, state: "done", detail: "COMPLETED" });
       else if (entry?.reason === "DependencyNeverSatisfied") out.push({ ...base, state: "failed", detail: "not run: a job before it failed" });
       else out.push({ ...base, state: "failed", detail: entry ? `${entry.state} without an exit code` : "left the queue without an exit code (cancelled?)" });
     }
