@@ -101,6 +101,9 @@ test("the sbatch scripts: one array per stage with --shard $SLURM_ARRAY_TASK_ID/
   fs.writeFileSync(path.join(s.dir, "search-0.exit"), "0\n");
   const states = taskStates(s, [{ job: "8", state: "PENDING", reason: "Dependency" }]);
   assert.deepEqual(states.map((t) => [t.task, t.state]), [[0, "done"], [1, "failed"], [undefined, "pending"]]);
+  // Slurm's COMPLETED is the script's exit 0, even before its exit file shows on a network filesystem
+  assert.deepEqual(taskStates(s, [{ job: "7", task: 1, state: "COMPLETED", reason: "None" }, { job: "8", state: "RUNNING", reason: "None" }])
+    .map((t) => t.state), ["done", "done", "running"]);
 });
 
 test("through real sbatch array jobs, 4 shards: inference, search (9 dims), adaptive and funnel reranking and metrics byte-identical to one machine", (t) => {
