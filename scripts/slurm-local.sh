@@ -85,7 +85,7 @@ start() {
   for bin in munged mungekey slurmctld slurmd sinfo sbatch; do
     command -v "$bin" >/dev/null || [ -x "/usr/sbin/$bin" ] || fail "$bin not found; run scripts/setup.sh (it installs slurmctld slurmd slurm-client munge)"
   done
-  if running && [ "$(node_state)" = idle ] || { running && [ "$(node_state)" = mixed ]; } || { running && [ "$(node_state)" = allocated ]; }; then
+  if running && [[ "$(node_state)" =~ ^(idle|mixed|allocated)$ ]]; then
     say "already running ($(node_state)), configuration $conf"
     return
   fi
