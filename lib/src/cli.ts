@@ -15,7 +15,8 @@ import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperime
 import { blameFlag, blameStageFlag, FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type FlagOrigin, type ParsedFlags, type SweepRunFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
 import { shardFromArgs, shardLabel, type ShardPlan } from "./shard/plan";
-import { experimentArrays, mergeStageShards, runInference, runStageShard, type ShardedStage, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
+import { experimentArrays, mergeStageShards, runInference, runStageShard, type ShardedStage, runMetrics, runPipeline, runPostgres, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
+import { POSTGRES_STEPS, type PostgresStep } from "./postgres/stage";
 import { arrayFiles, databaseDataset, isPerSizeModel } from "./io/naming";
 import { npyShape } from "./io/npy";
 import { expandGrid, sweepGridWith, sweepLimits, type SweepGrid } from "./sweep/grid";
@@ -255,6 +256,23 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       console.error(`sweep: ${rel(file)}, ${figures.map(rel).join(", ")}`);
     },
   },
+  postgres: {
+    usage: "postgres [load|search|rerank]   serve the pgvector-* index types from Postgres (PGlite in process, or --database-url): " +
+      "load the database, first-stage shortlists, adaptive and funnels as SQL (default: all three); then `mrl metrics`",
+    run: async (o) => {
+      const steps = o.positional.length > 0 ? o.positional : [...POSTGRES_STEPS];
+      const unknown = steps.find((s) => !(POSTGRES_STEPS as readonly string[]).includes(s));
+      if (unknown) throw new MrlError(`mrl postgres: unknown step "${unknown}"; expected one or more of: ${POSTGRES_STEPS.join(", ")}`);
+      for (const run of await runPostgres(o.experiment, { force: o.force, steps: steps as PostgresStep[] })) {
+        const load = run.load ? `load ${run.load.action} (${run.load.rowsWritten}/${run.load.rows} rows, ${run.load.seconds.toFixed(1)}s)` : "load not needed";
+        const built = Object.entries(run.indexSeconds).filter(([, s]) => s > 0).map(([d, s]) => `${d}d index ${s.toFixed(1)}s`);
+        console.error(`${run.model}/${run.indexType}: ${[load, ...built].join(", ")}`);
+        for (const f of run.files) {
+          console.error(`  ${f.label}: ${f.skipped ? "up to date" : `${f.times!.qps.toFixed(0)} QPS, p50 ${f.times!.p50Ms.toFixed(2)} ms, p95 ${f.times!.p95Ms.toFixed(2)} ms`} ${rel(f.file)}`);
+        }
+      }
+    },
+  },
   report: {
     usage: "report     figures (PNG/SVG), retrieval gallery and report.html from finished metrics into the results folder",
     run: async (o) => {
@@ -299,7 +317,7 @@ function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]):
 }
 
 /** The commands that write under the experiment's root. */
-const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "merge", "metrics", "retrieve", "sweep"];
+const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "merge", "metrics", "retrieve", "sweep", "postgres"];
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...args] = argv;

@@ -15,7 +15,8 @@ export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--m
              [--no-index-files] [--force] [--no-wait] [--results DIR] [--no-notebooks] [--shard I/N] [--shards N]
              sweep: [--retrieval-dims 8,16|none] [--shortlists 100,200|none] [--rerank-dims 2048|none] [--exact-dims 16,2048|none]
              [--first-stages exact,hnsw32,ivf256-p16-c8,pq8,opq8,sq8,binary] [--funnel-shortlists 200,...] [--funnel-steps 3,...] [--no-funnels]
-             [--sweep-queries N] [--latency-queries N]`;
+             [--sweep-queries N] [--latency-queries N]
+             postgres: [--database-url postgres://...] [--pg-dims 16,32] [--pg-ef-search N] [--halfvec]`;
 
 /** How `mrl sweep` runs, beside its grid (which goes into the experiment's "sweep" field). */
 export interface SweepRunFlags {
@@ -70,6 +71,7 @@ const FLAG_FIELDS: Record<string, string> = {
   "--root": "root", "--dataset": "dataset", "--model": "models", "--model-config": "models", "--index": "indexTypes", "--dims": "nesting",
   "--k": "k", "--ef-search": "efSearch", "--exact-engine": "exactEngine", "--recall-denominator": "recallDenominator",
   "--shortlist-format": "shortlistFormat", "--rerank-precision": "rerankPrecision", "--memory-gb": "memoryGb",
+  "--database-url": "postgres.databaseUrl", "--pg-dims": "postgres.dims", "--pg-ef-search": "postgres.efSearch",
 };
 
 /**
@@ -79,6 +81,9 @@ const FLAG_FIELDS: Record<string, string> = {
 export function blameStageFlag(err: unknown, origins: readonly FlagOrigin[]): unknown {
   const budget = origins.find((o) => o.flag === "--memory-gb");
   if (err instanceof MrlError && budget && /memory budget/.test(err.message)) return new MrlError(`${budget.flag} "${budget.value}": ${err.message}`);
+  // a setting the stage names at the start of its message (postgres.databaseUrl, postgres.dims) is named by its flag
+  const setting = err instanceof MrlError ? origins.find((o) => o.field.startsWith("postgres.") && err.message.startsWith(`${o.field} `)) : undefined;
+  if (setting) return new MrlError(`${setting.flag} ${(err as MrlError).message.slice(setting.field.length + 1)}`);
   return err;
 }
 
@@ -197,6 +202,10 @@ export function parseFlags(args: string[]): ParsedFlags {
     else if (a === "--funnel-shortlists") funnelRule.firstShortlists = integerList(a, value(++i), "200,400");
     else if (a === "--funnel-steps") funnelRule.steps = integerList(a, value(++i), "3,5");
     else if (a === "--no-funnels") out.sweep.noFunnels = true;
+    else if (a === "--database-url") o.postgres = { ...o.postgres, databaseUrl: value(++i) };
+    else if (a === "--pg-dims") o.postgres = { ...o.postgres, dims: integerList(a, value(++i), "16,32") };
+    else if (a === "--pg-ef-search") o.postgres = { ...o.postgres, efSearch: positiveInteger(a, value(++i)) };
+    else if (a === "--halfvec") o.postgres = { ...o.postgres, halfvec: true };
     else if (a === "--sweep-queries") out.sweep.queries = positiveInteger(a, value(++i));
     else if (a === "--latency-queries") out.sweep.latencyQueries = positiveInteger(a, value(++i));
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}; expected one of: ${FLAG_USAGE.replace(/\s+/g, " ")}`);

@@ -19,11 +19,12 @@ import type { ShardPlan } from "../shard/plan";
 import { mergeRerankShards, runRerankShard } from "../shard/rerank";
 import { mergeSearchShards, runSearchShard, type ShardRun } from "../shard/search";
 import { MrlError } from "../core/errors";
+import { servePostgres, type PostgresRun, type PostgresStep } from "../postgres/stage";
 import { withFolderLock } from "../core/lock";
 import { experimentSpec, type Experiment } from "./experiment";
 import { isShardTask, runOnCluster } from "../cluster/run";
 import { INHERITED_LOCKS_ENV } from "../core/lock";
-import type { IndexType, ModelKind } from "./types";
+import { isPgvectorIndexType, type IndexType, type ModelKind } from "./types";
 
 export interface StageOptions {
   /** Recompute outputs even when they are up to date. */
@@ -113,7 +114,9 @@ const searchOptions = (e: Experiment, o: StageOptions): IndexSearchOptions =>
   ({ k: e.k, efSearch: e.efSearch, exactEngine: e.exactEngine, indexFiles: e.indexFiles, force: o.force, quiet: o.quiet, nesting: e.nesting });
 const rerankOptions = (e: Experiment, o: StageOptions): RerankStageOptions =>
   ({ k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, force: o.force, quiet: o.quiet });
+// A pgvector-* index type is searched and reranked by Postgres (`mrl postgres`, postgres/stage.ts); metrics treat it alike.
 const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): DimResult[] => {
+  if (isPgvectorIndexType(spec.indexType)) return [];
   const options = searchOptions(e, o);
   // ff: each size is its own model, searched at its full width
   return isPerSizeModel(spec.model)
@@ -122,7 +125,7 @@ const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageO
 };
 // The ff baselines share no dims between sizes, so they have no adaptive or funnel retrieval (as in the originals).
 const rerankAll = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): RerankStageResult[] =>
-  isPerSizeModel(spec.model) ? []
+  isPerSizeModel(spec.model) || isPgvectorIndexType(spec.indexType) ? []
     : runRerankStage(spec, arraysOf(), rerankOptions(e, o));
 const metrics = (e: Experiment, spec: ArtifactSpec, labelsOf: LabelsOf, o: StageOptions): MetricsTable =>
   runMetricsStage(spec, e, labelsOf, { force: o.force });
@@ -294,4 +297,14 @@ async function inferThenRetrieve(experiment: Experiment, options: StageOptions):
       `inference: ${run.model} ${rate(r.imagesPerSecond!.database)} (database), ${rate(r.imagesPerSecond!.queries)} (queries)`);
   }
   return runRetrieval(experiment, options);
+}
+
+/**
+ * Serving from Postgres + pgvector (`mrl postgres`): for every nested model and `pgvector-*` index type, load the
+ * database (PGlite under <root>/postgres, or the server at postgres.databaseUrl), build the first-stage indexes and
+ * write the first-stage, adaptive and funnel shortlists with their QPS and p50/p95; `steps` picks load / search /
+ * rerank (default all). runMetrics then evaluates them like FAISS's.
+ */
+export async function runPostgres(experiment: Experiment, options: StageOptions & { steps?: PostgresStep[] } = {}): Promise<PostgresRun[]> {
+  return locked(experiment, options, () => servePostgres(experiment, { ...options, arraysOf: (model) => experimentArrays(experiment, model) }));
 }

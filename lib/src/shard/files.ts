@@ -7,8 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { tempPathFor } from "../core/atomic";
-import { diskError } from "../core/diskErrors";
+import { StreamedFileWriter } from "../core/atomic";
 import { MrlError } from "../core/errors";
 import { checkpointHeader, checkpointPayloadBytes, matchCheckpoint, writeCheckpoint, type CheckpointKind } from "../io/checkpoint";
 import { canonicalJson, configChanges, fileStamp, type FileStamp, type StageConfig } from "../io/manifest";
@@ -91,56 +90,23 @@ export function readShardPayload(file: string, state: { payloadOffset: number },
  * temp file of this process renamed into place by finish(); the same append/finish/close as FlatIndexWriter.
  */
 export class ShardRowsWriter {
-  private fd: number;
-  private readonly temp: string;
+  private readonly out: StreamedFileWriter;
 
   constructor(readonly file: string, fingerprint: ShardFingerprint) {
-    this.temp = tempPathFor(file);
-    this.fd = this.guard(() => {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      const fd = fs.openSync(this.temp, "w");
-      fs.writeSync(fd, checkpointHeader(SHARD_KIND, fingerprint));
-      return fd;
-    });
-  }
-
-  private guard<T>(work: () => T): T {
-    try {
-      return work();
-    } catch (err) {
-      const named = diskError(err, this.file);
-      if (named) this.close();
-      throw named ?? err;
-    }
+    this.out = new StreamedFileWriter(file);
+    this.out.write(Buffer.from(checkpointHeader(SHARD_KIND, fingerprint)));
   }
 
   append(block: { data: Float32Array; rows: number; cols: number }): void {
-    const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.rows * block.cols * 4);
-    this.guard(() => {
-      let done = 0;
-      while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done);
-    });
+    this.out.write(new Uint8Array(block.data.buffer, block.data.byteOffset, block.rows * block.cols * 4));
   }
 
   finish(): void {
-    this.guard(() => {
-      fs.fsyncSync(this.fd);
-      fs.closeSync(this.fd);
-      this.fd = -1;
-      fs.renameSync(this.temp, this.file);
-    });
+    this.out.finish();
   }
 
   close(): void {
-    if (this.fd >= 0) {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        // closed by a failed finish()
-      }
-      this.fd = -1;
-    }
-    fs.rmSync(this.temp, { force: true });
+    this.out.close();
   }
 }
 
