@@ -144,7 +144,7 @@ function searchesOnCluster(experiment: Experiment, options: StageOptions): boole
 
 /** The experiment's search as Slurm shard tasks and their merge (cluster/run.ts), waited for; one line if any failed. */
 function searchOnCluster(experiment: Experiment, options: StageOptions): void {
-  const { submission, result } = runOnCluster(experiment, "search", { onLine: options.quiet ? () => {} : undefined });
+  const { submission, result } = runOnCluster(experiment, "search", { onLine: options.quiet ? () => {} : undefined, force: options.force });
   if (result && !result.ok) {
     throw new MrlError(`search on the cluster: ${result.failed.length} task(s) failed or did not run (logs in ${submission.dir}); resubmit what failed: ${result.resubmit}`);
   }
@@ -156,8 +156,12 @@ function searchOnCluster(experiment: Experiment, options: StageOptions): void {
  * read back as an unsharded call returns it (every dim then up to date).
  */
 export function runSearch(experiment: Experiment, options: StageOptions = {}): StageRun<DimResult[]>[] {
-  if (searchesOnCluster(experiment, options)) searchOnCluster(experiment, options);
-  return locked(experiment, options, () => forEachRun(experiment, (spec, arraysOf) => search(experiment, spec, arraysOf, options)));
+  if (searchesOnCluster(experiment, options)) {
+    searchOnCluster(experiment, options);
+    options = { ...options, force: false }; // the cluster did the work (forced or not): here it is only read back
+  }
+  const o = options;
+  return locked(experiment, o, () => forEachRun(experiment, (spec, arraysOf) => search(experiment, spec, arraysOf, o)));
 }
 
 /** Stage 3, reranking: every adaptive and funnel configuration, for every model and index type. */
