@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import {
-  loadExperiment, MrlError, parseJobId, runSearch, sbatchScript, slurmJobs, splitSlurmFlags, startLocalSlurm, taskStates, validateExperiment,
+  loadExperiment, MrlError, parseJobId, runSearch, sbatchScript, slurmJobs, splitSlurmFlags, startLocalSlurm, taskBudgetGb, taskStates, validateExperiment,
   type LocalSlurm, type Submission,
 } from "@mrl-retrieval/lib/internal";
 import { REPO, tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -93,6 +93,7 @@ test("the sbatch scripts: one array per stage with --shard $SLURM_ARRAY_TASK_ID/
   assert.match(script, /lib\/dist\/cli\.js search --experiment \/r\/e\.json --shard "\$SLURM_ARRAY_TASK_ID\/4"\ncode=\$\?\n/);
   assert.match(sbatchScript("/r/slurm/x", jobs[1]), /#SBATCH --kill-on-invalid-dep=yes\n[^]*cli\.js merge search --experiment \/r\/e\.json --shards 4\n/);
   assert.ok(slurmJobs("search", "/r/e.json", 2, undefined, true).every((j) => j.command.includes("--force")), "--force reaches every task");
+  assert.deepEqual([taskBudgetGb(16), taskBudgetGb(1), taskBudgetGb(undefined)], [15, 0.5, undefined]);
   assert.deepEqual(parseJobId("12_[1-3,5%2]"), { job: "12", tasks: [1, 2, 3, 5] });
   assert.deepEqual(parseJobId("12_4"), { job: "12", tasks: [4] });
   // a task the queue no longer lists and without an exit file failed; the merge after it did not run

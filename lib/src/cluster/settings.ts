@@ -12,7 +12,7 @@ export interface ClusterSettings {
   partition?: string;
   /** Cores per task (`--cpus-per-task`). */
   cpusPerTask?: number;
-  /** Memory per task in GB, 10^9 bytes (`--mem`); also the task's memory budget when the experiment sets none. */
+  /** Memory per task in GB, 10^9 bytes (`--mem`); less 1 GB, the task's memory budget when the experiment sets none. */
   memoryGb?: number;
   /** Time limit per task in Slurm's spelling ("90", "2:00:00", "1-00:00:00"). */
   time?: string;

@@ -37,7 +37,13 @@ function folderName(stage: string, now = new Date()): string {
 }
 
 /**
- * Writes a submission's folder for an experiment's stage: the experiment (a task's memory budget is the
+ * A task's memory budget within its Slurm allocation: 1 GB less for the runtime and native libraries, which the
+ * budget does not count (at least half of it), so a task kept to the budget stays within --mem.
+ */
+export const taskBudgetGb = (memoryGb?: number): number | undefined => (memoryGb === undefined ? undefined : Math.max(memoryGb / 2, memoryGb - 1));
+
+/**
+ * Writes a submission's folder for an experiment's stage: the experiment (a task's memory budget from the
  * cluster's memoryGb when the experiment sets none), the jobs' scripts and submission.json; submits nothing.
  */
 export function prepareSubmission(experiment: Experiment, stage: SlurmStage, options: { shards: number; only?: number[]; force?: boolean }): Submission {
@@ -45,7 +51,7 @@ export function prepareSubmission(experiment: Experiment, stage: SlurmStage, opt
   const dir = path.join(slurmDir(experiment.root), folderName(stage));
   fs.mkdirSync(dir, { recursive: true });
   const cluster = { ...experiment.cluster, shards: options.shards };
-  const forTasks: Experiment = { ...experiment, cluster, memoryGb: experiment.memoryGb ?? cluster.memoryGb };
+  const forTasks: Experiment = { ...experiment, cluster, memoryGb: experiment.memoryGb ?? taskBudgetGb(cluster.memoryGb) };
   const experimentFile = saveExperiment(forTasks, path.join(dir, "experiment.json"));
   return prepareJobs(dir, stage, experimentFile, options.shards, slurmJobs(stage, experimentFile, options.shards, only, options.force), forTasks);
 }
