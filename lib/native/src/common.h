@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <algorithm>
 #include <vector>
 
 namespace mrl {
@@ -55,5 +56,6 @@ Napi::Value SelectPass(const Napi::CallbackInfo& info);
 Napi::Value Rerank(const Napi::CallbackInfo& info);
 Napi::Value LocalityOrder(const Napi::CallbackInfo& info);
 Napi::Value FlockTry(const Napi::CallbackInfo& info);
+Napi::Value MergeRuns(const Napi::CallbackInfo& info);
 
 }  // namespace mrl

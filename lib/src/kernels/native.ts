@@ -34,6 +34,8 @@ interface NativeKernels {
   localityOrder(queries: Float32Array, stride: number, nq: number, dims: number, leaf: number, order: Int32Array): void;
   /** flock(fd, LOCK_EX or LOCK_SH | LOCK_NB): true when locked, false when another open file holds a conflicting lock. */
   flockTry(fd: number, exclusive: boolean): boolean;
+  /** The k smallest of n ascending runs per slot (shard/merge.ts): runs concatenated, each slots x k uint32 (lo, hi) pairs. */
+  mergeRuns(runs: Uint32Array, n: number, slots: number, k: number, out: Uint32Array, threads: number): void;
 }
 
 const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");

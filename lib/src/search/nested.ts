@@ -54,8 +54,9 @@ export function rowNorms(rows: Matrix, dims: number[]): RowNorms {
 
 /** The running top-k of `queries` at every dim of `dims` while database blocks are added in id order. */
 export class NestedTopK {
-  readonly dims: number[];
-  private readonly dimsI32: Int32Array;
+  /** The nesting dims, ascending (restart() may change them, keeping their count). */
+  dims: number[];
+  private dimsI32: Int32Array;
   private readonly entries: Float32Array;
   private readonly counts: Int32Array;
   private readonly thresholds: Float32Array;
@@ -83,10 +84,20 @@ export class NestedTopK {
     this.capacity = queries.rows;
   }
 
-  /** Starts over with other queries (at most the first ones' count), reusing the state's memory; ids from `firstRow`. */
-  restart(queries: Matrix, firstRow = 0): void {
+  /**
+   * Starts over with other queries (at most the first ones' count), reusing the state's memory; ids from
+   * `firstRow`; with `dims`, at other nesting dims (as many as before).
+   */
+  restart(queries: Matrix, firstRow = 0, dims?: number[]): void {
     check(queries.rows > 0 && queries.rows <= this.capacity && queries.cols === this.queries.cols,
       `restart takes 1..${this.capacity} queries of ${this.queries.cols} dims, got ${queries.rows} x ${queries.cols}`);
+    if (dims) {
+      const sorted = [...new Set(dims)].sort((a, b) => a - b);
+      check(sorted.length === this.dims.length && sorted[0] >= 1 && sorted[sorted.length - 1] <= queries.cols,
+        `restart takes ${this.dims.length} nesting dims in 1..${queries.cols}, got [${dims}]`);
+      this.dims = sorted;
+      this.dimsI32 = Int32Array.from(sorted);
+    }
     this.queries = queries;
     this.counts.fill(0);
     this.thresholds.fill(-Infinity);

@@ -6,36 +6,24 @@
  * add each part's top k, finalize once).
  */
 import { check } from "../core/errors";
-import { NO_ENTRY } from "../search/nested";
+import { nativeKernels } from "../kernels/native";
+import { defaultThreads } from "../kernels/threads";
 
 /**
- * Merges `runs` (each `slots` x `k` entries as uint32 pairs, each slot's list ascending, NO_ENTRY padding last)
- * into one `slots` x `k` list per slot, ascending: the k smallest entries of all runs.
+ * Merges `n` runs held one after another in `runs` (each `slots` x `k` entries as uint32 (lo, hi) pairs, each slot's
+ * list ascending by (hi, lo), NO_ENTRY padding last) into `out`: per slot, the k smallest entries of all runs,
+ * ascending (native, lib/native/src/merge.cc; slots split over threads).
  */
+export function mergeRuns(runs: Uint32Array, n: number, slots: number, k: number, out = new Uint32Array(slots * k * 2), threads = defaultThreads()): Uint32Array {
+  check(n > 0 && runs.length === n * slots * k * 2 && out.length === slots * k * 2, `mergeRuns: ${n} runs of ${slots} x ${k} entries do not fit the arrays given`);
+  nativeKernels().mergeRuns(runs, n, slots, k, out, threads);
+  return out;
+}
+
+/** mergeRuns over separate run arrays (each `slots` x `k` entries). */
 export function mergeSortedEntries(runs: Uint32Array[], slots: number, k: number): Uint32Array {
   check(runs.length > 0 && runs.every((r) => r.length === slots * k * 2), `each run must hold ${slots} x ${k} entries`);
-  const out = new Uint32Array(slots * k * 2).fill(NO_ENTRY);
-  const heads = new Int32Array(runs.length);
-  for (let slot = 0; slot < slots; slot++) {
-    const base = slot * k * 2;
-    heads.fill(0);
-    for (let i = 0; i < k; i++) {
-      // the smallest head (few runs: a linear scan beats a heap); equal entries cannot occur (ids are distinct)
-      let best = -1, bestHi = NO_ENTRY, bestLo = NO_ENTRY;
-      for (let r = 0; r < runs.length; r++) {
-        if (heads[r] >= k) continue;
-        const at = base + heads[r] * 2, lo = runs[r][at], hi = runs[r][at + 1];
-        if (hi < bestHi || (hi === bestHi && lo < bestLo)) {
-          best = r;
-          bestHi = hi;
-          bestLo = lo;
-        }
-      }
-      if (best < 0 || (bestHi === NO_ENTRY && bestLo === NO_ENTRY)) break;
-      out[base + i * 2] = bestLo;
-      out[base + i * 2 + 1] = bestHi;
-      heads[best]++;
-    }
-  }
-  return out;
+  const all = new Uint32Array(runs.length * slots * k * 2);
+  runs.forEach((r, i) => all.set(r, i * r.length));
+  return mergeRuns(all, runs.length, slots, k);
 }

@@ -7,7 +7,7 @@
  * rows, and records them as an unsharded run does.
  */
 import { MrlError } from "../core/errors";
-import { intMatrix } from "../core/matrix";
+import { intMatrix, type IntMatrix } from "../core/matrix";
 import type { RetrievalArrays } from "../io/arrays";
 import { recordArtifact } from "../io/manifest";
 import { indexPath, neighborsPath, type ArtifactSpec } from "../io/naming";
@@ -20,7 +20,7 @@ import { exactDimGroups } from "../search/plan";
 import { checkSearchOptions, stagePlan, type IndexSearchOptions, type StagePlan } from "../search/stage";
 import { mergeRefusal, readShardPayload, shardCountFound, shardFile, shardFingerprint, shardState, ShardRowsWriter, writeShardFile,
   type ShardFingerprint, type ShardProblem } from "./files";
-import { mergeSortedEntries } from "./merge";
+import { mergeRuns } from "./merge";
 import { shardLabel, shardRange, type RowRange, type ShardPlan } from "./plan";
 
 /** One dim's shard files: the entries, and the index part (normalized rows) when index files are kept. */
@@ -142,14 +142,14 @@ export function mergeSearchShards(spec: ArtifactSpec, arrays: RetrievalArrays, o
       written.push(file);
     }
   }
+  // one buffer for every shard's entries and one for the merge, reused for every dim (fresh pages are slow to touch)
+  const per = nq * k * 2, runs = new Uint32Array(n * per), merged = new Uint32Array(per);
+  const finish = labelFinisher(arrays, k, nesting[0]);
   for (const [d, dim] of nesting.entries()) {
-    const runs = all.map((shards) => {
-      const run = new Uint32Array(nq * k * 2);
-      readShardPayload(shards[d].entries, shardState(shards[d].entries, shards[d].entriesPrint) as { payloadOffset: number }, bytesOf(run));
-      return run;
-    });
+    all.forEach((shards, i) => readShardPayload(shards[d].entries, shardState(shards[d].entries, shards[d].entriesPrint) as { payloadOffset: number },
+      bytesOf(runs.subarray(i * per, (i + 1) * per))));
     const file = neighborsPath(spec, dim, k);
-    writeShortlist(file, finishedLabels(arrays, dim, k, mergeSortedEntries(runs, nq, k)));
+    writeShortlist(file, finish(dim, mergeRuns(runs, n, nq, k, merged)));
     recordArtifact(file, "faiss_nn", plan.searchConfig(dim), plan.inputs);
     written.push(file);
   }
@@ -168,18 +168,23 @@ function copyIndexPart(d: DimShard, writer: FlatIndexWriter): void {
   }
 }
 
-/** The ids of merged entries as the engine finishes them (distances, then ids within equal distances), by query chunks. */
-function finishedLabels(arrays: RetrievalArrays, dim: number, k: number, merged: Uint32Array) {
+/**
+ * The ids of merged entries as the engine finishes them (distances, then ids within equal distances), by query
+ * chunks; one engine state and one ids buffer serve every dim (a view, valid until the next call).
+ */
+function labelFinisher(arrays: RetrievalArrays, k: number, firstDim: number): (dim: number, merged: Uint32Array) => IntMatrix {
   const { queries } = arrays, nq = queries.rows;
   const chunk = Math.min(nq, Math.max(NESTED_TILE_QUERIES, Math.floor(NESTED_CHUNK_STATE_BYTES / nestedStateBytes(1, k) / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES));
   const rows = (q0: number, q1: number) => ({ rows: q1 - q0, cols: queries.cols, data: queries.data.subarray(q0 * queries.cols, q1 * queries.cols) });
-  const topk = new NestedTopK(rows(0, chunk), [dim], k);
+  const topk = new NestedTopK(rows(0, chunk), [firstDim], k);
   const labels = intMatrix(nq, k, allocateInt32(nq * k));
-  for (let q0 = 0; q0 < nq; q0 += chunk) {
-    const q1 = Math.min(nq, q0 + chunk);
-    topk.restart(rows(q0, q1));
-    topk.load(merged.subarray(q0 * k * 2, q1 * k * 2));
-    labels.data.set(topk.result()[0].labels.data, q0 * k);
-  }
-  return labels;
+  return (dim, merged) => {
+    for (let q0 = 0; q0 < nq; q0 += chunk) {
+      const q1 = Math.min(nq, q0 + chunk);
+      topk.restart(rows(q0, q1), 0, [dim]);
+      topk.load(merged.subarray(q0 * k * 2, q1 * k * 2));
+      labels.data.set(topk.result()[0].labels.data, q0 * k);
+    }
+    return labels;
+  };
 }
