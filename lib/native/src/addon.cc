@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rerank", Napi::Function::New(env, mrl::Rerank));
   exports.Set("localityOrder", Napi::Function::New(env, mrl::LocalityOrder));
   exports.Set("flockTry", Napi::Function::New(env, mrl::FlockTry));
+  exports.Set("fileAdvice", Napi::Function::New(env, mrl::FileAdvice));
   return exports;
 }
 

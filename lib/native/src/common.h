@@ -55,5 +55,6 @@ Napi::Value SelectPass(const Napi::CallbackInfo& info);
 Napi::Value Rerank(const Napi::CallbackInfo& info);
 Napi::Value LocalityOrder(const Napi::CallbackInfo& info);
 Napi::Value FlockTry(const Napi::CallbackInfo& info);
+Napi::Value FileAdvice(const Napi::CallbackInfo& info);
 
 }  // namespace mrl

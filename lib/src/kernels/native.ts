@@ -34,6 +34,11 @@ interface NativeKernels {
   localityOrder(queries: Float32Array, stride: number, nq: number, dims: number, leaf: number, order: Int32Array): void;
   /** flock(fd, LOCK_EX or LOCK_SH | LOCK_NB): true when locked, false when another open file holds a conflicting lock. */
   flockTry(fd: number, exclusive: boolean): boolean;
+  /**
+   * posix_fadvise on bytes offset..offset+length-1 of an open file (length 0: to its end): "willneed" starts
+   * reading them into the page cache in the background, "dontneed" evicts them (a cold-cache benchmark).
+   */
+  fileAdvice(fd: number, offset: number, length: number, advice: "willneed" | "dontneed" | "sequential"): void;
 }
 
 const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");
