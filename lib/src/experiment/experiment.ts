@@ -16,8 +16,8 @@ import { FIRST_STAGE_GRAMMAR, isFirstStageName } from "../search/firstStages";
 import { rerankLabel } from "./labels";
 import { fieldError, listOf, objectOf, oneOf, plainName, positiveInt, positiveNumber, text, type FieldAt, type Reader } from "./fields";
 import {
-  DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
-  type ExactEngine, type FunnelSpec, type IndexType, type ModelKind, type RerankPrecision, type RerankSpec, type ShortlistFormat,
+  DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, RERANK_ACCESSES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
+  type ExactEngine, type FunnelSpec, type IndexType, type ModelKind, type RerankAccess, type RerankPrecision, type RerankSpec, type ShortlistFormat,
 } from "./types";
 
 /** How stage 1 embeds images (absent when the arrays come from elsewhere, e.g. the Python originals). */
@@ -72,6 +72,8 @@ export interface Experiment {
   shortlistFormat: ShortlistFormat;
   /** Arithmetic of reranking's dot products (see RerankPrecision). */
   rerankPrecision: RerankPrecision;
+  /** How reranking reads a database not yet in memory (see RerankAccess; default "auto"). Not recorded: the ids do not depend on it. */
+  rerankAccess?: RerankAccess;
   /** The sweep's grid (`mrl sweep`, notebooks/sweep.ipynb): fields given here replace DEFAULT_SWEEP_GRID's. */
   sweep?: Partial<SweepGrid>;
   /**
@@ -205,9 +207,9 @@ const experimentFields = objectOf<Experiment>({
   k: positiveInt, nesting: listOf(positiveInt, { nonEmpty: true }), efSearch: positiveInt, exactEngine: oneOf(EXACT_ENGINES),
   indexFiles: (v, at) => (typeof v === "boolean" ? v : fieldError(at, v, "true or false")),
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
-  recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), memoryGb: positiveNumber,
-  inference: inferenceSettings, sweep: sweepGrid,
-}, ["description", "efSearch", "exactEngine", "indexFiles", "memoryGb", "inference", "sweep"]);
+  recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), rerankAccess: oneOf(RERANK_ACCESSES),
+  memoryGb: positiveNumber, inference: inferenceSettings, sweep: sweepGrid,
+}, ["description", "efSearch", "exactEngine", "indexFiles", "rerankAccess", "memoryGb", "inference", "sweep"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,

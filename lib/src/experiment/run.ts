@@ -106,7 +106,7 @@ const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageO
 // The ff baselines share no dims between sizes, so they have no adaptive or funnel retrieval (as in the originals).
 const rerankAll = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): RerankStageResult[] =>
   isPerSizeModel(spec.model) ? []
-    : runRerankStage(spec, arraysOf(), { k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, force: o.force, quiet: o.quiet });
+    : runRerankStage(spec, arraysOf(), { k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, access: e.rerankAccess, force: o.force, quiet: o.quiet });
 const metrics = (e: Experiment, spec: ArtifactSpec, labelsOf: LabelsOf, o: StageOptions): MetricsTable =>
   runMetricsStage(spec, e, labelsOf, { force: o.force });
 
