@@ -39,6 +39,13 @@ interface NativeKernels {
    * reading them into the page cache in the background, "dontneed" evicts them (a cold-cache benchmark).
    */
   fileAdvice(fd: number, offset: number, length: number, advice: "willneed" | "dontneed" | "sequential"): void;
+  /**
+   * Starts reading `rows` rows of rowBytes bytes at fileOffset into target on a background thread, the first
+   * prefixBytes of each (rows x prefixBytes, packed); returns a ticket for readWait.
+   */
+  readStart(fd: number, target: Float32Array, fileOffset: number, rows: number, rowBytes: number, prefixBytes: number): number;
+  /** Waits for a readStart: the bytes read (fewer at the end of the file); throws the read's error. */
+  readWait(ticket: number): number;
 }
 
 const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");
