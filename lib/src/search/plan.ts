@@ -46,10 +46,17 @@ function tryPlan(arrays: RetrievalArrays, dims: number[], k: number, hold: boole
   const perRow = blockBytesPerRow(maxDim);
   const leastBlock = hold ? 0 : Math.min(database.rows, MIN_BLOCK_ROWS) * perRow;
   const perQuery = nestedStateBytes(dims.length, k) + dims.length * k * 8; // state + its result
-  const limit = Math.min(maxChunkQueries, Math.floor(Math.min(hold ? MAX_HELD_STATE_BYTES : Infinity, spare - leastBlock) / perQuery));
+  // beyond the held database's cap, a chunk leaves a tenth of the budget for what the plan does not count
+  // (the runtime's heap, the shortlists being written)
+  const stateBytes = Math.min(MAX_HELD_STATE_BYTES, spare - leastBlock);
+  const limit = Math.min(maxChunkQueries, Math.floor((hold ? stateBytes : Math.max(stateBytes, spare - leastBlock - arrays.budgetBytes / 10)) / perQuery));
   // whole engine tiles, so the shortlists do not depend on the budget
-  const chunkQueries = limit >= queries.rows ? queries.rows : Math.floor(limit / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
-  const left = spare - chunkQueries * perQuery;
+  const most = limit >= queries.rows ? queries.rows : Math.floor(limit / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
+  // as many passes as that takes, with chunks as even as whole tiles allow: what they leave goes to the blocks
+  if (most < 1) return undefined;
+  const passes = Math.ceil(queries.rows / most);
+  const chunkQueries = hold || passes === 1 ? most : Math.ceil(queries.rows / passes / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
+  const left = hold ? 0 : Math.max(leastBlock, spare - chunkQueries * perQuery - arrays.budgetBytes / 10);
   const blockRows = hold ? Math.min(database.rows, 16384)
     : Math.min(database.rows, Math.floor(Math.min(MAX_BLOCK_BYTES, left) / perRow / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS);
   if (blockRows < 1 || chunkQueries < 1) return undefined;
