@@ -36,6 +36,7 @@ export interface AccessBenchInput {
 export function evictFromPageCache(file: string): void {
   const fd = fs.openSync(file, "r");
   try {
+    fs.fsyncSync(fd); // dirty pages stay until written back
     nativeKernels().fileAdvice(fd, 0, 0, "dontneed");
   } finally {
     fs.closeSync(fd);

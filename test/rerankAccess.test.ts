@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  arrayFiles, candidateRowBytes, chooseRerankAccess, DatabaseVectors, funnelRerank, intMatrix, matrix, MrlError, neighborsPath, rerank, rerankedPath,
+  arrayFiles, candidateReads, chooseRerankAccess, DatabaseVectors, funnelRerank, intMatrix, matrix, MrlError, nativeKernels, neighborsPath, rerank, rerankedPath,
   funnelPath, runRerankStage, seededUniform, writeLabelsNpy, writeMatrixNpy, writeShortlist, type IntMatrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir } from "./helpers";
@@ -55,25 +55,54 @@ test("loading the database and reading the candidate rows give the oracle's ids,
   }
 });
 
-test("auto reads the rows when they are few, loads the database when the rows would cost more; the same ids either way", () => {
-  const cases = [{ nq: 4, expect: "rows" }, { nq: 400, expect: "memory" }] as const;
-  for (const { nq, expect } of cases) {
-    const { queries, candidates } = inputs(nq, 100 + nq);
-    const bytes = candidateRowBytes(candidates, [256], [K]);
-    const db = fresh();
-    const choice = chooseRerankAccess(db, bytes);
-    assert.equal(choice.path, expect, `${nq} queries: ${choice.reason}`);
-    assert.equal(expect === "rows", bytes < db.bytes, `${nq} queries: ${bytes} bytes of rows against ${db.bytes}`);
-    assert.match(choice.reason, expect === "rows" ? /^reading the candidate rows \(.* of candidate rows against .* to load the database\)$/ : /^loading the database/);
-    const got = rerank(db, queries, candidates, 256, K, { threads: 1 });
-    assert.equal(db.loaded, expect === "memory", `${nq} queries: the path taken is the one chosen`);
-    assert.ok(sameIds(got, referenceOf("float32")(database, queries, candidates, 256, K)), `${nq} queries, auto (${expect})`);
+test("auto: rows when they cost less than loading, by bytes from the page cache and requests to the disk; the same ids either way", () => {
+  const few = inputs(4, 104), many = inputs(400, 500);
+  const readsOf = (c: IntMatrix, cols = COLS) => candidateReads(c, [256], [K], cols);
+  // 4 queries' 256 candidates among 3000 rows of 1 KiB: reads of nearby rows (64 KiB apart at most) span the rows between
+  const { rows, reads, bytes } = readsOf(few.candidates);
+  assert.ok(rows > 200 && reads < rows / 10 && bytes >= reads * 4096 && bytes <= ROWS * COLS * 4, `${rows} rows in ${reads} reads, ${bytes} bytes`);
+  // the choice on both sides, cached and not, for ImageNet-like rows (8 KiB) scattered over a 300,000-row database
+  const wide = new DatabaseVectors(file, 300_000, 2048, true);
+  const scattered = (nq: number): IntMatrix => {
+    const pick = seededUniform(nq * 200, nq, 0, 300_000);
+    return intMatrix(nq, 200, Int32Array.from(pick, (v, i) => (Math.floor(v) + i) % 300_000));
+  };
+  const pathFor = (nq: number, cached: number) => chooseRerankAccess(wide, candidateReads(scattered(nq), [2048], [200], 2048), cached);
+  assert.deepEqual([pathFor(50, 1).path, pathFor(5000, 1).path], ["rows", "memory"], "cached: bytes decide");
+  assert.deepEqual([pathFor(50, 0).path, pathFor(1000, 0).path], ["rows", "memory"], "not cached: a scattered row costs a request");
+  assert.match(pathFor(50, 1).reason, /^reading the candidate rows \(0\.\d\d GB of candidate rows in \d+ reads, est\. 0\.\d s, against 2\.46 GB to load the database, est\. 4\.9 s; 100% of it in the page cache\)$/);
+  assert.match(pathFor(1000, 0).reason, /^loading the database \(.* est\. \d+ s; 0% of it in the page cache\)$/);
+  // what auto does is what the estimate says, on the file as cached now; the ids are the oracle's either way
+  for (const { queries, candidates } of [few, many]) {
+    const fromFile = fresh();
+    const expect = chooseRerankAccess(fromFile, readsOf(candidates), fromFile.cachedShare()).path;
+    const got = rerank(fromFile, queries, candidates, 256, K, { threads: 1 });
+    assert.equal(fromFile.loaded, expect === "memory", `${queries.rows} queries: the path taken is the one chosen (${expect})`);
+    assert.ok(sameIds(got, referenceOf("float32")(database, queries, candidates, 256, K)), `${queries.rows} queries, auto (${expect})`);
   }
   // whatever the estimate: a loaded database is used in place, one over the budget is read by rows
   const loaded = fresh();
   loaded.matrix();
-  assert.deepEqual(chooseRerankAccess(loaded, 0), { path: "memory", reason: "the database is in memory already" });
-  assert.match(chooseRerankAccess(fresh(false), 10 * ROWS * COLS * 4).reason, /^reading the candidate rows: the database \(.*\) is over the memory budget$/);
+  assert.deepEqual(chooseRerankAccess(loaded, readsOf(many.candidates), 0), { path: "memory", reason: "the database is in memory already" });
+  assert.match(chooseRerankAccess(fresh(false), readsOf(many.candidates), 1).reason, /^reading the candidate rows: the database \(.*\) is over the memory budget$/);
+});
+
+test("the cached share of the database file: none after its pages are evicted, all after it is read", (t) => {
+  const db = fresh();
+  const fd = fs.openSync(file, "r");
+  try {
+    fs.fsyncSync(fd); // dirty pages stay until written back
+    nativeKernels().fileAdvice(fd, 0, 0, "dontneed");
+  } finally {
+    fs.closeSync(fd);
+  }
+  const evicted = db.cachedShare();
+  if (evicted > 0.5) {
+    t.skip(`this file system keeps the file's pages after POSIX_FADV_DONTNEED (${(evicted * 100).toFixed(0)}% cached): tmpfs?`);
+    return;
+  }
+  fs.readFileSync(file);
+  assert.ok(db.cachedShare() > 0.99, `${db.cachedShare()} cached after reading it`);
 });
 
 test("the stage writes byte-identical files whichever path it takes, and refuses --rerank-access load over the budget before writing", () => {

@@ -56,6 +56,7 @@ Napi::Value Rerank(const Napi::CallbackInfo& info);
 Napi::Value LocalityOrder(const Napi::CallbackInfo& info);
 Napi::Value FlockTry(const Napi::CallbackInfo& info);
 Napi::Value FileAdvice(const Napi::CallbackInfo& info);
+Napi::Value ResidentBytes(const Napi::CallbackInfo& info);
 Napi::Value ReadStart(const Napi::CallbackInfo& info);
 Napi::Value ReadWait(const Napi::CallbackInfo& info);
 

@@ -1,9 +1,14 @@
-// Page-cache advice for one file range (posix_fadvise): WILLNEED starts reading the next database block in the
-// background while the engine computes on this one (the out-of-core search's read-ahead); DONTNEED evicts a
-// file's cached pages so a benchmark can measure a cold read without dropping every cache on the machine.
+// The page cache and one file: advice (posix_fadvise: DONTNEED evicts a file's cached pages so a benchmark can
+// measure a cold read without dropping every cache on the machine; SEQUENTIAL for the out-of-core search's reads),
+// and how much of the file is cached now (mincore), which decides what reading it costs (rerank/access.ts).
 #include "common.h"
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <vector>
 
 namespace mrl {
 
@@ -23,6 +28,27 @@ Napi::Value FileAdvice(const Napi::CallbackInfo& info) {
   int rc = posix_fadvise(fd, offset, length, advice);
   if (rc != 0) throw Napi::Error::New(env, std::string("posix_fadvise: ") + std::strerror(rc));
   return env.Undefined();
+}
+
+// residentBytes(fd, length) -> bytes of the file's first `length` bytes whose pages are in the page cache now
+// (mmap without touching, then mincore: no page is read).
+Napi::Value ResidentBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = static_cast<int>(intArg(info, 0, "fd"));
+  const int64_t length = intArg(info, 1, "length");
+  require(length >= 0, env, "residentBytes: negative length");
+  if (length == 0) return Napi::Number::New(env, 0);
+  void* map = mmap(nullptr, static_cast<size_t>(length), PROT_READ, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) throw Napi::Error::New(env, std::string("mmap: ") + std::strerror(errno));
+  const int64_t page = sysconf(_SC_PAGESIZE), pages = (length + page - 1) / page;
+  std::vector<unsigned char> resident(static_cast<size_t>(pages));
+  const int rc = mincore(map, static_cast<size_t>(length), resident.data());
+  const int err = errno;
+  munmap(map, static_cast<size_t>(length));
+  if (rc != 0) throw Napi::Error::New(env, std::string("mincore: ") + std::strerror(err));
+  int64_t count = 0;
+  for (unsigned char r : resident) count += r & 1;
+  return Napi::Number::New(env, static_cast<double>(std::min(length, count * page)));
 }
 
 }  // namespace mrl

@@ -15,7 +15,8 @@ import { readFully } from "./npy";
 import { npyRowBlocks, openNpy, readMatrixPrefixNpy, STREAM_BUFFER_BYTES } from "./npy";
 
 /** Rows read through rather than skipped when a gap between wanted rows is at most this many bytes (one read beats two). */
-const COALESCE_GAP_BYTES = 64 * 1024;
+export const COALESCE_GAP_BYTES = 64 * 1024;
+
 
 export class DatabaseVectors {
   private resident?: Matrix;
@@ -29,6 +30,17 @@ export class DatabaseVectors {
   /** Bytes of the whole array as float32. */
   get bytes(): number {
     return this.rows * this.cols * 4;
+  }
+
+  /** The share (0..1) of the file's bytes in the page cache now (mincore: nothing is read). */
+  cachedShare(): number {
+    const fd = fs.openSync(this.file, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      return size === 0 ? 1 : nativeKernels().residentBytes(fd, size) / size;
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Whether the whole array is in memory now (matrix() was called). */

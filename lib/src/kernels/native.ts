@@ -39,6 +39,8 @@ interface NativeKernels {
    * reading them into the page cache in the background, "dontneed" evicts them (a cold-cache benchmark).
    */
   fileAdvice(fd: number, offset: number, length: number, advice: "willneed" | "dontneed" | "sequential"): void;
+  /** Bytes of the file's first `length` bytes whose pages are in the page cache now (mincore; nothing is read). */
+  residentBytes(fd: number, length: number): number;
   /**
    * Starts reading `rows` rows of rowBytes bytes at fileOffset into target on a background thread, the first
    * prefixBytes of each (rows x prefixBytes, packed); returns a ticket for readWait.

@@ -1,20 +1,22 @@
 /**
  * How reranking reads a database that is not in memory yet: load the whole array (a sequential read of its
  * bytes, when it fits the memory budget), or read only each query batch's candidate rows from the file (rerank.ts
- * viaRows). Chosen by the bytes each way: a few thousand queries touch a small share of a large database, many
- * queries (whose batches each re-read rows shared with other batches) can touch more than the whole file.
- * Both give the same ids.
+ * viaRows). Chosen by the bytes each way and where they are: a few thousand queries touch a small share of a large
+ * database, many queries (whose batches each re-read rows shared with other batches) can touch more than the whole
+ * file; from the page cache a byte costs a copy, from the disk a scattered row costs a request (about 8 times a
+ * sequential read's bytes here). Both give the same ids.
  */
 import { gigabytes } from "../core/memory";
 import type { IntMatrix } from "../core/matrix";
 import type { RerankAccess } from "../experiment/types";
-import type { DatabaseVectors } from "../io/database";
+import { COALESCE_GAP_BYTES, type DatabaseVectors } from "../io/database";
 
 /** Bytes of candidate rows gathered per query batch when the database is read from its file. */
 export const GATHER_BYTES = 256 * 2 ** 20;
 
 /** A row read from the file costs at least one page, however few of its dims are wanted. */
 const PAGE_BYTES = 4096;
+
 
 /** Queries per batch of the rows path: their `needed` candidates' `width`-d rows fill GATHER_BYTES. */
 export function gatherBatchQueries(needed: number, width: number): number {
@@ -36,33 +38,71 @@ export function batchRowIds(candidates: IntMatrix, first: number, n: number, nee
   return sorted.subarray(0, distinct);
 }
 
+/** What the rows path reads for some reranks: distinct candidate rows per query batch, as reads and bytes. */
+export interface RowReads { rows: number; reads: number; bytes: number }
+
 /**
- * Bytes the rows path reads for one rerank or funnel over `candidates` (nq x cols): per query batch, its distinct
- * candidate rows x the bytes of a `max(dims)`-d row prefix (at least a page).
+ * What the rows path reads for one rerank or funnel over `candidates` of a database with `cols`-d rows: per query
+ * batch, its distinct candidate rows, in reads of nearby rows as DatabaseVectors.gatherRows makes them (rows at
+ * most COALESCE_GAP_BYTES apart share one read, which spans the rows between; a read costs at least a page).
  */
-export function candidateRowBytes(candidates: IntMatrix, dims: number[], shortlists: number[]): number {
+export function candidateReads(candidates: IntMatrix, dims: number[], shortlists: number[], cols: number): RowReads {
   const width = Math.max(...dims), needed = shortlists[0], batch = gatherBatchQueries(needed, width);
+  const gapRows = Math.max(1, Math.floor(COALESCE_GAP_BYTES / (cols * 4)));
   const scratch = new Int32Array(Math.min(candidates.rows, batch) * needed);
-  let rows = 0;
-  for (let first = 0; first < candidates.rows; first += batch) rows += batchRowIds(candidates, first, Math.min(batch, candidates.rows - first), needed, scratch).length;
-  return rows * Math.max(PAGE_BYTES, width * 4);
+  let rows = 0, reads = 0, bytes = 0;
+  for (let first = 0; first < candidates.rows; first += batch) {
+    const ids = batchRowIds(candidates, first, Math.min(batch, candidates.rows - first), needed, scratch);
+    rows += ids.length;
+    // one read per run of nearby rows: from its first row's start to its last row's prefix (the rows between too)
+    for (let i = 0, start = 0; i < ids.length; i++) {
+      if (i + 1 < ids.length && ids[i + 1] - ids[i] <= gapRows) continue;
+      reads++;
+      bytes += Math.max(PAGE_BYTES, (ids[i] - ids[start]) * cols * 4 + width * 4);
+      start = i + 1;
+    }
+  }
+  return { rows, reads, bytes };
 }
+
+/**
+ * Rates of this project's reference machine (2 cores, virtio disk; measured 2026-12-04 with bench/scale.ts's
+ * access section and a probe of positioned reads): they weigh bytes from the page cache against bytes from the
+ * disk, where a row read costs a request rather than its bytes.
+ */
+export const ACCESS_RATES = {
+  /** Loading the whole array (read from the page cache, the finite check): bytes per second. */
+  loadBytesPerSecond: 0.5e9,
+  /** Gathering candidate rows from the page cache by positioned reads (and reranking them): bytes per second. */
+  gatherBytesPerSecond: 1.0e9,
+  /** Reading the uncached part of the file in order: bytes per second (on top of the load). */
+  coldSequentialBytesPerSecond: 0.43e9,
+  /** Positioned reads of uncached rows, sorted: reads per second. */
+  coldReadsPerSecond: 6000,
+};
 
 /** The path a rerank takes, and the one line that says why. */
 export interface AccessChoice { path: "memory" | "rows"; reason: string }
 
+const seconds = (s: number): string => (s >= 10 ? `${s.toFixed(0)} s` : `${s.toFixed(1)} s`);
+
 /**
  * Memory (load the database, or use it where it is loaded already) or rows (read the candidates' rows), for
- * reranks that would read `rowBytes` by the rows path (candidateRowBytes, summed over them). `access` forces a path:
- * "load" of a database over the memory budget is an error the caller raises (DatabaseVectors.matrix names it).
+ * reranks that would read `reads` by the rows path (candidateReads, summed over them), with `cachedShare` of the
+ * file in the page cache (DatabaseVectors.cachedShare): the estimated seconds each way (ACCESS_RATES), within the
+ * memory budget. `access` forces a path: "load" of a database over the budget is an error the caller raises.
  */
-export function chooseRerankAccess(database: DatabaseVectors, rowBytes: number, access: RerankAccess = "auto"): AccessChoice {
-  const share = `${gigabytes(rowBytes)} of candidate rows against ${gigabytes(database.bytes)} to load the database`;
+export function chooseRerankAccess(database: DatabaseVectors, reads: RowReads, cachedShare: number, access: RerankAccess = "auto"): AccessChoice {
   if (database.loaded) return { path: "memory", reason: "the database is in memory already" };
-  if (access === "load") return { path: "memory", reason: `loading the database (--rerank-access load; ${share})` };
-  if (access === "rows") return { path: "rows", reason: `reading the candidate rows (--rerank-access rows; ${share})` };
+  const r = ACCESS_RATES, cold = 1 - Math.min(1, Math.max(0, cachedShare));
+  const rowsSeconds = reads.bytes / r.gatherBytesPerSecond + cold * reads.reads / r.coldReadsPerSecond;
+  const loadSeconds = database.bytes / r.loadBytesPerSecond + cold * database.bytes / r.coldSequentialBytesPerSecond;
+  const estimate = `${gigabytes(reads.bytes)} of candidate rows in ${reads.reads} reads, est. ${seconds(rowsSeconds)}, against ` +
+    `${gigabytes(database.bytes)} to load the database, est. ${seconds(loadSeconds)}; ${Math.round((1 - cold) * 100)}% of it in the page cache`;
+  if (access === "load") return { path: "memory", reason: `loading the database (--rerank-access load; ${estimate})` };
+  if (access === "rows") return { path: "rows", reason: `reading the candidate rows (--rerank-access rows; ${estimate})` };
   if (!database.inMemory) return { path: "rows", reason: `reading the candidate rows: the database (${gigabytes(database.bytes)}) is over the memory budget` };
-  return rowBytes < database.bytes
-    ? { path: "rows", reason: `reading the candidate rows (${share})` }
-    : { path: "memory", reason: `loading the database (${share})` };
+  return rowsSeconds < loadSeconds
+    ? { path: "rows", reason: `reading the candidate rows (${estimate})` }
+    : { path: "memory", reason: `loading the database (${estimate})` };
 }

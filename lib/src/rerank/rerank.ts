@@ -18,7 +18,7 @@
 import { check, checkOneOf, MrlError } from "../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { DEFAULT_RERANK_PRECISION, RERANK_PRECISIONS, type FunnelSpec, type RerankAccess, type RerankPrecision } from "../experiment/types";
-import { batchRowIds, candidateRowBytes, chooseRerankAccess, gatherBatchQueries } from "./access";
+import { batchRowIds, candidateReads, chooseRerankAccess, gatherBatchQueries } from "./access";
 import { localityOrder } from "../kernels/locality";
 import { allocateFloat32, nativeKernels } from "../kernels/native";
 import { defaultThreads } from "../kernels/threads";
@@ -142,7 +142,7 @@ export function wholeRowNorms(m: Matrix): Float64Array {
 
 /**
  * Rerank or funnel against a database given as DatabaseVectors, by the path chooseRerankAccess picks (options.access;
- * "auto" weighs the bytes each way). In memory: reranked in place. From the file: each batch of queries gathers its
+ * "auto" weighs the bytes each way, and how much of the file is in the page cache). In memory: reranked in place. From the file: each batch of queries gathers its
  * candidates' rows (sorted, so file reads go forward and nearby rows share one read) into one small matrix, and
  * the same kernel runs on it with local ids: every distance is computed from the same values by the same code,
  * so the results are identical to the in-memory path.
@@ -150,8 +150,9 @@ export function wholeRowNorms(m: Matrix): Float64Array {
 function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatrix, dims: number[], shortlists: number[], options: RerankOptions): IntMatrix {
   const run = (db: Matrix, q: Matrix, c: IntMatrix, o: RerankOptions): IntMatrix => (dims.length === 1 && shortlists.length === 1
     ? rerank(db, q, c, dims[0], shortlists[0], o) : funnelRerank(db, q, c, { dims, shortlists }, o));
-  const rowBytes = database.loaded || options.access === "load" || options.access === "rows" ? 0 : candidateRowBytes(candidates, dims, shortlists);
-  if (chooseRerankAccess(database, rowBytes, options.access).path === "memory") return run(database.matrix(), queries, candidates, options);
+  const path = database.loaded || options.access === "load" ? "memory" : options.access === "rows" ? "rows"
+    : chooseRerankAccess(database, candidateReads(candidates, dims, shortlists, database.cols), database.cachedShare()).path;
+  if (path === "memory") return run(database.matrix(), queries, candidates, options);
   check(queries.cols === database.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   checkRerankInputs(matrix(0, database.cols), queries, candidates, shortlists[0]);
   const width = Math.max(...dims), needed = shortlists[0], last = shortlists[shortlists.length - 1];

@@ -12,7 +12,7 @@ import type { RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact } from "../io/manifest";
 import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
 import { checkCandidates, loadShortlist, writeShortlist } from "../io/shortlists";
-import { candidateRowBytes, chooseRerankAccess } from "./access";
+import { candidateReads, chooseRerankAccess } from "./access";
 import { funnelRerank, rerank, rerankPrecision } from "./rerank";
 
 export interface RerankStageOptions {
@@ -95,8 +95,8 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
 }
 
 /**
- * One access path for every rerank the stage runs (loading once serves them all), chosen by the bytes the
- * rows path would read over all of them; prints the choice and why. A forced "load" over the budget is refused here,
+ * One access path for every rerank the stage runs (loading once serves them all), chosen by what the rows path
+ * would read over all of them against the database's bytes, and how much of the file is cached; prints the choice and why. A forced "load" over the budget is refused here,
  * before anything is written.
  */
 function accessFor(arrays: RetrievalArrays, reranks: { candidates: IntMatrix; dims: number[]; shortlists: number[] }[],
@@ -107,9 +107,16 @@ function accessFor(arrays: RetrievalArrays, reranks: { candidates: IntMatrix; di
     throw new MrlError(`--rerank-access load: the database (${gigabytes(database.bytes)}) does not fit the memory budget ` +
       `${gigabytes(arrays.budgetBytes)}; use --rerank-access rows or auto, or raise --memory-gb`, database.file);
   }
-  const forced = options.access === "load" || options.access === "rows";
-  const rowBytes = forced || database.loaded ? 0 : reranks.reduce((sum, r) => sum + candidateRowBytes(r.candidates, r.dims, r.shortlists), 0);
-  const choice = chooseRerankAccess(database, rowBytes, options.access);
+  const reads = { rows: 0, reads: 0, bytes: 0 };
+  if (!database.loaded) {
+    for (const r of reranks) {
+      const one = candidateReads(r.candidates, r.dims, r.shortlists, database.cols);
+      reads.rows += one.rows;
+      reads.reads += one.reads;
+      reads.bytes += one.bytes;
+    }
+  }
+  const choice = chooseRerankAccess(database, reads, database.loaded ? 1 : database.cachedShare(), options.access);
   progressNote(`rerank: ${choice.reason}`, { quiet: options.quiet });
   return choice.path === "memory" ? "load" : "rows";
 }
