@@ -67,17 +67,19 @@ export function candidateReads(candidates: IntMatrix, dims: number[], shortlists
 
 /**
  * Rates of this project's reference machine (2 cores, virtio disk; measured 2026-12-04 with bench/scale.ts's
- * access section and a probe of positioned reads): they weigh bytes from the page cache against bytes from the
- * disk, where a row read costs a request rather than its bytes.
+ * access section at reduced size, a probe of positioned reads, and issue 27's full-size runs): they weigh bytes
+ * from the page cache against requests to the disk, where a scattered row costs a request rather than its bytes.
  */
 export const ACCESS_RATES = {
-  /** Loading the whole array (read from the page cache, the finite check): bytes per second. */
-  loadBytesPerSecond: 0.5e9,
-  /** Gathering candidate rows from the page cache by positioned reads (and reranking them): bytes per second. */
-  gatherBytesPerSecond: 1.0e9,
+  /** Loading the whole array (read from the page cache into one array, the finite check): bytes per second. */
+  loadBytesPerSecond: 0.4e9,
+  /** Copying candidate rows out of the page cache by positioned reads: bytes per second... */
+  gatherBytesPerSecond: 4e9,
+  /** ...plus the cost of each read (a system call). */
+  secondsPerRead: 5e-6,
   /** Reading the uncached part of the file in order: bytes per second (on top of the load). */
   coldSequentialBytesPerSecond: 0.43e9,
-  /** Positioned reads of uncached rows, sorted: reads per second. */
+  /** Positioned reads of uncached rows, in ascending order: reads per second. */
   coldReadsPerSecond: 6000,
 };
 
@@ -95,7 +97,7 @@ const seconds = (s: number): string => (s >= 10 ? `${s.toFixed(0)} s` : `${s.toF
 export function chooseRerankAccess(database: DatabaseVectors, reads: RowReads, cachedShare: number, access: RerankAccess = "auto"): AccessChoice {
   if (database.loaded) return { path: "memory", reason: "the database is in memory already" };
   const r = ACCESS_RATES, cold = 1 - Math.min(1, Math.max(0, cachedShare));
-  const rowsSeconds = reads.bytes / r.gatherBytesPerSecond + cold * reads.reads / r.coldReadsPerSecond;
+  const rowsSeconds = reads.bytes / r.gatherBytesPerSecond + reads.reads * r.secondsPerRead + cold * reads.reads / r.coldReadsPerSecond;
   const loadSeconds = database.bytes / r.loadBytesPerSecond + cold * database.bytes / r.coldSequentialBytesPerSecond;
   const estimate = `${gigabytes(reads.bytes)} of candidate rows in ${reads.reads} reads, est. ${seconds(rowsSeconds)}, against ` +
     `${gigabytes(database.bytes)} to load the database, est. ${seconds(loadSeconds)}; ${Math.round((1 - cold) * 100)}% of it in the page cache`;
