@@ -16,7 +16,7 @@ const MAX_PUBLIC_NAMES = 80;
 const NOTEBOOK_NAMES = [
   // the experiment and its stages
   "loadExperiment", "describeExperiment", "experimentSpec", "experimentArrays",
-  "runInference", "runSearch", "runReranking", "runMetrics",
+  "runInference", "runSearch", "runReranking", "runMetrics", "runPostgres", "postgresSql",
   // matrices and paths
   "matrix", "intMatrix", "row", "resultsDir",
   // arrays, shortlists, artifact names

@@ -113,3 +113,20 @@ test("the sweep notebook runs the default grid on real data: summary, Pareto fig
     assert.ok(fs.existsSync(path.join(results, "sweep", f)), f);
   }
 });
+
+test("the serving notebook serves the test experiment from PGlite and shows it beside the in-process pipeline", async () => {
+  const root = tempDir(), results = tempDir();
+  // HNSW m=16 at 16 dims in Postgres beside FAISS's exact search, on the 4,000 / 400 test images
+  const file = testExperimentFile({ root, indexTypes: ["exactl2", "pgvector-hnsw16"], nesting: [8, 16, 64, 2048], postgres: { efSearch: 40 } });
+  await runInference(loadExperiment({}, file), { quiet: true });
+  const nb = runNotebook("serving.ipynb", { MRL_EXPERIMENT: file, MRL_RESULTS: results });
+  const text = streamText(nb), html = htmlText(nb);
+  assert.match(text, /CREATE INDEX[\s\S]*l2_normalize\(subvector\(e, 1, 16\)\)/, "the SQL cell shows the expression index");
+  assert.match(text, /mrl\/pgvector-hnsw16: load \w+/);
+  // the comparison table holds both index types' rows; the served ones carry QPS and latencies
+  assert.match(html, /<td>exactl2<\/td>/);
+  const served = /<td>pgvector-hnsw16<\/td><td>adaptive<\/td><td>16-&gt;2048 @200<\/td><td>([\d.]+)<\/td>/.exec(html);
+  assert.ok(served, "the served adaptive configuration is in the table");
+  assert.equal((html.match(/Plotly\.newPlot\(/g) ?? []).length, 1, "one inline figure");
+  assert.ok(fs.existsSync(path.join(root, "metrics", "mrl", "FMNIST_pgvector-hnsw16_metrics.csv")));
+});

@@ -14,7 +14,9 @@ import { PROJECT_ROOT, resultsDir } from "./core/paths";
 import { defaultExperimentFile, describeExperiment, loadExperiment, saveExperiment, type Experiment } from "./experiment/experiment";
 import { blameFlag, blameStageFlag, FLAG_USAGE, fitRerankConfigs, fitSweepFunnels, parseFlags, withSweepFlag, type FlagOrigin, type ParsedFlags, type SweepRunFlags } from "./experiment/flags";
 import { memoryBudgetBytes, peakRssLine } from "./core/memory";
-import { experimentArrays, runInference, runMetrics, runPipeline, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
+import { shardFromArgs, shardLabel, type ShardPlan } from "./shard/plan";
+import { experimentArrays, mergeStageShards, runInference, runStageShard, type ShardedStage, runMetrics, runPipeline, runPostgres, runReranking, runRetrieval, runSearch, type RetrievalResult, type StageRun } from "./experiment/run";
+import { POSTGRES_STEPS, type PostgresStep } from "./postgres/stage";
 import { arrayFiles, databaseDataset, isPerSizeModel } from "./io/naming";
 import { npyShape } from "./io/npy";
 import { expandGrid, sweepGridWith, sweepLimits, type SweepGrid } from "./sweep/grid";
@@ -32,6 +34,12 @@ interface Options {
   origins: FlagOrigin[];
   /** The lock of the experiment's root this command holds (commands that write there). */
   lock?: FolderLock;
+  /** This process's shard (--shard I/N, or a scheduler's variables), for infer, search and rerank. */
+  shard?: ShardPlan;
+  /** --shards N (a merge's shard count). */
+  shards?: number;
+  /** The arguments as typed, for the commands a merge's refusal prints. */
+  args: string[];
 }
 
 // Paths on the command line are relative to where the user typed it (npm run moves to the project folder).
@@ -62,7 +70,27 @@ function optionsFrom(flags: ParsedFlags): Options {
   return {
     experiment: loadExperiment(overrides, file), force: flags.force, wait: flags.wait, notebooks: flags.notebooks, origins: flags.origins,
     results: flags.paths.results ? resolveArg(flags.paths.results) : resultsDir(), sweep: flags.sweep, positional: flags.positional,
+    shard: shardFromArgs(flags.shard, flags.shards), shards: flags.shards, args: [],
   };
+}
+
+/** The sharded stages' commands: one shard (--shard I/N or the scheduler's variables), else the whole stage. */
+async function runShard(o: Options, stage: ShardedStage): Promise<boolean> {
+  if (!o.shard) return false;
+  for (const { name, run } of await runStageShard(o.experiment, stage, o.shard, { force: o.force })) {
+    console.error(`${name}: shard ${shardLabel(o.shard)} ${run.upToDate ? "up to date" : `written: ${run.files.map(rel).join(", ")}`}`);
+  }
+  return true;
+}
+
+/** The arguments a resubmitted shard takes: the merge's own, without the stage, --shards N and --force. */
+function rerunArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--shards") i++;
+    else if (args[i] !== "--force" && !(i === 0 && !args[i].startsWith("--"))) out.push(/^[\w@%+=:,./-]+$/.test(args[i]) ? args[i] : `'${args[i].replace(/'/g, "'\\''")}'`);
+  }
+  return out;
 }
 
 /** The notebooks `pipeline` executes, in order. */
@@ -123,6 +151,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   infer: {
     usage: "infer      stage 1 (inference): embed database and queries with the experiment's ONNX models",
     run: async (o) => {
+      if (await runShard(o, "infer")) return;
       for (const { model, result: r } of await runInference(o.experiment, { force: o.force })) {
         console.error(r.skipped ? `${model}: up to date` : `${model}: ${Object.values(r.files).map(rel).join(", ")}`);
       }
@@ -130,7 +159,8 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
   search: {
     usage: "search     stage 2 (faiss_nn): index and search every nesting dim",
-    run: (o) => {
+    run: async (o) => {
+      if (await runShard(o, "search")) return;
       for (const run of runSearch(o.experiment, { force: o.force })) {
         console.error(`${run.model}/${run.indexType}: ${run.result.map((d) => `${d.dim}d ${d.action}`).join(", ")} (${run.seconds.toFixed(1)}s)`);
       }
@@ -138,9 +168,20 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
   rerank: {
     usage: "rerank     stage 3 (reranking): adaptive and funnel retrieval",
-    run: (o) => {
+    run: async (o) => {
+      if (await runShard(o, "rerank")) return;
       for (const run of runReranking(o.experiment, { force: o.force })) {
         console.error(`${run.model}/${run.indexType}: ${run.result.filter((r) => r.skipped).length}/${run.result.length} up to date (${run.seconds.toFixed(1)}s)`);
+      }
+    },
+  },
+  merge: {
+    usage: "merge infer|search|rerank   the shards of a stage (--shard I/N runs) into the original files: exact k-way merge (search), concatenation",
+    run: (o) => {
+      const stage = o.positional[0];
+      if (stage !== "infer" && stage !== "search" && stage !== "rerank") throw new MrlError(`usage: mrl merge infer|search|rerank [--shards N] [flags of the shard runs]; got ${stage ?? "no stage"}`);
+      for (const { name, files } of mergeStageShards(o.experiment, stage, o.shards, rerunArgs(o.args), { force: o.force })) {
+        for (const file of files) console.error(`${name}: merged ${rel(file)}`);
       }
     },
   },
@@ -186,6 +227,23 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       console.error(`sweep: ${rel(file)}, ${figures.map(rel).join(", ")}`);
     },
   },
+  postgres: {
+    usage: "postgres [load|search|rerank]   serve the pgvector-* index types from Postgres (PGlite in process, or --database-url): " +
+      "load the database, first-stage shortlists, adaptive and funnels as SQL (default: all three); then `mrl metrics`",
+    run: async (o) => {
+      const steps = o.positional.length > 0 ? o.positional : [...POSTGRES_STEPS];
+      const unknown = steps.find((s) => !(POSTGRES_STEPS as readonly string[]).includes(s));
+      if (unknown) throw new MrlError(`mrl postgres: unknown step "${unknown}"; expected one or more of: ${POSTGRES_STEPS.join(", ")}`);
+      for (const run of await runPostgres(o.experiment, { force: o.force, steps: steps as PostgresStep[] })) {
+        const load = run.load ? `load ${run.load.action} (${run.load.rowsWritten}/${run.load.rows} rows, ${run.load.seconds.toFixed(1)}s)` : "load not needed";
+        const built = Object.entries(run.indexSeconds).filter(([, s]) => s > 0).map(([d, s]) => `${d}d index ${s.toFixed(1)}s`);
+        console.error(`${run.model}/${run.indexType}: ${[load, ...built].join(", ")}`);
+        for (const f of run.files) {
+          console.error(`  ${f.label}: ${f.skipped ? "up to date" : `${f.times!.qps.toFixed(0)} QPS, p50 ${f.times!.p50Ms.toFixed(2)} ms, p95 ${f.times!.p95Ms.toFixed(2)} ms`} ${rel(f.file)}`);
+        }
+      }
+    },
+  },
   report: {
     usage: "report     figures (PNG/SVG), retrieval gallery and report.html from finished metrics into the results folder",
     run: async (o) => {
@@ -226,7 +284,7 @@ function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]):
 }
 
 /** The commands that write under the experiment's root. */
-const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "metrics", "retrieve", "sweep"];
+const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "merge", "metrics", "retrieve", "sweep", "postgres"];
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
@@ -236,10 +294,15 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;
   }
-  const options = parseOptions(rest);
-  // one writer per root: a second run waits for this one (or stops, --no-wait); the stages it calls go on under it
+  const options = { ...parseOptions(rest), args: rest };
+  if (options.shard && !["infer", "search", "rerank"].includes(name)) {
+    if (rest.includes("--shard")) throw new MrlError(`--shard ${shardLabel(options.shard)}: mrl ${name} does not run in shards; expected infer, search or rerank (then mrl merge)`);
+    options.shard = undefined; // a scheduler's variables concern the shard tasks, not a merge job beside them
+  }
+  // one writer per root: a second run waits for this one (or stops, --no-wait); the stages it calls go on under it.
+  // Shards of one stage share it (each writes only its own files); a merge or a whole run excludes them.
   const lock = WRITES_ROOT.includes(name)
-    ? lockFolder(options.experiment.root, { wait: options.wait, onNote: (line) => console.error(`note: ${line}`) }) : undefined;
+    ? lockFolder(options.experiment.root, { wait: options.wait, shared: options.shard !== undefined, onNote: (line) => console.error(`note: ${line}`) }) : undefined;
   try {
     await command.run({ ...options, lock });
   } catch (err) {

@@ -34,8 +34,12 @@ export {
   runRetrieval,
   /** Everything: inference, then stages 2-4. */
   runPipeline,
+  /** Serving from Postgres + pgvector: the pgvector-* index types' shortlists as SQL, with QPS and p50/p95 (serving notebook). */
+  runPostgres,
   type StageRun, type StageOptions, type RetrievalResult, type MetricsTable, type InferenceRun,
 } from "./experiment/run";
+/** The SQL statements serving runs, by configuration label (the serving notebook shows them). */
+export { postgresSql } from "./postgres/stage";
 export type { ModelKind, IndexType, RerankSpec, FunnelSpec, ShortlistFormat, RerankPrecision } from "./experiment/types";
 
 // ---- matrices, errors, paths ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { processAlive } from "./atomic";
 import { onDisk } from "./diskErrors";
 import { MrlError } from "./errors";
 import { nativeKernels } from "../kernels/native";
@@ -100,14 +101,6 @@ function readHolder(fd: number): LockHolder | undefined {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 const sleep = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
 

@@ -16,7 +16,7 @@ import { FIRST_STAGE_GRAMMAR, isFirstStageName } from "../search/firstStages";
 import { rerankLabel } from "./labels";
 import { fieldError, listOf, objectOf, oneOf, plainName, positiveInt, positiveNumber, text, type FieldAt, type Reader } from "./fields";
 import {
-  DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, RERANK_ACCESSES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
+  DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, isPgvectorIndexType, PGVECTOR_INDEX_GRAMMAR, RERANK_ACCESSES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
   type ExactEngine, type FunnelSpec, type IndexType, type ModelKind, type RerankAccess, type RerankPrecision, type RerankSpec, type ShortlistFormat,
 } from "./types";
 
@@ -32,6 +32,27 @@ export interface InferenceSettings {
   limit?: { database: number; queries: number };
   /** Images per onnxruntime call (default 256). */
   batchSize?: number;
+}
+
+/**
+ * Serving from Postgres + pgvector (`mrl postgres`, the experiment's `pgvector-*` index types): where the database
+ * is, which first-stage dims get an index, and the index and search parameters pgvector takes.
+ */
+export interface PostgresSettings {
+  /** A Postgres server with pgvector (`postgres://user:pass@host:5432/db`); absent: PGlite in process, data under <root>/postgres. */
+  databaseUrl?: string;
+  /** First-stage dims with an expression index (default: the adaptive and funnel retrieval dims, else the nesting dims). */
+  dims?: number[];
+  /** HNSW build: ef_construction (pgvector's default 64). */
+  efConstruction?: number;
+  /** `SET hnsw.ef_search` (pgvector's default 40); scans continue past it (hnsw.iterative_scan = strict_order) up to the LIMIT. */
+  efSearch?: number;
+  /** `SET ivfflat.probes` (pgvector's default 1). */
+  probes?: number;
+  /** Store the vectors as halfvec (16-bit floats; indexes up to 4,000 dims instead of 2,000). */
+  halfvec?: boolean;
+  /** Rows per load transaction (default 1000): a killed load resumes after the last one committed. */
+  batchRows?: number;
 }
 
 /** A validated experiment: every field present (defaults filled in) and every path absolute. */
@@ -82,6 +103,8 @@ export interface Experiment {
    */
   memoryGb?: number;
   inference?: InferenceSettings;
+  /** Serving from Postgres + pgvector (the `pgvector-*` index types). */
+  postgres?: PostgresSettings;
 }
 
 type DeepPartial<T> = {
@@ -201,15 +224,24 @@ const inferenceSettings = objectOf<InferenceSettings>({
   limit: objectOf<{ database: number; queries: number }>({ database: positiveInt, queries: positiveInt }), batchSize: positiveInt,
 }, ["limit", "batchSize"]);
 
+const indexType: Reader<IndexType> = (v, at) =>
+  (typeof v === "string" && ((INDEX_TYPES as readonly string[]).includes(v) || isPgvectorIndexType(v)) ? (v as IndexType)
+    : fieldError(at, v, `one of: ${INDEX_TYPES.join(", ")}, or ${PGVECTOR_INDEX_GRAMMAR}`));
+const boolean: Reader<boolean> = (v, at) => (typeof v === "boolean" ? v : fieldError(at, v, "true or false"));
+const postgresSettings = objectOf<PostgresSettings>({
+  databaseUrl: (v, at) => (typeof v === "string" && /^postgres(ql)?:\/\//.test(v) ? v : fieldError(at, v, "a URL postgres://user:password@host:port/database")),
+  dims: listOf(positiveInt, { nonEmpty: true }), efConstruction: positiveInt, efSearch: positiveInt, probes: positiveInt, halfvec: boolean, batchRows: positiveInt,
+}, ["databaseUrl", "dims", "efConstruction", "efSearch", "probes", "halfvec", "batchRows"]);
+
 const experimentFields = objectOf<Experiment>({
   name: text, description: (v, at) => (typeof v === "string" ? v : fieldError(at, v, "a string")), root: text, dataset: plainName,
-  models: listOf(plainName, { nonEmpty: true }), indexTypes: listOf(oneOf(INDEX_TYPES), { nonEmpty: true }),
+  models: listOf(plainName, { nonEmpty: true }), indexTypes: listOf(indexType, { nonEmpty: true }),
   k: positiveInt, nesting: listOf(positiveInt, { nonEmpty: true }), efSearch: positiveInt, exactEngine: oneOf(EXACT_ENGINES),
-  indexFiles: (v, at) => (typeof v === "boolean" ? v : fieldError(at, v, "true or false")),
+  indexFiles: boolean,
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
   recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), rerankAccess: oneOf(RERANK_ACCESSES),
-  memoryGb: positiveNumber, inference: inferenceSettings, sweep: sweepGrid,
-}, ["description", "efSearch", "exactEngine", "indexFiles", "rerankAccess", "memoryGb", "inference", "sweep"]);
+  memoryGb: positiveNumber, inference: inferenceSettings, sweep: sweepGrid, postgres: postgresSettings,
+}, ["description", "efSearch", "exactEngine", "indexFiles", "rerankAccess", "memoryGb", "inference", "sweep", "postgres"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,
@@ -230,7 +262,22 @@ export function validateExperiment(raw: unknown, file?: string): Experiment {
     fromNesting(f.retrievalDim, `funnels[${i}].retrievalDim`);
     checkFunnel(f, e.k, at(`funnels[${i}]`));
   });
+  if (e.postgres?.dims && e.indexTypes.some(isPgvectorIndexType)) {
+    const retrieval = [...e.adaptive, ...e.funnels].find((c) => !e.postgres!.dims!.includes(c.retrievalDim));
+    if (retrieval) fieldError(at("postgres.dims"), e.postgres.dims, `the first-stage dims the adaptive and funnel configurations start from (${retrieval.retrievalDim} is missing)`);
+  }
   return e;
+}
+
+/**
+ * The first-stage dims an index type's shortlists exist at: the nesting dims (FAISS), or for a `pgvector-*` type
+ * the postgres dims (default: the adaptive and funnel retrieval dims, else the nesting dims).
+ */
+export function searchedDims(experiment: Experiment, indexType: IndexType): number[] {
+  if (!isPgvectorIndexType(indexType)) return experiment.nesting;
+  if (experiment.postgres?.dims) return experiment.postgres.dims;
+  const retrieval = [...new Set([...experiment.adaptive, ...experiment.funnels].map((c) => c.retrievalDim))].sort((a, b) => a - b);
+  return retrieval.length > 0 ? retrieval : experiment.nesting;
 }
 
 /** Funnel cascade checks: as many dims as shortlists, shortlists strictly decreasing and within k. */
@@ -260,6 +307,11 @@ export function describeExperiment(e: Experiment): string {
     `funnels: ${e.funnels.map((f) => rerankLabel(f)).join(", ") || "none"}`,
     `metrics @[${e.metricKs.join(", ")}], recall / ${e.recallDenominator}${e.memoryGb ? `, memory budget ${e.memoryGb} GB` : ""}`,
   ];
+  if (e.postgres || e.indexTypes.some(isPgvectorIndexType)) {
+    const p = e.postgres ?? {};
+    lines.push(`postgres: ${p.databaseUrl ? "server (databaseUrl)" : "PGlite in process"}, first-stage dims [${searchedDims(e, "pgvector-exact")}]` +
+      `${p.halfvec ? ", halfvec" : ""}${p.efSearch ? `, ef_search ${p.efSearch}` : ""}${p.probes ? `, probes ${p.probes}` : ""}`);
+  }
   if (e.inference?.limit) lines.push(`inference: first ${e.inference.limit.database} database / ${e.inference.limit.queries} query images`);
   return lines.join("\n");
 }

@@ -12,10 +12,11 @@ export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--m
              [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N] [--exact-engine nested|faiss]
              [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
              [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--rerank-access auto|load|rows] [--memory-gb N]
-             [--no-index-files] [--force] [--no-wait] [--results DIR] [--no-notebooks]
+             [--no-index-files] [--force] [--no-wait] [--results DIR] [--no-notebooks] [--shard I/N] [--shards N]
              sweep: [--retrieval-dims 8,16|none] [--shortlists 100,200|none] [--rerank-dims 2048|none] [--exact-dims 16,2048|none]
              [--first-stages exact,hnsw32,ivf256-p16-c8,pq8,opq8,sq8,binary] [--funnel-shortlists 200,...] [--funnel-steps 3,...] [--no-funnels]
-             [--sweep-queries N] [--latency-queries N]`;
+             [--sweep-queries N] [--latency-queries N]
+             postgres: [--database-url postgres://...] [--pg-dims 16,32] [--pg-ef-search N] [--halfvec]`;
 
 /** How `mrl sweep` runs, beside its grid (which goes into the experiment's "sweep" field). */
 export interface SweepRunFlags {
@@ -56,6 +57,10 @@ export interface ParsedFlags {
   positional: string[];
   /** The experiment fields the flags set, so an error about one names the flag the user typed. */
   origins: FlagOrigin[];
+  /** --shard I/N as typed (shard/plan.ts parses it, with the scheduler's variables). */
+  shard?: string;
+  /** --shards N: the shard count (a merge's, or beside JOB_COMPLETION_INDEX). */
+  shards?: number;
 }
 
 /** An experiment field (or list item, e.g. `funnels[1]`) and the flag and value that set it. */
@@ -67,6 +72,7 @@ const FLAG_FIELDS: Record<string, string> = {
   "--k": "k", "--ef-search": "efSearch", "--exact-engine": "exactEngine", "--recall-denominator": "recallDenominator",
   "--shortlist-format": "shortlistFormat", "--rerank-precision": "rerankPrecision", "--rerank-access": "rerankAccess",
   "--memory-gb": "memoryGb",
+  "--database-url": "postgres.databaseUrl", "--pg-dims": "postgres.dims", "--pg-ef-search": "postgres.efSearch",
 };
 
 /**
@@ -76,6 +82,9 @@ const FLAG_FIELDS: Record<string, string> = {
 export function blameStageFlag(err: unknown, origins: readonly FlagOrigin[]): unknown {
   const budget = origins.find((o) => o.flag === "--memory-gb");
   if (err instanceof MrlError && budget && /memory budget/.test(err.message)) return new MrlError(`${budget.flag} "${budget.value}": ${err.message}`);
+  // a setting the stage names at the start of its message (postgres.databaseUrl, postgres.dims) is named by its flag
+  const setting = err instanceof MrlError ? origins.find((o) => o.field.startsWith("postgres.") && err.message.startsWith(`${o.field} `)) : undefined;
+  if (setting) return new MrlError(`${setting.flag} ${(err as MrlError).message.slice(setting.field.length + 1)}`);
   return err;
 }
 
@@ -185,6 +194,8 @@ export function parseFlags(args: string[]): ParsedFlags {
     else if (a === "--force") out.force = true;
     else if (a === "--no-wait") out.wait = false;
     else if (a === "--no-notebooks") out.notebooks = false;
+    else if (a === "--shard") out.shard = value(++i);
+    else if (a === "--shards") out.shards = positiveInteger(a, value(++i));
     else if (a === "--retrieval-dims") grid.retrievalDims = gridAxis(a, value(++i), "8,16");
     else if (a === "--shortlists") grid.shortlists = gridAxis(a, value(++i), "100,200,400");
     else if (a === "--rerank-dims") grid.rerankDims = gridAxis(a, value(++i), "256,2048");
@@ -193,6 +204,10 @@ export function parseFlags(args: string[]): ParsedFlags {
     else if (a === "--funnel-shortlists") funnelRule.firstShortlists = integerList(a, value(++i), "200,400");
     else if (a === "--funnel-steps") funnelRule.steps = integerList(a, value(++i), "3,5");
     else if (a === "--no-funnels") out.sweep.noFunnels = true;
+    else if (a === "--database-url") o.postgres = { ...o.postgres, databaseUrl: value(++i) };
+    else if (a === "--pg-dims") o.postgres = { ...o.postgres, dims: integerList(a, value(++i), "16,32") };
+    else if (a === "--pg-ef-search") o.postgres = { ...o.postgres, efSearch: positiveInteger(a, value(++i)) };
+    else if (a === "--halfvec") o.postgres = { ...o.postgres, halfvec: true };
     else if (a === "--sweep-queries") out.sweep.queries = positiveInteger(a, value(++i));
     else if (a === "--latency-queries") out.sweep.latencyQueries = positiveInteger(a, value(++i));
     else if (a.startsWith("--")) throw new MrlError(`unknown option ${a}; expected one of: ${FLAG_USAGE.replace(/\s+/g, " ")}`);

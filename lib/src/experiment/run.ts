@@ -11,11 +11,18 @@ import { runRetrievalInference, type RetrievalInferenceResult } from "../inferen
 import type { LabelsOf, MetricsRow } from "../metrics/evaluate";
 import { runMetricsStage } from "../metrics/stage";
 import { runRerankStage, type RerankStageResult } from "../rerank/stage";
-import { runIndexSearch, type DimResult } from "../search/stage";
+import { runIndexSearch, type DimResult, type IndexSearchOptions } from "../search/stage";
+import type { RetrievalInferenceConfig } from "../inference/stage";
+import type { RerankStageOptions } from "../rerank/stage";
+import { mergeInferenceShards, runInferenceShard } from "../shard/infer";
+import type { ShardPlan } from "../shard/plan";
+import { mergeRerankShards, runRerankShard } from "../shard/rerank";
+import { mergeSearchShards, runSearchShard, type ShardRun } from "../shard/search";
 import { MrlError } from "../core/errors";
+import { servePostgres, type PostgresRun, type PostgresStep } from "../postgres/stage";
 import { withFolderLock } from "../core/lock";
 import { experimentSpec, type Experiment } from "./experiment";
-import type { IndexType, ModelKind } from "./types";
+import { isPgvectorIndexType, type IndexType, type ModelKind } from "./types";
 
 export interface StageOptions {
   /** Recompute outputs even when they are up to date. */
@@ -96,8 +103,14 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
 }
 
 // One function per stage maps the experiment to that stage's options; every caller goes through these.
+const searchOptions = (e: Experiment, o: StageOptions): IndexSearchOptions =>
+  ({ k: e.k, efSearch: e.efSearch, exactEngine: e.exactEngine, indexFiles: e.indexFiles, force: o.force, quiet: o.quiet, nesting: e.nesting });
+const rerankOptions = (e: Experiment, o: StageOptions): RerankStageOptions =>
+  ({ k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, access: e.rerankAccess, force: o.force, quiet: o.quiet });
+// A pgvector-* index type is searched and reranked by Postgres (`mrl postgres`, postgres/stage.ts); metrics treat it alike.
 const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): DimResult[] => {
-  const options = { k: e.k, efSearch: e.efSearch, exactEngine: e.exactEngine, indexFiles: e.indexFiles, force: o.force, quiet: o.quiet };
+  if (isPgvectorIndexType(spec.indexType)) return [];
+  const options = searchOptions(e, o);
   // ff: each size is its own model, searched at its full width
   return isPerSizeModel(spec.model)
     ? e.nesting.flatMap((dim) => runIndexSearch(spec, arraysOf(dim), { ...options, nesting: [dim] }))
@@ -105,8 +118,8 @@ const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageO
 };
 // The ff baselines share no dims between sizes, so they have no adaptive or funnel retrieval (as in the originals).
 const rerankAll = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): RerankStageResult[] =>
-  isPerSizeModel(spec.model) ? []
-    : runRerankStage(spec, arraysOf(), { k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, access: e.rerankAccess, force: o.force, quiet: o.quiet });
+  isPerSizeModel(spec.model) || isPgvectorIndexType(spec.indexType) ? []
+    : runRerankStage(spec, arraysOf(), rerankOptions(e, o));
 const metrics = (e: Experiment, spec: ArtifactSpec, labelsOf: LabelsOf, o: StageOptions): MetricsTable =>
   runMetricsStage(spec, e, labelsOf, { force: o.force });
 
@@ -177,13 +190,68 @@ async function inferEveryModel(experiment: Experiment, options: StageOptions): P
       throw new MrlError(`field "inference.models" has no ONNX file for model ${model}; expected one for every model in "models"` +
         (model === "ff" ? " (ff is one model per size: embed each size separately, or name one model by its config string, e.g. mrl0_e0_ff2048)" : ""));
     }
-    const result = await runRetrievalInference({
-      modelFile, modelKind: model, dataset: experiment.dataset, root: experiment.root, database: sources.database, queries: sources.queries,
-      batchSize: experiment.inference!.batchSize, force: options.force, quiet: options.quiet,
-    });
+    const result = await runRetrievalInference(inferenceConfig(experiment, model, modelFile, sources, options));
     runs.push({ model, modelFile, result });
   }
   return runs;
+}
+
+const inferenceConfig = (e: Experiment, model: ModelKind, modelFile: string, sources: { database: ImageSource; queries: ImageSource }, o: StageOptions): RetrievalInferenceConfig =>
+  ({ modelFile, modelKind: model, dataset: e.dataset, root: e.root, database: sources.database, queries: sources.queries,
+    batchSize: e.inference!.batchSize, force: o.force, quiet: o.quiet });
+
+/** The stages that run in shards (`--shard I/N`) and merge (`mrl merge <stage>`). */
+export type ShardedStage = "infer" | "search" | "rerank";
+
+/** Each model's inference configuration (the experiment's "inference"), checked as runInference checks it. */
+function eachInference(e: Experiment, o: StageOptions): { model: ModelKind; config: RetrievalInferenceConfig }[] {
+  const sources = experimentSources(e);
+  return e.models.map((model) => {
+    const modelFile = e.inference!.models[model];
+    if (!modelFile) throw new MrlError(`field "inference.models" has no ONNX file for model ${model}; expected one for every model in "models"`);
+    return { model, config: inferenceConfig(e, model, modelFile, sources, o) };
+  });
+}
+
+function nestedOnly(spec: ArtifactSpec): void {
+  if (isPerSizeModel(spec.model)) throw new MrlError(`--shard: model ${spec.model} is one model per size and is not sharded; expected nested models (mrl, mrl_e)`);
+}
+
+/**
+ * Shard `shard` of a stage for every model (and index type): its range of images (infer), database rows (search)
+ * or queries (rerank), written to its own shard files (shard/*.ts), holding the root's lock shared with the
+ * other shards. A shard whose files are up to date is not redone.
+ */
+export async function runStageShard(experiment: Experiment, stage: ShardedStage, shard: ShardPlan, options: StageOptions = {}): Promise<{ name: string; run: ShardRun }[]> {
+  const lock = { shared: true, onNote: options.quiet ? undefined : (line: string) => console.error(`note: ${line}`) };
+  if (stage === "infer") {
+    return withFolderLock(experiment.root, async () => {
+      const out: { name: string; run: ShardRun }[] = [];
+      for (const { model, config } of eachInference(experiment, options)) out.push({ name: model, run: await runInferenceShard(config, shard) });
+      return out;
+    }, lock);
+  }
+  return withFolderLock(experiment.root, () => forEachRun(experiment, (spec, arraysOf) => {
+    nestedOnly(spec);
+    return stage === "search" ? runSearchShard(spec, arraysOf(), searchOptions(experiment, options), shard)
+      : runRerankShard(spec, arraysOf(), rerankOptions(experiment, options), shard);
+  }).map((r) => ({ name: `${r.model}/${r.indexType}`, run: r.result })), lock);
+}
+
+/**
+ * `mrl merge <stage>`: the shards of every model (and index type) merged into the original files, recorded as an
+ * unsharded run records them (holding the root's lock exclusively). `count`: N (default: the N of the shard files
+ * found); `rerun`: the arguments the refusal's resubmit commands carry besides --shard.
+ */
+export function mergeStageShards(experiment: Experiment, stage: ShardedStage, count: number | undefined, rerun: string[], options: StageOptions = {}): { name: string; files: string[] }[] {
+  if (stage === "infer") {
+    return locked(experiment, options, () => eachInference(experiment, options).map(({ model, config }) => ({ name: model, files: mergeInferenceShards(config, count, rerun) })));
+  }
+  return locked(experiment, options, () => forEachRun(experiment, (spec, arraysOf) => {
+    nestedOnly(spec);
+    return stage === "search" ? mergeSearchShards(spec, arraysOf(), searchOptions(experiment, options), count, rerun)
+      : mergeRerankShards(spec, arraysOf(), rerankOptions(experiment, options), count, rerun);
+  }).map((r) => ({ name: `${r.model}/${r.indexType}`, files: r.result })));
 }
 
 /** Everything: inference for each model, then stages 2-4 for each model and index type. */
@@ -200,4 +268,14 @@ async function inferThenRetrieve(experiment: Experiment, options: StageOptions):
       `inference: ${run.model} ${rate(r.imagesPerSecond!.database)} (database), ${rate(r.imagesPerSecond!.queries)} (queries)`);
   }
   return runRetrieval(experiment, options);
+}
+
+/**
+ * Serving from Postgres + pgvector (`mrl postgres`): for every nested model and `pgvector-*` index type, load the
+ * database (PGlite under <root>/postgres, or the server at postgres.databaseUrl), build the first-stage indexes and
+ * write the first-stage, adaptive and funnel shortlists with their QPS and p50/p95; `steps` picks load / search /
+ * rerank (default all). runMetrics then evaluates them like FAISS's.
+ */
+export async function runPostgres(experiment: Experiment, options: StageOptions & { steps?: PostgresStep[] } = {}): Promise<PostgresRun[]> {
+  return locked(experiment, options, () => servePostgres(experiment, { ...options, arraysOf: (model) => experimentArrays(experiment, model) }));
 }

@@ -12,8 +12,32 @@
 export const MODEL_KINDS = ["mrl", "mrl_e", "ff"] as const;
 /** One of MODEL_KINDS or a config string. */
 export type ModelKind = string;
+/** The FAISS index types faiss_nn builds and searches in process. */
 export const INDEX_TYPES = ["exactl2", "hnsw8", "hnsw32"] as const;
-export type IndexType = (typeof INDEX_TYPES)[number];
+export type FaissIndexType = (typeof INDEX_TYPES)[number];
+/**
+ * Index types served by Postgres + pgvector (`mrl postgres`, postgres/): `pgvector-exact` (no index, an exact
+ * scan), `pgvector-hnsw<m>` (HNSW with m links, e.g. pgvector-hnsw16) or `pgvector-ivf<lists>` (IVFFlat), each an
+ * expression index on the normalized prefix. Their shortlists carry the name like FAISS's, so metrics, report and
+ * figures treat them alike.
+ */
+export type PgvectorIndexType = `pgvector-${string}`;
+export type IndexType = FaissIndexType | PgvectorIndexType;
+export const PGVECTOR_INDEX_GRAMMAR = "pgvector-exact, pgvector-hnsw<m> (e.g. pgvector-hnsw16) or pgvector-ivf<lists> (e.g. pgvector-ivf100)";
+/** The regular expression of a pgvector index type (no anchors: naming.ts embeds it in file-name patterns). */
+export const PGVECTOR_INDEX_PATTERN = "pgvector-(?:exact|hnsw[1-9]\\d*|ivf[1-9]\\d*)";
+
+/** What a pgvector index type says: the index pgvector builds on the prefix, with its one size parameter. */
+export type PgvectorIndex = { kind: "exact" } | { kind: "hnsw"; m: number } | { kind: "ivfflat"; lists: number };
+
+/** The index a pgvector index type names, or undefined when `name` is not one. */
+export function parsePgvectorIndexType(name: string): PgvectorIndex | undefined {
+  const m = new RegExp(`^${PGVECTOR_INDEX_PATTERN}$`).test(name) ? /^pgvector-(exact|hnsw|ivf)(\d*)$/.exec(name) : null;
+  if (!m) return undefined;
+  return m[1] === "exact" ? { kind: "exact" } : m[1] === "hnsw" ? { kind: "hnsw", m: Number(m[2]) } : { kind: "ivfflat", lists: Number(m[2]) };
+}
+
+export const isPgvectorIndexType = (name: string): name is PgvectorIndexType => parsePgvectorIndexType(name) !== undefined;
 
 /**
  * Who searches exactl2: "nested" (default), the project's engine, every dim in one pass and out of core; or

@@ -85,20 +85,23 @@ export interface EmbedOptions {
   /** Label shown in the progress line. */
   label?: string;
   quiet?: boolean;
+  /** Items start..end-1 only (a shard's; start on a whole batch, so the batches, and floats, are a whole run's). */
+  range?: { start: number; end: number };
 }
 
 /** Runs the model over a source in batches; returns (N, D) features and the N labels. */
 export async function embed(model: EmbeddingModel, source: ImageSource, options: EmbedOptions = {}): Promise<{ vectors: Matrix; labels: Int32Array }> {
   const n = Math.min(source.size, options.limit ?? source.size);
   const batchSize = options.batchSize ?? 256;
+  const first = options.range?.start ?? 0, last = Math.min(n, options.range?.end ?? n);
   const { channels, height, width } = model.input;
   const perImage = channels * height * width;
-  const progress = createProgress(options.label ?? `embed ${source.location}`, n, { quiet: options.quiet });
+  const progress = createProgress(options.label ?? `embed ${source.location}`, last - first, { quiet: options.quiet });
   let out: Float32Array | undefined;
   let dim = 0;
   const batch = new Float32Array(batchSize * perImage);
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
+  for (let start = first; start < last; start += batchSize) {
+    const end = Math.min(last, start + batchSize);
     const view = batch.subarray(0, (end - start) * perImage);
     await source.loadBatch(start, end, model.input, view);
     const feeds = { [model.inputName]: new ort.Tensor("float32", view, [end - start, channels, height, width]) };
@@ -110,12 +113,12 @@ export async function embed(model: EmbeddingModel, source: ImageSource, options:
     if (result.type !== "float32") throw new MrlError(`model output is ${result.type}, expected float32`, model.file);
     if (!out) {
       dim = result.dims[1];
-      out = new Float32Array(n * dim);
+      out = new Float32Array((last - first) * dim);
     }
-    out.set(result.data as Float32Array, start * dim);
+    out.set(result.data as Float32Array, (start - first) * dim);
     progress.tick(end - start);
   }
   progress.done();
-  return { vectors: matrix(n, dim, out ?? new Float32Array(0)), labels: source.labels.slice(0, n) };
+  return { vectors: matrix(last - first, dim, out ?? new Float32Array(0)), labels: source.labels.slice(first, last) };
 }
 

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import { checkFinite } from "../core/checks";
 import { MrlError } from "../core/errors";
 import type { ModelKind } from "../experiment/types";
-import { isFresh, recordArtifact } from "../io/manifest";
+import { isFresh, recordArtifact, type StageConfig } from "../io/manifest";
 import { arrayFiles } from "../io/naming";
 import { writeLabelsNpy, writeMatrixNpy } from "../io/npy";
 import { embed, loadEmbeddingModel } from "./model";
@@ -43,24 +43,7 @@ export interface RetrievalInferenceResult {
  * skipped, so a run interrupted after the database resumes with the queries.
  */
 export async function runRetrievalInference(config: RetrievalInferenceConfig): Promise<RetrievalInferenceResult> {
-  const files = arrayFiles(config.root, config.dataset, config.modelKind);
-  if (!fs.existsSync(config.modelFile)) {
-    throw new MrlError("model file not found; expected an ONNX model mapping NCHW images to (batch, features), " +
-      "e.g. data/models/fmnist_mrl_cnn.onnx", config.modelFile);
-  }
-  // The card sets the preprocessing, so it is an input too.
-  const card = config.modelFile.replace(/\.onnx$/i, ".json");
-  const modelInputs = [config.modelFile, ...(card !== config.modelFile && fs.existsSync(card) ? [card] : [])];
-  const splits = ([
-    ["train", config.database, files.databaseX, files.databaseY],
-    ["val", config.queries, files.queriesX, files.queriesY],
-  ] as const).map(([split, source, xFile, yFile]) => {
-    const items = Math.min(source.size, config.limit ?? source.size);
-    const stageConfig = { model: config.modelKind, dataset: config.dataset, split, source: source.location, items, classes: source.classes.length };
-    const inputs = [...modelInputs, ...(fs.statSync(source.location, { throwIfNoEntry: false })?.isFile() ? [source.location] : [])];
-    const fresh = !config.force && [xFile, yFile].every((f) => isFresh(f, "inference", stageConfig, inputs));
-    return { split, source, xFile, yFile, stageConfig, inputs, fresh };
-  });
+  const { files, splits } = inferenceSplits(config);
   if (splits.every((s) => s.fresh)) return { files, skipped: true };
 
   const model = await loadEmbeddingModel(config.modelFile);
@@ -82,4 +65,40 @@ export async function runRetrievalInference(config: RetrievalInferenceConfig): P
     recordArtifact(s.yFile, "inference", s.stageConfig, s.inputs);
   }
   return { files, imagesPerSecond: { database: rates[0], queries: rates[1] }, skipped: false };
+}
+
+/** One split of the stage: its source, files, what its manifest entries record, and whether they are up to date. */
+export interface InferenceSplit {
+  split: "train" | "val";
+  source: ImageSource;
+  /** Items embedded (the source's size, cut to the limit). */
+  items: number;
+  xFile: string;
+  yFile: string;
+  stageConfig: StageConfig;
+  inputs: string[];
+  fresh: boolean;
+}
+
+/** The database (train) and query (val) splits of the stage, checked (the model file exists). */
+export function inferenceSplits(config: RetrievalInferenceConfig): { files: RetrievalInferenceResult["files"]; splits: InferenceSplit[] } {
+  const files = arrayFiles(config.root, config.dataset, config.modelKind);
+  if (!fs.existsSync(config.modelFile)) {
+    throw new MrlError("model file not found; expected an ONNX model mapping NCHW images to (batch, features), " +
+      "e.g. data/models/fmnist_mrl_cnn.onnx", config.modelFile);
+  }
+  // The card sets the preprocessing, so it is an input too.
+  const card = config.modelFile.replace(/\.onnx$/i, ".json");
+  const modelInputs = [config.modelFile, ...(card !== config.modelFile && fs.existsSync(card) ? [card] : [])];
+  const splits = ([
+    ["train", config.database, files.databaseX, files.databaseY],
+    ["val", config.queries, files.queriesX, files.queriesY],
+  ] as const).map(([split, source, xFile, yFile]) => {
+    const items = Math.min(source.size, config.limit ?? source.size);
+    const stageConfig = { model: config.modelKind, dataset: config.dataset, split, source: source.location, items, classes: source.classes.length };
+    const inputs = [...modelInputs, ...(fs.statSync(source.location, { throwIfNoEntry: false })?.isFile() ? [source.location] : [])];
+    const fresh = !config.force && [xFile, yFile].every((f) => isFresh(f, "inference", stageConfig, inputs));
+    return { split, source, items, xFile, yFile, stageConfig, inputs, fresh };
+  });
+  return { files, splits };
 }

@@ -131,7 +131,8 @@ export class DatabaseVectors {
    * Checks, before a stage writes anything, that every value is finite and every row's prefix at each of
    * `dims` is non-zero (it must be L2-normalized). Streams the file when it is not in memory; each check runs once.
    */
-  check(dims: number[], quiet = false): void {
+  check(dims: number[], quiet = false, rows?: { start: number; end: number }): void {
+    if (rows && !this.resident) return this.checkRows(dims, rows, quiet);
     const todo = dims.filter((d) => !this.checkedDims.has(d));
     if (todo.length === 0 && this.checkedDims.has(0)) return;
     if (this.resident) {
@@ -154,6 +155,22 @@ export class DatabaseVectors {
       this.checkedDims.add(0);
     }
     for (const d of todo) this.checkedDims.add(d);
+  }
+
+  /** check() of rows start..end-1 only (a shard's), read from the file; not remembered (other rows are unchecked). */
+  private checkRows(dims: number[], rows: { start: number; end: number }, quiet: boolean): void {
+    const chunkRows = Math.max(1, Math.floor(STREAM_BUFFER_BYTES / (this.cols * 4)));
+    const progress = createProgress("check database rows", rows.end - rows.start, { quiet });
+    for (const block of npyRowBlocks(this.file, { start: rows.start, end: rows.end, dims: this.cols, blockRows: chunkRows })) {
+      progress.tick(block.data.rows);
+      try {
+        checkFinite(block.data);
+        checkNonZeroPrefixes(block.data, dims);
+      } catch (err) {
+        throw new MrlError((err as Error).message.replace(/^row (\d+)/, (_, r) => `row ${block.start + Number(r)}`).replace(/^error: /, ""), this.file);
+      }
+    }
+    progress.done();
   }
 }
 

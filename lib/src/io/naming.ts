@@ -7,6 +7,8 @@
  *   <root>/neighbors/<model>/<index>_<d>dim_<k>shortlist_<DATASET>.csv
  *   <root>/neighbors/reranked/<model>/<Dr>dim-reranked<Ds>_<L>shortlist_<DATASET>_<index>.csv
  *   <root>/neighbors/funnel_retrieval/<model>/<Dr>dim-cascade[..]_shortlist[..]_<DATASET>_<index>.csv
+ *   <root>/neighbors/<model>/<index>_timings_<DATASET>.json     QPS, p50/p95 of served shortlists (pgvector-*)
+ *   <root>/postgres/                                             PGlite's data folder (mrl postgres)
  *
  * Shortlists are .csv (the original's format) or, with `shortlistFormat: "npy"`, binary int32 .npy files of
  * the same name.
@@ -17,7 +19,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MrlError } from "../core/errors";
-import { INDEX_TYPES, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec, type ShortlistFormat } from "../experiment/types";
+import { INDEX_TYPES, PGVECTOR_INDEX_PATTERN, type FunnelSpec, type IndexType, type ModelKind, type RerankSpec, type ShortlistFormat } from "../experiment/types";
 
 export const SPLITS = ["train", "val"] as const;
 /** "train" is the database, "val" the queries (the original's naming, whatever the source split). */
@@ -142,7 +144,7 @@ export type ParsedArtifact =
   | { kind: "reranked"; dataset: string; indexType: IndexType; rerank: RerankSpec }
   | { kind: "funnel"; dataset: string; indexType: IndexType; funnel: FunnelSpec };
 
-const INDEX_ALT = INDEX_TYPES.join("|");
+const INDEX_ALT = [...INDEX_TYPES, PGVECTOR_INDEX_PATTERN].join("|");
 const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => ParsedArtifact]> = [
   [/^(.+)_(train|val)_(mrl[01]_e[01]_ff\d+)-(X|y)\.npy$/,
     (m) => ({ kind: "array", dataset: m[1], split: m[2] as Split, config: m[3], part: m[4] as "X" | "y" })],
@@ -174,3 +176,14 @@ export function parseArtifactName(fileName: string): ParsedArtifact {
 export function metricsPath(spec: ArtifactSpec, ext: "csv" | "json" = "csv"): string {
   return path.join(spec.root, "metrics", modelFolder(spec.model), `${spec.dataset}_${spec.indexType}_metrics.${ext}`);
 }
+
+/**
+ * `<root>/neighbors/<model>/<index>_timings_<DATASET>.json`: the measured speed (QPS, p50/p95 ms) of each shortlist
+ * file an index type served from Postgres wrote, by file name; the metrics table adds it to those rows.
+ */
+export function timingsPath(spec: ArtifactSpec): string {
+  return path.join(spec.root, "neighbors", modelFolder(spec.model), `${spec.indexType}_timings_${spec.dataset}.json`);
+}
+
+/** `<root>/postgres`: PGlite's data folder, the in-process Postgres of `mrl postgres` (no --database-url). */
+export const pgliteDataDir = (root: string): string => path.join(root, "postgres");

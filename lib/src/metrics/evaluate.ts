@@ -3,12 +3,14 @@
  * for HNSW shortlists, recall@10 against exact search at the same dim), one row per configuration. Reads the
  * shortlists; tableFiles.ts saves the rows, stage.ts decides whether to recompute them.
  */
-import type { Experiment } from "../experiment/experiment";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { searchedDims, type Experiment } from "../experiment/experiment";
 import { dimLabel, rerankLabel } from "../experiment/labels";
 import type { IntMatrix } from "../core/matrix";
 import type { IndexType } from "../experiment/types";
 import type { RetrievalLabels } from "../io/arrays";
-import { findFunnelFile, funnelPath, isPerSizeModel, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
+import { findFunnelFile, funnelPath, isPerSizeModel, neighborsPath, rerankedPath, timingsPath, type ArtifactSpec } from "../io/naming";
 import { readCheckedShortlist } from "../io/shortlists";
 import { shortlistHits } from "./hits";
 import { mflops, metricsOfHits, type RetrievalMetrics } from "./metrics";
@@ -56,6 +58,22 @@ export function shortlistMetrics(neighbors: IntMatrix, queryLabels: Int32Array, 
   return { metrics: metricsOfHits(hits, ks, recallDenominator), ranking: rankingMeans(rankingOfHits(hits, ks)) };
 }
 
+/** The measured speed of one served shortlist file (postgres/stage.ts writes them; timingsPath names the file). */
+export interface ServingTimes {
+  queries: number;
+  /** Queries per second over every query's statement (query vectors in memory to ids in memory). */
+  qps: number;
+  /** One statement's milliseconds, median and 95th percentile over the queries. */
+  p50Ms: number;
+  p95Ms: number;
+}
+
+/** The timings file of an index type as a map from shortlist file name to its times (empty when there is none). */
+export function readServingTimes(spec: ArtifactSpec): Record<string, ServingTimes> {
+  const file = timingsPath(spec);
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, ServingTimes> : {};
+}
+
 /** Depth of the recall-vs-exact column. */
 const RECALL_AT = 10;
 
@@ -78,6 +96,7 @@ export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, l
   const perSize = isPerSizeModel(spec.model);
   const n = labelsOf(perSize ? experiment.nesting[0] : undefined).databaseLabels.length;
   const rows: MetricsRow[] = [];
+  const times = readServingTimes(spec);
   const evaluate = (file: string, base: Omit<MetricsRow, "top1">, labels = labelsOf(), exactFile?: string): void => {
     // metrics look at the first max(k) neighbours only
     const read = (f: string, columns: number): IntMatrix => readCheckedShortlist(f, labels.queryLabels.length, labels.databaseLabels.length,
@@ -87,9 +106,11 @@ export function evaluateExperiment(spec: ArtifactSpec, experiment: Experiment, l
     const { metrics, ranking } = shortlistMetrics(neighbors, labels.queryLabels, labels.databaseLabels, ks, experiment.recallDenominator);
     const recall = exactFile ? { [RECALL_VS_EXACT_COLUMN]: sharedIdRecall(read(exactFile, RECALL_AT), neighbors, RECALL_AT, file) } : {};
     // the metrics beyond the original's go last, so the original's columns keep their order
-    rows.push({ ...base, ...metricColumns(metrics), ...recall, ...rankingColumns(ranking) } as MetricsRow);
+    const t = times[path.basename(file)];
+    const speed = t ? { QPS: t.qps, "p50 ms": t.p50Ms, "p95 ms": t.p95Ms } : {};
+    rows.push({ ...base, ...metricColumns(metrics), ...recall, ...rankingColumns(ranking), ...speed } as MetricsRow);
   };
-  for (const dim of experiment.nesting) {
+  for (const dim of searchedDims(experiment, spec.indexType)) {
     evaluate(neighborsPath(spec, dim, experiment.k), {
       model: spec.model, index: spec.indexType, method: "exact", config: dimLabel(dim), retrievalDim: dim, rerankDim: dim,
       shortlist: String(experiment.k), MFLOPs: mflops.exact(dim, n),

@@ -113,3 +113,9 @@ export function queriesPerSecond(queries: number, seconds: number): number {
   check(Number.isFinite(seconds) && seconds > 0, `a duration must be a positive number of seconds, got ${seconds}`);
   return queries / seconds;
 }
+
+/** The p-quantile (0..1) of single-query times, as the sweep reports p50 / p95: the value at floor(p * n) of the sorted times. */
+export function percentile(values: ArrayLike<number>, p: number): number {
+  const sorted = Array.from(values).sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}

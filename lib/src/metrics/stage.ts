@@ -2,9 +2,10 @@
  * Stage 4 runner (compute_metrics) with the manifest's freshness rule: evaluates an experiment's shortlists
  * (evaluate.ts) and saves the table (tableFiles.ts), or reads the saved one when nothing it depends on changed.
  */
-import type { Experiment } from "../experiment/experiment";
+import * as fs from "node:fs";
+import { searchedDims, type Experiment } from "../experiment/experiment";
 import { isFresh, recordArtifact } from "../io/manifest";
-import { findFunnelFile, funnelPath, isPerSizeModel, metricsPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
+import { findFunnelFile, funnelPath, isPerSizeModel, metricsPath, neighborsPath, rerankedPath, timingsPath, type ArtifactSpec } from "../io/naming";
 import { evaluateExperiment, exactCounterpart, type LabelsOf, type MetricsRow } from "./evaluate";
 import { RANKING_COLUMNS } from "./ranking";
 import { readMetricsTable, writeMetricsTable } from "./tableFiles";
@@ -13,12 +14,15 @@ import { readMetricsTable, writeMetricsTable } from "./tableFiles";
 export function metricsInputs(spec: ArtifactSpec, experiment: Experiment, labelsOf: LabelsOf): string[] {
   const perSize = isPerSizeModel(spec.model);
   const labelFiles = (perSize ? experiment.nesting.map((d) => labelsOf(d)) : [labelsOf()]).flatMap((l) => [l.files.databaseY, l.files.queriesY]);
+  const dims = searchedDims(experiment, spec.indexType);
   return [
-    ...experiment.nesting.map((dim) => neighborsPath(spec, dim, experiment.k)),
-    ...experiment.nesting.flatMap((dim) => exactCounterpart(spec, experiment, dim) ?? []),
+    ...dims.map((dim) => neighborsPath(spec, dim, experiment.k)),
+    ...dims.flatMap((dim) => exactCounterpart(spec, experiment, dim) ?? []),
     ...(perSize ? [] : experiment.adaptive.map((a) => rerankedPath(spec, a))),
     ...(perSize ? [] : experiment.funnels.map((f) => findFunnelFile(spec, f) ?? funnelPath(spec, f))),
     ...labelFiles,
+    // served shortlists' speed (QPS, p50/p95), when Postgres wrote it
+    ...(fs.existsSync(timingsPath(spec)) ? [timingsPath(spec)] : []),
   ];
 }
 

@@ -85,7 +85,7 @@ export function efSearchSweep(arrays: RetrievalArrays, options: EfSearchSweepOpt
   const efs = options.efSearch ?? DEFAULT_EF_SEARCH;
   const at = options.at ?? 10, minSeconds = options.minSeconds ?? 0.1;
   const hnswTypes = INDEX_TYPES.filter((t) => t !== "exactl2");
-  for (const t of indexTypes) check(hnswTypes.includes(t), `efSearch sweep: "${t}" is not an HNSW index type; expected ${hnswTypes.join(" or ")}`);
+  for (const t of indexTypes) check((hnswTypes as readonly string[]).includes(t), `efSearch sweep: "${t}" is not an HNSW index type; expected ${hnswTypes.join(" or ")}`);
   for (const ef of efs) check(Number.isInteger(ef) && ef > 0, `efSearch values must be positive integers, got ${ef}`);
   if (!Number.isInteger(dim) || dim <= 0 || dim > arrays.queries.cols) {
     throw new MrlError(`efSearch sweep: dim ${dim} is outside the arrays' 1..${arrays.queries.cols} dims`, arrays.files.queriesX);

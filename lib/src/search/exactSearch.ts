@@ -32,7 +32,16 @@ export interface ExactSearchOptions {
   maxChunkQueries?: number;
   /** Per dim (same order as dims). */
   checkpoints: ExactCheckpoint[];
+  /** The database rows to search (a shard's range, read from the file alone); default all. */
+  rows?: { start: number; end: number };
+  /** Also return each dim's engine entries (NestedTopK.sortedEntries: what a shard keeps for the merge). */
+  keepEntries?: boolean;
+  /** Opens the writer of an index file (default: FlatIndexWriter of the whole index; a shard writes its part). */
+  openIndexWriter?: (dim: number, file: string) => RowWriter;
 }
+
+/** Where the normalized rows of an index file go, block by block (FlatIndexWriter, a shard's part). */
+export interface RowWriter { append(block: { data: Float32Array; rows: number; cols: number }): void; finish(): void; close(): void }
 
 /** What an exact search checkpoint's ids depend on: the stage's configuration and its input files. */
 interface ExactFingerprint { stage: "faiss_nn"; config: StageConfig; inputs: FileStamp[] }
@@ -94,34 +103,42 @@ function databaseBlocks(arrays: RetrievalArrays, dims: number[], blockRows: numb
  * the first unfinished chunk; the index files are written during the first pass. Returns one (nq, k) id matrix per
  * dim (in `dims` order) and the queries taken from checkpoints.
  */
-export function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o: ExactSearchOptions): { labels: IntMatrix[]; resumedQueries: number } {
+export function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: number, o: ExactSearchOptions):
+  { labels: IntMatrix[]; resumedQueries: number; entries?: Uint32Array[] } {
   const { database, queries } = arrays;
-  const { chunkQueries, blockRows, holdDatabase } = planExactSearch(arrays, dims, k, o.maxChunkQueries);
+  const { chunkQueries, blockRows, holdDatabase } = planExactSearch(arrays, dims, k, o.maxChunkQueries, o.rows !== undefined);
   const maxDim = Math.max(...dims), nq = queries.rows;
+  const rows = o.rows ?? { start: 0, end: database.rows };
   const labels = dims.map(() => intMatrix(nq, k, allocateInt32(nq * k)));
+  const entries = o.keepEntries ? dims.map(() => new Uint32Array(nq * k * 2)) : undefined;
+  const openWriter = o.openIndexWriter ?? ((dim: number, file: string) => new FlatIndexWriter(file, dim, database.rows));
   const found = o.force ? { done: 0 } : readCheckpoints(o.checkpoints, labels, k);
   if (found.afresh) progressNote(`${o.label}: starting afresh, not resuming ${found.afresh}`, { quiet: o.quiet });
   const resumed = found.done;
   const source = databaseBlocks(arrays, dims, blockRows, holdDatabase, Math.ceil((nq - resumed) / chunkQueries));
   const normalized = o.indexFiles.length > 0 ? allocateFloat32(blockRows * maxDim) : undefined;
-  const progress = createProgress(o.label, (nq - resumed) * database.rows, { quiet: o.quiet });
-  let writers: { dim: number; writer: FlatIndexWriter }[] = [];
+  const progress = createProgress(o.label, (nq - resumed) * (rows.end - rows.start), { quiet: o.quiet });
+  let writers: { dim: number; writer: RowWriter }[] = [];
   let lastCheckpoint = performance.now();
   try {
     searchInChunks(queries, dims, k, source, {
-      chunkQueries, firstQuery: resumed,
+      chunkQueries, firstQuery: resumed, rows,
       onBlock: (q0, q1, block, start, end) => {
         // the index files are written during the first pass only
-        if (q0 === resumed && start === 0) writers = o.indexFiles.map((f) => ({ dim: f.dim, writer: new FlatIndexWriter(f.file, f.dim, database.rows) }));
+        if (q0 === resumed && start === rows.start) writers = o.indexFiles.map((f) => ({ dim: f.dim, writer: openWriter(f.dim, f.file) }));
         for (const { dim, writer } of writers) writer.append(faissNormalized(block, dim, database.file, normalized));
         progress.tick((q1 - q0) * (end - start));
-        o.onProgress?.(q0 - resumed, end);
+        o.onProgress?.(q0 - resumed, end - rows.start);
       },
-      onChunk: (q0, q1, chunk) => {
+      onChunk: (q0, q1, chunk, topk) => {
         for (const { writer } of writers) writer.finish();
         if (writers.length > 0) o.onIndexesWritten();
         writers = [];
         chunk.forEach((r, i) => labels[i].data.set(r.labels.data, q0 * k));
+        if (entries) {
+          const found = topk.sortedEntries(), per = (q1 - q0) * k * 2;
+          entries.forEach((e, i) => e.set(found.subarray(i * per, (i + 1) * per), q0 * k * 2));
+        }
         if (q1 < nq && performance.now() - lastCheckpoint >= o.checkpointSeconds * 1000) {
           writeCheckpoints(o.checkpoints, labels, q1, k);
           lastCheckpoint = performance.now();
@@ -135,5 +152,5 @@ export function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: nu
     source.close();
   }
   progress.done();
-  return { labels, resumedQueries: resumed };
+  return { labels, resumedQueries: resumed, entries };
 }

@@ -8,7 +8,7 @@ import * as faissNode from "faiss-node";
 import { writeAtomically } from "../core/atomic";
 import { check, checkOneOf, MrlError } from "../core/errors";
 import type { Matrix } from "../core/matrix";
-import { INDEX_TYPES, type IndexType } from "../experiment/types";
+import { INDEX_TYPES, type FaissIndexType, type IndexType } from "../experiment/types";
 import { allocateFloat32 } from "../kernels/native";
 
 /** faiss-node's Index with the patched-in typed-array methods. */
@@ -86,7 +86,7 @@ export interface KnnResult {
 }
 
 /** FAISS factory strings per index type, as the original builds them (IndexFlatL2, IndexHNSWFlat(d, M)). */
-export const INDEX_FACTORY: Record<IndexType, string> = { exactl2: "Flat", hnsw8: "HNSW8,Flat", hnsw32: "HNSW32,Flat" };
+export const INDEX_FACTORY: Record<FaissIndexType, string> = { exactl2: "Flat", hnsw8: "HNSW8,Flat", hnsw32: "HNSW32,Flat" };
 
 export class FaissIndex {
   /**
@@ -101,11 +101,11 @@ export class FaissIndex {
 
   /** A new empty index of the given type over `dim`-dimensional vectors (L2 metric). */
   static create(indexType: IndexType, dim: number): FaissIndex {
-    checkOneOf(indexType, INDEX_TYPES, "index type");
+    const faissType = checkOneOf(indexType, INDEX_TYPES, "index type");
     if (!Number.isInteger(dim) || dim <= 0) throw new MrlError(`index dimension must be a positive integer, got ${dim}`);
-    const native = indexType === "exactl2"
+    const native = faissType === "exactl2"
       ? new faissNode.IndexFlatL2(dim)
-      : faissNode.Index.fromFactory(dim, INDEX_FACTORY[indexType], faissNode.MetricType.METRIC_L2);
+      : faissNode.Index.fromFactory(dim, INDEX_FACTORY[faissType], faissNode.MetricType.METRIC_L2);
     return new FaissIndex(native as unknown as NativeIndex, indexType, indexType !== "exactl2");
   }
 

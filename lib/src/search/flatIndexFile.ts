@@ -8,9 +8,7 @@
  *   number of floats uint64 | float32 data
  */
 import * as fs from "node:fs";
-import * as path from "node:path";
-import { tempPathFor } from "../core/atomic";
-import { diskError } from "../core/diskErrors";
+import { StreamedFileWriter } from "../core/atomic";
 import { check, MrlError } from "../core/errors";
 import type { Matrix } from "../core/matrix";
 import { readFully } from "../io/npy";
@@ -57,70 +55,35 @@ export function flatIndexShape(file: string): { dim: number; ntotal: number } | 
  * temp file and names `file` in one line; an interrupted run leaves only a temp file, which the next run clears.
  */
 export class FlatIndexWriter {
-  readonly partial: string;
-  private fd: number;
+  private readonly out: StreamedFileWriter;
   private rows = 0;
 
-  /** `rows`, when known: the bytes the file will need, named in a full-disk message. */
-  constructor(readonly file: string, readonly dim: number, private readonly expectedRows?: number) {
-    this.partial = tempPathFor(file);
-    this.fd = this.guard(() => {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      const fd = fs.openSync(this.partial, "w");
-      try {
-        fs.writeSync(fd, header(dim, 0), 0, FLAT_HEADER_BYTES, 0);
-      } catch (err) {
-        fs.closeSync(fd);
-        throw err;
-      }
-      return fd;
-    });
+  /** `expectedRows`, when known: the bytes the file will need, named in a full-disk message. */
+  constructor(readonly file: string, readonly dim: number, expectedRows?: number) {
+    this.out = new StreamedFileWriter(file, expectedRows === undefined ? undefined : FLAT_HEADER_BYTES + expectedRows * dim * 4);
+    this.out.write(header(dim, 0));
   }
 
-  /** Runs a file operation; on a disk error the temp file goes and the error names the index file. */
-  private guard<T>(work: () => T): T {
-    try {
-      return work();
-    } catch (err) {
-      const named = diskError(err, this.file, this.expectedRows === undefined ? undefined : FLAT_HEADER_BYTES + this.expectedRows * this.dim * 4);
-      if (named) this.close();
-      throw named ?? err;
-    }
+  /** The temp file being written. */
+  get partial(): string {
+    return this.out.temp;
   }
 
   /** Appends normalized rows. */
   append(block: Matrix): void {
     check(block.cols === this.dim, `cannot append ${block.cols}-d rows to a ${this.dim}-d index`, this.file);
-    const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.rows * block.cols * 4);
-    const position = FLAT_HEADER_BYTES + this.rows * this.dim * 4;
-    this.guard(() => {
-      let done = 0;
-      while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done, position + done);
-    });
+    this.out.write(new Uint8Array(block.data.buffer, block.data.byteOffset, block.rows * block.cols * 4));
     this.rows += block.rows;
   }
 
   /** Writes the final header and renames the file into place. */
   finish(): void {
-    this.guard(() => {
-      fs.writeSync(this.fd, header(this.dim, this.rows), 0, FLAT_HEADER_BYTES, 0);
-      fs.fsyncSync(this.fd);
-      fs.closeSync(this.fd);
-      this.fd = -1;
-      fs.renameSync(this.partial, this.file);
-    });
+    this.out.write(header(this.dim, this.rows), 0);
+    this.out.finish();
   }
 
   /** Stops without finishing: the temp file is removed (safe to call twice). */
   close(): void {
-    if (this.fd >= 0) {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        // already closed by a failed finish()
-      }
-      this.fd = -1;
-    }
-    fs.rmSync(this.partial, { force: true });
+    this.out.close();
   }
 }

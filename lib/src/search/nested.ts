@@ -62,7 +62,9 @@ export class NestedTopK {
   private readonly threads: number;
   private readonly capacity: number;
   private out?: { distances: Float32Array; labels: Int32Array };
-  /** Database rows added so far (the next block's first id). */
+  /** Whether the state is compacted and sorted (result() ran since the last add or load). */
+  private finished = false;
+  /** The next block's first id: database rows added so far, after the first row (a shard's range starts later). */
   rowsSeen = 0;
 
   /** `queries` also sets the capacity: restart() takes at most as many queries. */
@@ -81,14 +83,15 @@ export class NestedTopK {
     this.capacity = queries.rows;
   }
 
-  /** Starts over with other queries (at most the first ones' count), reusing the state's memory. */
-  restart(queries: Matrix): void {
+  /** Starts over with other queries (at most the first ones' count), reusing the state's memory; ids from `firstRow`. */
+  restart(queries: Matrix, firstRow = 0): void {
     check(queries.rows > 0 && queries.rows <= this.capacity && queries.cols === this.queries.cols,
       `restart takes 1..${this.capacity} queries of ${this.queries.cols} dims, got ${queries.rows} x ${queries.cols}`);
     this.queries = queries;
     this.counts.fill(0);
     this.thresholds.fill(-Infinity);
-    this.rowsSeen = 0;
+    this.rowsSeen = firstRow;
+    this.finished = false;
   }
 
   /**
@@ -102,6 +105,7 @@ export class NestedTopK {
     nativeKernels().nestedKnnBlock(q.data, q.rows, q.cols, block.data, block.rows, block.cols, this.rowsSeen, this.dimsI32, this.k,
       this.entries, this.counts, this.thresholds, this.threads, norms?.inverse.subarray(norms.first), norms?.rows);
     this.rowsSeen += block.rows;
+    this.finished = false;
   }
 
   /**
@@ -114,10 +118,55 @@ export class NestedTopK {
     this.out ??= { distances: allocateFloat32(dims.length * this.capacity * k), labels: allocateInt32(dims.length * this.capacity * k) };
     const { distances, labels } = this.out;
     nativeKernels().nestedKnnFinish(q.data, q.rows, q.cols, this.dimsI32, k, this.entries, this.counts, this.thresholds, distances, labels, this.threads);
+    this.finished = true;
     return dims.map((dim, s) => ({ dim, distances: matrix(q.rows, k, distances.subarray(s * per, (s + 1) * per)),
       labels: intMatrix(q.rows, k, labels.subarray(s * per, (s + 1) * per)) }));
   }
+  /**
+   * The engine's own top k of every (dim, query), in the order it selects by: one 64-bit entry per neighbour as
+   * two uint32 (low: the id, high: the key's order bits; ascending = nearer first, ties by the smaller id),
+   * [(s * nq + q) * k + i] for dim s, query q, rank i; NO_ENTRY pairs where fewer than k rows were seen. Call after
+   * result() (the state is compacted and sorted in place by it). What a shard keeps, so that a merge of shards
+   * selects exactly what one whole search selects (shard/merge.ts).
+   */
+  sortedEntries(): Uint32Array {
+    check(this.finished, "sortedEntries() needs result() first");
+    const { k } = this, slots = this.dims.length * this.queries.rows, cap = stateEntries(k);
+    const state = new Uint32Array(this.entries.buffer, this.entries.byteOffset, this.entries.length);
+    const out = new Uint32Array(slots * k * 2).fill(NO_ENTRY);
+    for (let slot = 0; slot < slots; slot++) {
+      const n = Math.min(k, this.counts[slot]);
+      out.set(state.subarray(slot * cap * 2, (slot * cap + n) * 2), slot * k * 2);
+    }
+    return out;
+  }
+
+  /**
+   * Sets the state to `entries` (sortedEntries' layout, for the current queries and dims): the k nearest found
+   * elsewhere, e.g. merged from shards; result() then gives the distances and ids a whole search gives.
+   */
+  load(entries: Uint32Array): void {
+    const { k } = this, slots = this.dims.length * this.queries.rows, cap = stateEntries(k);
+    check(entries.length === slots * k * 2, `load takes ${slots} x ${k} entries, got ${entries.length / 2}`);
+    const state = new Uint32Array(this.entries.buffer, this.entries.byteOffset, this.entries.length);
+    const key = new Float32Array(1), keyBits = new Uint32Array(key.buffer);
+    for (let slot = 0; slot < slots; slot++) {
+      let n = 0;
+      while (n < k && !(entries[(slot * k + n) * 2] === NO_ENTRY && entries[(slot * k + n) * 2 + 1] === NO_ENTRY)) n++;
+      state.set(entries.subarray(slot * k * 2, (slot * k + n) * 2), slot * cap * 2);
+      this.counts[slot] = n;
+      if (n === k) { // the k-th key, as the engine's threshold (nested_knn.cc keyOf)
+        const ordered = ~entries[(slot * k + k - 1) * 2 + 1] >>> 0;
+        keyBits[0] = ordered & 0x80000000 ? ordered & 0x7fffffff : ~ordered >>> 0;
+        this.thresholds[slot] = key[0];
+      } else this.thresholds[slot] = -Infinity;
+    }
+    this.finished = false;
+  }
 }
+
+/** The padding of sortedEntries (both halves): sorts after every real entry. */
+export const NO_ENTRY = 0xffffffff;
 
 /** Where the database's blocks come from: views of a matrix in memory, or reads from its file. */
 export interface BlockSource {
@@ -145,8 +194,10 @@ export interface ChunkLoopOptions {
   threads?: number;
   /** After each block is added: the chunk's queries q0..q1-1, the block (valid until the next read) and its rows. */
   onBlock?: (q0: number, q1: number, block: Matrix, start: number, end: number) => void;
-  /** After each chunk: its queries' k nearest at every dim (views, valid until the next chunk starts). */
-  onChunk: (q0: number, q1: number, found: KnnAtDim[]) => void;
+  /** The database rows to search (default all): a shard's range, ids stay global. */
+  rows?: { start: number; end: number };
+  /** After each chunk: its queries' k nearest at every dim (views, valid until the next chunk starts), and the merge object. */
+  onChunk: (q0: number, q1: number, found: KnnAtDim[], topk: NestedTopK) => void;
 }
 
 /**
@@ -156,18 +207,19 @@ export interface ChunkLoopOptions {
  * checkpoints (search/exactSearch.ts) alike.
  */
 export function searchInChunks(queries: Matrix, dims: number[], k: number, database: BlockSource, o: ChunkLoopOptions): void {
-  const first = o.firstQuery ?? 0, nq = queries.rows;
+  const first = o.firstQuery ?? 0, nq = queries.rows, rows = o.rows ?? { start: 0, end: database.rows };
+  check(rows.start % NESTED_TILE_ROWS === 0 && rows.start <= rows.end && rows.end <= database.rows, `rows ${rows.start}..${rows.end} must start on a ${NESTED_TILE_ROWS}-row tile`);
   const topk = new NestedTopK(rowsOf(queries, 0, Math.min(o.chunkQueries, nq)), dims, k, o.threads);
   for (let q0 = first; q0 < nq; q0 += o.chunkQueries) {
     const q1 = Math.min(nq, q0 + o.chunkQueries);
-    topk.restart(rowsOf(queries, q0, q1));
-    for (let start = 0; start < database.rows; start += database.blockRows) {
-      const end = Math.min(database.rows, start + database.blockRows);
+    topk.restart(rowsOf(queries, q0, q1), rows.start);
+    for (let start = rows.start; start < rows.end; start += database.blockRows) {
+      const end = Math.min(rows.end, start + database.blockRows);
       const block = database.read(start, end);
       topk.add(block, database.norms && { ...database.norms, first: start });
       o.onBlock?.(q0, q1, block, start, end);
     }
-    o.onChunk(q0, q1, topk.result());
+    o.onChunk(q0, q1, topk.result(), topk);
   }
 }
 

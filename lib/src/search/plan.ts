@@ -64,8 +64,9 @@ function tryPlan(arrays: RetrievalArrays, dims: number[], k: number, hold: boole
 }
 
 /** The plan for `dims` (the database held in memory when it fits beside the search), or a clear error. */
-export function planExactSearch(arrays: RetrievalArrays, dims: number[], k: number, maxChunkQueries = Infinity): ExactPlan {
-  const plan = (arrays.database.inMemory ? tryPlan(arrays, dims, k, true, maxChunkQueries) : undefined) ?? tryPlan(arrays, dims, k, false, maxChunkQueries);
+export function planExactSearch(arrays: RetrievalArrays, dims: number[], k: number, maxChunkQueries = Infinity, fromFile = false): ExactPlan {
+  // a shard (fromFile) reads its own rows from the file, never the whole database
+  const plan = (arrays.database.inMemory && !fromFile ? tryPlan(arrays, dims, k, true, maxChunkQueries) : undefined) ?? tryPlan(arrays, dims, k, false, maxChunkQueries);
   if (plan) return plan;
   const { database, queries } = arrays;
   const least = queries.data.byteLength + dims.length * queries.rows * k * 4 + MIN_BLOCK_ROWS * blockBytesPerRow(Math.max(...dims)) +

@@ -65,7 +65,7 @@ export interface DimResult {
 export const CHECKPOINT_SECONDS = 60;
 
 /** What one run of the stage decides once: who searches, what each artifact depends on, which files it keeps. */
-interface StagePlan {
+export interface StagePlan {
   spec: ArtifactSpec;
   arrays: RetrievalArrays;
   options: IndexSearchOptions;
@@ -84,7 +84,7 @@ interface StagePlan {
 interface ExactTodo { dim: number; indexFile: string; neighborsFile: string; indexFresh: boolean }
 
 /** Checks k and the nesting dims against the arrays (errors name the file and the allowed range). */
-function checkSearchOptions(arrays: RetrievalArrays, options: IndexSearchOptions): void {
+export function checkSearchOptions(arrays: RetrievalArrays, options: IndexSearchOptions): void {
   const { database, files } = arrays;
   if (!Number.isInteger(options.k) || options.k <= 0) {
     throw new MrlError(`k must be a positive integer, got ${options.k}; expected 1..${database.rows} (the database size)`);
@@ -99,7 +99,7 @@ function checkSearchOptions(arrays: RetrievalArrays, options: IndexSearchOptions
   }
 }
 
-function stagePlan(spec: ArtifactSpec, arrays: RetrievalArrays, options: IndexSearchOptions): StagePlan {
+export function stagePlan(spec: ArtifactSpec, arrays: RetrievalArrays, options: IndexSearchOptions): StagePlan {
   const engine = checkOneOf(options.exactEngine ?? "nested", EXACT_ENGINES, "exact engine");
   const nested = spec.indexType === "exactl2" && engine === "nested";
   const writeIndex = options.indexFiles !== false;

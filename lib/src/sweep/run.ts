@@ -14,7 +14,7 @@ import { check } from "../core/errors";
 import { firstColumns, intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
 import { shortlistMetrics } from "../metrics/evaluate";
 import { mflops } from "../metrics/metrics";
-import { queriesPerSecond } from "../metrics/ranking";
+import { percentile, queriesPerSecond } from "../metrics/ranking";
 import { candidateDistances, distanceThresholdRecall } from "../metrics/recall";
 import { funnelRerank, rerank } from "../rerank/rerank";
 import { buildFirstStage, firstStageMflops, parseFirstStage, type FirstStageIndex, type PreparedQueries } from "../search/firstStages";
@@ -78,11 +78,6 @@ export interface SweepResult {
 interface FirstStageRun { candidates?: IntMatrix; batch: number; single: number[]; mflops: number }
 
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
 
 /** Recall@10 of `ids` against the exact 10-NN at the reference dim, ann-benchmarks style (ties within 1e-3 count). */
 function recallAt10(database: Matrix, queries: Matrix, ids: IntMatrix, referenceDistances: Float64Array, dim: number, norms: Float64Array): number {
