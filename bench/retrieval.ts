@@ -19,6 +19,7 @@
  * selection pass); adaptive retrieval's rerank cold (first call in a fresh process: bench/rerank_cold.ts) and
  * warm; normalization against numpy.
  *
+ * --cluster hands over to the sharded search on the local Slurm cluster against the unsharded one (bench/cluster.ts).
  * --scale hands over to the ImageNet-1K-shape benchmark of every stage through the CLI against the Python
  * originals (bench/scale.ts, its own options; not the same as this file's scaling run, which --no-scale skips).
  */
@@ -30,6 +31,7 @@ import * as path from "node:path";
 import * as readline from "node:readline";
 import type { ColdRerankJob, ColdRerankResult } from "./rerank_cold";
 import { scaleMain } from "./scale";
+import { clusterMain } from "./cluster";
 import {
   allocateFloat32, arrayFiles, arrayPath, buildIndex, faissNormalized, computeMetrics, defaultThreads, funnelRerank, intMatrix, knnLabels,
   fillUniform, loadRetrievalArrays, memoryReport, Mulberry32, nativeKernels, nestedKnn, NestedTopK, npyRowBlocks, npyShape, PROJECT_ROOT, readLabelsNpy,
@@ -647,6 +649,7 @@ async function benchFashionMnist(o: Options, work: string, files: Bench["files"]
 
 async function main(): Promise<void> {
   if (process.argv.includes("--scale")) return scaleMain(process.argv.slice(2));
+  if (process.argv.includes("--cluster")) return clusterMain(process.argv.slice(2));
   const o = parseOptions(process.argv.slice(2));
   ensureArrays(o.root);
   const work = path.join(PROJECT_ROOT, "build", "bench-work");

@@ -17,6 +17,7 @@ apt_packages=(
   chromium chromium-driver fonts-liberation           # headless browser: static figures, report test
   patch g++ make                                      # node-gyp builds (faiss-node, lib/native)
   time                                                # /usr/bin/time: wall time and peak RSS per stage (bench/scale.ts)
+  slurmctld slurmd slurm-client munge                 # a real one-node Slurm for the cluster tests (scripts/slurm-local.sh)
 )
 missing=()
 for p in "${apt_packages[@]}"; do

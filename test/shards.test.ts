@@ -145,7 +145,7 @@ test("a missing and a foreign search shard: the merge refuses in one line; runni
   const line = mrlFails("sharded", ["merge", "search"]);
   assert.equal(line, `error: merge search: shards 1/4 (missing), 3/4 (from another shard plan); run them again: ` +
     `mrl search --shard 1/4 --experiment ${experiment("sharded")} --dims ${DIMS} and mrl search --shard 3/4 --experiment ${experiment("sharded")} --dims ${DIMS} ` +
-    `(or mrl slurm search --shards 4 --only 1,3)`);
+    `(or mrl slurm search --experiment ${experiment("sharded")} --dims ${DIMS} --shards 4 --only 1,3)`);
   assert.ok(fs.readFileSync(path.join(root("sharded"), "neighbors", "mrl", "exactl2_8dim_256shortlist_FMNIST.csv")).equals(before), "nothing written");
   // a finished shard is not redone
   const done = fs.statSync(file(8, 0)).mtimeMs;

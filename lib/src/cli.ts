@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { diskError } from "./core/diskErrors";
-import { MrlError } from "./core/errors";
+import { checkOneOf, MrlError } from "./core/errors";
 import { inheritLock, lockFolder, type FolderLock } from "./core/lock";
 import type { Matrix } from "./core/matrix";
 import { PROJECT_ROOT, resultsDir } from "./core/paths";
@@ -27,6 +27,11 @@ import { executeNotebook } from "./report/notebooks";
 import { sweepCsvFile, sweepFigureFiles } from "./report/sweeps";
 import { renderFigureFiles } from "./report/render";
 import { writeReport } from "./report/report";
+import { SLURM_FLAG_USAGE, splitSlurmFlags, type SlurmFlags } from "./cluster/flags";
+import { runOnCluster } from "./cluster/run";
+import { shellQuote, SLURM_STAGES } from "./cluster/scripts";
+import { findSubmission } from "./cluster/submit";
+import { waitForSubmission, type WaitResult } from "./cluster/wait";
 
 interface Options {
   experiment: Experiment; force: boolean; wait: boolean; notebooks: boolean; results: string; sweep: SweepRunFlags; positional: string[];
@@ -34,6 +39,8 @@ interface Options {
   origins: FlagOrigin[];
   /** The lock of the experiment's root this command holds (commands that write there). */
   lock?: FolderLock;
+  /** `mrl slurm`'s own flags (cluster/flags.ts). */
+  slurm?: SlurmFlags;
   /** This process's shard (--shard I/N, or a scheduler's variables), for infer, search and rerank. */
   shard?: ShardPlan;
   /** --shards N (a merge's shard count). */
@@ -74,6 +81,28 @@ function optionsFrom(flags: ParsedFlags): Options {
   };
 }
 
+/** The end of a wait for Slurm jobs: exit code 1 and one line when any failed (the wait printed each one). */
+function slurmOutcome(result: WaitResult | undefined): void {
+  if (!result || result.ok) return;
+  throw new MrlError(`slurm: ${result.failed.length} task(s) failed or did not run; resubmit what failed: ${result.resubmit}`);
+}
+
+/** `mrl slurm STAGE` and `mrl slurm wait JOBID...`. */
+function slurmCommand(o: Options): void {
+  const [sub, ...ids] = o.positional;
+  const flags = o.slurm ?? { wait: true, cluster: {} };
+  if (sub === "wait") {
+    if (ids.length === 0 || !ids.every((id) => /^\d+$/.test(id))) throw new MrlError(`mrl slurm wait "${ids.join(" ")}": expected the job ids mrl slurm --no-wait printed`);
+    const submission = findSubmission(o.experiment.root, ids);
+    console.error(`slurm: waiting for ${submission.stage} in ${rel(submission.dir)}`);
+    return slurmOutcome(waitForSubmission(submission));
+  }
+  if (sub === undefined) throw new MrlError(`mrl slurm: expected a stage (${SLURM_STAGES.join(", ")}) or wait JOBID...`);
+  const stage = checkOneOf(sub, SLURM_STAGES, "mrl slurm stage");
+  const experiment = { ...o.experiment, cluster: { ...o.experiment.cluster, ...flags.cluster } };
+  slurmOutcome(runOnCluster(experiment, stage, { shards: flags.shards, only: flags.only, wait: flags.wait, force: o.force }).result);
+}
+
 /** The sharded stages' commands: one shard (--shard I/N or the scheduler's variables), else the whole stage. */
 async function runShard(o: Options, stage: ShardedStage): Promise<boolean> {
   if (!o.shard) return false;
@@ -88,7 +117,7 @@ function rerunArgs(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--shards") i++;
-    else if (args[i] !== "--force" && !(i === 0 && !args[i].startsWith("--"))) out.push(/^[\w@%+=:,./-]+$/.test(args[i]) ? args[i] : `'${args[i].replace(/'/g, "'\\''")}'`);
+    else if (args[i] !== "--force" && !(i === 0 && !args[i].startsWith("--"))) out.push(shellQuote(args[i]));
   }
   return out;
 }
@@ -132,7 +161,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     usage: "pipeline   all stages, then the notebooks executed into the results folder and the report",
     run: async (o) => {
       console.error(describeExperiment(o.experiment));
-      printTimings(await runPipeline(o.experiment, { force: o.force }));
+      printTimings(await runPipeline(o.experiment, { force: o.force, local: true }));
       if (!o.notebooks) return;
       const out = path.join(o.results, "notebooks");
       // The notebooks read the same experiment, flags included, through one file.
@@ -152,7 +181,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     usage: "infer      stage 1 (inference): embed database and queries with the experiment's ONNX models",
     run: async (o) => {
       if (await runShard(o, "infer")) return;
-      for (const { model, result: r } of await runInference(o.experiment, { force: o.force })) {
+      for (const { model, result: r } of await runInference(o.experiment, { force: o.force, local: true })) {
         console.error(r.skipped ? `${model}: up to date` : `${model}: ${Object.values(r.files).map(rel).join(", ")}`);
       }
     },
@@ -161,7 +190,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     usage: "search     stage 2 (faiss_nn): index and search every nesting dim",
     run: async (o) => {
       if (await runShard(o, "search")) return;
-      for (const run of runSearch(o.experiment, { force: o.force })) {
+      for (const run of runSearch(o.experiment, { force: o.force, local: true })) {
         console.error(`${run.model}/${run.indexType}: ${run.result.map((d) => `${d.dim}d ${d.action}`).join(", ")} (${run.seconds.toFixed(1)}s)`);
       }
     },
@@ -170,7 +199,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
     usage: "rerank     stage 3 (reranking): adaptive and funnel retrieval",
     run: async (o) => {
       if (await runShard(o, "rerank")) return;
-      for (const run of runReranking(o.experiment, { force: o.force })) {
+      for (const run of runReranking(o.experiment, { force: o.force, local: true })) {
         console.error(`${run.model}/${run.indexType}: ${run.result.filter((r) => r.skipped).length}/${run.result.length} up to date (${run.seconds.toFixed(1)}s)`);
       }
     },
@@ -195,7 +224,7 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
   },
   retrieve: {
     usage: "retrieve   stages 2-4: faiss_nn, reranking, compute_metrics",
-    run: (o) => printTimings(runRetrieval(o.experiment, { force: o.force })),
+    run: (o) => printTimings(runRetrieval(o.experiment, { force: o.force, local: true })),
   },
   sweep: {
     usage: "sweep      every configuration of the grid (the experiment's \"sweep\" over DEFAULT_SWEEP_GRID) on the first MRL model: Pareto fronts, the planner's pick",
@@ -251,6 +280,10 @@ const commands: Record<string, { usage: string; run: (o: Options) => Promise<voi
       console.error(`report: ${report.reportFile}, ${report.figureFiles.length} figure files, gallery ${report.galleryFile}`);
     },
   },
+  slurm: {
+    usage: "slurm STAGE  infer|search|rerank|retrieve as Slurm array jobs of --shards N tasks (--shard I/N each), then their merge; slurm wait JOBID...",
+    run: slurmCommand,
+  },
   notebook: {
     usage: "notebook IN OUT   execute a notebook headless (tslab kernel) on the experiment, writing OUT and OUT's .html",
     run: (o) => {
@@ -287,14 +320,16 @@ function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]):
 const WRITES_ROOT = ["pipeline", "infer", "search", "rerank", "merge", "metrics", "retrieve", "sweep", "postgres"];
 
 async function main(argv: string[]): Promise<void> {
-  const [name, ...rest] = argv;
+  const [name, ...args] = argv;
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(`usage: mrl <command> ${FLAG_USAGE}\n\n` + Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
+    console.error(`usage: mrl <command> ${FLAG_USAGE}\n             ${SLURM_FLAG_USAGE}\n\n` + Object.values(commands).map((c) => `  ${c.usage}`).join("\n"));
     process.exitCode = name && name !== "help" && name !== "--help" ? 2 : 0;
     return;
   }
-  const options = { ...parseOptions(rest), args: rest };
+  // mrl slurm's own flags come out first (its --no-wait is about the jobs, not the root's lock)
+  const { flags: slurm, rest } = name === "slurm" ? splitSlurmFlags(args) : { flags: undefined, rest: args };
+  const options = { ...parseOptions(rest), args: rest, slurm };
   if (options.shard && !["infer", "search", "rerank"].includes(name)) {
     if (rest.includes("--shard")) throw new MrlError(`--shard ${shardLabel(options.shard)}: mrl ${name} does not run in shards; expected infer, search or rerank (then mrl merge)`);
     options.shard = undefined; // a scheduler's variables concern the shard tasks, not a merge job beside them

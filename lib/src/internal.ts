@@ -4,6 +4,14 @@
  * constants). For tests, benchmarks, the CLI's own modules and code that extends the library; notebooks use the
  * curated API of index.ts. Names here may change without notice.
  */
+export * from "./cluster/flags";
+export * from "./cluster/local";
+export * from "./cluster/run";
+export * from "./cluster/scripts";
+export * from "./cluster/settings";
+export * from "./cluster/slurm";
+export * from "./cluster/submit";
+export * from "./cluster/wait";
 export * from "./core/atomic";
 export * from "./core/checks";
 export * from "./core/diskErrors";

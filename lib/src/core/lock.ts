@@ -44,10 +44,10 @@ const held = new Map<string, { fd: number; count: number; shared: boolean; folde
  * Locks held by this process's ancestors, which wait for it (the pipeline executing its notebooks, whose stage
  * calls lock the same root): `<pid>:<lock file>` lines, passed down through the environment by inheritLock.
  */
-const INHERITED_ENV = "MRL_HELD_LOCKS";
+export const INHERITED_LOCKS_ENV = "MRL_HELD_LOCKS";
 
 function heldByAncestor(file: string): boolean {
-  for (const entry of (process.env[INHERITED_ENV] ?? "").split("\n")) {
+  for (const entry of (process.env[INHERITED_LOCKS_ENV] ?? "").split("\n")) {
     const colon = entry.indexOf(":");
     const pid = Number(entry.slice(0, colon));
     if (colon > 0 && entry.slice(colon + 1) === file && pid !== process.pid && processAlive(pid) && holderPid(file) === pid) return true;
@@ -73,7 +73,7 @@ function holderPid(file: string): number | undefined {
  * this process holds: its stage calls go on instead of waiting for their own parent.
  */
 export function inheritLock(lock: FolderLock): Record<string, string> {
-  return { [INHERITED_ENV]: [process.env[INHERITED_ENV], `${process.pid}:${lock.file}`].filter(Boolean).join("\n") };
+  return { [INHERITED_LOCKS_ENV]: [process.env[INHERITED_LOCKS_ENV], `${process.pid}:${lock.file}`].filter(Boolean).join("\n") };
 }
 
 /** What this process is, in a few words: `mrl retrieve --root ...`, a notebook, or its script. */

@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../core/atomic";
 import { MrlError } from "../core/errors";
 import { PROJECT_ROOT } from "../core/paths";
 import type { ArtifactSpec } from "../io/naming";
+import { clusterSettings, type ClusterSettings } from "../cluster/settings";
 import { type FunnelRule, type SweepGrid } from "../sweep/grid";
 import { FIRST_STAGE_GRAMMAR, isFirstStageName } from "../search/firstStages";
 import { rerankLabel } from "./labels";
@@ -103,6 +104,11 @@ export interface Experiment {
    */
   memoryGb?: number;
   inference?: InferenceSettings;
+  /**
+   * Slurm settings (cluster/settings.ts): shards per stage and per-task resources for `mrl slurm`; when set, a
+   * notebook's runSearch runs its search as shard tasks on the cluster and merges them.
+   */
+  cluster?: ClusterSettings;
   /** Serving from Postgres + pgvector (the `pgvector-*` index types). */
   postgres?: PostgresSettings;
 }
@@ -240,8 +246,8 @@ const experimentFields = objectOf<Experiment>({
   indexFiles: boolean,
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
   recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), rerankAccess: oneOf(RERANK_ACCESSES),
-  memoryGb: positiveNumber, inference: inferenceSettings, sweep: sweepGrid, postgres: postgresSettings,
-}, ["description", "efSearch", "exactEngine", "indexFiles", "rerankAccess", "memoryGb", "inference", "sweep", "postgres"]);
+  memoryGb: positiveNumber, inference: inferenceSettings, sweep: sweepGrid, postgres: postgresSettings, cluster: clusterSettings,
+}, ["description", "efSearch", "exactEngine", "indexFiles", "rerankAccess", "memoryGb", "inference", "sweep", "postgres", "cluster"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,
@@ -307,6 +313,7 @@ export function describeExperiment(e: Experiment): string {
     `funnels: ${e.funnels.map((f) => rerankLabel(f)).join(", ") || "none"}`,
     `metrics @[${e.metricKs.join(", ")}], recall / ${e.recallDenominator}${e.memoryGb ? `, memory budget ${e.memoryGb} GB` : ""}`,
   ];
+  if (e.cluster) lines.push(`cluster: ${e.cluster.shards ?? "?"} shards per stage${e.cluster.partition ? ` on ${e.cluster.partition}` : ""}`);
   if (e.postgres || e.indexTypes.some(isPgvectorIndexType)) {
     const p = e.postgres ?? {};
     lines.push(`postgres: ${p.databaseUrl ? "server (databaseUrl)" : "PGlite in process"}, first-stage dims [${searchedDims(e, "pgvector-exact")}]` +

@@ -22,12 +22,19 @@ import { MrlError } from "../core/errors";
 import { servePostgres, type PostgresRun, type PostgresStep } from "../postgres/stage";
 import { withFolderLock } from "../core/lock";
 import { experimentSpec, type Experiment } from "./experiment";
+import { isShardTask, runOnCluster } from "../cluster/run";
+import { INHERITED_LOCKS_ENV } from "../core/lock";
 import { isPgvectorIndexType, type IndexType, type ModelKind } from "./types";
 
 export interface StageOptions {
   /** Recompute outputs even when they are up to date. */
   force?: boolean;
   quiet?: boolean;
+  /**
+   * Run here even when the experiment has a "cluster" field (the CLI's stage commands: `mrl slurm` is the CLI's
+   * way to the cluster). Without it, runSearch on such an experiment searches as shard tasks on Slurm.
+   */
+  local?: boolean;
 }
 
 /**
@@ -126,9 +133,35 @@ const metrics = (e: Experiment, spec: ArtifactSpec, labelsOf: LabelsOf, o: Stage
 /** A metrics table and where it is saved; `skipped` when it was up to date and read back. */
 export interface MetricsTable { rows: MetricsRow[]; file: string; skipped: boolean }
 
-/** Stage 2, faiss_nn: every nesting dim, for every model and index type. */
+/**
+ * Whether runSearch goes to the cluster: the experiment has "cluster", the caller did not ask to run here, and
+ * this process is neither a shard task nor run by a command that holds the root (the pipeline's notebooks, whose
+ * outputs that command has just made here).
+ */
+function searchesOnCluster(experiment: Experiment, options: StageOptions): boolean {
+  return experiment.cluster !== undefined && !options.local && !isShardTask() && !process.env[INHERITED_LOCKS_ENV];
+}
+
+/** The experiment's search as Slurm shard tasks and their merge (cluster/run.ts), waited for; one line if any failed. */
+function searchOnCluster(experiment: Experiment, options: StageOptions): void {
+  const { submission, result } = runOnCluster(experiment, "search", { onLine: options.quiet ? () => {} : undefined, force: options.force });
+  if (result && !result.ok) {
+    throw new MrlError(`search on the cluster: ${result.failed.length} task(s) failed or did not run (logs in ${submission.dir}); resubmit what failed: ${result.resubmit}`);
+  }
+}
+
+/**
+ * Stage 2, faiss_nn: every nesting dim, for every model and index type. With the experiment's "cluster" field
+ * (and not `local`), the search runs as shard tasks on Slurm, merged into the same files, and the result is
+ * read back as an unsharded call returns it (every dim then up to date).
+ */
 export function runSearch(experiment: Experiment, options: StageOptions = {}): StageRun<DimResult[]>[] {
-  return locked(experiment, options, () => forEachRun(experiment, (spec, arraysOf) => search(experiment, spec, arraysOf, options)));
+  if (searchesOnCluster(experiment, options)) {
+    searchOnCluster(experiment, options);
+    options = { ...options, force: false }; // the cluster did the work (forced or not): here it is only read back
+  }
+  const o = options;
+  return locked(experiment, o, () => forEachRun(experiment, (spec, arraysOf) => search(experiment, spec, arraysOf, o)));
 }
 
 /** Stage 3, reranking: every adaptive and funnel configuration, for every model and index type. */

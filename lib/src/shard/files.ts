@@ -125,7 +125,7 @@ export function mergeRefusal(stage: ShardStage, problems: ShardProblem[], rerun:
   const args = rerun.length > 0 ? ` ${rerun.join(" ")}` : "";
   const commands = shards.map((p) => `mrl ${stage} --shard ${shardLabel(p.shard)}${args}`).join(" and ");
   return new MrlError(`merge ${stage}: ${shards.length === 1 ? "shard" : "shards"} ${shards.map((p) => `${shardLabel(p.shard)} (${p.reason})`).join(", ")}; ` +
-    `run ${shards.length === 1 ? "it" : "them"} again: ${commands} (or mrl slurm ${stage} --shards ${n} --only ${shards.map((p) => p.shard.index).join(",")})`);
+    `run ${shards.length === 1 ? "it" : "them"} again: ${commands} (or mrl slurm ${stage}${args} --shards ${n} --only ${shards.map((p) => p.shard.index).join(",")})`);
 }
 
 /**
