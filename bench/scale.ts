@@ -5,7 +5,8 @@
  * results/bench-scale.md (atomically).
  *
  *   node build/bench/scale.js [--quick] [--work DIR] [--keep] [--memory-gb N] [--python-gb N] [--skip-python]
- *     [--skip-out-of-core] [--skip-rerank-access] [--access-queries N,N] [--rows N] [--queries N] [--seed N] [--out FILE]
+ *     [--skip-out-of-core] [--skip-rerank-access] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N]
+ *     [--out FILE]
  *   (or: npm run bench -- --scale [same options]; bench/retrieval.ts hands over on --scale)
  *
  * 1. Writes synthetic ImageNet-1K-shape arrays into the work folder (default: a new folder under the system
@@ -22,7 +23,7 @@
  *    Each side writes into its own folder (ts/, py/, ts-ooc/) and reads only its own outputs.
  * 3. Reranking's access paths (bench/rerank_access.ts): `mrl rerank` forced to load the database, forced to read the
  *    candidate rows, and left to choose, page cache warm and cold, at 2,000 and all queries (--access-queries;
- *    --quick: 200 and 2,000), with auto's time over the better path.
+ *    --quick: 200 and 2,000; --access-repeat N: the fastest of N runs per cell), with auto's time over the better path.
  * 4. Checks that the sides agree (mAP@10 per configuration, identical top-10 ids) and writes the tables.
  *
  * The work folder is deleted afterwards (also on failure or Ctrl-C) unless --keep; with --keep and the same
@@ -59,11 +60,11 @@ const FUNNEL_LABEL = `${FUNNEL.retrievalDim}->[${FUNNEL.dims}] @[${FUNNEL.shortl
 
 interface Options {
   quick: boolean; work?: string; keep: boolean; memoryGb: number; pythonGb: number; skipPython: boolean; skipOutOfCore: boolean;
-  skipRerankAccess: boolean; accessQueries: number[]; rows: number; queries: number; seed: number; out: string;
+  skipRerankAccess: boolean; accessQueries: number[]; accessRepeat: number; rows: number; queries: number; seed: number; out: string;
 }
 
 const USAGE = "options: [--quick] [--work DIR] [--keep] [--memory-gb N] [--python-gb N] [--skip-python] [--skip-out-of-core] " +
-  "[--skip-rerank-access] [--access-queries N,N] [--rows N] [--queries N] [--seed N] [--out FILE]";
+  "[--skip-rerank-access] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N] [--out FILE]";
 
 function parseOptions(args: string[]): Options {
   // Python's address-space cap: 20 GiB here (23.5 GiB RAM), less on smaller machines, leaving room for the OS
@@ -87,6 +88,7 @@ function parseOptions(args: string[]): Options {
     else if (a === "--skip-out-of-core") o.skipOutOfCore = true;
     else if (a === "--skip-rerank-access") o.skipRerankAccess = true;
     else if (a === "--access-queries") o.accessQueries = (args[++i] ?? "").split(",").map((v) => Math.round(num(a, v)));
+    else if (a === "--access-repeat") o.accessRepeat = Math.round(num(a, args[++i]));
     else if (a === "--rows") o.rows = Math.round(num(a, args[++i]));
     else if (a === "--queries") o.queries = Math.round(num(a, args[++i]));
     else if (a === "--seed") o.seed = Math.round(num(a, args[++i]));
@@ -98,6 +100,7 @@ function parseOptions(args: string[]): Options {
   if (o.rows < K) throw new UserError(`--rows ${o.rows} is below k = ${K}`);
   // reranking's access paths at 2,000 and all queries (full size: 10,000); --quick: 200 and 2,000 (both sides of the choice)
   o.accessQueries ??= o.quick ? [200, o.queries] : [...new Set([Math.min(2_000, o.queries), o.queries])];
+  o.accessRepeat ??= 1;
   const tooMany = o.accessQueries.find((n) => n > o.queries!);
   if (tooMany) throw new UserError(`--access-queries ${tooMany} is more than the ${o.queries} queries`);
   // out of core means a budget below the database: 4 GB for the full size, half the database for smaller ones (--quick: 0.5 GB)
@@ -540,7 +543,7 @@ async function run(o: Options, layout: Layout): Promise<void> {
 
   // reranking's access paths (load the database or read the candidate rows), warm and cold, on the TS side's shortlists
   const access = o.skipRerankAccess ? undefined : await rerankAccessBench({ work, dataDir: layout.data, shortlistRoot: layout.ts,
-    experiment: layout.experiment, queryCounts: o.accessQueries }, log);
+    experiment: layout.experiment, queryCounts: o.accessQueries, repeat: o.accessRepeat }, log);
 
   // 3. agreement and tables
   log("comparing the shortlists of the sides");

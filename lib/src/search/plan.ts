@@ -16,6 +16,9 @@ const MAX_BLOCK_BYTES = 512 * 2 ** 20;
  */
 const MAX_HELD_STATE_BYTES = 256 * 2 ** 20;
 
+/** Least room an out-of-core plan leaves for memory it does not count (measured: ~70 MB at a 0.5 GB budget). */
+const UNPLANNED_BYTES = 128 * 2 ** 20;
+
 /**
  * Bytes per row of database block when it is read from the file: two buffers of its maxDim-prefix (io/database.ts
  * BlockReader reads the next block while the engine computes on one) and the normalized prefix of the index files.
@@ -46,17 +49,18 @@ function tryPlan(arrays: RetrievalArrays, dims: number[], k: number, hold: boole
   const perRow = blockBytesPerRow(maxDim);
   const leastBlock = hold ? 0 : Math.min(database.rows, MIN_BLOCK_ROWS) * perRow;
   const perQuery = nestedStateBytes(dims.length, k) + dims.length * k * 8; // state + its result
-  // beyond the held database's cap, a chunk leaves a tenth of the budget for what the plan does not count
-  // (the runtime's heap, the shortlists being written)
+  // beyond the held database's cap, a chunk (and then the blocks) leave room for what the plan does not count (the
+  // runtime's heap, shortlists loaded and written): a tenth of the budget, at least UNPLANNED_BYTES
+  const unplanned = Math.max(UNPLANNED_BYTES, arrays.budgetBytes / 10);
   const stateBytes = Math.min(MAX_HELD_STATE_BYTES, spare - leastBlock);
-  const limit = Math.min(maxChunkQueries, Math.floor((hold ? stateBytes : Math.max(stateBytes, spare - leastBlock - arrays.budgetBytes / 10)) / perQuery));
+  const limit = Math.min(maxChunkQueries, Math.floor((hold ? stateBytes : Math.max(stateBytes, spare - leastBlock - unplanned)) / perQuery));
   // whole engine tiles, so the shortlists do not depend on the budget
   const most = limit >= queries.rows ? queries.rows : Math.floor(limit / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
   // as many passes as that takes, with chunks as even as whole tiles allow: what they leave goes to the blocks
   if (most < 1) return undefined;
   const passes = Math.ceil(queries.rows / most);
   const chunkQueries = hold || passes === 1 ? most : Math.ceil(queries.rows / passes / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
-  const left = hold ? 0 : Math.max(leastBlock, spare - chunkQueries * perQuery - arrays.budgetBytes / 10);
+  const left = hold ? 0 : Math.max(leastBlock, spare - chunkQueries * perQuery - unplanned);
   const blockRows = hold ? Math.min(database.rows, 16384)
     : Math.min(database.rows, Math.floor(Math.min(MAX_BLOCK_BYTES, left) / perRow / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS);
   if (blockRows < 1 || chunkQueries < 1) return undefined;
