@@ -5,7 +5,8 @@
  * results/bench-scale.md (atomically).
  *
  *   node build/bench/scale.js [--quick] [--work DIR] [--keep] [--memory-gb N] [--python-gb N] [--skip-python]
- *     [--skip-out-of-core] [--rows N] [--queries N] [--seed N] [--out FILE]
+ *     [--skip-out-of-core] [--skip-rerank-access] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N]
+ *     [--out FILE]
  *   (or: npm run bench -- --scale [same options]; bench/retrieval.ts hands over on --scale)
  *
  * 1. Writes synthetic ImageNet-1K-shape arrays into the work folder (default: a new folder under the system
@@ -13,13 +14,17 @@
  *    queries 10,000 x 2048 (10 per class), under the original names (1K_{train,val}_mrl1_e0_ff2048-{X,y}.npy).
  *    Free disk space is checked first. --quick: 128,000 rows, 2,000 queries.
  * 2. Runs each stage as its own process, measured by /usr/bin/time (wall seconds, peak RSS):
- *    faiss_nn (exact L2, k 2048) at dims 8, 16, 32, 64, 2048, one process per dim; adaptive 16 -> 2048 @200;
+ *    faiss_nn (exact L2, k 2048) at the paper's 9 dims 8..2048: TS as a user runs it, all dims in one process and one
+ *    pass (`mrl search --dims 8,...,2048 --no-index-files`), Python one process per dim; adaptive 16 -> 2048 @200;
  *    funnel 8 -> [16,32,64,128,2048] @[200,100,50,25,10]; metrics. Three sides, interleaved stage by stage so
  *    they share the machine's conditions: TypeScript (`node lib/dist/cli.js`) with the default memory budget
  *    (in memory), the Python peer under `prlimit --as` (--python-gb, default 20 GiB: a stage that cannot fit
  *    says so instead of exhausting the machine), and TypeScript with `--memory-gb` (default 4: out of core).
  *    Each side writes into its own folder (ts/, py/, ts-ooc/) and reads only its own outputs.
- * 3. Checks that the sides agree (mAP@10 per configuration, identical top-10 ids) and writes the tables.
+ * 3. Reranking's access paths (bench/rerank_access.ts): `mrl rerank` forced to load the database, forced to read the
+ *    candidate rows, and left to choose, page cache warm and cold, at 2,000 and all queries (--access-queries;
+ *    --quick: 200 and 2,000; --access-repeat N: the fastest of N runs per cell), with auto's time over the better path.
+ * 4. Checks that the sides agree (mAP@10 per configuration, identical top-10 ids) and writes the tables.
  *
  * The work folder is deleted afterwards (also on failure or Ctrl-C) unless --keep; with --keep and the same
  * --work, a later run reuses the arrays if they were made with the same shape and seed.
@@ -28,41 +33,44 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { rerankAccessBench } from "./rerank_access";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
-const CLI = path.join(PROJECT_ROOT, "lib", "dist", "cli.js");
+export const CLI = path.join(PROJECT_ROOT, "lib", "dist", "cli.js");
 const PEER = path.join(PROJECT_ROOT, "bench", "scale_peer.py");
-const PYTHON = "/usr/bin/python3";
+export const PYTHON = "/usr/bin/python3";
 const TIME = "/usr/bin/time";
 const GIB = 2 ** 30;
 
-const DATASET = "1K";
+export const DATASET = "1K";
 const CONFIG = "mrl1_e0_ff2048";
 const WIDTH = 2048;
 const CLASSES = 1000;
-const K = 2048;
-const DIMS = [8, 16, 32, 64, 2048];
-const ADAPTIVE = { retrievalDim: 16, rerankDim: 2048, shortlist: 200 };
-const FUNNEL = { retrievalDim: 8, dims: [16, 32, 64, 128, 2048], shortlists: [200, 100, 50, 25, 10] };
+export const K = 2048;
+/** The paper's nesting dims: TS searches them all in one process (`mrl search --dims 8,...,2048`), Python one process per dim. */
+const DIMS = [8, 16, 32, 64, 128, 256, 512, 1024, 2048];
+export const ADAPTIVE = { retrievalDim: 16, rerankDim: 2048, shortlist: 200 };
+export const FUNNEL = { retrievalDim: 8, dims: [16, 32, 64, 128, 2048], shortlists: [200, 100, 50, 25, 10] };
 const METRIC_KS = [10, 25, 50, 100];
 const RECALL_DENOMINATOR = 1300;
-const ADAPTIVE_FLAG = `${ADAPTIVE.retrievalDim}:${ADAPTIVE.rerankDim}:${ADAPTIVE.shortlist}`;
-const FUNNEL_FLAG = `${FUNNEL.retrievalDim}:${FUNNEL.dims}:${FUNNEL.shortlists}`;
+export const ADAPTIVE_FLAG = `${ADAPTIVE.retrievalDim}:${ADAPTIVE.rerankDim}:${ADAPTIVE.shortlist}`;
+export const FUNNEL_FLAG = `${FUNNEL.retrievalDim}:${FUNNEL.dims}:${FUNNEL.shortlists}`;
 const ADAPTIVE_LABEL = `${ADAPTIVE.retrievalDim}->${ADAPTIVE.rerankDim} @${ADAPTIVE.shortlist}`;
 const FUNNEL_LABEL = `${FUNNEL.retrievalDim}->[${FUNNEL.dims}] @[${FUNNEL.shortlists}]`;
 
 interface Options {
   quick: boolean; work?: string; keep: boolean; memoryGb: number; pythonGb: number; skipPython: boolean; skipOutOfCore: boolean;
-  rows: number; queries: number; seed: number; out: string;
+  skipRerankAccess: boolean; accessQueries: number[]; accessRepeat: number; rows: number; queries: number; seed: number; out: string;
 }
 
 const USAGE = "options: [--quick] [--work DIR] [--keep] [--memory-gb N] [--python-gb N] [--skip-python] [--skip-out-of-core] " +
-  "[--rows N] [--queries N] [--seed N] [--out FILE]";
+  "[--skip-rerank-access] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N] [--out FILE]";
 
 function parseOptions(args: string[]): Options {
   // Python's address-space cap: 20 GiB here (23.5 GiB RAM), less on smaller machines, leaving room for the OS
   const pythonGb = Math.max(1, Math.min(20, Math.floor(os.totalmem() / GIB - 3)));
-  const o: Partial<Options> & { quick: boolean } = { quick: false, keep: false, pythonGb, skipPython: false, skipOutOfCore: false, seed: 2022 };
+  const o: Partial<Options> & { quick: boolean } = { quick: false, keep: false, pythonGb, skipPython: false, skipOutOfCore: false,
+    skipRerankAccess: false, seed: 2022 };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new UserError(`${flag} needs a positive number, got ${v ?? "nothing"}; ${USAGE}`);
@@ -78,6 +86,9 @@ function parseOptions(args: string[]): Options {
     else if (a === "--python-gb") o.pythonGb = num(a, args[++i]);
     else if (a === "--skip-python") o.skipPython = true;
     else if (a === "--skip-out-of-core") o.skipOutOfCore = true;
+    else if (a === "--skip-rerank-access") o.skipRerankAccess = true;
+    else if (a === "--access-queries") o.accessQueries = (args[++i] ?? "").split(",").map((v) => Math.round(num(a, v)));
+    else if (a === "--access-repeat") o.accessRepeat = Math.round(num(a, args[++i]));
     else if (a === "--rows") o.rows = Math.round(num(a, args[++i]));
     else if (a === "--queries") o.queries = Math.round(num(a, args[++i]));
     else if (a === "--seed") o.seed = Math.round(num(a, args[++i]));
@@ -87,6 +98,11 @@ function parseOptions(args: string[]): Options {
   o.rows ??= o.quick ? 128_000 : 1_281_167;
   o.queries ??= o.quick ? 2_000 : 10_000;
   if (o.rows < K) throw new UserError(`--rows ${o.rows} is below k = ${K}`);
+  // reranking's access paths at 2,000 and all queries (full size: 10,000); --quick: 200 and 2,000 (both sides of the choice)
+  o.accessQueries ??= o.quick ? [200, o.queries] : [...new Set([Math.min(2_000, o.queries), o.queries])];
+  o.accessRepeat ??= 1;
+  const tooMany = o.accessQueries.find((n) => n > o.queries!);
+  if (tooMany) throw new UserError(`--access-queries ${tooMany} is more than the ${o.queries} queries`);
   // out of core means a budget below the database: 4 GB for the full size, half the database for smaller ones (--quick: 0.5 GB)
   o.memoryGb ??= Math.min(4, Math.max(0.1, Math.floor((o.rows * WIDTH * 4) / 2e8) / 10));
   // a dry run does not replace the full run's table
@@ -130,9 +146,10 @@ function diskPlan(o: Options, sides: number): { data: number; indexes: number; i
   const perId = String(o.rows - 1).length + 1;
   const shortlists = o.queries * (DIMS.length * K + ADAPTIVE.shortlist + FUNNEL.shortlists.at(-1)!) * perId + o.queries * K * 8;
   const margin = 1.5e9;
-  // Index files are deleted right after the process that wrote them (they are not read later) unless --keep.
-  const needed = data + (o.keep ? sides * indexes : indexMax) + sides * shortlists + margin;
-  const text = `database and queries ${gb(data)}, ${o.keep ? `index files ${sides} x ${gb(indexes)} (kept)` : `index files up to ${gb(indexMax)} at a time`}, ` +
+  // Python's index files are deleted right after the process that wrote them (they are not read later) unless --keep;
+  // TS searches all dims in one process without index files (--no-index-files)
+  const needed = data + (o.keep ? indexes : indexMax) + sides * shortlists + margin;
+  const text = `database and queries ${gb(data)}, ${o.keep ? `Python's index files ${gb(indexes)} (kept)` : `Python's index files up to ${gb(indexMax)} at a time`}, ` +
     `shortlists ${sides} x ${gb(shortlists)}, margin ${gb(margin)}`;
   return { data, indexes, indexMax, shortlists, needed, text };
 }
@@ -275,7 +292,8 @@ interface Side {
   name: SideName;
   title: string;
   root: string;
-  search(dim: number): string[];
+  /** faiss_nn at one dim (Python: the originals' per-dim loop), or all dims in one process (TS, as a user runs it). */
+  search(dim?: number): string[];
   rerank(kind: "adaptive" | "funnel"): string[];
   metrics(): string[];
   env?: NodeJS.ProcessEnv;
@@ -292,7 +310,7 @@ function tsSide(name: "ts" | "ooc", title: string, root: string, experiment: str
   delete env.MRL_EXPERIMENT;
   return {
     name, title, root, env,
-    search: (dim) => [...base("search"), "--dims", String(dim)],
+    search: () => [...base("search"), "--dims", DIMS.join(","), "--no-index-files"],
     rerank: (kind) => [...base("rerank"), ...(kind === "adaptive" ? ["--adaptive", ADAPTIVE_FLAG] : ["--funnel", FUNNEL_FLAG])],
     metrics: () => [...base("metrics"), "--dims", DIMS.join(","), "--adaptive", ADAPTIVE_FLAG, "--funnel", FUNNEL_FLAG],
   };
@@ -302,7 +320,7 @@ function pySide(layout: Layout, limitGiB: number): Side {
   const base = (command: string): string[] => [PYTHON, PEER, command, "--data", layout.data, "--root", layout.py];
   return {
     name: "py", title: "Python", root: layout.py, limitBytes: Math.floor(limitGiB * GIB),
-    search: (dim) => [...base("search"), "--dim", String(dim), "--k", String(K)],
+    search: (dim) => [...base("search"), "--dim", String(dim ?? WIDTH), "--k", String(K)],
     rerank: (kind) => [...base("rerank"), ...(kind === "adaptive"
       ? ["--retrieval-dim", String(ADAPTIVE.retrievalDim), "--dims", String(ADAPTIVE.rerankDim), "--shortlists", String(ADAPTIVE.shortlist)]
       : ["--retrieval-dim", String(FUNNEL.retrievalDim), "--dims", FUNNEL.dims.join(","), "--shortlists", FUNNEL.shortlists.join(","), "--funnel"])],
@@ -327,16 +345,17 @@ function writeExperiment(layout: Layout): void {
 
 // ---- stages -------------------------------------------------------------------------------------------------
 
-interface Stage { key: string; label: string; argv: (s: Side) => string[]; after?: (s: Side) => void }
+interface Stage { key: string; label: string; argv: (s: Side) => string[]; after?: (s: Side) => void; only?: SideName[] }
 
 type Results = Map<string, Map<SideName, Measured>>;
 
 async function runStages(stages: Stage[], sides: Side[], work: string, results: Results): Promise<void> {
-  const total = stages.length * sides.length;
+  const runsOf = (stage: Stage): Side[] => sides.filter((s) => !stage.only || stage.only.includes(s.name));
+  const total = stages.reduce((n, stage) => n + runsOf(stage).length, 0);
   let n = 0;
   const t0 = performance.now();
   for (const stage of stages) {
-    for (const side of sides) {
+    for (const side of runsOf(stage)) {
       checkInterrupted();
       n++;
       const elapsed = ((performance.now() - t0) / 1000).toFixed(0);
@@ -509,7 +528,10 @@ async function run(o: Options, layout: Layout): Promise<void> {
     if (!o.keep) removeIndexFiles(s.root);
   };
   const stages: Stage[] = [
-    ...DIMS.map((dim): Stage => ({ key: `search${dim}`, label: `faiss_nn ${dim}-d (exact L2, k ${K})`, argv: (s) => s.search(dim), after: dropIndexes })),
+    { key: "searchAll", label: `faiss_nn, all ${DIMS.length} dims in one process (exact L2, k ${K}, no index files)`, argv: (s) => s.search(),
+      only: ["ts", "ooc"] },
+    ...DIMS.map((dim): Stage => ({ key: `search${dim}`, label: `faiss_nn ${dim}-d (exact L2, k ${K})`, argv: (s) => s.search(dim), after: dropIndexes,
+      only: ["py"] })),
     { key: "adaptive", label: `rerank adaptive ${ADAPTIVE_LABEL}`, argv: (s) => s.rerank("adaptive") },
     { key: "funnel", label: `rerank funnel ${FUNNEL_LABEL}`, argv: (s) => s.rerank("funnel") },
     { key: "metrics", label: "metrics", argv: (s) => s.metrics() },
@@ -518,6 +540,10 @@ async function run(o: Options, layout: Layout): Promise<void> {
   const t0 = performance.now();
   await runStages(stages, sides, work, results);
   const stageSeconds = (performance.now() - t0) / 1000;
+
+  // reranking's access paths (load the database or read the candidate rows), warm and cold, on the TS side's shortlists
+  const access = o.skipRerankAccess ? undefined : await rerankAccessBench({ work, dataDir: layout.data, shortlistRoot: layout.ts,
+    experiment: layout.experiment, queryCounts: o.accessQueries, repeat: o.accessRepeat }, log);
 
   // 3. agreement and tables
   log("comparing the shortlists of the sides");
@@ -529,10 +555,13 @@ async function run(o: Options, layout: Layout): Promise<void> {
     const r = results.get(key);
     return Object.fromEntries(sides.map((s) => [s.name, cellOf(r?.get(s.name), s)]));
   };
-  const searchRows = DIMS.map((d) => ({ label: `${d}-d`, cells: cells(`search${d}`) }));
-  searchRows.push({ label: `all ${DIMS.length} dims`, cells: Object.fromEntries(sides.map((s) => [s.name, totalCell(searchRows.map((r) => r.cells[s.name]))])) });
+  const searchRows = DIMS.map((d) => ({ label: `${d}-d (Python: one process)`, cells: cells(`search${d}`) }));
+  const all = cells("searchAll");
+  searchRows.push({ label: `all ${DIMS.length} dims (TS: one process, one pass; Python: the per-dim loop)`,
+    cells: { ts: all.ts, ooc: all.ooc, py: totalCell(searchRows.map((r) => r.cells.py)) } });
   const tables = [
-    stageTable(`faiss_nn: exact L2 index + search, k ${K}, ${o.queries} queries (one process per dim)`, "dim", searchRows, sides),
+    stageTable(`faiss_nn: exact L2 search, k ${K}, ${o.queries} queries (TS: \`mrl search --dims ${DIMS.join(",")} --no-index-files\`; ` +
+      "Python: the originals' loop, one process per dim, each writing its index file)", "dim", searchRows, sides),
     stageTable("reranking (one process per configuration)", "configuration", [
       { label: `adaptive ${ADAPTIVE_LABEL}`, cells: cells("adaptive") },
       { label: `funnel ${FUNNEL_LABEL}`, cells: cells("funnel") },
@@ -554,6 +583,7 @@ async function run(o: Options, layout: Layout): Promise<void> {
       ...(o.skipPython ? [] : [pct(agreePy[c]?.identical), pct(agreePy[c]?.same_set)]), ...(o.skipOutOfCore ? [] : [pct(agreeOoc[c]?.identical)])].join(" | ")} |`);
   }
   tables.push(qLines.join("\n"));
+  if (access) tables.push(access.table);
 
   const v = versions as Record<string, string | number>;
   const machine = `Machine: ${cpuModel()}, ${os.cpus().length} cores, ${(os.totalmem() / GIB).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}; ` +
@@ -569,7 +599,7 @@ async function run(o: Options, layout: Layout): Promise<void> {
   }
   const pyMetrics = results.get("metrics")?.get("py");
   const pyMissing = (pyMetrics?.ok ? (peerJson(pyMetrics)?.missing as string[] | undefined) : undefined) ?? [];
-  const budget = /budget ([\d.]+ GB)/.exec(results.get("search2048")?.get("ts")?.stderrTail ?? "")?.[1];
+  const budget = /budget ([\d.]+ GB)/.exec(results.get("searchAll")?.get("ts")?.stderrTail ?? "")?.[1];
   const dataNote = generated ? ` written in ${Number(generated.seconds).toFixed(0)} s by \`bench/scale_peer.py generate\`` : " (reused from an earlier --keep run)";
   const notes = [
     `- Data: synthetic ImageNet-1K shapes, database ${o.rows} x ${WIDTH} float32 (${gb(npyBytes(o.rows, WIDTH, 4))}) and ${o.queries} queries, int64 ` +
@@ -595,6 +625,7 @@ async function run(o: Options, layout: Layout): Promise<void> {
     ...(pyMissing.length ? [`- The Python metrics process had ${DIMS.length + 2 - pyMissing.length} of ${DIMS.length + 2} shortlists (no ${pyMissing.join(", ")}: ` +
       "their stage did not fit), so its time is not comparable with the TS rows."] : []),
     ...(overBudget.length ? [`- Over the out-of-core budget of ${o.memoryGb} GB (peak RSS, which includes the Node runtime): ${overBudget.join("; ")}.`] : []),
+    ...(access?.notes ?? []),
     `- All stages took ${(stageSeconds / 60).toFixed(1)} min.` + (failures.length ? ` Failed or out of memory: ${failures.join("; ")}.` : ""),
   ];
   const text = [machine, "", ...tables.flatMap((t) => [t, ""]), "Notes:", "", ...notes].join("\n");

@@ -16,7 +16,7 @@ test("every flag becomes its experiment field", () => {
     "--experiment", "e.json", "--root", "data", "--results", "out", "--dataset", "1K", "--model", "mrl,mrl_e", "--index", "exactl2,hnsw32",
     "--dims", "8,16,2048", "--k", "1024", "--ef-search", "64", "--exact-engine", "faiss", "--adaptive", "16:2048:200", "--adaptive", "8:64:100",
     "--funnel", "8:16,32,2048:200,50,10", "--recall-denominator", "1300", "--shortlist-format", "npy", "--rerank-precision", "float64",
-    "--memory-gb", "4.5", "--no-index-files", "--force", "--no-notebooks", "extra",
+    "--rerank-access", "rows", "--memory-gb", "4.5", "--no-index-files", "--force", "--no-notebooks", "extra",
   ]);
   assert.equal(f.experimentFile, "e.json");
   assert.deepEqual(f.paths, { root: "data", results: "out" });
@@ -24,7 +24,7 @@ test("every flag becomes its experiment field", () => {
     dataset: "1K", models: ["mrl", "mrl_e"], indexTypes: ["exactl2", "hnsw32"], nesting: [8, 16, 2048], k: 1024, efSearch: 64, exactEngine: "faiss",
     adaptive: [{ retrievalDim: 16, rerankDim: 2048, shortlist: 200 }, { retrievalDim: 8, rerankDim: 64, shortlist: 100 }],
     funnels: [{ retrievalDim: 8, dims: [16, 32, 2048], shortlists: [200, 50, 10] }],
-    recallDenominator: 1300, shortlistFormat: "npy", rerankPrecision: "float64", memoryGb: 4.5, indexFiles: false,
+    recallDenominator: 1300, shortlistFormat: "npy", rerankPrecision: "float64", rerankAccess: "rows", memoryGb: 4.5, indexFiles: false,
   });
   assert.equal(f.force, true);
   assert.equal(f.notebooks, false);
@@ -32,6 +32,7 @@ test("every flag becomes its experiment field", () => {
   assert.deepEqual(parseFlags(["--model-config", "mrl1_e0_ff768", "--recall-denominator", "class-count"]).overrides,
     { models: ["mrl1_e0_ff768"], recallDenominator: "class-count" });
   // a flag's value then goes through the experiment's own checks
+  assert.throws(() => loadExperiment(parseFlags(["--rerank-access", "some"]).overrides, TEST_EXPERIMENT), /field "rerankAccess" is "some"; expected one of: auto, load, rows/);
   assert.throws(() => loadExperiment(parseFlags(["--index", "ivf"]).overrides, TEST_EXPERIMENT), /field "indexTypes\[0\]" is "ivf"; expected one of: exactl2, hnsw8, hnsw32/);
   assert.throws(() => loadExperiment(parseFlags(["--exact-engine", "gpu"]).overrides, TEST_EXPERIMENT), /field "exactEngine" is "gpu"; expected one of: nested, faiss/);
   assert.throws(() => loadExperiment(parseFlags(["--dataset", "../1K"]).overrides, TEST_EXPERIMENT), /field "dataset" is "\.\.\/1K"; expected a plain name/);

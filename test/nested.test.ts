@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  loadExperiment, loadRetrievalArrays, matrix, nestedKnn, NestedTopK, runInference, writeIntMatrixNpy, writeMatrixNpy,
+  loadExperiment, loadRetrievalArrays, matrix, nestedKnn, NestedTopK, rowNorms, runInference, writeIntMatrixNpy, writeMatrixNpy,
   type KnnAtDim, type Matrix,
 } from "@mrl-retrieval/lib/internal";
 import { IMPORT_KNN_CHECK, python, seededFloats, tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -105,6 +105,59 @@ test("results do not depend on database blocks, query chunks, threads or the oth
     distances: matrix(queries.rows, k, Float32Array.from([...parts[0][s].distances.data, ...parts[1][s].distances.data])),
     labels: { rows: queries.rows, cols: k, data: Int32Array.from([...parts[0][s].labels.data, ...parts[1][s].labels.data]) },
   })), "two query chunks");
+});
+
+/** Problems Python finds comparing `ours` with a reference result on the same normalized prefixes, tie-aware. */
+function disagreementsWith(db: Matrix, q: Matrix, ours: KnnAtDim[], reference: KnnAtDim[]): Record<string, string[]> {
+  const dir = tempDir("mrl-small-batch-");
+  writeMatrixNpy(path.join(dir, "db.npy"), db);
+  writeMatrixNpy(path.join(dir, "q.npy"), q);
+  for (const [name, results] of [["new", ours], ["ref", reference]] as const) {
+    for (const r of results) {
+      writeMatrixNpy(path.join(dir, `D${name}${r.dim}.npy`), r.distances);
+      writeIntMatrixNpy(path.join(dir, `I${name}${r.dim}.npy`), r.labels);
+    }
+  }
+  return python<Record<string, string[]>>(`
+import json, numpy as np, sys
+${IMPORT_KNN_CHECK}
+d, dims = sys.argv[1], [int(x) for x in sys.argv[2].split(",")]
+db, q = np.load(d + "/db.npy"), np.load(d + "/q.npy")
+out = {}
+for dim in dims:
+    xq, xb, _, _ = faiss_exact(db, q, dim, 1)
+    out[dim] = check_knn(xq, xb, np.load(d + f"/Dref{dim}.npy"), np.load(d + f"/Iref{dim}.npy"), np.load(d + f"/Inew{dim}.npy"), np.load(d + f"/Dnew{dim}.npy"))[:5]
+print(json.dumps(out))`, [dir, ours.map((r) => r.dim).join(",")]);
+}
+
+test("a few queries at a time (the matrix-vector path) agree with the batch path and with FAISS, up to ties", () => {
+  const dims = [8, 100, 512, 2048], k = 128, n = 24;
+  const q = matrix(n, queries.cols, queries.data.subarray(0, n * queries.cols));
+  const batch = nestedKnn(database, q, dims, k);
+  const norms = rowNorms(database, dims);
+  // queries one at a time (given norms, one thread), three at a time (norms computed, two threads), four at a time
+  for (const [size, options] of [[1, { norms, threads: 1 }], [3, { threads: 2 }], [4, { norms, blockRows: 3072 }]] as const) {
+    const parts: KnnAtDim[][] = [];
+    for (let q0 = 0; q0 < n; q0 += size) {
+      const part = matrix(Math.min(size, n - q0), q.cols, q.data.subarray(q0 * q.cols, Math.min(n, q0 + size) * q.cols));
+      parts.push(nestedKnn(database, part, dims, k, options));
+    }
+    const joined = dims.map((dim, s) => ({
+      dim,
+      distances: matrix(n, k, Float32Array.from(parts.flatMap((p) => [...p[s].distances.data]))),
+      labels: { rows: n, cols: k, data: Int32Array.from(parts.flatMap((p) => [...p[s].labels.data])) },
+    }));
+    const vsBatch = disagreementsWith(database, q, joined, batch), vsFaiss = faissDisagreements(database, q, joined);
+    for (const dim of dims) {
+      assert.deepEqual(vsBatch[dim], [], `${size} at a time vs the batch path, dim ${dim}`);
+      assert.deepEqual(vsFaiss[dim], [], `${size} at a time vs FAISS, dim ${dim}`);
+    }
+    // the same floats whatever the threads: one query on one and on two threads
+    const one = matrix(1, q.cols, q.data.subarray(0, q.cols));
+    const [a, b] = [1, 2].map((threads) => nestedKnn(database, one, dims, k, { threads, norms }));
+    a.forEach((r, s) => assert.deepEqual([r.labels.data, r.distances.data], [b[s].labels.data, b[s].distances.data], `threads, dim ${r.dim}`));
+  }
+  assert.throws(() => nestedKnn(database, q, [8], k, { norms }), /the row norms given are for 4000 rows at dims \[8,100,512,2048\], not 4000 rows at \[8\]/);
 });
 
 test("k from 1 to the whole database; bad shapes are refused", () => {

@@ -61,6 +61,7 @@ export * from "./report/render";
 export * from "./report/report";
 export * from "./report/sweeps";
 export * from "./report/tables";
+export * from "./rerank/access";
 export * from "./rerank/rerank";
 export * from "./rerank/stage";
 export * from "./search/efSearchSweep";

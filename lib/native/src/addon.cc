@@ -12,6 +12,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("localityOrder", Napi::Function::New(env, mrl::LocalityOrder));
   exports.Set("flockTry", Napi::Function::New(env, mrl::FlockTry));
   exports.Set("mergeRuns", Napi::Function::New(env, mrl::MergeRuns));
+  exports.Set("fileAdvice", Napi::Function::New(env, mrl::FileAdvice));
+  exports.Set("residentBytes", Napi::Function::New(env, mrl::ResidentBytes));
+  exports.Set("readStart", Napi::Function::New(env, mrl::ReadStart));
+  exports.Set("readWait", Napi::Function::New(env, mrl::ReadWait));
   return exports;
 }
 

@@ -57,5 +57,9 @@ Napi::Value Rerank(const Napi::CallbackInfo& info);
 Napi::Value LocalityOrder(const Napi::CallbackInfo& info);
 Napi::Value FlockTry(const Napi::CallbackInfo& info);
 Napi::Value MergeRuns(const Napi::CallbackInfo& info);
+Napi::Value FileAdvice(const Napi::CallbackInfo& info);
+Napi::Value ResidentBytes(const Napi::CallbackInfo& info);
+Napi::Value ReadStart(const Napi::CallbackInfo& info);
+Napi::Value ReadWait(const Napi::CallbackInfo& info);
 
 }  // namespace mrl

@@ -231,6 +231,64 @@ static std::vector<Step> slicePlan(const std::vector<int>& dims) {
   return plan;
 }
 
+// prefixInvNorms of `rows` rows into out[s * rows + r], the rows split between `threads` threads.
+static void prefixInvNormsInto(const float* x, int64_t rows, int64_t stride, const std::vector<int>& dims, float* out, int threads) {
+  threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, rows / 256)));
+  fanOut(threads, [&](int t) {
+    int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+    std::vector<float> part = prefixInvNorms(x + r0 * stride, r1 - r0, stride, dims);
+    for (size_t s = 0; s < dims.size(); s++) std::copy(part.begin() + s * (r1 - r0), part.begin() + (s + 1) * (r1 - r0), out + s * rows + r0);
+  });
+}
+
+// Batches of at most this many queries take the matrix-vector path (smallBatchBlock).
+constexpr int64_t SMALL_BATCH = 4;
+
+// A few queries (one query at a time: latency, serving): query tiles would put the whole block on one thread
+// and repack it for sgemm. Here the threads split the block's rows instead: each computes its tiles' dot
+// products with sgemv (one query) or a small sgemm, in the same column slices as the tiled path, into a
+// [dim][query][row] buffer; then the (dim, query) slots are scanned, each by one thread.
+static void smallBatchBlock(const State& st, const float* queries, int64_t nq, int64_t qStride, const float* block, int64_t nb, int64_t bStride,
+                            int32_t firstId, const std::vector<Step>& plan, int64_t nd, const float* xInv, int64_t xInvStride, int threads) {
+  static std::vector<float> dots;  // kept between calls: fresh pages are slow to touch on some virtual machines
+  if (dots.size() < static_cast<size_t>(nd * nq * nb)) dots.resize(nd * nq * nb);
+  const int64_t tiles = (nb + TILE_ROWS - 1) / TILE_ROWS;
+  std::atomic<int64_t> next{0};
+  fanOut(static_cast<int>(std::min<int64_t>(threads, tiles)), [&](int) {
+    std::vector<float> run(nq * TILE_ROWS), tail(nq * TILE_ROWS);
+    for (int64_t tile; (tile = next++) < tiles;) {
+      int64_t j0 = tile * TILE_ROWS, mb = std::min(TILE_ROWS, nb - j0);
+      int done = 0;
+      for (const Step& step : plan) {
+        float* out = run.data();
+        if (!step.onGrid) {  // a dim between grid points: the running sums plus its tail, on the side
+          out = tail.data();
+          if (done > 0) std::copy(run.begin(), run.begin() + nq * TILE_ROWS, tail.begin());
+        }
+        const float beta = done == 0 ? 0.0f : 1.0f;
+        if (nq == 1) {
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, mb, step.end - done, 1.0f, block + j0 * bStride + done, bStride, queries + done, 1, beta, out, 1);
+        } else {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, mb, step.end - done, 1.0f, queries + done, qStride,
+                      block + j0 * bStride + done, bStride, beta, out, TILE_ROWS);
+        }
+        if (step.onGrid) done = step.end;
+        if (step.dim < 0) continue;
+        const int64_t rowStride = nq == 1 ? mb : TILE_ROWS;
+        for (int64_t q = 0; q < nq; q++) std::copy(out + q * rowStride, out + q * rowStride + mb, dots.data() + (step.dim * nq + q) * nb + j0);
+      }
+    }
+  });
+  std::atomic<int64_t> nextSlot{0};
+  fanOut(static_cast<int>(std::min<int64_t>(threads, nd * nq)), [&](int) {
+    std::vector<Entry> tmp;
+    for (int64_t slot; (slot = nextSlot++) < nd * nq;) {
+      const int64_t s = slot / nq;
+      scanRow(st, slot, dots.data() + slot * nb, xInv + s * xInvStride, nb, firstId, tmp);
+    }
+  });
+}
+
 static int dimsArg(const Napi::CallbackInfo& info, size_t i, std::vector<int>& dims) {
   auto d = viewOf<int32_t>(info[i], napi_int32_array, "dims");
   dims.assign(d.data, d.data + d.length);
@@ -284,17 +342,23 @@ Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
     require(xInvStride >= nb && given.length >= static_cast<size_t>((nd - 1) * xInvStride + nb), env, "nestedKnnBlock: invNorms are too short");
     xInv = given.data;
   } else {
-    computed = prefixInvNorms(block.data, nb, bStride, dims);
+    computed.resize(nd * nb);
+    prefixInvNormsInto(block.data, nb, bStride, dims, computed.data(), threads);
     xInv = computed.data();
     xInvStride = nb;
   }
   // Each thread runs its own single-threaded sgemm on its own tiles.
   int blasThreads = openblas_get_num_threads();
   openblas_set_num_threads(1);
+  std::vector<Step> plan = slicePlan(dims);
+  if (nq <= SMALL_BATCH) {
+    smallBatchBlock(st, queries.data, nq, qStride, block.data, nb, bStride, static_cast<int32_t>(firstId), plan, nd, xInv, xInvStride, threads);
+    openblas_set_num_threads(blasThreads);
+    return env.Undefined();
+  }
   const int64_t tileQueries = TILE_QUERIES;
   int64_t tiles = (nq + tileQueries - 1) / tileQueries;
   std::atomic<int64_t> next{0};
-  std::vector<Step> plan = slicePlan(dims);
   bool anyTail = std::any_of(plan.begin(), plan.end(), [](const Step& p) { return !p.onGrid; });
   // Tiles of dot products are kept between calls: fresh pages are slow to touch on some virtual machines.
   static std::vector<std::vector<float>> scratch, tailScratch;
@@ -392,11 +456,7 @@ Napi::Value PrefixInvNorms(const Napi::CallbackInfo& info) {
   require(rows >= 0 && stride >= maxDim && threads > 0, env, "prefixInvNorms: bad shape");
   require(rows == 0 || static_cast<size_t>((rows - 1) * stride + maxDim) <= x.length, env, "prefixInvNorms: x is too short");
   require(out.length >= dims.size() * rows, env, "prefixInvNorms: out is too short");
-  fanOut(threads, [&](int t) {
-    int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
-    std::vector<float> part = prefixInvNorms(x.data + r0 * stride, r1 - r0, stride, dims);
-    for (size_t s = 0; s < dims.size(); s++) std::copy(part.begin() + s * (r1 - r0), part.begin() + (s + 1) * (r1 - r0), out.data + s * rows + r0);
-  });
+  prefixInvNormsInto(x.data, rows, stride, dims, out.data, threads);
   return env.Undefined();
 }
 

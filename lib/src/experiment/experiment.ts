@@ -17,8 +17,8 @@ import { FIRST_STAGE_GRAMMAR, isFirstStageName } from "../search/firstStages";
 import { rerankLabel } from "./labels";
 import { fieldError, listOf, objectOf, oneOf, plainName, positiveInt, positiveNumber, text, type FieldAt, type Reader } from "./fields";
 import {
-  DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, isPgvectorIndexType, PGVECTOR_INDEX_GRAMMAR, RERANK_PRECISIONS, SHORTLIST_FORMATS,
-  type ExactEngine, type FunnelSpec, type IndexType, type ModelKind, type RerankPrecision, type RerankSpec, type ShortlistFormat,
+  DEFAULT_RERANK_PRECISION, EXACT_ENGINES, INDEX_TYPES, isPgvectorIndexType, PGVECTOR_INDEX_GRAMMAR, RERANK_ACCESSES, RERANK_PRECISIONS, SHORTLIST_FORMATS,
+  type ExactEngine, type FunnelSpec, type IndexType, type ModelKind, type RerankAccess, type RerankPrecision, type RerankSpec, type ShortlistFormat,
 } from "./types";
 
 /** How stage 1 embeds images (absent when the arrays come from elsewhere, e.g. the Python originals). */
@@ -94,6 +94,8 @@ export interface Experiment {
   shortlistFormat: ShortlistFormat;
   /** Arithmetic of reranking's dot products (see RerankPrecision). */
   rerankPrecision: RerankPrecision;
+  /** How reranking reads a database not yet in memory (see RerankAccess; default "auto"). Not recorded: the ids do not depend on it. */
+  rerankAccess?: RerankAccess;
   /** The sweep's grid (`mrl sweep`, notebooks/sweep.ipynb): fields given here replace DEFAULT_SWEEP_GRID's. */
   sweep?: Partial<SweepGrid>;
   /**
@@ -243,9 +245,9 @@ const experimentFields = objectOf<Experiment>({
   k: positiveInt, nesting: listOf(positiveInt, { nonEmpty: true }), efSearch: positiveInt, exactEngine: oneOf(EXACT_ENGINES),
   indexFiles: boolean,
   adaptive: listOf(rerankSpec), funnels: listOf(funnelSpec), metricKs: listOf(positiveInt, { nonEmpty: true }),
-  recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), memoryGb: positiveNumber,
-  inference: inferenceSettings, sweep: sweepGrid, postgres: postgresSettings, cluster: clusterSettings,
-}, ["description", "efSearch", "exactEngine", "indexFiles", "memoryGb", "inference", "sweep", "postgres", "cluster"]);
+  recallDenominator, shortlistFormat: oneOf(SHORTLIST_FORMATS), rerankPrecision: oneOf(RERANK_PRECISIONS), rerankAccess: oneOf(RERANK_ACCESSES),
+  memoryGb: positiveNumber, inference: inferenceSettings, sweep: sweepGrid, postgres: postgresSettings, cluster: clusterSettings,
+}, ["description", "efSearch", "exactEngine", "indexFiles", "rerankAccess", "memoryGb", "inference", "sweep", "postgres", "cluster"]);
 
 /**
  * Checks an experiment given as plain data (defaults filled in) and returns it typed: field types first,

@@ -11,7 +11,7 @@ import type { FunnelSpec, RerankSpec } from "./types";
 export const FLAG_USAGE = `[--experiment FILE] [--root DIR] [--dataset TAG] [--model mrl|mrl_e|ff[,...]] [--model-config CONFIG]
              [--index exactl2|hnsw8|hnsw32[,...]] [--dims 8,16,...] [--k N] [--ef-search N] [--exact-engine nested|faiss]
              [--adaptive DR:DS:L]... [--funnel DR:D1,D2,...:S1,S2,...]... [--recall-denominator class-count|N]
-             [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--memory-gb N]
+             [--shortlist-format csv|npy] [--rerank-precision float32|float64] [--rerank-access auto|load|rows] [--memory-gb N]
              [--no-index-files] [--force] [--no-wait] [--results DIR] [--no-notebooks] [--shard I/N] [--shards N]
              sweep: [--retrieval-dims 8,16|none] [--shortlists 100,200|none] [--rerank-dims 2048|none] [--exact-dims 16,2048|none]
              [--first-stages exact,hnsw32,ivf256-p16-c8,pq8,opq8,sq8,binary] [--funnel-shortlists 200,...] [--funnel-steps 3,...] [--no-funnels]
@@ -70,7 +70,8 @@ export interface FlagOrigin { field: string; flag: string; value: string }
 const FLAG_FIELDS: Record<string, string> = {
   "--root": "root", "--dataset": "dataset", "--model": "models", "--model-config": "models", "--index": "indexTypes", "--dims": "nesting",
   "--k": "k", "--ef-search": "efSearch", "--exact-engine": "exactEngine", "--recall-denominator": "recallDenominator",
-  "--shortlist-format": "shortlistFormat", "--rerank-precision": "rerankPrecision", "--memory-gb": "memoryGb",
+  "--shortlist-format": "shortlistFormat", "--rerank-precision": "rerankPrecision", "--rerank-access": "rerankAccess",
+  "--memory-gb": "memoryGb",
   "--database-url": "postgres.databaseUrl", "--pg-dims": "postgres.dims", "--pg-ef-search": "postgres.efSearch",
 };
 
@@ -185,6 +186,7 @@ export function parseFlags(args: string[]): ParsedFlags {
       o.recallDenominator = v === "class-count" ? v : isPositiveInteger(v) ? Number(v) : bad(a, v, 'class-count or a positive integer (the original: 1300)');
     } else if (a === "--shortlist-format") o.shortlistFormat = value(++i) as ExperimentOverrides["shortlistFormat"];
     else if (a === "--rerank-precision") o.rerankPrecision = value(++i) as ExperimentOverrides["rerankPrecision"];
+    else if (a === "--rerank-access") o.rerankAccess = value(++i) as ExperimentOverrides["rerankAccess"];
     else if (a === "--memory-gb") {
       const v = value(++i);
       o.memoryGb = Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : bad(a, v, "a positive number of GB (e.g. 4 or 0.5)");

@@ -113,7 +113,7 @@ function forEachRun<T>(experiment: Experiment, work: (spec: ArtifactSpec, arrays
 const searchOptions = (e: Experiment, o: StageOptions): IndexSearchOptions =>
   ({ k: e.k, efSearch: e.efSearch, exactEngine: e.exactEngine, indexFiles: e.indexFiles, force: o.force, quiet: o.quiet, nesting: e.nesting });
 const rerankOptions = (e: Experiment, o: StageOptions): RerankStageOptions =>
-  ({ k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, force: o.force, quiet: o.quiet });
+  ({ k: e.k, adaptive: e.adaptive, funnels: e.funnels, precision: e.rerankPrecision, access: e.rerankAccess, force: o.force, quiet: o.quiet });
 // A pgvector-* index type is searched and reranked by Postgres (`mrl postgres`, postgres/stage.ts); metrics treat it alike.
 const search = (e: Experiment, spec: ArtifactSpec, arraysOf: ArraysOf, o: StageOptions): DimResult[] => {
   if (isPgvectorIndexType(spec.indexType)) return [];

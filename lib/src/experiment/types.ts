@@ -84,3 +84,11 @@ export const RERANK_PRECISIONS: readonly RerankPrecision[] = ["float32", "float6
  */
 export const DEFAULT_RERANK_PRECISION: RerankPrecision = "float32";
 
+/**
+ * How reranking reads a database that is not in memory yet: "auto" (default) by an estimate of the bytes each
+ * way (rerank/access.ts), "load" it whole (when it fits the memory budget), or read only the candidates' "rows"
+ * from its file. The reranked ids are the same either way.
+ */
+export type RerankAccess = "auto" | "load" | "rows";
+export const RERANK_ACCESSES: readonly RerankAccess[] = ["auto", "load", "rows"];
+

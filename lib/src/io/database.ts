@@ -10,11 +10,13 @@ import { checkFinite, checkNonZeroPrefixes } from "../core/checks";
 import { check, MrlError } from "../core/errors";
 import { matrix, type Matrix } from "../core/matrix";
 import { createProgress } from "../core/progress";
+import { allocateFloat32, nativeKernels } from "../kernels/native";
 import { readFully } from "./npy";
 import { npyRowBlocks, openNpy, readMatrixPrefixNpy, STREAM_BUFFER_BYTES } from "./npy";
 
 /** Rows read through rather than skipped when a gap between wanted rows is at most this many bytes (one read beats two). */
-const COALESCE_GAP_BYTES = 64 * 1024;
+export const COALESCE_GAP_BYTES = 64 * 1024;
+
 
 export class DatabaseVectors {
   private resident?: Matrix;
@@ -28,6 +30,17 @@ export class DatabaseVectors {
   /** Bytes of the whole array as float32. */
   get bytes(): number {
     return this.rows * this.cols * 4;
+  }
+
+  /** The share (0..1) of the file's bytes in the page cache now (mincore: nothing is read). */
+  cachedShare(): number {
+    const fd = fs.openSync(this.file, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      return size === 0 ? 1 : nativeKernels().residentBytes(fd, size) / size;
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Whether the whole array is in memory now (matrix() was called). */
@@ -63,6 +76,20 @@ export class DatabaseVectors {
       block.data.set(part.data.data, (part.start - start) * dims);
     }
     return block;
+  }
+
+  /**
+   * A reader of this file's blocks of `blockRows` rows (their first `dims` columns), in order, `passes` times over,
+   * each block read on a background thread while the caller computes on the one before; undefined when the file
+   * is not float32 (readBlock converts it). Close it when done.
+   */
+  blockReader(blockRows: number, dims: number, passes: number): BlockReader | undefined {
+    const npy = openNpy(this.file);
+    if (npy.header.dtype !== "f4") {
+      fs.closeSync(npy.fd);
+      return undefined;
+    }
+    return new BlockReader(this, npy.fd, npy.header.dataOffset, blockRows, dims, passes);
   }
 
   /** Rows `ids` (ascending, distinct), first `dims` columns, packed into `out` (ids.length x dims). */
@@ -144,5 +171,77 @@ export class DatabaseVectors {
       }
     }
     progress.done();
+  }
+}
+
+/**
+ * Blocks of rows (their first `dims` columns) read pass after pass in id order, double-buffered: returning block i starts reading block i + 1 (or block 0 of the
+ * next pass) into the other buffer on a native thread (readStart), so reading overlaps the arithmetic. A block is
+ * valid until the next read().
+ */
+export class BlockReader {
+  private readonly buffers: Float32Array[];
+  private pending?: { start: number; end: number; ticket: number; buffer: number };
+  private passesLeft: number;
+  private closed = false;
+
+  constructor(private readonly database: DatabaseVectors, private readonly fd: number, private readonly dataOffset: number,
+    readonly blockRows: number, readonly dims: number, passes: number) {
+    check(Number.isInteger(blockRows) && blockRows > 0 && dims > 0 && dims <= database.cols,
+      `blocks of ${blockRows} rows x ${dims} dims do not fit ${database.rows} x ${database.cols}`, database.file);
+    const rows = Math.min(blockRows, database.rows);
+    this.buffers = [allocateFloat32(rows * dims), allocateFloat32(rows * dims)];
+    this.passesLeft = passes;
+    nativeKernels().fileAdvice(fd, dataOffset, 0, "sequential");
+  }
+
+  /** Rows start..end-1 (first `dims` columns), waiting for the read-ahead when it is this block, else reading it now. */
+  read(start: number, end: number): Matrix {
+    const db = this.database;
+    check(!this.closed && 0 <= start && start < end && end <= db.rows && end - start <= this.blockRows,
+      `rows ${start}..${end} are outside ${db.rows} rows in blocks of ${this.blockRows}`, db.file);
+    const hit = this.pending && this.pending.start === start && this.pending.end === end ? this.pending : undefined;
+    const used = hit ? hit.buffer : this.pending ? 1 - this.pending.buffer : 0;
+    this.finishPending(hit !== undefined);
+    if (!hit) this.readInto(used, start, end, true);
+    if (end === db.rows) this.passesLeft--;
+    const next = end < db.rows ? end : this.passesLeft > 0 ? 0 : -1;
+    if (next >= 0) this.readInto(1 - used, next, Math.min(db.rows, next + this.blockRows), false);
+    return matrix(end - start, this.dims, this.buffers[used].subarray(0, (end - start) * this.dims));
+  }
+
+  /** Waits for a read still running and closes the file. */
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.finishPending(false);
+    } finally {
+      this.closed = true;
+      fs.closeSync(this.fd);
+    }
+  }
+
+  private readInto(buffer: number, start: number, end: number, wait: boolean): void {
+    const rowBytes = this.database.cols * 4;
+    const ticket = nativeKernels().readStart(this.fd, this.buffers[buffer], this.dataOffset + start * rowBytes, end - start, rowBytes, this.dims * 4);
+    this.pending = { start, end, ticket, buffer };
+    if (wait) this.finishPending(true);
+  }
+
+  /** Joins the pending read; `check`: a short read is an error (a truncated file), else it is discarded. */
+  private finishPending(checkLength: boolean): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    let got: number;
+    try {
+      got = nativeKernels().readWait(p.ticket);
+    } catch (err) {
+      throw new MrlError(`reading rows ${p.start}..${p.end - 1}: ${(err as Error).message}`, this.database.file);
+    }
+    const rowsGot = Math.floor(got / (this.dims * 4));
+    if (checkLength && rowsGot !== p.end - p.start) {
+      throw new MrlError(`unexpected end of file: row ${p.start + rowsGot} is not all there (the file is shorter than its header says)`, this.database.file);
+    }
   }
 }

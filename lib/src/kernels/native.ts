@@ -36,6 +36,20 @@ interface NativeKernels {
   flockTry(fd: number, exclusive: boolean): boolean;
   /** The k smallest of n ascending runs per slot (shard/merge.ts): runs concatenated, each slots x k uint32 (lo, hi) pairs. */
   mergeRuns(runs: Uint32Array, n: number, slots: number, k: number, out: Uint32Array, threads: number): void;
+  /**
+   * posix_fadvise on bytes offset..offset+length-1 of an open file (length 0: to its end): "willneed" starts
+   * reading them into the page cache in the background, "dontneed" evicts them (a cold-cache benchmark).
+   */
+  fileAdvice(fd: number, offset: number, length: number, advice: "willneed" | "dontneed" | "sequential"): void;
+  /** Bytes of the file's first `length` bytes whose pages are in the page cache now (mincore; nothing is read). */
+  residentBytes(fd: number, length: number): number;
+  /**
+   * Starts reading `rows` rows of rowBytes bytes at fileOffset into target on a background thread, the first
+   * prefixBytes of each (rows x prefixBytes, packed); returns a ticket for readWait.
+   */
+  readStart(fd: number, target: Float32Array, fileOffset: number, rows: number, rowBytes: number, prefixBytes: number): number;
+  /** Waits for a readStart: the bytes read (fewer at the end of the file); throws the read's error. */
+  readWait(ticket: number): number;
 }
 
 const ADDON = path.join(__dirname, "..", "..", "native", "build", "Release", "mrl_native.node");

@@ -17,7 +17,8 @@
  */
 import { check, checkOneOf, MrlError } from "../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../core/matrix";
-import { DEFAULT_RERANK_PRECISION, RERANK_PRECISIONS, type FunnelSpec, type RerankPrecision } from "../experiment/types";
+import { DEFAULT_RERANK_PRECISION, RERANK_PRECISIONS, type FunnelSpec, type RerankAccess, type RerankPrecision } from "../experiment/types";
+import { batchRowIds, candidateReads, chooseRerankAccess, gatherBatchQueries } from "./access";
 import { localityOrder } from "../kernels/locality";
 import { allocateFloat32, nativeKernels } from "../kernels/native";
 import { defaultThreads } from "../kernels/threads";
@@ -45,6 +46,11 @@ export interface RerankOptions {
    * norms of the rows of `queries`.
    */
   queryNorms?: Float64Array;
+  /**
+   * For a database given as DatabaseVectors not yet in memory: load it, read only the candidates' rows, or
+   * choose by the bytes each way ("auto", the default; chooseRerankAccess). The ids are the same.
+   */
+  access?: RerankAccess;
 }
 
 /** Below this many multiply-adds a call stays on the calling thread (starting a thread costs ~0.1 ms). */
@@ -134,25 +140,24 @@ export function wholeRowNorms(m: Matrix): Float64Array {
   return out;
 }
 
-/** Bytes of candidate rows gathered per query batch when the database is read from its file. */
-export const GATHER_BYTES = 256 * 2 ** 20;
-
 /**
- * Rerank or funnel against a database given as DatabaseVectors. One held in memory is reranked in place.
- * One read from its file: each batch of queries gathers its candidates' rows (sorted, so file reads go
- * forward and nearby rows share one read) into one small matrix, and the same kernel runs on it with local
- * ids: every distance is computed from the same values by the same code, so the results are identical to
- * the in-memory path.
+ * Rerank or funnel against a database given as DatabaseVectors, by the path chooseRerankAccess picks (options.access;
+ * "auto" weighs the bytes each way, and how much of the file is in the page cache). In memory: reranked in place. From the file: each batch of queries gathers its
+ * candidates' rows (sorted, so file reads go forward and nearby rows share one read) into one small matrix, and
+ * the same kernel runs on it with local ids: every distance is computed from the same values by the same code,
+ * so the results are identical to the in-memory path.
  */
 function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatrix, dims: number[], shortlists: number[], options: RerankOptions): IntMatrix {
   const run = (db: Matrix, q: Matrix, c: IntMatrix, o: RerankOptions): IntMatrix => (dims.length === 1 && shortlists.length === 1
     ? rerank(db, q, c, dims[0], shortlists[0], o) : funnelRerank(db, q, c, { dims, shortlists }, o));
-  if (database.inMemory) return run(database.matrix(), queries, candidates, options);
+  const path = database.loaded || options.access === "load" ? "memory" : options.access === "rows" ? "rows"
+    : chooseRerankAccess(database, candidateReads(candidates, dims, shortlists, database.cols), database.cachedShare()).path;
+  if (path === "memory") return run(database.matrix(), queries, candidates, options);
   check(queries.cols === database.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   checkRerankInputs(matrix(0, database.cols), queries, candidates, shortlists[0]);
   const width = Math.max(...dims), needed = shortlists[0], last = shortlists[shortlists.length - 1];
   check(width > 0 && width <= database.cols, `rerank dims [${dims}] are outside the database's 1..${database.cols} dims`);
-  const batch = Math.max(1, Math.floor(GATHER_BYTES / (needed * width * 4)));
+  const batch = gatherBatchQueries(needed, width);
   const rowsBuffer = allocateFloat32(Math.min(queries.rows, batch) * needed * width);
   const out = new Int32Array(queries.rows * last);
   const ids = new Int32Array(Math.min(queries.rows, batch) * needed);
@@ -161,14 +166,7 @@ function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatr
   for (let first = 0; first < queries.rows; first += batch) {
     const n = Math.min(batch, queries.rows - first);
     // the batch's distinct candidate ids, ascending (-1, a missing candidate, has no row)
-    let count = 0;
-    for (let q = 0; q < n; q++) {
-      for (let j = 0; j < needed; j++) ids[count++] = candidates.data[(first + q) * candidates.cols + j];
-    }
-    const sorted = ids.subarray(0, count).sort();
-    let distinct = 0;
-    for (let i = 0; i < count; i++) if (sorted[i] !== -1 && (distinct === 0 || sorted[i] !== sorted[distinct - 1])) sorted[distinct++] = sorted[i];
-    const rowIds = sorted.subarray(0, distinct);
+    const rowIds = batchRowIds(candidates, first, n, needed, ids), distinct = rowIds.length;
     if (distinct > 0 && (rowIds[0] < 0 || rowIds[distinct - 1] >= database.rows)) {
       throw new MrlError(`candidate id ${rowIds[0] < 0 ? rowIds[0] : rowIds[distinct - 1]} is outside the database's 0..${database.rows - 1} (or -1 for a missing one)`, database.file);
     }

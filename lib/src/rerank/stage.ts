@@ -2,14 +2,17 @@
  * Stage 3 runner (reranking): adaptive and funnel retrieval from the shortlist files faiss_nn wrote, with
  * the manifest's freshness rule; the reranked shortlists are written under the original names.
  */
+import { MrlError } from "../core/errors";
 import type { IntMatrix, Matrix } from "../core/matrix";
-import { createProgress } from "../core/progress";
+import { gigabytes } from "../core/memory";
+import { createProgress, progressNote } from "../core/progress";
 import { rerankLabel } from "../experiment/labels";
-import type { FunnelSpec, RerankPrecision, RerankSpec } from "../experiment/types";
+import type { FunnelSpec, RerankAccess, RerankPrecision, RerankSpec } from "../experiment/types";
 import type { RetrievalArrays } from "../io/arrays";
 import { isFresh, recordArtifact, type StageConfig } from "../io/manifest";
 import { funnelPath, neighborsPath, rerankedPath, type ArtifactSpec } from "../io/naming";
 import { checkCandidates, loadShortlist, writeShortlist } from "../io/shortlists";
+import { candidateReads, chooseRerankAccess } from "./access";
 import { funnelRerank, rerank, rerankPrecision } from "./rerank";
 
 export interface RerankStageOptions {
@@ -19,6 +22,8 @@ export interface RerankStageOptions {
   funnels: FunnelSpec[];
   /** Default: DEFAULT_RERANK_PRECISION. Recorded with every reranked artifact, so switching it recomputes them. */
   precision?: RerankPrecision;
+  /** How a database not yet in memory is read (default "auto": chooseRerankAccess over every job to run). Not recorded. */
+  access?: RerankAccess;
   force?: boolean;
   quiet?: boolean;
 }
@@ -40,8 +45,11 @@ export interface RerankJob {
   label: string;
   /** Its candidates: the first ones of its shortlist (loaded once per dim for all jobs), checked. */
   candidates: () => IntMatrix;
-  /** Reranks `candidates` of `queries` (all queries, or a shard's rows of both). */
-  run: (queries: Matrix, candidates: IntMatrix) => IntMatrix;
+  /** The rerank dims and shortlists (one of each for adaptive retrieval): what the rows it reads are. */
+  dims: number[];
+  shortlists: number[];
+  /** Reranks `candidates` of `queries` (all queries, or a shard's rows of both); access: default "auto" per call. */
+  run: (queries: Matrix, candidates: IntMatrix, access?: RerankAccess) => IntMatrix;
 }
 
 /** The stage's jobs (adaptive, then funnel configurations), for the whole query set or a shard of it (shard/rerank.ts). */
@@ -52,12 +60,12 @@ export function rerankJobs(spec: ArtifactSpec, arrays: RetrievalArrays, options:
   const recorded = { precision };
   const specs = [
     ...options.adaptive.map((a) => ({ kind: "adaptive" as const, retrievalDim: a.retrievalDim, out: rerankedPath(spec, a),
-      config: { k: options.k, ...a, ...recorded }, needed: a.shortlist,
-      run: (q: Matrix, c: IntMatrix) => rerank(arrays.database, q, c, a.rerankDim, a.shortlist, { precision }),
+      config: { k: options.k, ...a, ...recorded }, needed: a.shortlist, dims: [a.rerankDim], shortlists: [a.shortlist],
+      run: (q: Matrix, c: IntMatrix, access?: RerankAccess) => rerank(arrays.database, q, c, a.rerankDim, a.shortlist, { precision, access }),
       label: `rerank ${rerankLabel(a)}` })),
     ...options.funnels.map((f) => ({ kind: "funnel" as const, retrievalDim: f.retrievalDim, out: funnelPath(spec, f),
-      config: { k: options.k, ...f, ...recorded }, needed: f.shortlists[0],
-      run: (q: Matrix, c: IntMatrix) => funnelRerank(arrays.database, q, c, f, { precision }),
+      config: { k: options.k, ...f, ...recorded }, needed: f.shortlists[0], dims: f.dims, shortlists: f.shortlists,
+      run: (q: Matrix, c: IntMatrix, access?: RerankAccess) => funnelRerank(arrays.database, q, c, f, { precision, access }),
       label: `funnel ${rerankLabel(f)}` })),
   ];
   // the first candidates only: as many as the longest rerank from this dim uses
@@ -70,7 +78,8 @@ export function rerankJobs(spec: ArtifactSpec, arrays: RetrievalArrays, options:
       }
       return cache.get(j.retrievalDim)!;
     };
-    return { kind: j.kind, out: j.out, config: j.config, label: j.label, run: j.run, inputs: [file, arrays.files.databaseX, arrays.files.queriesX],
+    return { kind: j.kind, out: j.out, config: j.config, label: j.label, run: j.run, dims: j.dims, shortlists: j.shortlists,
+      inputs: [file, arrays.files.databaseX, arrays.files.queriesX],
       candidates: () => checkCandidates(load(), j.needed, file, j.label) };
   });
 }
@@ -81,15 +90,17 @@ export function rerankJobs(spec: ArtifactSpec, arrays: RetrievalArrays, options:
  */
 export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, options: RerankStageOptions): RerankStageResult[] {
   const jobs = rerankJobs(spec, arrays, options);
+  const todo = new Set(jobs.filter((job) => options.force || !isFresh(job.out, job.kind, job.config, job.inputs)));
+  const access = accessFor(arrays, [...todo], options);
   const progress = createProgress("rerank/funnel", jobs.length, { quiet: options.quiet, intervalSeconds: 0 });
   const results: RerankStageResult[] = [];
   for (const job of jobs) {
-    if (!options.force && isFresh(job.out, job.kind, job.config, job.inputs)) {
+    if (!todo.has(job)) {
       results.push({ file: job.out, kind: job.kind, seconds: 0, skipped: true });
     } else {
       const candidates = job.candidates();
       const t0 = performance.now();
-      const reranked = job.run(arrays.queries, candidates);
+      const reranked = job.run(arrays.queries, candidates, access);
       const seconds = (performance.now() - t0) / 1000;
       writeShortlist(job.out, reranked);
       recordArtifact(job.out, job.kind, job.config, job.inputs);
@@ -99,4 +110,30 @@ export function runRerankStage(spec: ArtifactSpec, arrays: RetrievalArrays, opti
   }
   progress.done();
   return results;
+}
+
+/**
+ * One access path for every rerank the stage runs (loading once serves them all), chosen by what the rows path
+ * would read over all of them against the database's bytes, and how much of the file is cached; prints the choice
+ * and why. A forced "load" over the budget is refused here, before anything is written.
+ */
+function accessFor(arrays: RetrievalArrays, jobs: RerankJob[], options: RerankStageOptions): RerankAccess {
+  const { database } = arrays;
+  if (jobs.length === 0) return "auto";
+  if (options.access === "load" && !database.inMemory && !database.loaded) {
+    throw new MrlError(`--rerank-access load: the database (${gigabytes(database.bytes)}) does not fit the memory budget ` +
+      `${gigabytes(arrays.budgetBytes)}; use --rerank-access rows or auto, or raise --memory-gb`, database.file);
+  }
+  const reads = { rows: 0, reads: 0, bytes: 0 };
+  if (!database.loaded) {
+    for (const job of jobs) {
+      const one = candidateReads(job.candidates(), job.dims, job.shortlists, database.cols);
+      reads.rows += one.rows;
+      reads.reads += one.reads;
+      reads.bytes += one.bytes;
+    }
+  }
+  const choice = chooseRerankAccess(database, reads, database.loaded ? 1 : database.cachedShare(), options.access);
+  progressNote(`rerank: ${choice.reason}`, { quiet: options.quiet });
+  return choice.path === "memory" ? "load" : "rows";
 }

@@ -80,16 +80,21 @@ function readCheckpoints(checkpoints: ExactCheckpoint[], labels: IntMatrix[], k:
   return { done };
 }
 
-/** The database's blocks: views when it is held in memory (with its prefix norms, for every pass), else reads. */
-function databaseBlocks(arrays: RetrievalArrays, dims: number[], blockRows: number, hold: boolean): BlockSource {
+/**
+ * The database's blocks: views when it is held in memory (with its prefix norms, for every pass), else reads from
+ * its file, `passes` times over, the next block read ahead on a thread (BlockReader; readBlock for a float64 file).
+ */
+function databaseBlocks(arrays: RetrievalArrays, dims: number[], blockRows: number, hold: boolean, passes: number): BlockSource & { close(): void } {
   const { database } = arrays;
   if (hold) {
     const held = database.matrix();
-    return matrixBlocks(held, blockRows, rowNorms(held, dims)); // every chunk passes over the same rows
+    return { ...matrixBlocks(held, blockRows, rowNorms(held, dims)), close: () => undefined }; // every chunk passes over the same rows
   }
   const maxDim = Math.max(...dims);
+  const reader = database.blockReader(blockRows, maxDim, passes);
+  if (reader) return { rows: database.rows, blockRows, read: (start, end) => reader.read(start, end), close: () => reader.close() };
   const buffer = allocateFloat32(blockRows * maxDim);
-  return { rows: database.rows, blockRows, read: (start, end) => database.readBlock(start, end, maxDim, buffer) };
+  return { rows: database.rows, blockRows, read: (start, end) => database.readBlock(start, end, maxDim, buffer), close: () => undefined };
 }
 
 /**
@@ -110,7 +115,7 @@ export function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: nu
   const found = o.force ? { done: 0 } : readCheckpoints(o.checkpoints, labels, k);
   if (found.afresh) progressNote(`${o.label}: starting afresh, not resuming ${found.afresh}`, { quiet: o.quiet });
   const resumed = found.done;
-  const source = databaseBlocks(arrays, dims, blockRows, holdDatabase);
+  const source = databaseBlocks(arrays, dims, blockRows, holdDatabase, Math.ceil((nq - resumed) / chunkQueries));
   const normalized = o.indexFiles.length > 0 ? allocateFloat32(blockRows * maxDim) : undefined;
   const progress = createProgress(o.label, (nq - resumed) * (rows.end - rows.start), { quiet: o.quiet });
   let writers: { dim: number; writer: RowWriter }[] = [];
@@ -143,6 +148,8 @@ export function nestedExactSearch(arrays: RetrievalArrays, dims: number[], k: nu
   } catch (err) {
     for (const { writer } of writers) writer.close();
     throw err;
+  } finally {
+    source.close();
   }
   progress.done();
   return { labels, resumedQueries: resumed, entries };

@@ -236,17 +236,21 @@ export function searchInChunks(queries: Matrix, dims: number[], k: number, datab
 
 /**
  * Exact k-NN of `queries` in `database` at every nesting dim (both raw; prefixes normalized on the fly), the
- * database in blocks of `blockRows` rounded to whole engine tiles.
+ * database in blocks of `blockRows` rounded to whole engine tiles. A few queries (up to 4) take the engine's
+ * matrix-vector path; `norms` (rowNorms(database, dims), made once) spares one pass over the rows per call when
+ * the same database is searched again and again, one query at a time.
  */
 export function nestedKnn(database: Matrix, queries: Matrix, dims: number[], k: number,
-  options: { blockRows?: number; threads?: number; onRows?: (rows: number) => void } = {}): KnnAtDim[] {
+  options: { blockRows?: number; threads?: number; onRows?: (rows: number) => void; norms?: RowNorms } = {}): KnnAtDim[] {
   check(database.cols === queries.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   check(k <= database.rows, `k=${k} is larger than the database (${database.rows} rows)`);
   const sorted = [...new Set(dims)].sort((a, b) => a - b);
   // queries in chunks of whole tiles whose running state stays small (fresh memory is slow to touch), the
   // rows' prefix norms computed once for all chunks
   const chunk = Math.max(NESTED_TILE_QUERIES, Math.floor(NESTED_CHUNK_STATE_BYTES / nestedStateBytes(sorted.length, k) / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES);
-  const norms = queries.rows > chunk ? rowNorms(database, sorted) : undefined;
+  check(!options.norms || (options.norms.rows === database.rows && options.norms.dims.join() === sorted.join()),
+    `the row norms given are for ${options.norms?.rows} rows at dims [${options.norms?.dims}], not ${database.rows} rows at [${sorted}]`);
+  const norms = options.norms ?? (queries.rows > chunk ? rowNorms(database, sorted) : undefined);
   const per = queries.rows * k;
   const distances = allocateFloat32(sorted.length * per), labels = allocateInt32(sorted.length * per);
   const step = Math.max(1, Math.round((options.blockRows ?? 16384) / NESTED_TILE_ROWS)) * NESTED_TILE_ROWS;

@@ -7,10 +7,23 @@ import { gigabytes } from "../core/memory";
 import { MIN_BLOCK_ROWS, type RetrievalArrays } from "../io/arrays";
 import { NESTED_TILE_QUERIES, nestedStateBytes } from "./nested";
 
-/** Largest database block read from a file at once. */
-const MAX_BLOCK_BYTES = 256 * 2 ** 20;
-/** Largest running state of a query chunk (the nested engine's top-k lists at every dim). */
-const MAX_STATE_BYTES = 256 * 2 ** 20; // smaller chunks cost only passes over the database; fresh memory is slow to touch
+/** Largest memory for the database blocks read from a file (two buffers, and a normalized prefix). */
+const MAX_BLOCK_BYTES = 512 * 2 ** 20;
+/**
+ * Largest running state of a query chunk (the nested engine's top-k lists at every dim) when the database is held
+ * in memory: smaller chunks cost only passes over memory. Read from its file, a pass costs a read of the whole
+ * file, so the chunk takes what the budget leaves: the fewest passes.
+ */
+const MAX_HELD_STATE_BYTES = 256 * 2 ** 20;
+
+/** Least room an out-of-core plan leaves for memory it does not count (measured: ~70 MB at a 0.5 GB budget). */
+const UNPLANNED_BYTES = 128 * 2 ** 20;
+
+/**
+ * Bytes per row of database block when it is read from the file: two buffers of its maxDim-prefix (io/database.ts
+ * BlockReader reads the next block while the engine computes on one) and the normalized prefix of the index files.
+ */
+export const blockBytesPerRow = (maxDim: number): number => 3 * maxDim * 4;
 
 /** How the nested exact search splits its work to stay inside the memory budget. */
 export interface ExactPlan {
@@ -32,13 +45,24 @@ function tryPlan(arrays: RetrievalArrays, dims: number[], k: number, hold: boole
   const maxDim = Math.max(...dims);
   const resident = hold || database.loaded ? database.bytes : 0;
   const spare = arrays.budgetBytes - resident - queries.data.byteLength - dims.length * queries.rows * k * 4;
-  const blockRows = hold ? Math.min(database.rows, 16384)
-    : Math.min(database.rows, Math.floor(Math.min(MAX_BLOCK_BYTES, spare / 4) / (maxDim * 8) / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS);
-  const blockBytes = hold ? 0 : blockRows * maxDim * 8;
+  // the query chunk first (fewer passes over the file), beside a smallest block; then the block takes what is left
+  const perRow = blockBytesPerRow(maxDim);
+  const leastBlock = hold ? 0 : Math.min(database.rows, MIN_BLOCK_ROWS) * perRow;
   const perQuery = nestedStateBytes(dims.length, k) + dims.length * k * 8; // state + its result
-  const limit = Math.min(maxChunkQueries, Math.floor(Math.min(MAX_STATE_BYTES, spare - blockBytes) / perQuery));
+  // beyond the held database's cap, a chunk (and then the blocks) leave room for what the plan does not count (the
+  // runtime's heap, shortlists loaded and written): a tenth of the budget, at least UNPLANNED_BYTES
+  const unplanned = Math.max(UNPLANNED_BYTES, arrays.budgetBytes / 10);
+  const stateBytes = Math.min(MAX_HELD_STATE_BYTES, spare - leastBlock);
+  const limit = Math.min(maxChunkQueries, Math.floor((hold ? stateBytes : Math.max(stateBytes, spare - leastBlock - unplanned)) / perQuery));
   // whole engine tiles, so the shortlists do not depend on the budget
-  const chunkQueries = limit >= queries.rows ? queries.rows : Math.floor(limit / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
+  const most = limit >= queries.rows ? queries.rows : Math.floor(limit / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
+  // as many passes as that takes, with chunks as even as whole tiles allow: what they leave goes to the blocks
+  if (most < 1) return undefined;
+  const passes = Math.ceil(queries.rows / most);
+  const chunkQueries = hold || passes === 1 ? most : Math.ceil(queries.rows / passes / NESTED_TILE_QUERIES) * NESTED_TILE_QUERIES;
+  const left = hold ? 0 : Math.max(leastBlock, spare - chunkQueries * perQuery - unplanned);
+  const blockRows = hold ? Math.min(database.rows, 16384)
+    : Math.min(database.rows, Math.floor(Math.min(MAX_BLOCK_BYTES, left) / perRow / MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS);
   if (blockRows < 1 || chunkQueries < 1) return undefined;
   return { chunkQueries, blockRows, holdDatabase: hold || database.loaded };
 }
@@ -49,7 +73,7 @@ export function planExactSearch(arrays: RetrievalArrays, dims: number[], k: numb
   const plan = (arrays.database.inMemory && !fromFile ? tryPlan(arrays, dims, k, true, maxChunkQueries) : undefined) ?? tryPlan(arrays, dims, k, false, maxChunkQueries);
   if (plan) return plan;
   const { database, queries } = arrays;
-  const least = queries.data.byteLength + dims.length * queries.rows * k * 4 + MIN_BLOCK_ROWS * Math.max(...dims) * 8 +
+  const least = queries.data.byteLength + dims.length * queries.rows * k * 4 + MIN_BLOCK_ROWS * blockBytesPerRow(Math.max(...dims)) +
     (nestedStateBytes(dims.length, k) + dims.length * k * 8) * Math.min(queries.rows, NESTED_TILE_QUERIES);
   throw new MrlError(`memory budget ${gigabytes(arrays.budgetBytes)} is too small for an exact search at ${dims.length === 1 ? `${dims[0]} dims` : `dims [${dims}]`}: ` +
     `the queries, their ${k}-NN shortlists, a ${MIN_BLOCK_ROWS}-row block and the search state need ${gigabytes(least)}` +
