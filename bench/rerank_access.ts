@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { nativeKernels } from "@mrl-retrieval/lib/internal";
+import { evictFromPageCache, warmPageCache } from "@mrl-retrieval/lib/internal";
 import {
   ADAPTIVE, ADAPTIVE_FLAG, ARRAY_NAMES, checkInterrupted, CLI, DATASET, errorLine, FUNNEL, FUNNEL_FLAG, K, measure, PYTHON, UserError,
   type Measured,
@@ -32,27 +32,6 @@ export interface AccessBenchInput {
   queryCounts: number[];
   /** Runs per cell, the fastest kept (a shared machine's noise; the page cache is set before each run). */
   repeat: number;
-}
-
-/** Drops the page-cache pages of one file (posix_fadvise DONTNEED): a cold read next time, the rest of the machine untouched. */
-export function evictFromPageCache(file: string): void {
-  const fd = fs.openSync(file, "r");
-  try {
-    fs.fsyncSync(fd); // dirty pages stay until written back
-    nativeKernels().fileAdvice(fd, 0, 0, "dontneed");
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Reads a file through once (64 MiB at a time), so its pages are in the page cache. */
-export function warmPageCache(file: string): void {
-  const fd = fs.openSync(file, "r"), buffer = Buffer.allocUnsafe(64 * 2 ** 20);
-  try {
-    for (let at = 0, n; (n = fs.readSync(fd, buffer, 0, buffer.length, at)) > 0; at += n);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** The first n lines of a text file, written to `to`. */

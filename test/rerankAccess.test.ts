@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  arrayFiles, candidateReads, chooseRerankAccess, DatabaseVectors, funnelRerank, intMatrix, matrix, MrlError, nativeKernels, neighborsPath, rerank, rerankedPath,
+  arrayFiles, candidateReads, chooseRerankAccess, DatabaseVectors, evictFromPageCache, funnelRerank, intMatrix, matrix, MrlError, nativeKernels, neighborsPath, rerank, rerankedPath,
   funnelPath, runRerankStage, seededUniform, writeLabelsNpy, writeMatrixNpy, writeShortlist, type IntMatrix, type RetrievalArrays,
 } from "@mrl-retrieval/lib/internal";
 import { tempDir } from "./helpers";
@@ -89,13 +89,7 @@ test("auto: rows when they cost less than loading, by bytes from the page cache 
 
 test("the cached share of the database file: none after its pages are evicted, all after it is read", (t) => {
   const db = fresh();
-  const fd = fs.openSync(file, "r");
-  try {
-    fs.fsyncSync(fd); // dirty pages stay until written back
-    nativeKernels().fileAdvice(fd, 0, 0, "dontneed");
-  } finally {
-    fs.closeSync(fd);
-  }
+  evictFromPageCache(file);
   const evicted = db.cachedShare();
   if (evicted > 0.5) {
     t.skip(`this file system keeps the file's pages after POSIX_FADV_DONTNEED (${(evicted * 100).toFixed(0)}% cached): tmpfs?`);
