@@ -5,7 +5,8 @@
  * with the database file's pages in the page cache (warm: read through first) and evicted (cold:
  * posix_fadvise(POSIX_FADV_DONTNEED) on that one file, never the machine's whole cache), at each query count.
  * Prints auto's time over the better of the two measured paths, the choice's one line, and whether the three
- * runs wrote byte-identical reranked files.
+ * runs wrote byte-identical reranked files. With --access-repeat N each cell keeps its fastest of N runs, the
+ * three paths taking turns at each place in the order.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -93,7 +94,8 @@ export async function rerankAccessBench(input: AccessBenchInput, log: (s: string
     for (const cache of ["warm", "cold"] as Cache[]) {
       const runs = new Map<Access, Run>();
       for (let attempt = 0; attempt < input.repeat; attempt++) {
-        for (const access of ACCESSES) {
+        // each run in a new place of the order, so none is always the one after a load (which leaves memory to reclaim)
+        for (const access of ACCESSES.map((_, i) => ACCESSES[(i + attempt) % ACCESSES.length])) {
           checkInterrupted();
           if (cache === "warm") warmPageCache(database);
           else evictFromPageCache(database);

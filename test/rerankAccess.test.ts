@@ -57,21 +57,27 @@ test("loading the database and reading the candidate rows give the oracle's ids,
 
 test("auto: rows when they cost less than loading, by bytes from the page cache and requests to the disk; the same ids either way", () => {
   const few = inputs(4, 104), many = inputs(400, 500);
-  const readsOf = (c: IntMatrix, cols = COLS) => candidateReads(c, [256], [K], cols);
+  const readsOf = (c: IntMatrix) => candidateReads([{ candidates: c, dims: [256], shortlists: [K] }], ROWS, COLS);
   // 4 queries' 256 candidates among 3000 rows of 1 KiB: reads of nearby rows (64 KiB apart at most) span the rows between
   const { rows, reads, bytes } = readsOf(few.candidates);
   assert.ok(rows > 200 && reads < rows / 10 && bytes >= reads * 4096 && bytes <= ROWS * COLS * 4, `${rows} rows in ${reads} reads, ${bytes} bytes`);
+  // a cold file costs each row once: 400 queries' batches re-read shared rows, the first reads span each row once
+  const twice = candidateReads([{ candidates: many.candidates, dims: [256], shortlists: [K] }, { candidates: many.candidates, dims: [32, 128], shortlists: [K, 20] }], ROWS, COLS);
+  const once = readsOf(many.candidates);
+  assert.ok(twice.bytes > 1.9 * once.bytes && twice.reads > 1.9 * once.reads, "each rerank's batches read their rows");
+  assert.deepEqual([twice.firstReads, twice.firstBytes], [once.firstReads, once.firstBytes], "first reads are of the distinct rows of all reranks");
+  assert.ok(once.firstBytes <= ROWS * COLS * 4 && once.firstBytes <= once.bytes, `${once.firstBytes} first bytes`);
   // the choice on both sides, cached and not, for ImageNet-like rows (8 KiB) scattered over a 300,000-row database
   const wide = new DatabaseVectors(file, 300_000, 2048, true);
   const scattered = (nq: number): IntMatrix => {
     const pick = seededUniform(nq * 200, nq, 0, 300_000);
     return intMatrix(nq, 200, Int32Array.from(pick, (v, i) => (Math.floor(v) + i) % 300_000));
   };
-  const pathFor = (nq: number, cached: number) => chooseRerankAccess(wide, candidateReads(scattered(nq), [2048], [200], 2048), cached);
+  const pathFor = (nq: number, cached: number) => chooseRerankAccess(wide, candidateReads([{ candidates: scattered(nq), dims: [2048], shortlists: [200] }], 300_000, 2048), cached);
   assert.deepEqual([pathFor(50, 1).path, pathFor(5000, 1).path], ["rows", "memory"], "cached: bytes decide");
-  assert.deepEqual([pathFor(50, 0).path, pathFor(1000, 0).path], ["rows", "memory"], "not cached: a scattered row costs a request");
-  assert.match(pathFor(50, 1).reason, /^reading the candidate rows \(0\.\d\d GB of candidate rows in \d+ reads, est\. 0\.\d s, against 2\.46 GB to load the database, est\. 6\.1 s; 100% of it in the page cache\)$/);
-  assert.match(pathFor(1000, 0).reason, /^loading the database \(.* est\. \d+ s; 0% of it in the page cache\)$/);
+  assert.deepEqual([pathFor(50, 0).path, pathFor(2000, 0).path], ["rows", "memory"], "not cached: a row's first read costs a request");
+  assert.match(pathFor(50, 1).reason, /^reading the candidate rows \(0\.\d\d GB of candidate rows in \d+ reads \(0\.\d\d GB in \d+ reads the first time\), est\. 0\.\d s, against 2\.46 GB to load the database, est\. 6\.1 s; 100% of it in the page cache\)$/);
+  assert.match(pathFor(2000, 0).reason, /^loading the database \(.* est\. 4\.1 s; 0% of it in the page cache\)$/);
   // what auto does is what the estimate says, on the file as cached now; the ids are the oracle's either way
   for (const { queries, candidates } of [few, many]) {
     const fromFile = fresh();

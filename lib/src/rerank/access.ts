@@ -3,8 +3,8 @@
  * bytes, when it fits the memory budget), or read only each query batch's candidate rows from the file (rerank.ts
  * viaRows). Chosen by the bytes each way and where they are: a few thousand queries touch a small share of a large
  * database, many queries (whose batches each re-read rows shared with other batches) can touch more than the whole
- * file; from the page cache a byte costs a copy, from the disk a scattered row costs a request (about 8 times a
- * sequential read's bytes here). Both give the same ids.
+ * file; from the page cache a byte costs a copy, from the disk a row's first read costs a request (and the page
+ * cache keeps it for the batches after). Both give the same ids.
  */
 import { gigabytes } from "../core/memory";
 import type { IntMatrix } from "../core/matrix";
@@ -38,49 +38,77 @@ export function batchRowIds(candidates: IntMatrix, first: number, n: number, nee
   return sorted.subarray(0, distinct);
 }
 
-/** What the rows path reads for some reranks: distinct candidate rows per query batch, as reads and bytes. */
-export interface RowReads { rows: number; reads: number; bytes: number }
+/** One rerank or funnel the rows path would serve: its candidates, and the dims and shortlists it reranks at. */
+export interface RerankRows { candidates: IntMatrix; dims: number[]; shortlists: number[] }
 
 /**
- * What the rows path reads for one rerank or funnel over `candidates` of a database with `cols`-d rows: per query
- * batch, its distinct candidate rows, in reads of nearby rows as DatabaseVectors.gatherRows makes them (rows at
- * most COALESCE_GAP_BYTES apart share one read, which spans the rows between; a read costs at least a page).
+ * What the rows path reads for some reranks: per query batch, its distinct candidate rows, as `reads` and
+ * `bytes`; and the distinct rows of all of them together in one pass (`firstReads`, `firstBytes`), what a
+ * cold file costs once: after a row's first read it is in the page cache.
  */
-export function candidateReads(candidates: IntMatrix, dims: number[], shortlists: number[], cols: number): RowReads {
-  const width = Math.max(...dims), needed = shortlists[0], batch = gatherBatchQueries(needed, width);
+export interface RowReads { rows: number; reads: number; bytes: number; firstReads: number; firstBytes: number }
+
+/** Reads of ascending distinct ids as gatherRows makes them: nearby rows share one read, which spans the rows between; a read costs at least a page. */
+function readRuns(ids: ArrayLike<number>, count: number, cols: number, width: number): { reads: number; bytes: number } {
   const gapRows = Math.max(1, Math.floor(COALESCE_GAP_BYTES / (cols * 4)));
-  const scratch = new Int32Array(Math.min(candidates.rows, batch) * needed);
-  let rows = 0, reads = 0, bytes = 0;
-  for (let first = 0; first < candidates.rows; first += batch) {
-    const ids = batchRowIds(candidates, first, Math.min(batch, candidates.rows - first), needed, scratch);
-    rows += ids.length;
-    // one read per run of nearby rows: from its first row's start to its last row's prefix (the rows between too)
-    for (let i = 0, start = 0; i < ids.length; i++) {
-      if (i + 1 < ids.length && ids[i + 1] - ids[i] <= gapRows) continue;
-      reads++;
-      bytes += Math.max(PAGE_BYTES, (ids[i] - ids[start]) * cols * 4 + width * 4);
-      start = i + 1;
-    }
+  let reads = 0, bytes = 0;
+  for (let i = 0, start = 0; i < count; i++) {
+    if (i + 1 < count && ids[i + 1] - ids[i] <= gapRows) continue;
+    reads++;
+    bytes += Math.max(PAGE_BYTES, (ids[i] - ids[start]) * cols * 4 + width * 4);
+    start = i + 1;
   }
-  return { rows, reads, bytes };
+  return { reads, bytes };
 }
 
 /**
- * Rates of this project's reference machine (2 cores, virtio disk; measured 2026-12-04 with bench/scale.ts's
- * access section at reduced size, a probe of positioned reads, and issue 27's full-size runs): they weigh bytes
- * from the page cache against requests to the disk, where a scattered row costs a request rather than its bytes.
+ * What the rows path reads for `reranks` (each as rerank.ts's viaRows batches its queries) of a `rows` x `cols`
+ * database: see RowReads.
+ */
+export function candidateReads(reranks: RerankRows[], rows: number, cols: number): RowReads {
+  const touched = new Uint8Array(rows);
+  const total: RowReads = { rows: 0, reads: 0, bytes: 0, firstReads: 0, firstBytes: 0 };
+  let widest = 1;
+  for (const { candidates, dims, shortlists } of reranks) {
+    const width = Math.max(...dims), needed = shortlists[0], batch = gatherBatchQueries(needed, width);
+    widest = Math.max(widest, width);
+    const scratch = new Int32Array(Math.min(candidates.rows, batch) * needed);
+    for (let first = 0; first < candidates.rows; first += batch) {
+      const ids = batchRowIds(candidates, first, Math.min(batch, candidates.rows - first), needed, scratch);
+      const { reads, bytes } = readRuns(ids, ids.length, cols, width);
+      total.rows += ids.length;
+      total.reads += reads;
+      total.bytes += bytes;
+      for (const id of ids) if (id < rows) touched[id] = 1;
+    }
+  }
+  const distinct: number[] = [];
+  for (let r = 0; r < rows; r++) if (touched[r]) distinct.push(r);
+  const first = readRuns(distinct, distinct.length, cols, widest);
+  total.firstReads = first.reads;
+  total.firstBytes = first.bytes;
+  return total;
+}
+
+/**
+ * Rates of this project's reference machine (2 cores, 24 GiB, virtio disk; measured 2026-12-04 with
+ * bench/scale.ts's access section at ImageNet-1K shape, 2,000 and 10,000 queries, and a probe of positioned
+ * reads): they weigh bytes from the page cache against requests to the disk.
  */
 export const ACCESS_RATES = {
-  /** Loading the whole array (read from the page cache into one array, the finite check): bytes per second. */
+  /** Loading the whole array while the file is in the page cache (the copy, the finite check, and huge pages
+   * found only by compacting memory the cached file holds): bytes per second. */
   loadBytesPerSecond: 0.4e9,
+  /** Loading it from the disk (read in order, into free memory): bytes per second. */
+  coldLoadBytesPerSecond: 0.6e9,
   /** Copying candidate rows out of the page cache by positioned reads: bytes per second... */
   gatherBytesPerSecond: 4e9,
   /** ...plus the cost of each read (a system call). */
   secondsPerRead: 5e-6,
-  /** Reading the uncached part of the file in order: bytes per second (on top of the load). */
-  coldSequentialBytesPerSecond: 0.43e9,
-  /** Positioned reads of uncached rows, in ascending order: reads per second. */
+  /** A row's first read from the disk: a request for each run of nearby uncached rows (ascending)... */
   coldReadsPerSecond: 6000,
+  /** ...and its bytes, read in order. */
+  coldBytesPerSecond: 0.55e9,
 };
 
 /** The path a rerank takes, and the one line that says why. */
@@ -90,17 +118,19 @@ const seconds = (s: number): string => (s >= 10 ? `${s.toFixed(0)} s` : `${s.toF
 
 /**
  * Memory (load the database, or use it where it is loaded already) or rows (read the candidates' rows), for
- * reranks that would read `reads` by the rows path (candidateReads, summed over them), with `cachedShare` of the
+ * reranks that would read `reads` by the rows path (candidateReads over all of them), with `cachedShare` of the
  * file in the page cache (DatabaseVectors.cachedShare): the estimated seconds each way (ACCESS_RATES), within the
  * memory budget. `access` forces a path: "load" of a database over the budget is an error the caller raises.
  */
 export function chooseRerankAccess(database: DatabaseVectors, reads: RowReads, cachedShare: number, access: RerankAccess = "auto"): AccessChoice {
   if (database.loaded) return { path: "memory", reason: "the database is in memory already" };
   const r = ACCESS_RATES, cold = 1 - Math.min(1, Math.max(0, cachedShare));
-  const rowsSeconds = reads.bytes / r.gatherBytesPerSecond + reads.reads * r.secondsPerRead + cold * reads.reads / r.coldReadsPerSecond;
-  const loadSeconds = database.bytes / r.loadBytesPerSecond + cold * database.bytes / r.coldSequentialBytesPerSecond;
-  const estimate = `${gigabytes(reads.bytes)} of candidate rows in ${reads.reads} reads, est. ${seconds(rowsSeconds)}, against ` +
-    `${gigabytes(database.bytes)} to load the database, est. ${seconds(loadSeconds)}; ${Math.round((1 - cold) * 100)}% of it in the page cache`;
+  const rowsSeconds = reads.bytes / r.gatherBytesPerSecond + reads.reads * r.secondsPerRead +
+    cold * (reads.firstReads / r.coldReadsPerSecond + reads.firstBytes / r.coldBytesPerSecond);
+  const loadSeconds = database.bytes * ((1 - cold) / r.loadBytesPerSecond + cold / r.coldLoadBytesPerSecond);
+  const estimate = `${gigabytes(reads.bytes)} of candidate rows in ${reads.reads} reads (${gigabytes(reads.firstBytes)} in ${reads.firstReads} ` +
+    `reads the first time), est. ${seconds(rowsSeconds)}, against ${gigabytes(database.bytes)} to load the database, est. ${seconds(loadSeconds)}; ` +
+    `${Math.round((1 - cold) * 100)}% of it in the page cache`;
   if (access === "load") return { path: "memory", reason: `loading the database (--rerank-access load; ${estimate})` };
   if (access === "rows") return { path: "rows", reason: `reading the candidate rows (--rerank-access rows; ${estimate})` };
   if (!database.inMemory) return { path: "rows", reason: `reading the candidate rows: the database (${gigabytes(database.bytes)}) is over the memory budget` };

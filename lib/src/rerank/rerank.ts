@@ -151,7 +151,7 @@ function viaRows(database: DatabaseVectors, queries: Matrix, candidates: IntMatr
   const run = (db: Matrix, q: Matrix, c: IntMatrix, o: RerankOptions): IntMatrix => (dims.length === 1 && shortlists.length === 1
     ? rerank(db, q, c, dims[0], shortlists[0], o) : funnelRerank(db, q, c, { dims, shortlists }, o));
   const path = database.loaded || options.access === "load" ? "memory" : options.access === "rows" ? "rows"
-    : chooseRerankAccess(database, candidateReads(candidates, dims, shortlists, database.cols), database.cachedShare()).path;
+    : chooseRerankAccess(database, candidateReads([{ candidates, dims, shortlists }], database.rows, database.cols), database.cachedShare()).path;
   if (path === "memory") return run(database.matrix(), queries, candidates, options);
   check(queries.cols === database.cols, `queries are ${queries.cols}-d, the database is ${database.cols}-d`);
   checkRerankInputs(matrix(0, database.cols), queries, candidates, shortlists[0]);

@@ -124,15 +124,8 @@ function accessFor(arrays: RetrievalArrays, jobs: RerankJob[], options: RerankSt
     throw new MrlError(`--rerank-access load: the database (${gigabytes(database.bytes)}) does not fit the memory budget ` +
       `${gigabytes(arrays.budgetBytes)}; use --rerank-access rows or auto, or raise --memory-gb`, database.file);
   }
-  const reads = { rows: 0, reads: 0, bytes: 0 };
-  if (!database.loaded) {
-    for (const job of jobs) {
-      const one = candidateReads(job.candidates(), job.dims, job.shortlists, database.cols);
-      reads.rows += one.rows;
-      reads.reads += one.reads;
-      reads.bytes += one.bytes;
-    }
-  }
+  const reads = database.loaded ? { rows: 0, reads: 0, bytes: 0, firstReads: 0, firstBytes: 0 }
+    : candidateReads(jobs.map((job) => ({ candidates: job.candidates(), dims: job.dims, shortlists: job.shortlists })), database.rows, database.cols);
   const choice = chooseRerankAccess(database, reads, database.loaded ? 1 : database.cachedShare(), options.access);
   progressNote(`rerank: ${choice.reason}`, { quiet: options.quiet });
   return choice.path === "memory" ? "load" : "rows";
