@@ -10,6 +10,7 @@ import { gigabytes } from "../core/memory";
 import type { IntMatrix } from "../core/matrix";
 import type { RerankAccess } from "../experiment/types";
 import { COALESCE_GAP_BYTES, type DatabaseVectors } from "../io/database";
+import { STREAM_BUFFER_BYTES } from "../io/npy";
 
 /** Bytes of candidate rows gathered per query batch when the database is read from its file. */
 export const GATHER_BYTES = 256 * 2 ** 20;
@@ -48,12 +49,15 @@ export interface RerankRows { candidates: IntMatrix; dims: number[]; shortlists:
  */
 export interface RowReads { rows: number; reads: number; bytes: number; firstReads: number; firstBytes: number }
 
-/** Reads of ascending distinct ids as gatherRows makes them: nearby rows share one read, which spans the rows between; a read costs at least a page. */
+/**
+ * Reads of ascending distinct ids as gatherRows makes them: nearby rows share one read, which spans the rows
+ * between (up to a buffer's rows); a read costs at least a page.
+ */
 function readRuns(ids: ArrayLike<number>, count: number, cols: number, width: number): { reads: number; bytes: number } {
-  const gapRows = Math.max(1, Math.floor(COALESCE_GAP_BYTES / (cols * 4)));
+  const gapRows = Math.max(1, Math.floor(COALESCE_GAP_BYTES / (cols * 4))), maxRun = Math.max(1, Math.floor(STREAM_BUFFER_BYTES / (cols * 4)));
   let reads = 0, bytes = 0;
   for (let i = 0, start = 0; i < count; i++) {
-    if (i + 1 < count && ids[i + 1] - ids[i] <= gapRows) continue;
+    if (i + 1 < count && ids[i + 1] - ids[i] <= gapRows && ids[i + 1] - ids[start] < maxRun) continue;
     reads++;
     bytes += Math.max(PAGE_BYTES, (ids[i] - ids[start]) * cols * 4 + width * 4);
     start = i + 1;
