@@ -25,24 +25,31 @@ before(async () => {
   queries = arrays.queries;
 });
 
-/** Problems Python finds comparing our results with FAISS IndexFlatL2 at each dim (one list per dim). */
-function faissDisagreements(db: Matrix, q: Matrix, ours: KnnAtDim[]): Record<string, string[]> {
+/**
+ * Problems Python finds comparing `ours` with a reference at each dim (one list per dim), tie-aware: FAISS
+ * IndexFlatL2 on the same normalized prefixes, or `reference` (another of our results) where given.
+ */
+function disagreements(db: Matrix, q: Matrix, ours: KnnAtDim[], reference?: KnnAtDim[]): Record<string, string[]> {
   const dir = tempDir("mrl-nested-");
   writeMatrixNpy(path.join(dir, "db.npy"), db);
   writeMatrixNpy(path.join(dir, "q.npy"), q);
-  for (const r of ours) {
-    writeMatrixNpy(path.join(dir, `D${r.dim}.npy`), r.distances);
-    writeIntMatrixNpy(path.join(dir, `I${r.dim}.npy`), r.labels);
+  for (const [name, results] of [["new", ours], ["ref", reference ?? []]] as const) {
+    for (const r of results) {
+      writeMatrixNpy(path.join(dir, `D${name}${r.dim}.npy`), r.distances);
+      writeIntMatrixNpy(path.join(dir, `I${name}${r.dim}.npy`), r.labels);
+    }
   }
   return python<Record<string, string[]>>(`
-import json, numpy as np, sys
+import json, numpy as np, os, sys
 ${IMPORT_KNN_CHECK}
 d, dims = sys.argv[1], [int(x) for x in sys.argv[2].split(",")]
 db, q = np.load(d + "/db.npy"), np.load(d + "/q.npy")
 out = {}
 for dim in dims:
-    D_new, I_new = np.load(d + f"/D{dim}.npy"), np.load(d + f"/I{dim}.npy")
+    D_new, I_new = np.load(d + f"/Dnew{dim}.npy"), np.load(d + f"/Inew{dim}.npy")
     xq, xb, D, I = faiss_exact(db, q, dim, I_new.shape[1])
+    if os.path.exists(d + f"/Iref{dim}.npy"):
+        D, I = np.load(d + f"/Dref{dim}.npy"), np.load(d + f"/Iref{dim}.npy")
     out[dim] = check_knn(xq, xb, D, I, I_new, D_new)[:5]
 print(json.dumps(out))`, [dir, ours.map((r) => r.dim).join(",")]);
 }
@@ -51,7 +58,7 @@ test("nested k-NN equals Python FAISS IndexFlatL2 on every query at every dim, u
   const dims = [5, 8, 16, 32, 64, 100, 128, 256, 512, 768, 1024, 2048];
   const ours = nestedKnn(database, queries, dims, 256);
   assert.deepEqual(ours.map((r) => r.dim), dims);
-  const problems = faissDisagreements(database, queries, ours);
+  const problems = disagreements(database, queries, ours);
   for (const dim of dims) assert.deepEqual(problems[dim], [], `dim ${dim}`);
 });
 
@@ -62,7 +69,7 @@ test("ties: duplicated rows and coarse values agree with FAISS, and equal distan
   for (let r = 0; r < 600; r++) db.data.set(distinct.subarray((r % 150) * 24, (r % 150 + 1) * 24), r * 24);
   const q = matrix(40, 24, seededFloats(40 * 24, 12).map((x) => Math.round(x * 4) / 4 || 0.25));
   const ours = nestedKnn(db, q, [8, 24], 50);
-  const problems = faissDisagreements(db, q, ours);
+  const problems = disagreements(db, q, ours);
   assert.deepEqual(problems, { 8: [], 24: [] });
   let tiedPairs = 0;
   for (const r of ours) {
@@ -107,29 +114,6 @@ test("results do not depend on database blocks, query chunks, threads or the oth
   })), "two query chunks");
 });
 
-/** Problems Python finds comparing `ours` with a reference result on the same normalized prefixes, tie-aware. */
-function disagreementsWith(db: Matrix, q: Matrix, ours: KnnAtDim[], reference: KnnAtDim[]): Record<string, string[]> {
-  const dir = tempDir("mrl-small-batch-");
-  writeMatrixNpy(path.join(dir, "db.npy"), db);
-  writeMatrixNpy(path.join(dir, "q.npy"), q);
-  for (const [name, results] of [["new", ours], ["ref", reference]] as const) {
-    for (const r of results) {
-      writeMatrixNpy(path.join(dir, `D${name}${r.dim}.npy`), r.distances);
-      writeIntMatrixNpy(path.join(dir, `I${name}${r.dim}.npy`), r.labels);
-    }
-  }
-  return python<Record<string, string[]>>(`
-import json, numpy as np, sys
-${IMPORT_KNN_CHECK}
-d, dims = sys.argv[1], [int(x) for x in sys.argv[2].split(",")]
-db, q = np.load(d + "/db.npy"), np.load(d + "/q.npy")
-out = {}
-for dim in dims:
-    xq, xb, _, _ = faiss_exact(db, q, dim, 1)
-    out[dim] = check_knn(xq, xb, np.load(d + f"/Dref{dim}.npy"), np.load(d + f"/Iref{dim}.npy"), np.load(d + f"/Inew{dim}.npy"), np.load(d + f"/Dnew{dim}.npy"))[:5]
-print(json.dumps(out))`, [dir, ours.map((r) => r.dim).join(",")]);
-}
-
 test("a few queries at a time (the matrix-vector path) agree with the batch path and with FAISS, up to ties", () => {
   const dims = [8, 100, 512, 2048], k = 128, n = 24;
   const q = matrix(n, queries.cols, queries.data.subarray(0, n * queries.cols));
@@ -147,7 +131,7 @@ test("a few queries at a time (the matrix-vector path) agree with the batch path
       distances: matrix(n, k, Float32Array.from(parts.flatMap((p) => [...p[s].distances.data]))),
       labels: { rows: n, cols: k, data: Int32Array.from(parts.flatMap((p) => [...p[s].labels.data])) },
     }));
-    const vsBatch = disagreementsWith(database, q, joined, batch), vsFaiss = faissDisagreements(database, q, joined);
+    const vsBatch = disagreements(database, q, joined, batch), vsFaiss = disagreements(database, q, joined);
     for (const dim of dims) {
       assert.deepEqual(vsBatch[dim], [], `${size} at a time vs the batch path, dim ${dim}`);
       assert.deepEqual(vsFaiss[dim], [], `${size} at a time vs FAISS, dim ${dim}`);

@@ -231,6 +231,24 @@ static std::vector<Step> slicePlan(const std::vector<int>& dims) {
   return plan;
 }
 
+// Walks `plan` over one tile: product(from, to, out, beta) adds columns from..to-1 to `out` (beta 0: starts it);
+// grid steps extend the running sums in `run`, an off-grid dim gets a copy of them (`floats` values) plus its
+// tail in `tail`; scan(dim, out) then sees each requested dim's dot products.
+template <class Product, class Scan>
+static void walkSlices(const std::vector<Step>& plan, float* run, float* tail, int64_t floats, Product product, Scan scan) {
+  int done = 0;
+  for (const Step& step : plan) {
+    float* out = run;
+    if (!step.onGrid) {
+      out = tail;
+      if (done > 0) std::copy(run, run + floats, tail);
+    }
+    product(done, step.end, out, done == 0 ? 0.0f : 1.0f);
+    if (step.onGrid) done = step.end;
+    if (step.dim >= 0) scan(step.dim, out);
+  }
+}
+
 // prefixInvNorms of `rows` rows into out[s * rows + r], the rows split between `threads` threads.
 static void prefixInvNormsInto(const float* x, int64_t rows, int64_t stride, const std::vector<int>& dims, float* out, int threads) {
   threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, rows / 256)));
@@ -258,25 +276,19 @@ static void smallBatchBlock(const State& st, const float* queries, int64_t nq, i
     std::vector<float> run(nq * TILE_ROWS), tail(nq * TILE_ROWS);
     for (int64_t tile; (tile = next++) < tiles;) {
       int64_t j0 = tile * TILE_ROWS, mb = std::min(TILE_ROWS, nb - j0);
-      int done = 0;
-      for (const Step& step : plan) {
-        float* out = run.data();
-        if (!step.onGrid) {  // a dim between grid points: the running sums plus its tail, on the side
-          out = tail.data();
-          if (done > 0) std::copy(run.begin(), run.begin() + nq * TILE_ROWS, tail.begin());
-        }
-        const float beta = done == 0 ? 0.0f : 1.0f;
-        if (nq == 1) {
-          cblas_sgemv(CblasRowMajor, CblasNoTrans, mb, step.end - done, 1.0f, block + j0 * bStride + done, bStride, queries + done, 1, beta, out, 1);
-        } else {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, mb, step.end - done, 1.0f, queries + done, qStride,
-                      block + j0 * bStride + done, bStride, beta, out, TILE_ROWS);
-        }
-        if (step.onGrid) done = step.end;
-        if (step.dim < 0) continue;
-        const int64_t rowStride = nq == 1 ? mb : TILE_ROWS;
-        for (int64_t q = 0; q < nq; q++) std::copy(out + q * rowStride, out + q * rowStride + mb, dots.data() + (step.dim * nq + q) * nb + j0);
-      }
+      const int64_t rowStride = nq == 1 ? mb : TILE_ROWS;
+      walkSlices(plan, run.data(), tail.data(), nq * TILE_ROWS,
+                 [&](int from, int to, float* out, float beta) {
+                   if (nq == 1) {
+                     cblas_sgemv(CblasRowMajor, CblasNoTrans, mb, to - from, 1.0f, block + j0 * bStride + from, bStride, queries + from, 1, beta, out, 1);
+                   } else {
+                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, mb, to - from, 1.0f, queries + from, qStride,
+                                 block + j0 * bStride + from, bStride, beta, out, TILE_ROWS);
+                   }
+                 },
+                 [&](int dim, const float* out) {
+                   for (int64_t q = 0; q < nq; q++) std::copy(out + q * rowStride, out + q * rowStride + mb, dots.data() + (dim * nq + q) * nb + j0);
+                 });
     }
   });
   std::atomic<int64_t> nextSlot{0};
@@ -378,21 +390,16 @@ Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info) {
         int64_t mb = std::min(TILE_ROWS, nb - j0);
         // Columns are summed in the fixed slices of `plan`, so a dim's dot products do not depend on
         // which other dims were asked for (sgemm's rounding depends on the slices it is given).
-        int done = 0;
-        for (const Step& step : plan) {
-          float* out = dots.data();
-          if (!step.onGrid) {  // a dim between grid points: the running sums plus its tail, on the side
-            out = tails.data();
-            if (done > 0) std::copy(dots.begin(), dots.begin() + mq * TILE_ROWS, tails.begin());
-          }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mq, mb, step.end - done, 1.0f, queries.data + q0 * qStride + done, qStride,
-                      block.data + j0 * bStride + done, bStride, done == 0 ? 0.0f : 1.0f, out, TILE_ROWS);
-          if (step.onGrid) done = step.end;
-          if (step.dim < 0) continue;
-          for (int64_t q = 0; q < mq; q++) {
-            scanRow(st, step.dim * nq + q0 + q, out + q * TILE_ROWS, xInv + step.dim * xInvStride + j0, mb, static_cast<int32_t>(firstId + j0), tmp);
-          }
-        }
+        walkSlices(plan, dots.data(), tails.data(), mq * TILE_ROWS,
+                   [&](int from, int to, float* out, float beta) {
+                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mq, mb, to - from, 1.0f, queries.data + q0 * qStride + from, qStride,
+                                 block.data + j0 * bStride + from, bStride, beta, out, TILE_ROWS);
+                   },
+                   [&](int dim, const float* out) {
+                     for (int64_t q = 0; q < mq; q++) {
+                       scanRow(st, dim * nq + q0 + q, out + q * TILE_ROWS, xInv + dim * xInvStride + j0, mb, static_cast<int32_t>(firstId + j0), tmp);
+                     }
+                   });
       }
     }
   });
