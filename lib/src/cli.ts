@@ -308,8 +308,8 @@ function checkFlagsAgainstArrays(e: Experiment, origins: readonly FlagOrigin[]):
   const last = [...new Map(origins.map((o) => [o.field, o])).values()];
   for (const o of last) {
     const dims = o.flag === "--dims" ? e.nesting
-      : o.flag === "--adaptive" ? [e.adaptive[Number(/\d+/.exec(o.field))]?.rerankDim ?? 0]
-        : o.flag === "--funnel" ? e.funnels[Number(/\d+/.exec(o.field))]?.dims ?? [] : [];
+      : o.flag === "--adaptive" ? [e.adaptive[o.index ?? -1]?.rerankDim ?? 0]
+        : o.flag === "--funnel" ? e.funnels[o.index ?? -1]?.dims ?? [] : [];
     const over = dims.find((d) => d > cols);
     if (over !== undefined) throw new MrlError(`${o.flag} "${o.value}": dim ${over} is larger than the arrays' ${cols} dims (${rel(file)}); expected dims up to ${cols}`);
     if (o.flag === "--k" && e.k > rows) throw new MrlError(`--k "${o.value}": larger than the database's ${rows} rows (${rel(file)}); expected k up to ${rows}`);

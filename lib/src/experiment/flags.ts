@@ -63,8 +63,8 @@ export interface ParsedFlags {
   shards?: number;
 }
 
-/** An experiment field (or list item, e.g. `funnels[1]`) and the flag and value that set it. */
-export interface FlagOrigin { field: string; flag: string; value: string }
+/** An experiment field (or list item, e.g. `funnels[1]`, whose position is `index`) and the flag and value that set it. */
+export interface FlagOrigin { field: string; flag: string; value: string; index?: number }
 
 /** The experiment field each plain flag sets (--adaptive and --funnel set one list item each). */
 const FLAG_FIELDS: Record<string, string> = {
@@ -165,8 +165,8 @@ export function parseFlags(args: string[]): ParsedFlags {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a in FLAG_FIELDS && i + 1 < args.length) out.origins.push({ field: FLAG_FIELDS[a], flag: a, value: args[i + 1] });
-    if (a === "--adaptive" && i + 1 < args.length) out.origins.push({ field: `adaptive[${adaptive.length}]`, flag: a, value: args[i + 1] });
-    if (a === "--funnel" && i + 1 < args.length) out.origins.push({ field: `funnels[${funnels.length}]`, flag: a, value: args[i + 1] });
+    if (a === "--adaptive" && i + 1 < args.length) out.origins.push({ field: `adaptive[${adaptive.length}]`, flag: a, value: args[i + 1], index: adaptive.length });
+    if (a === "--funnel" && i + 1 < args.length) out.origins.push({ field: `funnels[${funnels.length}]`, flag: a, value: args[i + 1], index: funnels.length });
     if (a in SWEEP_GRID_FLAGS && !out.sweep.gridFlags.includes(a)) out.sweep.gridFlags.push(a);
     if (a === "--experiment") out.experimentFile = value(++i);
     else if (a === "--root") out.paths.root = value(++i);
