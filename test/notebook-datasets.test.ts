@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { loadExperiment, matrix, runMetrics, runReranking, runSearch, writeLabelsNpy, writeMatrixNpy, type ModelKind } from "@mrl-retrieval/lib/internal";
+import {
+  experimentGallerySettings, loadExperiment, matrix, neighborsPath, experimentSpec, readShortlist, runMetrics, runReranking, runSearch, writeLabelsNpy, writeMatrixNpy, type ModelKind,
+} from "@mrl-retrieval/lib/internal";
 import { seededFloats, tempDir } from "./helpers";
 import { runNotebook, streamText } from "./notebookRun";
 
@@ -105,6 +107,12 @@ for (const shape of SHAPES) {
     assert.deepEqual(written, outputs(libraryRoot));
     for (const f of shape.expected) assert.ok(written.includes(f), `${f} among ${written.join(", ")}`);
     for (const f of written) assert.ok(fs.readFileSync(path.join(notebookRoot, f)).equals(fs.readFileSync(path.join(libraryRoot, f))), `${f} differs`);
+
+    // the gallery: each dim's row is that dim's shortlist (ff: its own size's model), drawn by the notebook as a PNG
+    const gallery = experimentGallerySettings(experiment, model, "exactl2", shape.fields.nesting);
+    shape.fields.nesting.forEach((d, i) => assert.deepEqual(gallery.settings[i].neighbors.data,
+      readShortlist(neighborsPath(experimentSpec(experiment, model, "exactl2"), d, 100)).data, `the gallery's ${d}-d row`));
+    assert.ok(fs.statSync(path.join(results, "figures", "retrieval_gallery.png")).size > 1000, "the notebook drew the gallery");
 
     // the AP cell reads the labels the metrics stage reads: on all 40 queries at the largest dim it gives the table's mAP@10
     const largest = Math.max(...shape.fields.nesting);

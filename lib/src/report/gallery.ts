@@ -10,8 +10,8 @@ import type { ImageSource } from "../inference/sources";
 import { MrlError } from "../core/errors";
 import type { IntMatrix } from "../core/matrix";
 import type { IndexType, ModelKind, RerankSpec } from "../experiment/types";
-import { arrayFiles, neighborsPath, rerankedPath } from "../io/naming";
-import { readLabelsNpy } from "../io/npy";
+import { loadRetrievalLabels } from "../io/arrays";
+import { isPerSizeModel, neighborsPath, rerankedPath } from "../io/naming";
 import { readCheckedShortlist } from "../io/shortlists";
 import { escapeHtml } from "./tables";
 
@@ -76,7 +76,8 @@ export function pickGalleryQueries(settings: GallerySetting[], queryLabels: Int3
 
 /**
  * Shortlists of a finished experiment for the gallery: exact search at `dims` (those in the nesting), then
- * the adaptive settings (default: those reranking at the largest nesting dim, at most two).
+ * the adaptive settings (default: those reranking at the largest nesting dim, at most two). A model of one
+ * array per size (ff) shows each size's own search, and has no adaptive settings.
  */
 export function experimentGallerySettings(experiment: Experiment, model: ModelKind, indexType: IndexType = "exactl2",
   dims: number[] = [8, 64, 2048], adaptive?: RerankSpec[]): {
@@ -85,17 +86,18 @@ export function experimentGallerySettings(experiment: Experiment, model: ModelKi
   largestExact: number;
 } {
   const spec = experimentSpec(experiment, model, indexType);
-  const files = arrayFiles(experiment.root, experiment.dataset, model);
-  const databaseLabels = readLabelsNpy(files.databaseY), queryLabels = readLabelsNpy(files.queriesY);
-  // a gallery shows the first few neighbours: parse at most 100 of each line
-  const load = (file: string, hint: string): IntMatrix => readCheckedShortlist(file, queryLabels.length, databaseLabels.length, hint, { columns: 100 });
   const shownDims = dims.filter((d) => experiment.nesting.includes(d));
   if (shownDims.length === 0) throw new MrlError(`none of the gallery dims [${dims}] is in the experiment's nesting [${experiment.nesting}]`);
+  const perSize = isPerSizeModel(model);
+  // one size's labels stand for all: every size embeds the same images
+  const { databaseLabels, queryLabels } = loadRetrievalLabels(experiment.root, experiment.dataset, model, perSize ? Math.max(...shownDims) : undefined);
+  // a gallery shows the first few neighbours: parse at most 100 of each line
+  const load = (file: string, hint: string): IntMatrix => readCheckedShortlist(file, queryLabels.length, databaseLabels.length, hint, { columns: 100 });
   const settings: GallerySetting[] = shownDims.map((d) => ({
     name: `${dimLabel(d)} exact`, neighbors: load(neighborsPath(spec, d, experiment.k), `run faiss_nn for dim ${d} first`),
   }));
   const largest = Math.max(...experiment.nesting);
-  for (const a of adaptive ?? experiment.adaptive.filter((x) => x.rerankDim === largest).slice(0, 2)) {
+  for (const a of perSize ? [] : adaptive ?? experiment.adaptive.filter((x) => x.rerankDim === largest).slice(0, 2)) {
     settings.push({ name: `adaptive ${rerankLabel(a)}`, neighbors: load(rerankedPath(spec, a), "run reranking first") });
   }
   return { settings, queryLabels, databaseLabels, largestExact: shownDims.indexOf(Math.max(...shownDims)) };
