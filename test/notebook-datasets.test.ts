@@ -111,7 +111,7 @@ for (const shape of SHAPES) {
     // the gallery: each dim's row is that dim's shortlist (ff: its own size's model), drawn by the notebook as a PNG
     const gallery = experimentGallerySettings(experiment, model, "exactl2", shape.fields.nesting);
     shape.fields.nesting.forEach((d, i) => assert.deepEqual(gallery.settings[i].neighbors.data,
-      readShortlist(neighborsPath(experimentSpec(experiment, model, "exactl2"), d, 100)).data, `the gallery's ${d}-d row`));
+      readShortlist(neighborsPath(experimentSpec(experiment, model, "exactl2"), d, experiment.k)).data, `the gallery's ${d}-d row`));
     assert.ok(fs.statSync(path.join(results, "figures", "retrieval_gallery.png")).size > 1000, "the notebook drew the gallery");
 
     // the AP cell reads the labels the metrics stage reads: on all 40 queries at the largest dim it gives the table's mAP@10
