@@ -5,7 +5,7 @@
  * results/bench-scale.md (atomically).
  *
  *   node build/bench/scale.js [--quick] [--work DIR] [--keep] [--memory-gb N] [--python-gb N] [--skip-python]
- *     [--skip-out-of-core] [--skip-rerank-access] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N]
+ *     [--skip-out-of-core] [--skip-rerank-access] [--access-only] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N]
  *     [--out FILE]
  *   (or: npm run bench -- --scale [same options]; bench/retrieval.ts hands over on --scale)
  *
@@ -24,6 +24,8 @@
  * 3. Reranking's access paths (bench/rerank_access.ts): `mrl rerank` forced to load the database, forced to read the
  *    candidate rows, and left to choose, page cache warm and cold, at 2,000 and all queries (--access-queries;
  *    --quick: 200 and 2,000; --access-repeat N: the fastest of N runs per cell), with auto's time over the better path.
+ *    --access-only (with --keep and the same --work as a full run): this section alone, on that run's arrays and
+ *    shortlists, written to results/bench-scale-access.md (re-measuring the access path after a change to it).
  * 4. Checks that the sides agree (mAP@10 per configuration, identical top-10 ids) and writes the tables.
  *
  * The work folder is deleted afterwards (also on failure or Ctrl-C) unless --keep; with --keep and the same
@@ -60,17 +62,17 @@ const FUNNEL_LABEL = `${FUNNEL.retrievalDim}->[${FUNNEL.dims}] @[${FUNNEL.shortl
 
 interface Options {
   quick: boolean; work?: string; keep: boolean; memoryGb: number; pythonGb: number; skipPython: boolean; skipOutOfCore: boolean;
-  skipRerankAccess: boolean; accessQueries: number[]; accessRepeat: number; rows: number; queries: number; seed: number; out: string;
+  skipRerankAccess: boolean; accessOnly: boolean; accessQueries: number[]; accessRepeat: number; rows: number; queries: number; seed: number; out: string;
 }
 
 const USAGE = "options: [--quick] [--work DIR] [--keep] [--memory-gb N] [--python-gb N] [--skip-python] [--skip-out-of-core] " +
-  "[--skip-rerank-access] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N] [--out FILE]";
+  "[--skip-rerank-access] [--access-only] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N] [--out FILE]";
 
 function parseOptions(args: string[]): Options {
   // Python's address-space cap: 20 GiB here (23.5 GiB RAM), less on smaller machines, leaving room for the OS
   const pythonGb = Math.max(1, Math.min(20, Math.floor(os.totalmem() / GIB - 3)));
   const o: Partial<Options> & { quick: boolean } = { quick: false, keep: false, pythonGb, skipPython: false, skipOutOfCore: false,
-    skipRerankAccess: false, seed: 2022 };
+    skipRerankAccess: false, accessOnly: false, seed: 2022 };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new UserError(`${flag} needs a positive number, got ${v ?? "nothing"}; ${USAGE}`);
@@ -87,6 +89,7 @@ function parseOptions(args: string[]): Options {
     else if (a === "--skip-python") o.skipPython = true;
     else if (a === "--skip-out-of-core") o.skipOutOfCore = true;
     else if (a === "--skip-rerank-access") o.skipRerankAccess = true;
+    else if (a === "--access-only") o.accessOnly = true;
     else if (a === "--access-queries") o.accessQueries = (args[++i] ?? "").split(",").map((v) => Math.round(num(a, v)));
     else if (a === "--access-repeat") o.accessRepeat = Math.round(num(a, args[++i]));
     else if (a === "--rows") o.rows = Math.round(num(a, args[++i]));
@@ -106,7 +109,10 @@ function parseOptions(args: string[]): Options {
   // out of core means a budget below the database: 4 GB for the full size, half the database for smaller ones (--quick: 0.5 GB)
   o.memoryGb ??= Math.min(4, Math.max(0.1, Math.floor((o.rows * WIDTH * 4) / 2e8) / 10));
   // a dry run does not replace the full run's table
-  o.out ??= path.join(PROJECT_ROOT, "results", o.quick ? "bench-scale-quick.md" : "bench-scale.md");
+  if (o.accessOnly && (o.skipRerankAccess || !o.work || !o.keep)) {
+    throw new UserError("--access-only re-runs the access section on a kept full run: give that run's --work and --keep, not --skip-rerank-access");
+  }
+  o.out ??= path.join(PROJECT_ROOT, "results", `bench-scale${o.accessOnly ? "-access" : ""}${o.quick ? "-quick" : ""}.md`);
   return o as Options;
 }
 
@@ -467,7 +473,7 @@ export async function runScaleBench(args: string[]): Promise<void> {
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const sig of signals) process.on(sig, onSignal);
   try {
-    await run(o, layout);
+    await (o.accessOnly ? runAccessOnly(o, layout) : run(o, layout));
   } finally {
     for (const sig of signals) process.off(sig, onSignal);
     if (o.keep) log(`kept the work folder ${work}`);
@@ -479,6 +485,30 @@ export async function runScaleBench(args: string[]): Promise<void> {
       if (wrote) log(`removed ${createdWork ? "the work folder" : "the generated files in"} ${work}`);
     }
   }
+}
+
+/** Writes `text` under `title` to o.out (atomically) and prints it. */
+function writeResults(o: Options, title: string, text: string): void {
+  console.log(`\n${text}`);
+  fs.mkdirSync(path.dirname(o.out), { recursive: true });
+  const tmp = `${o.out}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${title}\n\n${text}\n`);
+  fs.renameSync(tmp, o.out);
+  log(`wrote ${path.relative(process.cwd(), o.out)}`);
+}
+
+const machineLine = (): string => `Machine: ${cpuModel()}, ${os.cpus().length} cores, ${(os.totalmem() / GIB).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}; ` +
+  `Node ${process.version}`;
+
+/** --access-only: the rerank access section on a kept run's arrays and in-memory shortlists. */
+async function runAccessOnly(o: Options, layout: Layout): Promise<void> {
+  if (!syntheticArraysReady(layout.data, o)) throw new UserError(`no arrays of this shape and seed in ${layout.data}: run the full benchmark with --keep first`);
+  if (!fs.existsSync(path.join(layout.ts, "neighbors", "mrl"))) throw new UserError(`no shortlists in ${layout.ts}: run the full benchmark with --keep first`);
+  writeExperiment(layout);
+  const access = await rerankAccessBench({ work: layout.work, dataDir: layout.data, shortlistRoot: layout.ts,
+    experiment: layout.experiment, queryCounts: o.accessQueries, repeat: o.accessRepeat }, log);
+  writeResults(o, `# Scale benchmark, rerank access only: ${o.rows} x ${WIDTH} database, ${o.queries} queries`,
+    [`${machineLine()}; ${new Date().toISOString()}.`, "", access.table, "", "Notes:", "", ...access.notes].join("\n"));
 }
 
 async function run(o: Options, layout: Layout): Promise<void> {
@@ -586,8 +616,7 @@ async function run(o: Options, layout: Layout): Promise<void> {
   if (access) tables.push(access.table);
 
   const v = versions as Record<string, string | number>;
-  const machine = `Machine: ${cpuModel()}, ${os.cpus().length} cores, ${(os.totalmem() / GIB).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}; ` +
-    `Node ${process.version}; Python ${v.python ?? "?"}, numpy ${v.numpy ?? "?"}, pandas ${v.pandas ?? "?"}, FAISS ${v.faiss ?? "?"} ` +
+  const machine = `${machineLine()}; Python ${v.python ?? "?"}, numpy ${v.numpy ?? "?"}, pandas ${v.pandas ?? "?"}, FAISS ${v.faiss ?? "?"} ` +
     `(${v.omp_threads ?? "?"} OpenMP threads); ${new Date().toISOString()}.`;
   const failures: string[] = [], overBudget: string[] = [];
   const labelOf = (key: string): string => stages.find((st) => st.key === key)?.label ?? key;
@@ -629,13 +658,7 @@ async function run(o: Options, layout: Layout): Promise<void> {
     `- All stages took ${(stageSeconds / 60).toFixed(1)} min.` + (failures.length ? ` Failed or out of memory: ${failures.join("; ")}.` : ""),
   ];
   const text = [machine, "", ...tables.flatMap((t) => [t, ""]), "Notes:", "", ...notes].join("\n");
-  console.log(`\n${text}`);
-  const title = `# Scale benchmark (npm run bench -- --scale${o.quick ? " --quick" : ""}): ${o.rows} x ${WIDTH} database, ${o.queries} queries`;
-  fs.mkdirSync(path.dirname(o.out), { recursive: true });
-  const tmp = `${o.out}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${title}\n\n${text}\n`);
-  fs.renameSync(tmp, o.out);
-  log(`wrote ${path.relative(process.cwd(), o.out)}`);
+  writeResults(o, `# Scale benchmark (npm run bench -- --scale${o.quick ? " --quick" : ""}): ${o.rows} x ${WIDTH} database, ${o.queries} queries`, text);
   const tsFailed = [...results.values()].some((r) => r.get("ts") && !r.get("ts")!.ok);
   if (tsFailed) process.exitCode = 1;
 }

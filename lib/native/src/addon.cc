@@ -3,6 +3,7 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("allocate", Napi::Function::New(env, mrl::Allocate));
+  exports.Set("mapFile", Napi::Function::New(env, mrl::MapFile));
   exports.Set("nestedKnnBlock", Napi::Function::New(env, mrl::NestedKnnBlock));
   exports.Set("nestedKnnFinish", Napi::Function::New(env, mrl::NestedKnnFinish));
   exports.Set("prefixInvNorms", Napi::Function::New(env, mrl::PrefixInvNorms));

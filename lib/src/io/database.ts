@@ -12,7 +12,7 @@ import { matrix, type Matrix } from "../core/matrix";
 import { createProgress } from "../core/progress";
 import { allocateFloat32, nativeKernels } from "../kernels/native";
 import { readFully } from "./npy";
-import { npyRowBlocks, openNpy, readMatrixPrefixNpy, STREAM_BUFFER_BYTES } from "./npy";
+import { mapMatrixNpy, npyRowBlocks, openNpy, STREAM_BUFFER_BYTES } from "./npy";
 
 /** Rows read through rather than skipped when a gap between wanted rows is at most this many bytes (one read beats two). */
 export const COALESCE_GAP_BYTES = 64 * 1024;
@@ -48,14 +48,17 @@ export class DatabaseVectors {
     return this.resident !== undefined;
   }
 
-  /** The whole array in memory, loaded on first use. Only for databases that fit the budget. */
+  /**
+   * The whole array in memory, loaded on first use (mapped from the file: the page cache's pages, read in now).
+   * Only for databases that fit the budget.
+   */
   matrix(): Matrix {
     if (!this.inMemory) {
       throw new MrlError(`the database is read from its file (${this.rows} x ${this.cols} is over the memory budget); ` +
         "use readBlock / gatherRows, or raise the budget (--memory-gb)", this.file);
     }
     if (!this.resident) {
-      this.resident = checkFinite(readMatrixPrefixNpy(this.file), this.file);
+      this.resident = checkFinite(mapMatrixNpy(this.file), this.file);
       this.checkedDims.add(0);
     }
     return this.resident;

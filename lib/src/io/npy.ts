@@ -6,7 +6,7 @@
 export { npyHeaderBytes, parseNpyHeader, type NpyHeader } from "./npy/header";
 export { HUGE_PAGE_MIN_BYTES, STREAM_BUFFER_BYTES, npyShape, openNpy, readFully, type NpyFile } from "./npy/file";
 export {
-  npyRowBlocks, readIntMatrixNpy, readLabelsNpy, readMatrixNpy, readMatrixPrefixNpy, readNpy, readShortlistNpy,
+  mapMatrixNpy, npyRowBlocks, readIntMatrixNpy, readLabelsNpy, readMatrixNpy, readMatrixPrefixNpy, readNpy, readShortlistNpy,
   type NpyArray, type NpyData, type ReadPrefixOptions, type RowBlock, type RowBlockOptions,
 } from "./npy/read";
 export { writeIntMatrixNpy, writeLabelsNpy, writeMatrixNpy, writeMatrixNpyStreaming, writeShortlistNpy } from "./npy/write";

@@ -8,6 +8,11 @@ import { MrlError } from "../core/errors";
 
 interface NativeKernels {
   allocate(bytes: number): ArrayBuffer;
+  /**
+   * The file's first `bytes` (which it must hold) as a private mapping read in now: the page cache's own pages,
+   * no copy; writes stay in this process. Unmapped when the buffer is collected.
+   */
+  mapFile(fd: number, bytes: number): ArrayBuffer;
   nestedKnnBlock(queries: Float32Array, nq: number, qStride: number, block: Float32Array, nb: number, bStride: number, firstId: number,
     dims: Int32Array, k: number, entries: Float32Array, counts: Int32Array, thresholds: Float32Array, threads: number,
     invNorms?: Float32Array, invNormsStride?: number): void;

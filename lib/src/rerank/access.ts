@@ -1,7 +1,7 @@
 /**
- * How reranking reads a database that is not in memory yet: load the whole array (a sequential read of its
- * bytes, when it fits the memory budget), or read only each query batch's candidate rows from the file (rerank.ts
- * viaRows). Chosen by the bytes each way and where they are: a few thousand queries touch a small share of a large
+ * How reranking reads a database that is not in memory yet: load the whole array (map its file, read in order
+ * where the page cache lacks it, when it fits the memory budget), or read only each query batch's candidate rows
+ * from the file (rerank.ts viaRows). Chosen by the bytes each way and where they are: a few thousand queries touch a small share of a large
  * database, many queries (whose batches each re-read rows shared with other batches) can touch more than the whole
  * file; from the page cache a byte costs a copy, from the disk a row's first read costs a request (and the page
  * cache keeps it for the batches after). Both give the same ids.
@@ -95,16 +95,16 @@ export function candidateReads(reranks: RerankRows[], rows: number, cols: number
 }
 
 /**
- * Rates of this project's reference machine (2 cores, 24 GiB, virtio disk; measured 2026-12-04 with
- * bench/scale.ts's access section at ImageNet-1K shape, 2,000 and 10,000 queries, and a probe of positioned
+ * Rates of this project's reference machine (2 cores, 24 GiB, virtio disk; measured 2026-12-05 with
+ * bench/scale.ts --access-only at ImageNet-1K shape, 2,000 and 10,000 queries, and a probe of positioned
  * reads): they weigh bytes from the page cache against requests to the disk.
  */
 export const ACCESS_RATES = {
-  /** Loading the whole array while the file is in the page cache (the copy, the finite check, and huge pages
-   * found only by compacting memory the cached file holds): bytes per second. */
-  loadBytesPerSecond: 0.4e9,
-  /** Loading it from the disk (read in order, into free memory): bytes per second. */
-  coldLoadBytesPerSecond: 0.6e9,
+  /** Loading the whole array while the file is in the page cache: mapping its pages (no copy) and the finite
+   * check's pass over them, bytes per second. */
+  loadBytesPerSecond: 3e9,
+  /** Loading it from the disk: one read in order into the page cache, then the same pass. */
+  coldLoadBytesPerSecond: 2e9,
   /** Copying candidate rows out of the page cache by positioned reads: bytes per second... */
   gatherBytesPerSecond: 4e9,
   /** ...plus the cost of each read (a system call). */

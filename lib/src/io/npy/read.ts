@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import { parse } from "npyjs";
 import { check, MrlError } from "../../core/errors";
 import { intMatrix, matrix, type IntMatrix, type Matrix } from "../../core/matrix";
-import { allocateFloat32 } from "../../kernels/native";
+import { allocateFloat32, nativeKernels } from "../../kernels/native";
 import { checkMatrixFile, HUGE_PAGE_MIN_BYTES, npyShape, openNpy, readFileOrThrow, readFully, STREAM_BUFFER_BYTES } from "./file";
 import { ITEM_SIZE, parseNpyHeader } from "./header";
 
@@ -199,6 +199,26 @@ export function readMatrixPrefixNpy(file: string, options: ReadPrefixOptions = {
     options.onRows?.(block.data.rows);
   }
   return matrix(count, dims, data);
+}
+
+/**
+ * A whole 2-D float32 .npy file as a matrix over the file's own pages (a private mapping, read in now): from the
+ * page cache it costs neither a copy nor memory beyond the cache's; the values are those readMatrixPrefixNpy
+ * gives. Other dtypes (float64: converted) and empty arrays are read as readMatrixPrefixNpy reads them. The file
+ * must not shrink while the matrix is in use (the lock of its folder keeps this project's own writers out).
+ */
+export function mapMatrixNpy(file: string): Matrix {
+  const npy = openNpy(file);
+  let mapped: ArrayBuffer | undefined, rows = 0, cols = 0;
+  try {
+    ({ rows, cols } = checkMatrixFile(npy, ["f4", "f8"], "float32 vectors"));
+    const { dtype, dataOffset, dataBytes } = npy.header;
+    if (dtype === "f4" && dataBytes > 0 && dataOffset % 4 === 0) mapped = nativeKernels().mapFile(npy.fd, dataOffset + dataBytes);
+  } finally {
+    fs.closeSync(npy.fd);
+  }
+  if (!mapped) return readMatrixPrefixNpy(file);
+  return matrix(rows, cols, new Float32Array(mapped, npy.header.dataOffset, rows * cols));
 }
 
 /** Reads a binary shortlist (.npy, int32 or int64, 2-D) as an IntMatrix; int64 values must fit in int32. */
