@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  intMatrix, matrix, MrlError, readIntMatrixNpy, readLabelsNpy, readMatrixNpy, readNpy, writeAtomically,
+  intMatrix, mapMatrixNpy, matrix, MrlError, readIntMatrixNpy, readLabelsNpy, readMatrixNpy, readNpy, writeAtomically,
   writeIntMatrixNpy, writeLabelsNpy, writeMatrixNpy,
 } from "@mrl-retrieval/lib/internal";
 import { python, seededFloats, tempDir } from "./helpers";
@@ -69,6 +69,28 @@ function assertBadFile(fn: () => unknown, file: string, problem: RegExp): void {
     return true;
   });
 }
+
+test("a mapped matrix holds numpy's values; writing to it leaves the file as it was; float64 and empty arrays are read", () => {
+  python(`
+import numpy as np, sys
+d = sys.argv[1]
+x = np.random.default_rng(3).standard_normal((513, 37)).astype(np.float32)
+np.save(d + "/mapped.npy", x)
+np.save(d + "/mapped64.npy", x.astype(np.float64))
+np.save(d + "/mapped-empty.npy", np.zeros((0, 37), dtype=np.float32))
+print("{}")`, [dir]);
+  const file = path.join(dir, "mapped.npy"), before = fs.readFileSync(file);
+  const mapped = mapMatrixNpy(file), read = readMatrixNpy(file);
+  assert.deepEqual([mapped.rows, mapped.cols], [513, 37]);
+  assert.deepEqual(mapped.data, read.data, "the mapping gives the values np.save wrote");
+  mapped.data[5] = 1234.5; // a private mapping: the change stays in this process
+  assert.equal(mapped.data[5], 1234.5);
+  assert.ok(fs.readFileSync(file).equals(before), "the file is unchanged");
+  assert.deepEqual(mapMatrixNpy(path.join(dir, "mapped64.npy")).data, read.data, "float64 is converted");
+  assert.deepEqual([mapMatrixNpy(path.join(dir, "mapped-empty.npy")).rows, mapMatrixNpy(path.join(dir, "mapped-empty.npy")).data.length], [0, 0]);
+  fs.truncateSync(path.join(dir, "mapped64.npy"), 2000);
+  assert.throws(() => mapMatrixNpy(path.join(dir, "mapped64.npy")), (e: unknown) => e instanceof MrlError && /mapped64\.npy.*truncated/.test(e.message));
+});
 
 test("bad .npy input gets an error naming the file and the problem", () => {
   python(`
