@@ -500,13 +500,16 @@ function writeResults(o: Options, title: string, text: string): void {
 const machineLine = (): string => `Machine: ${cpuModel()}, ${os.cpus().length} cores, ${(os.totalmem() / GIB).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}; ` +
   `Node ${process.version}`;
 
+/** The rerank access section on the arrays and the in-memory side's shortlists. */
+const accessSection = (o: Options, layout: Layout) => rerankAccessBench({ work: layout.work, dataDir: layout.data, shortlistRoot: layout.ts,
+  experiment: layout.experiment, queryCounts: o.accessQueries, repeat: o.accessRepeat }, log);
+
 /** --access-only: the rerank access section on a kept run's arrays and in-memory shortlists. */
 async function runAccessOnly(o: Options, layout: Layout): Promise<void> {
   if (!syntheticArraysReady(layout.data, o)) throw new UserError(`no arrays of this shape and seed in ${layout.data}: run the full benchmark with --keep first`);
   if (!fs.existsSync(path.join(layout.ts, "neighbors", "mrl"))) throw new UserError(`no shortlists in ${layout.ts}: run the full benchmark with --keep first`);
   writeExperiment(layout);
-  const access = await rerankAccessBench({ work: layout.work, dataDir: layout.data, shortlistRoot: layout.ts,
-    experiment: layout.experiment, queryCounts: o.accessQueries, repeat: o.accessRepeat }, log);
+  const access = await accessSection(o, layout);
   writeResults(o, `# Scale benchmark, rerank access only: ${o.rows} x ${WIDTH} database, ${o.queries} queries`,
     [`${machineLine()}; ${new Date().toISOString()}.`, "", access.table, "", "Notes:", "", ...access.notes].join("\n"));
 }
@@ -572,8 +575,7 @@ async function run(o: Options, layout: Layout): Promise<void> {
   const stageSeconds = (performance.now() - t0) / 1000;
 
   // reranking's access paths (load the database or read the candidate rows), warm and cold, on the TS side's shortlists
-  const access = o.skipRerankAccess ? undefined : await rerankAccessBench({ work, dataDir: layout.data, shortlistRoot: layout.ts,
-    experiment: layout.experiment, queryCounts: o.accessQueries, repeat: o.accessRepeat }, log);
+  const access = o.skipRerankAccess ? undefined : await accessSection(o, layout);
 
   // 3. agreement and tables
   log("comparing the shortlists of the sides");

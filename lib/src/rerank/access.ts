@@ -1,10 +1,10 @@
 /**
  * How reranking reads a database that is not in memory yet: load the whole array (map its file, read in order
  * where the page cache lacks it, when it fits the memory budget), or read only each query batch's candidate rows
- * from the file (rerank.ts viaRows). Chosen by the bytes each way and where they are: a few thousand queries touch a small share of a large
- * database, many queries (whose batches each re-read rows shared with other batches) can touch more than the whole
- * file; from the page cache a byte costs a copy, from the disk a row's first read costs a request (and the page
- * cache keeps it for the batches after). Both give the same ids.
+ * from the file (rerank.ts viaRows). Chosen by the bytes each way and where they are: a few thousand queries
+ * touch a small share of a large database, many queries (whose batches each re-read rows shared with other
+ * batches) can touch more than the whole file; from the page cache a row costs a copy, from the disk its first
+ * read costs a request (and the page cache keeps it for the batches after). Both give the same ids.
  */
 import { gigabytes } from "../core/memory";
 import type { IntMatrix } from "../core/matrix";
