@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  arrayPath, imageFolder, metricsPath, readMetricsTable, intMatrix, loadEmbeddingModel, loadExperiment, loadRetrievalArrays, loadShortlist, matrix, MrlError,
+  arrayPath, checkFinite, imageFolder, metricsPath, readMetricsTable, intMatrix, loadEmbeddingModel, loadExperiment, loadRetrievalArrays, loadShortlist, matrix, MrlError,
   neighborsPath, readShortlistCsv, runRerankStage, runIndexSearch, runRetrievalInference, writeLabelsNpy, writeMatrixNpy,
   writeShortlistCsv, type ArtifactSpec, type ImageSource, type RerankStageOptions,
 } from "@mrl-retrieval/lib/internal";
@@ -266,4 +266,25 @@ test("-1 (FAISS's missing neighbour) is accepted by reranking and by the metrics
   assert.ok(!reranked.data.subarray(0, 10).includes(-1), "other queries are unaffected");
   const loaded = loadShortlist(shortlist8(root), loadRetrievalArrays(root, "SYN", "mrl"), "");
   assert.equal(loaded.data[2 * K - 1], -1);
+});
+
+test("a large array is checked on native threads: the first NaN or Inf is named wherever the threads split it", () => {
+  const rows = 1600, cols = 2048; // 3.3M values: the native scan, up to 3 threads
+  const data = seededFloats(rows * cols, 5);
+  const big = matrix(rows, cols, data);
+  const saved = process.env.MRL_THREADS;
+  try {
+    for (const threads of ["1", "2", "3"]) {
+      process.env.MRL_THREADS = threads;
+      assert.equal(checkFinite(big, "db.npy"), big, `finite values pass (${threads} threads)`);
+      data[rows * cols - 1] = Infinity; // the very last value, in the last thread's part
+      assert.throws(() => checkFinite(big, "db.npy"), (err) => err instanceof MrlError && /^db\.npy: row 1599, column 2047 is Infinity; expected finite values/.test(err.message));
+      data[700 * cols + 3] = NaN; // earlier, in another thread's part: the first one is named
+      assert.throws(() => checkFinite(big, "db.npy"), (err) => err instanceof MrlError && /^db\.npy: row 700, column 3 is NaN; expected finite values/.test(err.message));
+      data[700 * cols + 3] = 0.5;
+      data[rows * cols - 1] = 0.5;
+    }
+  } finally {
+    if (saved === undefined) delete process.env.MRL_THREADS; else process.env.MRL_THREADS = saved;
+  }
 });

@@ -4,6 +4,7 @@
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("allocate", Napi::Function::New(env, mrl::Allocate));
   exports.Set("mapFile", Napi::Function::New(env, mrl::MapFile));
+  exports.Set("firstNonFinite", Napi::Function::New(env, mrl::FirstNonFinite));
   exports.Set("nestedKnnBlock", Napi::Function::New(env, mrl::NestedKnnBlock));
   exports.Set("nestedKnnFinish", Napi::Function::New(env, mrl::NestedKnnFinish));
   exports.Set("prefixInvNorms", Napi::Function::New(env, mrl::PrefixInvNorms));

@@ -49,6 +49,7 @@ inline void fanOut(int threads, const std::function<void(int)>& work) {
 
 Napi::Value Allocate(const Napi::CallbackInfo& info);
 Napi::Value MapFile(const Napi::CallbackInfo& info);
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnBlock(const Napi::CallbackInfo& info);
 Napi::Value NestedKnnFinish(const Napi::CallbackInfo& info);
 Napi::Value SgemmSeconds(const Napi::CallbackInfo& info);

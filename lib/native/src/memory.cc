@@ -84,4 +84,33 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   return Napi::Value(env, reinterpret_cast<napi_value>(*buffer));
 }
 
+// firstNonFinite(x, threads): the index of the first NaN or Inf in x, or -1. Each thread scans a contiguous
+// part in blocks with a branch-free exponent test (vectorized); only a block that holds one is searched value by
+// value. On a freshly mapped file the first touch of each page is the cost (1.2-1.5 us per 4 KiB page measured
+// on this VM when the host had not mapped them, 3-4 s for 10.5 GB), so two threads touch it in half the time.
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = viewOf<float>(info[0], napi_float32_array, "x");
+  int threads = static_cast<int>(intArg(info, 1, "threads"));
+  require(threads > 0, env, "firstNonFinite: threads must be positive");
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(x.data);
+  const int64_t n = static_cast<int64_t>(x.length), block = 1 << 14;
+  threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n / (1 << 20))));
+  std::vector<int64_t> found(threads, -1);
+  fanOut(threads, [&](int t) {
+    const int64_t lo = n / threads * t, hi = t == threads - 1 ? n : n / threads * (t + 1);
+    for (int64_t b = lo; b < hi; b += block) {
+      const int64_t e = std::min(hi, b + block);
+      uint32_t any = 0;
+      for (int64_t i = b; i < e; i++) any |= static_cast<uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+      if (!any) continue;
+      for (int64_t i = b; i < e; i++) {
+        if ((bits[i] & 0x7f800000u) == 0x7f800000u) { found[t] = i; return; }
+      }
+    }
+  });
+  for (int64_t at : found) if (at >= 0) return Napi::Number::New(env, static_cast<double>(at));
+  return Napi::Number::New(env, -1);
+}
+
 }  // namespace mrl

@@ -4,22 +4,29 @@
  */
 import { MrlError } from "./errors";
 import type { Matrix } from "./matrix";
+import { nativeKernels } from "../kernels/native";
+import { defaultThreads } from "../kernels/threads";
+
+/** From this many values the scan is native and threaded (a freshly mapped 10.5 GB database: 2.6-3.4 s on 2 threads, 9.5-9.9 s in JS). */
+const NATIVE_SCAN_VALUES = 1 << 20;
 
 /** Throws at the first NaN or Inf value: they would silently poison every distance. */
 export function checkFinite(m: Matrix, file?: string): Matrix {
   const { data, cols } = m;
+  const at = data.length >= NATIVE_SCAN_VALUES ? nativeKernels().firstNonFinite(data, defaultThreads()) : firstNonFiniteJs(data);
+  if (at < 0) return m;
+  const r = Math.floor(at / cols);
+  throw new MrlError(`row ${r}, column ${at - r * cols} is ${data[at]}; expected finite values (a NaN or Inf row cannot be ` +
+    "normalized or compared; check the model or the tool that wrote this array)", file);
+}
+
+function firstNonFiniteJs(data: Float32Array): number {
   // Fast pass: x * 0 is 0 for every finite x and NaN for NaN and +-Inf, so one sum tells whether to look.
   let probe = 0;
   for (let i = 0; i < data.length; i++) probe += data[i] * 0;
-  if (probe === 0) return m;
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      const r = Math.floor(i / cols);
-      throw new MrlError(`row ${r}, column ${i - r * cols} is ${data[i]}; expected finite values (a NaN or Inf row cannot be ` +
-        "normalized or compared; check the model or the tool that wrote this array)", file);
-    }
-  }
-  return m;
+  if (probe === 0) return -1;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
 }
 
 /**

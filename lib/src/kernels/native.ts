@@ -13,6 +13,8 @@ interface NativeKernels {
    * no copy; writes stay in this process. Unmapped when the buffer is collected.
    */
   mapFile(fd: number, bytes: number): ArrayBuffer;
+  /** Index of the first NaN or Inf in x, or -1; x is scanned by `threads` threads. */
+  firstNonFinite(x: Float32Array, threads: number): number;
   nestedKnnBlock(queries: Float32Array, nq: number, qStride: number, block: Float32Array, nb: number, bStride: number, firstId: number,
     dims: Int32Array, k: number, entries: Float32Array, counts: Int32Array, thresholds: Float32Array, threads: number,
     invNorms?: Float32Array, invNormsStride?: number): void;
