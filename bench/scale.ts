@@ -101,6 +101,8 @@ function parseOptions(args: string[]): Options {
   o.rows ??= o.quick ? 128_000 : 1_281_167;
   o.queries ??= o.quick ? 2_000 : 10_000;
   if (o.rows < K) throw new UserError(`--rows ${o.rows} is below k = ${K}`);
+  // every class needs a row on each side (the synthetic labels are class-sorted, ImageNet-1K's 1000 classes)
+  if (o.queries < CLASSES) throw new UserError(`--queries ${o.queries} is below the ${CLASSES} classes (each needs a query)`);
   // reranking's access paths at 2,000 and all queries (full size: 10,000); --quick: 200 and 2,000 (both sides of the choice)
   o.accessQueries ??= o.quick ? [200, o.queries] : [...new Set([Math.min(2_000, o.queries), o.queries])];
   o.accessRepeat ??= 1;
@@ -587,10 +589,13 @@ async function run(o: Options, layout: Layout): Promise<void> {
     const r = results.get(key);
     return Object.fromEntries(sides.map((s) => [s.name, cellOf(r?.get(s.name), s)]));
   };
-  const searchRows = DIMS.map((d) => ({ label: `${d}-d (Python: one process)`, cells: cells(`search${d}`) }));
+  // the per-dim rows hold only Python's processes: without Python, the one all-dims row is the table
+  const perDimRows = DIMS.map((d) => ({ label: `${d}-d (Python: one process)`, cells: cells(`search${d}`) }));
   const all = cells("searchAll");
-  searchRows.push({ label: `all ${DIMS.length} dims (TS: one process, one pass; Python: the per-dim loop)`,
-    cells: { ts: all.ts, ooc: all.ooc, py: totalCell(searchRows.map((r) => r.cells.py)) } });
+  const searchRows = [...(o.skipPython ? [] : perDimRows), {
+    label: o.skipPython ? `all ${DIMS.length} dims (one process, one pass)` : `all ${DIMS.length} dims (TS: one process, one pass; Python: the per-dim loop)`,
+    cells: { ts: all.ts, ooc: all.ooc, py: totalCell(perDimRows.map((r) => r.cells.py)) },
+  }];
   const tables = [
     stageTable(`faiss_nn: exact L2 search, k ${K}, ${o.queries} queries (TS: \`mrl search --dims ${DIMS.join(",")} --no-index-files\`; ` +
       "Python: the originals' loop, one process per dim, each writing its index file)", "dim", searchRows, sides),
