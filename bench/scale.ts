@@ -18,7 +18,7 @@
  *    pass (`mrl search --dims 8,...,2048 --no-index-files`), Python one process per dim; adaptive 16 -> 2048 @200;
  *    funnel 8 -> [16,32,64,128,2048] @[200,100,50,25,10]; metrics. Three sides, interleaved stage by stage so
  *    they share the machine's conditions: TypeScript (`node lib/dist/cli.js`) with the default memory budget
- *    (in memory), the Python peer under `prlimit --as` (--python-gb, default 20 GiB: a stage that cannot fit
+ *    (in memory), the Python peer under `prlimit --as` (--python-gb, default RAM - 2 GiB, 21.5 here: a stage that cannot fit
  *    says so instead of exhausting the machine), and TypeScript with `--memory-gb` (default 4: out of core).
  *    Each side writes into its own folder (ts/, py/, ts-ooc/) and reads only its own outputs.
  * 3. Reranking's access paths (bench/rerank_access.ts): `mrl rerank` forced to load the database, forced to read the
@@ -69,8 +69,9 @@ const USAGE = "options: [--quick] [--work DIR] [--keep] [--memory-gb N] [--pytho
   "[--skip-rerank-access] [--access-only] [--access-queries N,N] [--access-repeat N] [--rows N] [--queries N] [--seed N] [--out FILE]";
 
 function parseOptions(args: string[]): Options {
-  // Python's address-space cap: 20 GiB here (23.5 GiB RAM), less on smaller machines, leaving room for the OS
-  const pythonGb = Math.max(1, Math.min(20, Math.floor(os.totalmem() / GIB - 3)));
+  // Python's address-space cap: RAM less 2 GiB for the OS, in half GiB (21.5 here, where the originals' 2048-d
+  // search peaks at 20.14 GiB resident: 20 GiB of address space ran out)
+  const pythonGb = Math.max(1, Math.floor((os.totalmem() / GIB - 2) * 2) / 2);
   const o: Partial<Options> & { quick: boolean } = { quick: false, keep: false, pythonGb, skipPython: false, skipOutOfCore: false,
     skipRerankAccess: false, accessOnly: false, seed: 2022 };
   const num = (flag: string, v: string | undefined): number => {
