@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, test } from "node:test";
 import {
-  exactDimGroups, FaissIndex, flatIndexShape, indexPath, intMatrix, loadExperiment, loadRetrievalArrays, MrlError, neighborsPath,
+  exactDimGroups, FaissIndex, flatIndexShape, gigabytes, indexPath, intMatrix, loadExperiment, loadRetrievalArrays, MrlError, neighborsPath,
   readShortlist, runIndexSearch, runInference, runRetrieval, type ArtifactSpec, type Experiment,
 } from "@mrl-retrieval/lib/internal";
 import { IMPORT_KNN_CHECK, python, tempDir, TEST_EXPERIMENT } from "./helpers";
@@ -156,4 +156,14 @@ test("a budget smaller than one block is refused before anything is written, nam
   assert.throws(() => loadRetrievalArrays(root, config.dataset, "mrl", { memoryGb: 0.01 }),
     (err: Error) => err instanceof MrlError && /X\.npy: memory budget 0\.010 GB is smaller than one block/.test(err.message));
   assert.deepEqual(fs.readdirSync(root).filter((n) => !n.endsWith(".npy")), []);
+});
+
+test("a need one byte over its budget never prints as equal to it: the budget rounds down, the need up", () => {
+  for (const budget of [999_999, 1_000_499, 1_000_500, 9_999_999, 99_999_999, 100_000_000, 1_234_999_999, 15_170_000_000]) {
+    const shown = Number(gigabytes(budget, "down").split(" ")[0]), need = Number(gigabytes(budget + 1, "up").split(" ")[0]);
+    assert.ok(shown < need, `${budget} bytes: budget ${shown} GB, need ${need} GB`);
+    assert.ok(shown * 1e9 <= budget && need * 1e9 >= budget + 1, `${budget} bytes: both bound the true values`);
+  }
+  assert.equal(gigabytes(1_234_999_999), "1.23 GB"); // messages that compare nothing still round to nearest
+  assert.equal(gigabytes(1_235_000_001), "1.24 GB");
 });

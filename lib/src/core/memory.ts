@@ -65,8 +65,15 @@ export function memoryBudgetBytes(gb?: number): number {
   return Math.floor(os.totalmem() * DEFAULT_BUDGET_SHARE);
 }
 
-/** Bytes as "1.23 GB" for messages. */
-export const gigabytes = (bytes: number): string => `${(bytes / 1e9).toFixed(bytes < 1e8 ? 3 : 2)} GB`;
+/**
+ * Bytes as "1.23 GB" for messages. A budget printed "down" beside a need printed "up" never reads as equal to
+ * it (rounded to nearest, a need one byte over the budget prints the same number).
+ */
+export const gigabytes = (bytes: number, rounding: "nearest" | "down" | "up" = "nearest"): string => {
+  const places = bytes < 1e8 ? 3 : 2, unit = 10 ** (9 - places);
+  const value = rounding === "nearest" ? bytes / 1e9 : (rounding === "up" ? Math.ceil(bytes / unit) : Math.floor(bytes / unit)) / 10 ** places;
+  return `${value.toFixed(places)} GB`;
+};
 
 /**
  * Resident memory of the runtime itself (Node, V8, the native libraries loaded with the library), taken when this

@@ -88,9 +88,8 @@ export function loadRetrievalArrays(root: string, dataset: string, model: ModelK
   }
   const queryBytes = q.rows * q.cols * 4, needed = workingBytes(queryBytes, db.cols);
   if (needed > budgetBytes) {
-    throw new MrlError(`memory budget ${gigabytes(budgetBytes)} is smaller than one block: the queries (${gigabytes(queryBytes)}) and a ` +
-      // rounded up, so the need never prints as equal to the budget it exceeds
-      `${MIN_BLOCK_ROWS}-row database block need ${(Math.ceil(needed / 1e7) / 100).toFixed(2)} GB; raise --memory-gb (or MRL_MEMORY_GB)`, files.databaseX);
+    throw new MrlError(`memory budget ${gigabytes(budgetBytes, "down")} is smaller than one block: the queries (${gigabytes(queryBytes)}) and a ` +
+      `${MIN_BLOCK_ROWS}-row database block need ${gigabytes(needed, "up")}; raise --memory-gb (or MRL_MEMORY_GB)`, files.databaseX);
   }
   const queries = checkFinite(readMatrixPrefixNpy(files.queriesX), files.queriesX);
   const inMemory = db.rows * db.cols * 4 + needed <= budgetBytes;

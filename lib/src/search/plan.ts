@@ -75,8 +75,8 @@ export function planExactSearch(arrays: RetrievalArrays, dims: number[], k: numb
   const { database, queries } = arrays;
   const least = queries.data.byteLength + dims.length * queries.rows * k * 4 + MIN_BLOCK_ROWS * blockBytesPerRow(Math.max(...dims)) +
     (nestedStateBytes(dims.length, k) + dims.length * k * 8) * Math.min(queries.rows, NESTED_TILE_QUERIES);
-  throw new MrlError(`memory budget ${gigabytes(arrays.budgetBytes)} is too small for an exact search at ${dims.length === 1 ? `${dims[0]} dims` : `dims [${dims}]`}: ` +
-    `the queries, their ${k}-NN shortlists, a ${MIN_BLOCK_ROWS}-row block and the search state need ${gigabytes(least)}` +
+  throw new MrlError(`memory budget ${gigabytes(arrays.budgetBytes, "down")} is too small for an exact search at ${dims.length === 1 ? `${dims[0]} dims` : `dims [${dims}]`}: ` +
+    `the queries, their ${k}-NN shortlists, a ${MIN_BLOCK_ROWS}-row block and the search state need ${gigabytes(least, "up")}` +
     `${database.loaded ? " besides the database held in memory" : ""}; raise --memory-gb (or MRL_MEMORY_GB)`, database.file);
 }
 
